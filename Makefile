@@ -1,0 +1,40 @@
+# lmprobe — build, test, benchmark.
+#   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
+#   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
+#   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
+
+SWIFT ?= swift
+ARCH := $(shell uname -m)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Release flags live here and nowhere else. x86-64-v3 = AVX2 + FMA (Haswell and later).
+RELEASE_FLAGS := -Xswiftc -Ounchecked
+ifeq ($(ARCH),x86_64)
+RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc x86-64-v3
+endif
+
+BIN := .build/release/lmprobe
+
+.PHONY: all deps build test bench clean
+
+all: build
+
+# System libraries: installed with apt-get only when their headers are missing.
+deps:
+	@if ! pkg-config --exists openblas lapacke 2>/dev/null || ! echo '#include <cblas.h>' | cc $$(pkg-config --cflags openblas 2>/dev/null) -E - >/dev/null 2>&1 || [ ! -f /usr/include/lapacke.h ]; then \
+		echo "lmprobe: installing libopenblas-dev liblapacke-dev pkg-config"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
+
+test: deps
+	$(SWIFT) test
+
+bench: build
+	$(BIN) bench gemm
+
+clean:
+	rm -rf .build

@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+// lmprobe — why language models help downstream tasks, measured on a CPU.
+//
+// Targets read as the pipeline stages (see README.md):
+//   Linalg → Text → Model → Features → Probes → Analysis, and the thin `lmprobe` CLI on top.
+// Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
+import PackageDescription
+
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "lmprobe",
+    products: [
+        .executable(name: "lmprobe", targets: ["lmprobe"]),
+        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
+    ],
+    targets: [
+        // System libraries: module maps + shim headers only.
+        .systemLibrary(name: "CBLAS", path: "Modulemaps/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Modulemaps/CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+
+        // Pipeline stages.
+        .target(name: "Linalg", dependencies: [
+            "CBLAS", "CLAPACKE",
+            .product(name: "Numerics", package: "swift-numerics"),
+        ], swiftSettings: swift5),
+        .target(name: "Text", dependencies: [
+            "Linalg",
+            .product(name: "Collections", package: "swift-collections"),
+            .product(name: "CSV", package: "CSV.swift"),
+        ], swiftSettings: swift5),
+        .target(name: "Model", dependencies: [
+            "Linalg",
+            .product(name: "Numerics", package: "swift-numerics"),
+        ], swiftSettings: swift5),
+        .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
+        .target(name: "Probes", dependencies: [
+            "Linalg",
+            .product(name: "Numerics", package: "swift-numerics"),
+        ], swiftSettings: swift5),
+        .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
+                swiftSettings: swift5),
+
+        // The CLI: parsing and printing only.
+        .executableTarget(name: "lmprobe", dependencies: [
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swift5),
+
+        // Tests: one target per module, plus whole-command CLI tests.
+        .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
+                    swiftSettings: swift5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg"],
+                    swiftSettings: swift5),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
+                    swiftSettings: swift5),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
+                    swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+    ]
+)

@@ -1,0 +1,1 @@
+// Analysis stage — see the doc comment written when the stage lands.

@@ -1,0 +1,1 @@
+// Features stage — see the doc comment written when the stage lands.

@@ -1,0 +1,78 @@
+/// Shape-checked LAPACK drivers. Inputs are never modified (each routine works on a copy); results are new matrices.
+public enum LAPACK {
+    static func check(_ info: Int, _ routine: String) throws {
+        if info < 0 { throw LinalgError.illegalArgument(routine: routine, argument: -info) }
+    }
+
+    /// Solves A·X = B for symmetric positive-definite A by Cholesky (`?posv`).
+    /// Throws `.notPositiveDefinite(leadingMinor:)` when the factorisation fails.
+    public static func posv<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
+        guard a.rows == a.cols else {
+            throw LinalgError.shapeMismatch(operation: "posv (A must be square)", lhs: "A" + a.shapeDescription,
+                                            rhs: shapeString(a.rows, a.rows))
+        }
+        guard b.rows == a.rows else {
+            throw LinalgError.shapeMismatch(operation: "posv", lhs: "A" + a.shapeDescription, rhs: "B" + b.shapeDescription)
+        }
+        let n = a.rows, x = b.copy()
+        if n == 0 || b.cols == 0 { return x }
+        let f = a.copy()
+        let info = T.posv(n, b.cols, f.pointer, n, x.pointer, max(b.cols, 1))
+        try check(info, "posv")
+        if info > 0 { throw LinalgError.notPositiveDefinite(leadingMinor: info) }
+        return x
+    }
+
+    /// Symmetric eigendecomposition A = V·diag(λ)·Vᵀ (`?syevd`, divide and conquer; reads the upper triangle).
+    /// Eigenvalues ascend; column i of `vectors` is the unit eigenvector of `values[i]`.
+    public static func syevd<T: BLASScalar>(_ a: Matrix<T>) throws -> (values: [T], vectors: Matrix<T>) {
+        guard a.rows == a.cols else {
+            throw LinalgError.shapeMismatch(operation: "syevd (A must be square)", lhs: "A" + a.shapeDescription,
+                                            rhs: shapeString(a.rows, a.rows))
+        }
+        let n = a.rows, v = a.copy()
+        var w = [T](repeating: 0, count: n)
+        if n == 0 { return (w, v) }
+        let info = w.withUnsafeMutableBufferPointer { T.syevd(n, v.pointer, n, $0.baseAddress!) }
+        try check(info, "syevd")
+        if info > 0 { throw LinalgError.eigenNoConvergence(info: info) }
+        return (w, v)
+    }
+
+    /// Minimum-norm least squares min ‖A·X − B‖ by SVD (`?gelsd`). Singular values below `rcond·σ_max` count as
+    /// zero (`rcond < 0`: machine precision). Returns X (n × nrhs), the effective rank and the singular values.
+    public static func gelsd<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>, rcond: T = -1) throws
+        -> (solution: Matrix<T>, rank: Int, singularValues: [T]) {
+        guard b.rows == a.rows else {
+            throw LinalgError.shapeMismatch(operation: "gelsd", lhs: "A" + a.shapeDescription, rhs: "B" + b.shapeDescription)
+        }
+        let m = a.rows, n = a.cols, nrhs = b.cols
+        if m == 0 || n == 0 || nrhs == 0 { return (Matrix(rows: n, cols: nrhs), 0, []) }
+        let f = a.copy()
+        let work = Matrix<T>(rows: max(m, n), cols: nrhs)   // gelsd overwrites B (max(m,n) rows) with X
+        try work.rows(0..<m).assign(b)
+        var s = [T](repeating: 0, count: min(m, n))
+        var rank: Int32 = 0
+        let info = s.withUnsafeMutableBufferPointer {
+            T.gelsd(m, n, nrhs, f.pointer, n, work.pointer, nrhs, $0.baseAddress!, rcond, &rank)
+        }
+        try check(info, "gelsd")
+        if info > 0 { throw LinalgError.svdNoConvergence(info: info) }
+        return (work.rows(0..<n).copy(), Int(rank), s)
+    }
+
+    /// Thin SVD A = U·diag(σ)·Vᵀ (`?gesdd`): U is m×r, Vᵀ is r×n with r = min(m, n); σ descends.
+    public static func gesdd<T: BLASScalar>(_ a: Matrix<T>) throws -> (u: Matrix<T>, singularValues: [T], vt: Matrix<T>) {
+        let m = a.rows, n = a.cols, r = min(m, n)
+        let u = Matrix<T>(rows: m, cols: r), vt = Matrix<T>(rows: r, cols: n)
+        var s = [T](repeating: 0, count: r)
+        if r == 0 { return (u, s, vt) }
+        let f = a.copy()
+        let info = s.withUnsafeMutableBufferPointer {
+            T.gesdd(m, n, f.pointer, n, $0.baseAddress!, u.pointer, r, vt.pointer, n)
+        }
+        try check(info, "gesdd")
+        if info > 0 { throw LinalgError.svdNoConvergence(info: info) }
+        return (u, s, vt)
+    }
+}

@@ -1,0 +1,274 @@
+import Foundation
+
+/// NumPy `.npy` files (format version 1.0, little-endian, C order): the interchange format between lmprobe stages
+/// and with numpy users. Supported dtypes: `<f2 <f4 <f8 <i4 <i8 <u2 <u4 |u1`.
+public enum NPY {
+    public struct Header: Equatable {
+        public var descr: String
+        public var shape: [Int]
+        public var fortranOrder: Bool = false
+        public var count: Int { shape.reduce(1, *) }
+        public var itemSize: Int { Int(descr.dropFirst(2)) ?? 0 }
+        public init(descr: String, shape: [Int]) { self.descr = descr; self.shape = shape }
+    }
+
+    public struct FileError: Error, CustomStringConvertible {
+        public let path: String
+        public let message: String
+        public var description: String { "\(path): \(message)" }
+    }
+
+    static let supported: Set<String> = ["<f2", "<f4", "<f8", "<i4", "<i8", "<u2", "<u4", "|u1"]
+
+    /// The header bytes (magic, version 1.0, length, dict padded so the data starts on a 64-byte boundary).
+    public static func encodeHeader(_ h: Header) -> Data {
+        let shapeText = h.shape.count == 1 ? "(\(h.shape[0]),)" : "(" + h.shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(h.descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + dict.utf8.count + 1
+        let pad = (64 - unpadded % 64) % 64
+        dict += String(repeating: " ", count: pad) + "\n"
+        var data = Data([0x93]) + "NUMPY".data(using: .ascii)! + Data([1, 0])
+        let len = UInt16(dict.utf8.count)
+        data.append(UInt8(len & 0xff)); data.append(UInt8(len >> 8))
+        data.append(dict.data(using: .ascii)!)
+        return data
+    }
+
+    /// Parses the header of `data`; returns it with the offset of the first data byte.
+    public static func decodeHeader(_ data: Data, path: String,
+                                    dataBytesAvailable: ((Int) -> Int)? = nil) throws -> (Header, Int) {
+        func fail(_ m: String) -> FileError { FileError(path: path, message: m) }
+        guard data.count >= 10, data[data.startIndex] == 0x93,
+              String(data: data[data.startIndex + 1..<data.startIndex + 6], encoding: .ascii) == "NUMPY" else {
+            throw fail("not a .npy file (bad magic)")
+        }
+        let major = data[data.startIndex + 6]
+        let headerLen: Int, start: Int
+        switch major {
+        case 1:
+            headerLen = Int(data[data.startIndex + 8]) | Int(data[data.startIndex + 9]) << 8; start = 10
+        case 2, 3:
+            guard data.count >= 12 else { throw fail("truncated header") }
+            headerLen = (0..<4).reduce(0) { $0 | Int(data[data.startIndex + 8 + $1]) << (8 * $1) }; start = 12
+        default: throw fail("unsupported .npy version \(major)")
+        }
+        guard data.count >= start + headerLen,
+              let text = String(data: data[data.startIndex + start..<data.startIndex + start + headerLen], encoding: .utf8)
+        else { throw fail("truncated header") }
+        guard let descr = match(text, #"'descr'\s*:\s*'([^']*)'"#) else { throw fail("header has no descr") }
+        guard supported.contains(descr) else { throw fail("unsupported dtype \(descr)") }
+        if let fo = match(text, #"'fortran_order'\s*:\s*(True|False)"#), fo == "True" {
+            throw fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)")
+        }
+        guard let shapeText = match(text, #"'shape'\s*:\s*\(([^)]*)\)"#) else { throw fail("header has no shape") }
+        let dims = try shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.map { s -> Int in
+                guard let v = Int(s), v >= 0 else { throw fail("bad shape entry '\(s)'") }
+                return v
+            }
+        var h = Header(descr: descr, shape: dims)
+        h.fortranOrder = false
+        let offset = start + headerLen
+        let expected = h.count * h.itemSize
+        let available = dataBytesAvailable?(offset) ?? (data.count - offset)
+        guard available >= expected else {
+            throw fail("truncated data: header says \(dims) \(descr) = \(expected) bytes, file has \(available)")
+        }
+        return (h, offset)
+    }
+
+    static func match(_ text: String, _ pattern: String) -> String? {
+        guard let re = try? NSRegularExpression(pattern: pattern),
+              let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let r = Range(m.range(at: 1), in: text) else { return nil }
+        return String(text[r])
+    }
+
+    // MARK: Writing
+
+    /// Writes a matrix (2-D, or 1-D when `asVector`) atomically: temporary file, then rename.
+    public static func write<T: BLASScalar>(_ m: Matrix<T>, to url: URL, asVector: Bool = false) throws {
+        let w = try StreamWriter(url: url, descr: T.numpyDescr, shape: asVector ? [m.count] : [m.rows, m.cols])
+        try w.append(m)
+        try w.finish()
+    }
+
+    /// Writes Int64 values (labels) as a 1-D `<i8` array.
+    public static func write(int64 values: [Int64], to url: URL) throws {
+        let w = try StreamWriter(url: url, descr: "<i8", shape: [values.count])
+        try values.withUnsafeBytes { try w.appendBytes($0) }
+        try w.finish()
+    }
+
+    /// Writes an array of `Int32` values with the given shape (`<i4`).
+    public static func write(int32 values: [Int32], shape: [Int], to url: URL) throws {
+        let w = try StreamWriter(url: url, descr: "<i4", shape: shape)
+        try values.withUnsafeBytes { try w.appendBytes($0) }
+        try w.finish()
+    }
+
+    /// Streams rows into a `.npy` file whose shape is known up front. Data go to `<name>.partial`; `finish()` checks
+    /// that exactly the promised number of bytes arrived, then renames, so an interrupted run never leaves a file
+    /// that looks complete.
+    public final class StreamWriter {
+        public let url: URL
+        public let header: Header
+        let tmp: URL
+        let handle: FileHandle
+        var written = 0
+        var buffer = Data()
+
+        public init(url: URL, descr: String, shape: [Int]) throws {
+            guard supported.contains(descr) else { throw FileError(path: url.path, message: "unsupported dtype \(descr)") }
+            self.url = url
+            self.header = Header(descr: descr, shape: shape)
+            tmp = url.appendingPathExtension("partial")
+            try? FileManager.default.removeItem(at: tmp)
+            guard FileManager.default.createFile(atPath: tmp.path, contents: encodeHeader(header)) else {
+                throw FileError(path: tmp.path, message: "cannot create file")
+            }
+            handle = try FileHandle(forWritingTo: tmp)
+            try handle.seekToEnd()
+        }
+
+        public func appendBytes(_ bytes: UnsafeRawBufferPointer) throws {
+            buffer.append(contentsOf: bytes)
+            written += bytes.count
+            if buffer.count >= 1 << 22 { try flush() }
+        }
+
+        func flush() throws {
+            if !buffer.isEmpty { try handle.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+
+        /// Appends the rows of `m`, converting to this file's dtype (`<f2`, `<f4` or `<f8`).
+        public func append<T: BLASScalar>(_ m: Matrix<T>) throws {
+            let rowElems = m.cols
+            switch header.descr {
+            case T.numpyDescr:
+                for i in 0..<m.rows {
+                    try appendBytes(UnsafeRawBufferPointer(start: m.pointer + i * m.stride,
+                                                           count: rowElems * MemoryLayout<T>.stride))
+                }
+            case "<f4":
+                var row = [Float](repeating: 0, count: rowElems)
+                for i in 0..<m.rows {
+                    for j in 0..<rowElems { row[j] = Float(m.pointer[i * m.stride + j]) }
+                    try row.withUnsafeBytes { try appendBytes($0) }
+                }
+            case "<f8":
+                var row = [Double](repeating: 0, count: rowElems)
+                for i in 0..<m.rows {
+                    for j in 0..<rowElems { row[j] = Double(m.pointer[i * m.stride + j]) }
+                    try row.withUnsafeBytes { try appendBytes($0) }
+                }
+            case "<f2":
+                var row = [Float16](repeating: 0, count: rowElems)
+                for i in 0..<m.rows {
+                    for j in 0..<rowElems { row[j] = Float16(Float(m.pointer[i * m.stride + j])) }
+                    try row.withUnsafeBytes { try appendBytes($0) }
+                }
+            default:
+                throw FileError(path: url.path, message: "cannot append floating-point rows to a \(header.descr) file")
+            }
+        }
+
+        /// Flushes, verifies the byte count, closes and renames into place.
+        public func finish() throws {
+            try flush()
+            try handle.synchronize()
+            try handle.close()
+            let expected = header.count * header.itemSize
+            guard written == expected else {
+                try? FileManager.default.removeItem(at: tmp)
+                throw FileError(path: url.path, message: "wrote \(written) bytes, shape \(header.shape) needs \(expected)")
+            }
+            try? FileManager.default.removeItem(at: url)
+            try FileManager.default.moveItem(at: tmp, to: url)
+        }
+
+        /// Abandons the file (removes the partial data).
+        public func cancel() {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: tmp)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads the header of a file without its data (checking the file is long enough for it).
+    public static func readHeader(_ url: URL) throws -> Header {
+        guard let h = FileHandle(forReadingAtPath: url.path) else {
+            throw FileError(path: url.path, message: "cannot open file")
+        }
+        defer { try? h.close() }
+        let head = try h.read(upToCount: 65_536) ?? Data()
+        let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? head.count
+        return try decodeHeader(head, path: url.path, dataBytesAvailable: { off in size - off }).0
+    }
+
+    /// Reads a 1-D or 2-D floating-point array as a matrix of `T` (1-D arrays become n × 1 unless `asRow`).
+    public static func readMatrix<T: BLASScalar>(_ url: URL, as _: T.Type = T.self) throws -> Matrix<T> {
+        let data = try readData(url)
+        let (h, off) = try decodeHeader(data, path: url.path)
+        let rows: Int, cols: Int
+        switch h.shape.count {
+        case 1: rows = h.shape[0]; cols = 1
+        case 2: rows = h.shape[0]; cols = h.shape[1]
+        default: throw FileError(path: url.path, message: "expected a 1-D or 2-D array, got shape \(h.shape)")
+        }
+        let m = Matrix<T>(rows: rows, cols: cols)
+        let n = rows * cols, dst = m.pointer
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let src = raw.baseAddress! + off
+            switch h.descr {
+            case "<f4": for i in 0..<n { dst[i] = T(src.loadUnaligned(fromByteOffset: i * 4, as: Float.self)) }
+            case "<f8": for i in 0..<n { dst[i] = T(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+            case "<f2": for i in 0..<n { dst[i] = T(Float(src.loadUnaligned(fromByteOffset: i * 2, as: Float16.self))) }
+            case "<i4": for i in 0..<n { dst[i] = T(src.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)) }
+            case "<i8": for i in 0..<n { dst[i] = T(src.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+            default: throw FileError(path: url.path, message: "cannot read dtype \(h.descr) as floating point")
+            }
+        }
+        return m
+    }
+
+    /// Reads a 1-D integer array (labels): `<i8`, `<i4`, `<u2`, `<u4`, `|u1`, or floats holding whole numbers.
+    public static func readIntegers(_ url: URL) throws -> [Int] {
+        let data = try readData(url)
+        let (h, off) = try decodeHeader(data, path: url.path)
+        guard h.shape.count == 1 || (h.shape.count == 2 && h.shape[1] == 1) else {
+            throw FileError(path: url.path, message: "expected a 1-D label array, got shape \(h.shape)")
+        }
+        let n = h.count
+        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Int] in
+            let src = raw.baseAddress! + off
+            switch h.descr {
+            case "<i8": return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+            case "<i4": return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
+            case "<u4": return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
+            case "<u2": return (0..<n).map { Int(src.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)) }
+            case "|u1": return (0..<n).map { Int(src.load(fromByteOffset: $0, as: UInt8.self)) }
+            case "<f4", "<f8":
+                return try (0..<n).map { i in
+                    let v = h.descr == "<f4" ? Double(src.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+                        : src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
+                    guard v.isFinite, v == v.rounded() else {
+                        throw FileError(path: url.path, message: "label at index \(i) is not a whole number (\(v))")
+                    }
+                    return Int(v)
+                }
+            default: throw FileError(path: url.path, message: "cannot read dtype \(h.descr) as labels")
+            }
+        }
+    }
+
+    static func readData(_ url: URL) throws -> Data {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw FileError(path: url.path, message: "no such file")
+        }
+        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw FileError(path: url.path, message: "cannot read: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Thread control in one place. `Threads.set(n)` (the CLI's global `--threads N`) sets both OpenBLAS's thread count
+/// and the number of workers `parallelFor` uses, so lmprobe's own loops never fight OpenBLAS for the cores:
+/// a kernel runs either inside a GEMM (OpenBLAS threads) or in `parallelFor` (ours), never both at once.
+public enum Threads {
+    nonisolated(unsafe) private static var current: Int = {
+        let n = ProcessInfo.processInfo.activeProcessorCount
+        openblas_set_num_threads(Int32(n))
+        return n
+    }()
+
+    /// Number of cores this process may use.
+    public static var available: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Current thread count for OpenBLAS and `parallelFor`.
+    public static var count: Int { current }
+
+    /// Sets OpenBLAS's thread count and lmprobe's own; `n ≤ 0` means all cores.
+    public static func set(_ n: Int) {
+        let k = n <= 0 ? available : n
+        current = k
+        openblas_set_num_threads(Int32(k))
+    }
+
+    /// Runs `body` with OpenBLAS limited to `n` threads, then restores the current count.
+    public static func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let previous = current
+        openblas_set_num_threads(Int32(max(1, n)))
+        defer { openblas_set_num_threads(Int32(previous)) }
+        return try body()
+    }
+}
+
+/// Runs `body(i)` for i in 0..<n on up to `Threads.count` workers (contiguous chunks, one per worker).
+/// `body` must be safe to call concurrently for distinct i.
+@inlinable
+public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    let workers = min(Threads.count, n)
+    if workers <= 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            for i in lo..<hi { body(i) }
+        }
+    }
+}
+
+/// Runs `body(range)` over `n` items split into one contiguous range per worker (for kernels that want the
+/// range to hoist pointers and accumulate locally). Chunks smaller than `minChunk` are not split further.
+@inlinable
+public func parallelChunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let workers = max(1, min(Threads.count, n / max(minChunk, 1)))
+    if workers <= 1 {
+        if n > 0 { body(0..<n) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}

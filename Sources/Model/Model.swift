@@ -1,0 +1,1 @@
+// Model stage — see the doc comment written when the stage lands.

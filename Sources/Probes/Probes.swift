@@ -1,0 +1,1 @@
+// Probes stage — see the doc comment written when the stage lands.

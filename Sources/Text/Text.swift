@@ -1,0 +1,1 @@
+// Text stage — see the doc comment written when the stage lands.

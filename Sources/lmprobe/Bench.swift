@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Linalg
+
+/// `lmprobe bench …`: throughput of each stage, reported against the sgemm ceiling measured in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (GFLOP/s, tokens/s, seconds) for each pipeline stage.",
+        subcommands: [BenchGemm.self]
+    )
+}
+
+struct BenchGemm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of square sgemm at n = 256…2048 on 1 thread and on all threads (the machine's ceiling)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Matrix sizes, comma-separated.") var sizes: String = "256,512,1024,2048"
+    @Option(help: "Minimum seconds of timing per measurement.") var seconds: Double = 0.5
+    @Flag(help: "Print a JSON array of {\"n\", \"threads\", \"gflops\"}.") var json = false
+
+    func run() throws {
+        global.apply()
+        let ns = try sizes.split(separator: ",").map { s -> Int in
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                throw ValidationError("--sizes: '\(s)' is not a positive integer")
+            }
+            return n
+        }
+        let all = Threads.count
+        let threadCounts = all > 1 ? [1, all] : [1]
+        var rows: [(n: Int, threads: Int, gflops: Double)] = []
+        for n in ns {
+            for t in threadCounts {
+                rows.append((n, t, Benchmark.sgemmGFLOPS(n: n, threads: t, minSeconds: seconds)))
+            }
+        }
+        if json {
+            let items = rows.map { "{\"n\":\($0.n),\"threads\":\($0.threads),\"gflops\":\(String(format: "%.2f", $0.gflops))}" }
+            print("[" + items.joined(separator: ",") + "]")
+        } else {
+            print("sgemm (square, row-major, OpenBLAS)")
+            print("     n  threads    GFLOP/s")
+            for r in rows { print(String(format: "%6d  %7d  %9.1f", r.n, r.threads, r.gflops)) }
+        }
+    }
+}

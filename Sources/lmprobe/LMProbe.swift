@@ -1,0 +1,32 @@
+import ArgumentParser
+import Linalg
+
+/// The lmprobe command line: one subcommand per pipeline stage, parsing and printing only.
+@main
+struct LMProbe: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "lmprobe",
+        abstract: "Why language models help downstream tasks: pretrain GPTs on CPU, extract features, probe them.",
+        discussion: """
+        Pipeline: tokenize → pretrain → extract → probe → compare (and analyze).
+        Reproduces Saunshi, Malladi & Arora (ICLR 2021) at CPU scale.
+        """,
+        version: version,
+        subcommands: [Bench.self]
+    )
+}
+
+/// Options every numeric subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for OpenBLAS and lmprobe's own loops (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1 (got \(t))") }
+    }
+
+    /// Applies the thread setting; call first in `run()`.
+    func apply() { Threads.set(threads ?? 0) }
+}
