@@ -15,7 +15,7 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench clean
+.PHONY: all deps build test bench bench-c clean
 
 all: build
 
@@ -38,3 +38,10 @@ bench: build
 
 clean:
 	rm -rf .build
+
+# The same sgemm from plain C, to check that the Swift wrapper adds no overhead (`make bench` vs `make bench-c`).
+bench-c: deps
+	mkdir -p .build
+	cc -O2 -o .build/sgemm_c experiments/bench/sgemm_c.c $$(pkg-config --cflags --libs openblas)
+	.build/sgemm_c 1
+	.build/sgemm_c

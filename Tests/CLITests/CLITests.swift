@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+
+/// Runs the built `lmprobe` binary as a whole command (swift-argument-parser's Examples/math style).
+func runLMProbe(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> (status: Int32, stdout: String, stderr: String) {
+    let binary = productsDirectory.appendingPathComponent("lmprobe")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        XCTFail("lmprobe binary not found at \(binary.path)", file: file, line: line)
+        return (-1, "", "")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+var productsDirectory: URL {
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+        return bundle.bundleURL.deletingLastPathComponent()
+    }
+    return Bundle.main.bundleURL
+}
+
+final class CLITests: XCTestCase {
+    func testHelpListsTheStages() throws {
+        let r = try runLMProbe(["--help"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("USAGE: lmprobe"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("bench"))
+    }
+
+    func testVersion() throws {
+        let r = try runLMProbe(["--version"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3, r.stdout)
+    }
+
+    func testBenchGemmJSONParses() throws {
+        let r = try runLMProbe(["bench", "gemm", "--json", "--sizes", "64,96", "--seconds", "0.01", "--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        XCTAssertEqual(rows?.count, 4)
+        for row in rows ?? [] {
+            XCTAssertNotNil(row["n"] as? Int)
+            XCTAssertNotNil(row["threads"] as? Int)
+            XCTAssertGreaterThan(row["gflops"] as? Double ?? 0, 0)
+        }
+        XCTAssertEqual(Set((rows ?? []).compactMap { $0["threads"] as? Int }), [1, 2])
+    }
+
+    func testBadArgumentsGiveOneLineErrors() throws {
+        let r = try runLMProbe(["bench", "gemm", "--sizes", "64,x"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--sizes"), r.stderr)
+        let t = try runLMProbe(["bench", "gemm", "--threads", "0"])
+        XCTAssertNotEqual(t.status, 0)
+        XCTAssertTrue(t.stderr.contains("--threads"), t.stderr)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import XCTest
+@testable import Linalg
+
+final class SupportTests: XCTestCase {
+    func testSeededRandomIsDeterministicAndResumable() {
+        var a = SeededRandom(seed: 3), b = SeededRandom(seed: 3), c = SeededRandom(seed: 4)
+        let xs = (0..<10).map { _ in a.next() }
+        XCTAssertEqual(xs, (0..<10).map { _ in b.next() })
+        XCTAssertNotEqual(xs, (0..<10).map { _ in c.next() })
+        var resumed = SeededRandom(stateWords: a.stateWords)
+        XCTAssertEqual(a.next(), resumed.next())
+        var n = SeededRandom(seed: 9)
+        let samples = (0..<20_000).map { _ in n.normal() }
+        let mean = samples.reduce(0, +) / Double(samples.count)
+        let variance = samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(samples.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.03)
+        XCTAssertEqual(variance, 1, accuracy: 0.05)
+    }
+
+    func testParallelForVisitsEveryIndexOnce() {
+        Threads.set(2)
+        defer { Threads.set(0) }
+        let n = 1003
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        counts.initialize(repeating: 0, count: n)
+        defer { counts.deallocate() }
+        parallelFor(n) { counts[$0] += 1 }
+        XCTAssertTrue((0..<n).allSatisfy { counts[$0] == 1 })
+        counts.update(repeating: 0, count: n)
+        parallelChunks(n, minChunk: 100) { r in for i in r { counts[i] += 1 } }
+        XCTAssertTrue((0..<n).allSatisfy { counts[$0] == 1 })
+        XCTAssertEqual(Threads.count, 2)
+    }
+
+    func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-npy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func testNPYRoundTripAndHeaderLayout() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = Matrix<Float>(rows: 3, cols: 5) { i, j in Float(i * 10 + j) + 0.25 }
+        let url = dir.appendingPathComponent("m.npy")
+        try NPY.write(m, to: url)
+        let bytes = try Data(contentsOf: url)
+        XCTAssertEqual(Array(bytes.prefix(8)), [0x93, 78, 85, 77, 80, 89, 1, 0])
+        let headerLen = Int(bytes[8]) | Int(bytes[9]) << 8
+        XCTAssertEqual((10 + headerLen) % 64, 0, "data aligned to 64 bytes")
+        XCTAssertEqual(bytes.count, 10 + headerLen + 15 * 4)
+        XCTAssertEqual(try NPY.readHeader(url), NPY.Header(descr: "<f4", shape: [3, 5]))
+        let back: Matrix<Float> = try NPY.readMatrix(url)
+        XCTAssertEqual(back.toArray(), m.toArray())
+        let asDouble: Matrix<Double> = try NPY.readMatrix(url)
+        XCTAssertEqual(asDouble[2, 4], 24.25)
+
+        let w = try NPY.StreamWriter(url: dir.appendingPathComponent("h.npy"), descr: "<f2", shape: [3, 5])
+        try w.append(m.rows(0..<2))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("h.npy").path),
+                       "no complete-looking file before finish()")
+        try w.append(m.rows(2..<3))
+        try w.finish()
+        let half: Matrix<Float> = try NPY.readMatrix(dir.appendingPathComponent("h.npy"))
+        XCTAssertEqual(half[1, 2], 12.25)
+
+        try NPY.write(int64: [0, 1, 4, 2], to: dir.appendingPathComponent("y.npy"))
+        XCTAssertEqual(try NPY.readIntegers(dir.appendingPathComponent("y.npy")), [0, 1, 4, 2])
+    }
+
+    func testNPYStreamWriterRefusesShortData() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("short.npy")
+        let w = try NPY.StreamWriter(url: url, descr: "<f4", shape: [4, 2])
+        try w.append(Matrix<Float>(rows: 3, cols: 2))
+        XCTAssertThrowsError(try w.finish())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+    }
+
+    func testNPYBadFilesGiveOneLineErrorsNamingTheFile() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.npy")
+        try Data("hello world, not numpy".utf8).write(to: bad)
+        XCTAssertThrowsError(try NPY.readMatrix(bad, as: Float.self)) { e in
+            XCTAssertTrue("\(e)".hasPrefix(bad.path), "\(e)")
+            XCTAssertTrue("\(e)".contains("magic"))
+        }
+        let good = dir.appendingPathComponent("good.npy")
+        try NPY.write(Matrix<Double>(rows: 4, cols: 4), to: good)
+        let truncated = dir.appendingPathComponent("trunc.npy")
+        try Data(contentsOf: good).dropLast(9).write(to: truncated)
+        XCTAssertThrowsError(try NPY.readMatrix(truncated, as: Double.self)) { e in
+            XCTAssertTrue("\(e)".contains("truncated"), "\(e)")
+        }
+        XCTAssertThrowsError(try NPY.readHeader(truncated))
+        XCTAssertThrowsError(try NPY.readMatrix(dir.appendingPathComponent("missing.npy"), as: Float.self)) { e in
+            XCTAssertTrue("\(e)".contains("no such file"))
+        }
+    }
+
+    func testNumpyReadsOurFilesWhenAvailable() throws {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        let python = path.split(separator: ":").map { "\($0)/python3" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let py = python else { throw XCTSkip("no python3 found") }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: py)
+        check.arguments = ["-c", "import numpy"]
+        try check.run(); check.waitUntilExit()
+        guard check.terminationStatus == 0 else { throw XCTSkip("numpy is not importable by \(py)") }
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("m.npy")
+        try NPY.write(Matrix<Float>(rows: 2, cols: 3) { i, j in Float(i * 3 + j) }, to: url)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = ["-c", "import numpy as np,sys; a=np.load(sys.argv[1]); assert a.dtype==np.float32 and a.shape==(2,3) and a[1,2]==5, a; np.save(sys.argv[2], np.arange(6, dtype=np.float64).reshape(3,2))",
+                       url.path, dir.appendingPathComponent("np.npy").path]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let fromNumpy: Matrix<Double> = try NPY.readMatrix(dir.appendingPathComponent("np.npy"))
+        XCTAssertEqual(fromNumpy.toArray(), [0, 1, 2, 3, 4, 5])
+    }
+}
