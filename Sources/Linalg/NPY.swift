@@ -272,3 +272,78 @@ public enum NPY {
         }
     }
 }
+
+extension NPY {
+    /// Writes rows of a 2-D `.npy` file in any order (e.g. features computed in length-sorted order but stored in
+    /// dataset order). The file is created at full size under `<name>.partial`; `finish()` checks every row was
+    /// written once and renames it into place, so an interrupted run never leaves a file that looks complete.
+    public final class RowWriter {
+        public let url: URL
+        public let header: Header
+        let tmp: URL
+        let handle: FileHandle
+        let dataOffset: Int
+        let rowBytes: Int
+        var written: [Bool]
+        var scratch: [UInt8]
+
+        /// `descr`: `<f4`, `<f2` or `<f8`; `shape`: [rows, cols].
+        public init(url: URL, descr: String, rows: Int, cols: Int) throws {
+            guard ["<f4", "<f2", "<f8"].contains(descr) else {
+                throw FileError(path: url.path, message: "RowWriter supports <f2, <f4, <f8, not \(descr)")
+            }
+            self.url = url
+            header = Header(descr: descr, shape: [rows, cols])
+            tmp = url.appendingPathExtension("partial")
+            try? FileManager.default.removeItem(at: tmp)
+            let head = encodeHeader(header)
+            guard FileManager.default.createFile(atPath: tmp.path, contents: head) else {
+                throw FileError(path: tmp.path, message: "cannot create file")
+            }
+            handle = try FileHandle(forWritingTo: tmp)
+            dataOffset = head.count
+            rowBytes = cols * header.itemSize
+            try handle.truncate(atOffset: UInt64(dataOffset + rows * rowBytes))
+            written = [Bool](repeating: false, count: rows)
+            scratch = [UInt8](repeating: 0, count: rowBytes)
+        }
+
+        /// Writes `values` (cols floats) as row `index`.
+        public func write(row index: Int, _ values: UnsafePointer<Float>) throws {
+            guard index >= 0, index < written.count else {
+                throw FileError(path: url.path, message: "row \(index) out of 0..<\(written.count)")
+            }
+            let cols = header.shape[1]
+            scratch.withUnsafeMutableBytes { raw in
+                switch header.descr {
+                case "<f4": raw.baseAddress!.copyMemory(from: values, byteCount: rowBytes)
+                case "<f2":
+                    let p = raw.baseAddress!.assumingMemoryBound(to: Float16.self)
+                    for j in 0..<cols { p[j] = Float16(values[j]) }
+                default:
+                    let p = raw.baseAddress!.assumingMemoryBound(to: Double.self)
+                    for j in 0..<cols { p[j] = Double(values[j]) }
+                }
+            }
+            try handle.seek(toOffset: UInt64(dataOffset + index * rowBytes))
+            try handle.write(contentsOf: scratch)
+            written[index] = true
+        }
+
+        public func finish() throws {
+            if let missing = written.firstIndex(of: false) {
+                cancel()
+                throw FileError(path: url.path, message: "row \(missing) was never written")
+            }
+            try handle.synchronize()
+            try handle.close()
+            try? FileManager.default.removeItem(at: url)
+            try FileManager.default.moveItem(at: tmp, to: url)
+        }
+
+        public func cancel() {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: tmp)
+        }
+    }
+}

@@ -125,3 +125,29 @@ final class SupportTests: XCTestCase {
         XCTAssertEqual(fromNumpy.toArray(), [0, 1, 2, 3, 4, 5])
     }
 }
+
+final class RowWriterTests: XCTestCase {
+    func testRowsInAnyOrderLandInPlace() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-rw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for descr in ["<f4", "<f2", "<f8"] {
+            let url = dir.appendingPathComponent("x\(descr.dropFirst()).npy")
+            let w = try NPY.RowWriter(url: url, descr: descr, rows: 4, cols: 3)
+            for i in [2, 0, 3, 1] {
+                let row: [Float] = [Float(i), Float(i) + 0.5, -Float(i)]
+                try row.withUnsafeBufferPointer { try w.write(row: i, $0.baseAddress!) }
+                XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+            }
+            try w.finish()
+            let m: Matrix<Float> = try NPY.readMatrix(url)
+            XCTAssertEqual(m.toArray(), [0, 0.5, 0, 1, 1.5, -1, 2, 2.5, -2, 3, 3.5, -3], descr)
+        }
+        let url = dir.appendingPathComponent("incomplete.npy")
+        let w = try NPY.RowWriter(url: url, descr: "<f4", rows: 2, cols: 1)
+        var v: Float = 1
+        try w.write(row: 0, &v)
+        XCTAssertThrowsError(try w.finish()) { XCTAssertTrue("\($0)".contains("row 1")) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+    }
+}
