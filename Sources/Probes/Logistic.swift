@@ -23,6 +23,8 @@ public struct LogisticModel {
     public var cvScore: Double? { cvAccuracy.isEmpty ? nil : cvAccuracy[Cs.firstIndex(of: C) ?? 0] }
 
     /// Logits X·W + 1bᵀ (n × K′). Throws on a width mismatch or NaN/inf.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func decisionFunction<T: BLASScalar>(_ x: Matrix<T>) throws -> Matrix<Double> {
         try linearScores(x, coefficients: coefficients, intercepts: intercepts)
     }
@@ -42,6 +44,8 @@ public enum LogisticRegression {
 
     /// Minimises C·Σᵢ CE(xᵢ, yᵢ) + ½‖W‖² (intercept unpenalised) by L-BFGS to ‖∇‖_∞ ≤ tolerance (on the
     /// objective divided by C·n). Throws `ProbeError` on bad input or C ≤ 0.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, C: Double,
                                           standardize: Bool = false, tolerance: Double = 1e-8,
                                           maxIterations: Int = 1000) throws -> LogisticModel {
@@ -55,6 +59,8 @@ public enum LogisticRegression {
 
     /// Chooses C from `Cs` by stratified `folds`-fold CV accuracy (sklearn's `StratifiedKFold` without shuffling;
     /// first best C on ties), then refits on all the data.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double] = defaultCs,
                                             folds: Int = 5, standardize: Bool = false, tolerance: Double = 1e-8,
                                             maxIterations: Int = 1000) throws -> LogisticModel {
@@ -115,6 +121,8 @@ public enum LogisticRegression {
         return result
     }
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     static func gatherRows<T: BLASScalar>(_ x: Matrix<T>, _ rows: [Int]) -> Matrix<T> {
         let m = Matrix<T>(rows: rows.count, cols: x.cols)
         for (r, i) in rows.enumerated() { (m.pointer + r &* x.cols).update(from: x.pointer + i &* x.stride, count: x.cols) }

@@ -92,6 +92,8 @@ public func logspace(_ lo: Double, _ hi: Double, _ count: Int) -> [Double] {
 }
 
 /// Checks shapes, finiteness and labels; returns the number of distinct classes present.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func validateTraining<T: BLASScalar>(_ x: Matrix<T>, _ labels: [Int], classes: Int) throws {
     guard x.rows > 0 else { throw ProbeError.empty("no training rows") }
     guard x.cols > 0 else { throw ProbeError.empty("features have no columns") }
@@ -104,6 +106,8 @@ func validateTraining<T: BLASScalar>(_ x: Matrix<T>, _ labels: [Int], classes: I
     try checkFinite(x)
 }
 
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func checkFinite<T: BLASScalar>(_ x: Matrix<T>) throws {
     let p = x.pointer, ld = x.stride
     for i in 0..<x.rows {
@@ -119,6 +123,8 @@ struct CentredFeatures {
     let mean: [Double]
     let scale: [Double]?
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     init<T: BLASScalar>(_ x: Matrix<T>, standardize: Bool) {
         let n = x.rows, d = x.cols, ld = x.stride, src = x.pointer
         var mean = [Double](repeating: 0, count: d)
@@ -169,11 +175,13 @@ struct CentredFeatures {
 }
 
 /// Decision scores X·W + 1bᵀ (n × K′) for a linear model whose W is d × K′, with X in any precision.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 func linearScores<T: BLASScalar>(_ x: Matrix<T>, coefficients w: Matrix<Double>, intercepts b: [Double]) throws
     -> Matrix<Double> {
     guard x.cols == w.rows else { throw ProbeError.widthMismatch(expected: w.rows, got: x.cols) }
     try checkFinite(x)
-    let xd: Matrix<Double> = (x as? Matrix<Double>) ?? x.converted(to: Double.self)
+    let xd = doubleMatrix(x)
     let s = Matrix<Double>(rows: x.rows, cols: w.cols)
     for i in 0..<x.rows { for k in 0..<w.cols { s.pointer[i &* w.cols &+ k] = b[k] } }
     if x.rows > 0 { try BLAS.gemm(xd, w, beta: 1, into: s) }
@@ -190,4 +198,20 @@ func classesFromScores(_ s: Matrix<Double>) -> [Int] {
         for j in 1..<k where row[j] > row[best] { best = j }
         return best
     }
+}
+
+/// X in Float64 (shared, not copied, when it already is).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+func doubleMatrix<T: BLASScalar>(_ x: Matrix<T>) -> Matrix<Double> {
+    if let d = x as? Matrix<Double> { return d }
+    let m = Matrix<Double>(rows: x.rows, cols: x.cols)
+    let src = x.pointer, dst = m.pointer, ld = x.stride, c = x.cols
+    parallelChunks(x.rows, minChunk: 64) { range in
+        for i in range {
+            let row = src + i &* ld, out = dst + i &* c
+            for j in 0..<c { out[j] = Double(row[j]) }
+        }
+    }
+    return m
 }

@@ -40,6 +40,8 @@ public struct RidgeModel {
     }
 
     /// Decision values X·W + 1bᵀ (n × K′). Throws when X's width differs from the training features or X has NaN/inf.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func decisionFunction<T: BLASScalar>(_ x: Matrix<T>) throws -> Matrix<Double> {
         try linearScores(x, coefficients: coefficients, intercepts: intercepts)
     }
@@ -58,6 +60,8 @@ public enum RidgeClassifier {
     /// Fits ±1 one-vs-rest ridge targets with an unpenalised intercept, choosing λ from `alphas` by exact LOO.
     /// `labels` are class indices in 0..<classes (at least two distinct). X may be Float or Double; the work is
     /// in Double. Throws `ProbeError` on empty data, length mismatch, NaN/inf, a single class, or λ ≤ 0.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int,
                                           alphas: [Double] = defaultAlphas, select: RidgeSelection = .squaredError,
                                           standardize: Bool = false) throws -> RidgeModel {
@@ -83,6 +87,12 @@ public enum RidgeClassifier {
         for k in 0..<kk { yMean[k] /= Double(n) }
         for i in 0..<n { for k in 0..<kk { yc.pointer[i &* kk &+ k] -= yMean[k] } }
 
+        // [Y_c | 1]: both right-hand sides of every LOO formula, so each basis is packed once.
+        let yc1 = Matrix<Double>(rows: n, cols: kk + 1)
+        for i in 0..<n {
+            for k in 0..<kk { yc1.pointer[i &* (kk + 1) &+ k] = yc.pointer[i &* kk &+ k] }
+            yc1.pointer[i &* (kk + 1) &+ kk] = 1
+        }
         var mse = [Double](repeating: 0, count: na), acc = [Double](repeating: 0, count: na)
         var best = -1
         var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
@@ -130,10 +140,7 @@ public enum RidgeClassifier {
             basis = v
             let z = try BLAS.matmul(xc, v)
             // R = [ZᵀY_c | Zᵀ1] (d × (K′+1)).
-            let ones = Matrix<Double>(rows: n, cols: 1); ones.fill(1)
-            let r = Matrix<Double>(rows: d, cols: kk + 1)
-            try BLAS.gemm(transA: true, z, yc, into: r.columns(0..<kk))
-            try BLAS.gemm(transA: true, z, ones, into: r.columns(kk..<(kk + 1)))
+            let r = try BLAS.matmul(z, yc1, transA: true)
             // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed.
             let z2 = xc
             do {
@@ -144,25 +151,28 @@ public enum RidgeClassifier {
             }
             let dmat = inverseShifts(ell)
             let hdiag = try BLAS.matmul(z2, dmat)       // n × n_λ
-            let scaled = Matrix<Double>(rows: d, cols: kk + 1)
-            let fitted = Matrix<Double>(rows: n, cols: kk + 1)
-            let alphaC = Matrix<Double>(rows: n, cols: kk)
-            for a in 0..<na {
-                for j in 0..<d {
+            // [Z D ZᵀY_c | Z D Zᵀ1] for every λ in one gemm (Z is packed once): column block a of `fitted`.
+            let w1 = kk + 1
+            let scaled = Matrix<Double>(rows: d, cols: na * w1)
+            for j in 0..<d {
+                for a in 0..<na {
                     let dj = dmat.pointer[j &* na &+ a]
-                    for k in 0...kk { scaled.pointer[j &* (kk + 1) &+ k] = r.pointer[j &* (kk + 1) &+ k] * dj }
+                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
                 }
-                try BLAS.gemm(z, scaled, into: fitted)    // [Z D ZᵀY_c | Z D Zᵀ1]
+            }
+            let fitted = try BLAS.matmul(z, scaled)     // n × (n_λ·(K′+1))
+            let ldf = na * w1
+            let alphaC = Matrix<Double>(rows: n, cols: kk)
+            let invN = 1 / Double(n)
+            for a in 0..<na {
+                let fp = fitted.pointer + a &* w1
                 for i in 0..<n {
-                    for k in 0..<kk {
-                        alphaC.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - fitted.pointer[i &* (kk + 1) &+ k]
-                    }
+                    for k in 0..<kk { alphaC.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - fp[i &* ldf &+ k] }
                 }
-                let invN = 1 / Double(n)
                 let better = score(a, numerator: alphaC) { i in
-                    1 - hdiag.pointer[i &* na &+ a] - (1 - fitted.pointer[i &* (kk + 1) &+ kk]) * invN
+                    1 - hdiag.pointer[i &* na &+ a] - (1 - fp[i &* ldf &+ kk]) * invN
                 }
-                if better { best = a; bestWeights = scaled.columns(0..<kk).copy() }
+                if better { best = a; bestWeights = scaled.columns((a * w1)..<(a * w1 + kk)).copy() }
             }
         } else {
             // X_cX_cᵀ = Q diag(ℓ) Qᵀ.
@@ -172,10 +182,7 @@ public enum RidgeClassifier {
                 return try LAPACK.syevd(gram)
             }()
             basis = q
-            let ones = Matrix<Double>(rows: n, cols: 1); ones.fill(1)
-            let r = Matrix<Double>(rows: n, cols: kk + 1)   // [QᵀY_c | Qᵀ1]
-            try BLAS.gemm(transA: true, q, yc, into: r.columns(0..<kk))
-            try BLAS.gemm(transA: true, q, ones, into: r.columns(kk..<(kk + 1)))
+            let r = try BLAS.matmul(q, yc1, transA: true)   // [QᵀY_c | Qᵀ1]
             let dmat = inverseShifts(ell)
             let gdiag: Matrix<Double> = try {           // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
                 let q2 = Matrix<Double>(rows: n, cols: n)
@@ -185,18 +192,23 @@ public enum RidgeClassifier {
                 }
                 return try BLAS.matmul(q2, dmat)
             }()
-            let scaled = Matrix<Double>(rows: n, cols: kk + 1)
-            let cg = Matrix<Double>(rows: n, cols: kk + 1)   // [c = G⁻¹Y_c | G⁻¹1]
-            for a in 0..<na {
-                for j in 0..<n {
+            // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
+            let w1 = kk + 1
+            let scaled = Matrix<Double>(rows: n, cols: na * w1)
+            for j in 0..<n {
+                for a in 0..<na {
                     let dj = dmat.pointer[j &* na &+ a]
-                    for k in 0...kk { scaled.pointer[j &* (kk + 1) &+ k] = r.pointer[j &* (kk + 1) &+ k] * dj }
+                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
                 }
-                try BLAS.gemm(q, scaled, into: cg)
-                let invN = 1 / Double(n)
-                let c = cg.columns(0..<kk)
+            }
+            let cg = try BLAS.matmul(q, scaled)          // n × (n_λ·(K′+1))
+            let ldc = na * w1
+            let invN = 1 / Double(n)
+            for a in 0..<na {
+                let c = cg.columns((a * w1)..<(a * w1 + kk))
+                let cp = cg.pointer + a &* w1
                 let better = score(a, numerator: c) { i in
-                    gdiag.pointer[i &* na &+ a] - cg.pointer[i &* (kk + 1) &+ kk] * invN
+                    gdiag.pointer[i &* na &+ a] - cp[i &* ldc &+ kk] * invN
                 }
                 if better { best = a; bestWeights = c.copy() }
             }
