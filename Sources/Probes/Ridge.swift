@@ -33,6 +33,8 @@ public struct RidgeModel {
     /// "cov" (eigendecomposition of XᵀX, n > d) or "gram" (of XXᵀ, n ≤ d).
     public let mode: String
     public let trainAccuracy: Double
+    /// Wall-clock seconds of each phase (centre, gram, eigen, rotate, loo, coefficients), for benchmarks.
+    public let timings: [(phase: String, seconds: Double)]
 
     /// The selection score of the chosen λ (MSE for `.squaredError`, accuracy for `.accuracy`).
     public var looScore: Double {
@@ -71,6 +73,9 @@ public enum RidgeClassifier {
             throw ProbeError.invalidArgument("alpha must be positive and finite (got \(a))")
         }
         let n = x.rows, d = x.cols, kk = classes == 2 ? 1 : classes, na = alphas.count
+        var timings: [(String, Double)] = []
+        var clock = Benchmark.now()
+        func lap(_ phase: String) { let t = Benchmark.now(); timings.append((phase, t - clock)); clock = t }
         let centred = CentredFeatures(x, standardize: standardize)
         let xc = centred.xc
 
@@ -135,10 +140,14 @@ public enum RidgeClassifier {
         if mode == "cov" {
             // X_cᵀX_c = V diag(ℓ) Vᵀ; Z = X_c V.
             let cov = Matrix<Double>(rows: d, cols: d)
+            lap("centre")
             try BLAS.syrk(trans: true, xc, into: cov)
+            lap("gram")
             let (ell, v) = try LAPACK.syevd(cov)
+            lap("eigen")
             basis = v
             let z = try BLAS.matmul(xc, v)
+            lap("rotate")
             // R = [ZᵀY_c | Zᵀ1] (d × (K′+1)).
             let r = try BLAS.matmul(z, yc1, transA: true)
             // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed.
@@ -178,9 +187,12 @@ public enum RidgeClassifier {
             // X_cX_cᵀ = Q diag(ℓ) Qᵀ.
             let (ell, q): ([Double], Matrix<Double>) = try {
                 let gram = Matrix<Double>(rows: n, cols: n)
+                lap("centre")
                 try BLAS.syrk(trans: false, xc, into: gram)
+                lap("gram")
                 return try LAPACK.syevd(gram)
             }()
+            lap("eigen")
             basis = q
             let r = try BLAS.matmul(q, yc1, transA: true)   // [QᵀY_c | Qᵀ1]
             let dmat = inverseShifts(ell)
@@ -213,6 +225,7 @@ public enum RidgeClassifier {
                 if better { best = a; bestWeights = c.copy() }
             }
         }
+        lap("loo")
         guard best >= 0, let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
 
         // W in the (possibly standardised) centred space, then mapped to raw features.
@@ -229,9 +242,10 @@ public enum RidgeClassifier {
 
         let predicted = classesFromScores(try linearScores(x, coefficients: w, intercepts: b))
         let trainAcc = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(n)
+        lap("coefficients")
         return RidgeModel(classes: classes, alpha: alphas[best], alphas: alphas, selection: select,
                           looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best, coefficients: w,
                           intercepts: b, featureMean: centred.mean, featureScale: centred.scale, mode: mode,
-                          trainAccuracy: trainAcc)
+                          trainAccuracy: trainAcc, timings: timings)
     }
 }

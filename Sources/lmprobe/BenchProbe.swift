@@ -42,6 +42,7 @@ struct BenchProbe: ParsableCommand {
         if method == "ridge" {
             let m = try RidgeClassifier.fit(x: x, labels: labels, classes: classes)
             out["alpha"] = m.alpha; out["mode"] = m.mode; out["train_accuracy"] = m.trainAccuracy
+            out["phases"] = Dictionary(m.timings.map { ($0.phase, $0.seconds) }, uniquingKeysWith: +)
         } else {
             let m = try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, tolerance: 1e-6)
             out["C"] = m.C; out["train_accuracy"] = m.trainAccuracy
