@@ -21,6 +21,10 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable where Self.RawSignific
     static func posv(_ n: Int, _ nrhs: Int, _ a: UnsafeMutablePointer<Self>, _ lda: Int,
                      _ b: UnsafeMutablePointer<Self>, _ ldb: Int) -> Int
     static func syevd(_ n: Int, _ a: UnsafeMutablePointer<Self>, _ lda: Int, _ w: UnsafeMutablePointer<Self>) -> Int
+    /// Column-major `?sytrd` (lower triangle) then `?orgtr`: on return `a` holds Q (column-major) with A = Q·T·Qᵀ,
+    /// `d`/`e` the diagonal and sub-diagonal of T. Returns the first non-zero info.
+    static func sytrdOrgtr(_ n: Int, _ a: UnsafeMutablePointer<Self>, _ lda: Int, _ d: UnsafeMutablePointer<Self>,
+                           _ e: UnsafeMutablePointer<Self>, _ tau: UnsafeMutablePointer<Self>) -> Int
     static func gelsd(_ m: Int, _ n: Int, _ nrhs: Int, _ a: UnsafeMutablePointer<Self>, _ lda: Int,
                       _ b: UnsafeMutablePointer<Self>, _ ldb: Int, _ s: UnsafeMutablePointer<Self>, _ rcond: Self,
                       _ rank: UnsafeMutablePointer<Int32>) -> Int
@@ -64,6 +68,14 @@ extension Float: BLASScalar {
     public static func posv(_ n: Int, _ nrhs: Int, _ a: UnsafeMutablePointer<Float>, _ lda: Int,
                             _ b: UnsafeMutablePointer<Float>, _ ldb: Int) -> Int {
         Int(LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), i32(n), i32(nrhs), a, i32(lda), b, i32(ldb)))
+    }
+    public static func sytrdOrgtr(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ lda: Int,
+                                  _ d: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
+                                  _ tau: UnsafeMutablePointer<Float>) -> Int {
+        let lower = Int8(UInt8(ascii: "L"))
+        let info = Int(LAPACKE_ssytrd(LAPACK_COL_MAJOR, lower, i32(n), a, i32(lda), d, e, tau))
+        if info != 0 { return info }
+        return Int(LAPACKE_sorgtr(LAPACK_COL_MAJOR, lower, i32(n), a, i32(lda), tau))
     }
     public static func syevd(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ lda: Int,
                              _ w: UnsafeMutablePointer<Float>) -> Int {
@@ -115,6 +127,14 @@ extension Double: BLASScalar {
     public static func posv(_ n: Int, _ nrhs: Int, _ a: UnsafeMutablePointer<Double>, _ lda: Int,
                             _ b: UnsafeMutablePointer<Double>, _ ldb: Int) -> Int {
         Int(LAPACKE_dposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), i32(n), i32(nrhs), a, i32(lda), b, i32(ldb)))
+    }
+    public static func sytrdOrgtr(_ n: Int, _ a: UnsafeMutablePointer<Double>, _ lda: Int,
+                                  _ d: UnsafeMutablePointer<Double>, _ e: UnsafeMutablePointer<Double>,
+                                  _ tau: UnsafeMutablePointer<Double>) -> Int {
+        let lower = Int8(UInt8(ascii: "L"))
+        let info = Int(LAPACKE_dsytrd(LAPACK_COL_MAJOR, lower, i32(n), a, i32(lda), d, e, tau))
+        if info != 0 { return info }
+        return Int(LAPACKE_dorgtr(LAPACK_COL_MAJOR, lower, i32(n), a, i32(lda), tau))
     }
     public static func syevd(_ n: Int, _ a: UnsafeMutablePointer<Double>, _ lda: Int,
                              _ w: UnsafeMutablePointer<Double>) -> Int {

@@ -39,6 +39,32 @@ public enum LAPACK {
         return (w, v)
     }
 
+    /// Householder tridiagonalisation of a symmetric matrix (`?sytrd` + `?orgtr`, the first stage of `syevd`
+    /// without the tridiagonal eigensolver and back-transformation): A = Qᵀ·T·Q, where T has `diagonal` (n) and
+    /// `offDiagonal` (n − 1, T[k−1, k] = T[k, k−1] = offDiagonal[k−1]) and the returned `q` is orthogonal (row-major).
+    /// Reads the upper triangle of A (row-major), so only it needs to be filled.
+    public static func tridiagonalize<T: BLASScalar>(_ a: Matrix<T>) throws
+        -> (diagonal: [T], offDiagonal: [T], q: Matrix<T>) {
+        guard a.rows == a.cols else {
+            throw LinalgError.shapeMismatch(operation: "tridiagonalize (A must be square)", lhs: "A" + a.shapeDescription,
+                                            rhs: shapeString(a.rows, a.rows))
+        }
+        let n = a.rows, q = a.copy()   // row-major upper triangle = column-major lower triangle
+        var d = [T](repeating: 0, count: n), e = [T](repeating: 0, count: max(n - 1, 1))
+        var tau = [T](repeating: 0, count: max(n - 1, 1))
+        if n == 0 { return ([], [], q) }
+        let info = d.withUnsafeMutableBufferPointer { dp in
+            e.withUnsafeMutableBufferPointer { ep in
+                tau.withUnsafeMutableBufferPointer { tp in
+                    T.sytrdOrgtr(n, q.pointer, n, dp.baseAddress!, ep.baseAddress!, tp.baseAddress!)
+                }
+            }
+        }
+        try check(info, "sytrd/orgtr")
+        // q's buffer holds the column-major Q' with A = Q'·T·Q'ᵀ; read row-major it is Q'ᵀ, i.e. A = qᵀ·T·q.
+        return (d, Array(e.prefix(n - 1)), q)
+    }
+
     /// Minimum-norm least squares min ‖A·X − B‖ by SVD (`?gelsd`). Singular values below `rcond·σ_max` count as
     /// zero (`rcond < 0`: machine precision). Returns X (n × nrhs), the effective rank and the singular values.
     public static func gelsd<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>, rcond: T = -1) throws

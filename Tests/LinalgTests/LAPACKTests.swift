@@ -104,3 +104,32 @@ final class LAPACKTests: XCTestCase {
         XCTAssertEqual(LinalgError.svdNoConvergence(info: 2).description, "SVD did not converge (2 superdiagonals)")
     }
 }
+
+final class TridiagonalizeTests: XCTestCase {
+    /// qᵀ·T·q reproduces A and q is orthogonal, in both precisions (naive Double loops as the reference).
+    func testReconstructsSymmetricMatrix() throws {
+        var rng = SeededRandom(seed: 11)
+        for n in [1, 2, 7, 40] {
+            let b = Matrix<Double>(rows: n, cols: n) { _, _ in rng.normal() }
+            let a = Matrix<Double>(rows: n, cols: n) { i, j in (0..<n).map { b[i, $0] * b[j, $0] }.reduce(0, +) }
+            let upperOnly = a.copy()
+            for i in 0..<n { for j in 0..<i { upperOnly[i, j] = .nan } }   // the lower triangle must not be read
+            let (d, e, q) = try LAPACK.tridiagonalize(upperOnly)
+            XCTAssertEqual(d.count, n); XCTAssertEqual(e.count, n - 1)
+            func t(_ i: Int, _ j: Int) -> Double { i == j ? d[i] : (abs(i - j) == 1 ? e[min(i, j)] : 0) }
+            for i in 0..<n {
+                for j in 0..<n {
+                    var s = 0.0, o = 0.0
+                    for k in 0..<n {
+                        o += q[k, i] * q[k, j]
+                        for l in max(0, k - 1)..<min(n, k + 2) { s += q[k, i] * t(k, l) * q[l, j] }
+                    }
+                    XCTAssertEqual(s, a[i, j], accuracy: 1e-10 * Double(n), "A[\(i),\(j)] n=\(n)")
+                    XCTAssertEqual(o, i == j ? 1 : 0, accuracy: 1e-12 * Double(n))
+                }
+            }
+            let (df, _, _) = try LAPACK.tridiagonalize(a.converted(to: Float.self))
+            XCTAssertEqual(Double(df.reduce(0, +)), d.reduce(0, +), accuracy: 1e-3 * max(1, abs(d.reduce(0, +))))
+        }
+    }
+}
