@@ -54,6 +54,112 @@ public struct RidgeModel {
     }
 }
 
+/// How the exact LOO quantities are obtained for every λ (both are exact; see the module doc).
+public enum RidgeDecomposition: String, CaseIterable, Sendable {
+    /// S = qᵀTq (Householder tridiagonalisation, `sytrd` + `orgtr`); per λ an O(m) LDLᵀ of T + λI and one fused
+    /// O(m·n) pass. The default: it skips the tridiagonal eigensolver and back-transform that `syevd` adds.
+    case tridiagonal
+    /// S = V diag(ℓ) Vᵀ (`syevd`); per λ a diagonal rescaling. scikit-learn's route.
+    case eigen
+}
+
+/// LDLᵀ factors of T + λI for every λ of a grid, T symmetric tridiagonal (m × m) and positive semi-definite.
+/// T + λI = L·diag(D)·Lᵀ, L unit lower bidiagonal with L[k, k−1] = l_k:
+///   D₀ = t₀ + λ,  l_k = e_{k−1} / D_{k−1},  D_k = t_k + λ − l_k·e_{k−1}.
+struct TridiagonalShifts {
+    let m: Int
+    let count: Int
+    /// l (index a·m + k, l at k = 0 unused) and 1/D for each λ_a.
+    let sub: [Double]
+    let inverseD: [Double]
+
+    init(diagonal t: [Double], offDiagonal e: [Double], alphas: [Double]) throws {
+        m = t.count
+        count = alphas.count
+        var sub = [Double](repeating: 0, count: m * count), inv = [Double](repeating: 0, count: m * count)
+        for (a, alpha) in alphas.enumerated() {
+            var dPrev = t[0] + alpha
+            guard dPrev > 0, dPrev.isFinite else {
+                throw ProbeError.numerical("T + \(alpha)·I is not positive definite (pivot \(dPrev) at 0)")
+            }
+            inv[a * m] = 1 / dPrev
+            for k in 1..<max(m, 1) {
+                let l = e[k - 1] / dPrev
+                let dk = t[k] + alpha - l * e[k - 1]
+                guard dk > 0, dk.isFinite else {
+                    throw ProbeError.numerical("T + \(alpha)·I is not positive definite (pivot \(dk) at \(k))")
+                }
+                sub[a * m + k] = l
+                inv[a * m + k] = 1 / dk
+                dPrev = dk
+            }
+        }
+        self.sub = sub
+        inverseD = inv
+    }
+
+    /// (T + λ_a I)⁻¹R for every λ_a, side by side: m × (count·R.cols), block a in columns a·c..<(a+1)·c.
+    func solveAll(_ r: Matrix<Double>) -> Matrix<Double> {
+        let c = r.cols, ld = count * c
+        let out = Matrix<Double>(rows: m, cols: ld)
+        let o = out.pointer
+        for a in 0..<count {
+            let l = a * m, base = a * c
+            for j in 0..<c { o[base + j] = r[0, j] }
+            for k in 1..<max(m, 1) {          // forward: U_k = R_k − l_k U_{k−1}
+                for j in 0..<c { o[k * ld + base + j] = r[k, j] - sub[l + k] * o[(k - 1) * ld + base + j] }
+            }
+            for k in 0..<m { for j in 0..<c { o[k * ld + base + j] *= inverseD[l + k] } }
+            if m >= 2 {
+                for k in stride(from: m - 2, through: 0, by: -1) {   // back: S_k = V_k − l_{k+1} S_{k+1}
+                    for j in 0..<c { o[k * ld + base + j] -= sub[l + k + 1] * o[(k + 1) * ld + base + j] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// diag(Eᵀ(T + λ_a I)⁻¹E) for every λ_a, n × count (E is m × n): Σ_k (L⁻¹E)²_{k,i} / D_k, with the
+    /// forward substitution W_k = E_k − l_k W_{k−1} run along the rows of E — one streaming pass for all λ.
+    func weightedDiagonal(_ e: Matrix<Double>) -> Matrix<Double> {
+        let n = e.cols, na = count, m = self.m
+        let out = Matrix<Double>(rows: n, cols: na)
+        let ep = e.pointer, lde = e.stride, op = out.pointer
+        sub.withUnsafeBufferPointer { subB in
+            inverseD.withUnsafeBufferPointer { invB in
+                let lp = subB.baseAddress!, ip = invB.baseAddress!
+                parallelChunks(n, minChunk: 64) { range in
+                    let block = 128
+                    let w = UnsafeMutablePointer<Double>.allocate(capacity: na * block)
+                    let acc = UnsafeMutablePointer<Double>.allocate(capacity: na * block)
+                    defer { w.deallocate(); acc.deallocate() }
+                    var start = range.lowerBound
+                    while start < range.upperBound {
+                        let width = min(block, range.upperBound - start)
+                        w.initialize(repeating: 0, count: na * block)
+                        acc.initialize(repeating: 0, count: na * block)
+                        for k in 0..<m {
+                            let row = ep + (k &* lde &+ start)
+                            for a in 0..<na {
+                                let l = k == 0 ? 0 : lp[a &* m &+ k], dinv = ip[a &* m &+ k]
+                                let wa = w + a &* block, aa = acc + a &* block
+                                for i in 0..<width {
+                                    let v = row[i] - l * wa[i]
+                                    wa[i] = v
+                                    aa[i] += v * v * dinv
+                                }
+                            }
+                        }
+                        for i in 0..<width { for a in 0..<na { op[(start &+ i) &* na &+ a] = acc[a &* block &+ i] } }
+                        start += width
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
 /// Closed-form ridge classifier with exact LOO selection of λ from one eigendecomposition (see the module doc).
 public enum RidgeClassifier {
     /// logspace(−3, 3, 13): 0.001, 0.00316, …, 1000.
@@ -66,7 +172,8 @@ public enum RidgeClassifier {
     @_specialize(where T == Double)
     public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int,
                                           alphas: [Double] = defaultAlphas, select: RidgeSelection = .squaredError,
-                                          standardize: Bool = false) throws -> RidgeModel {
+                                          standardize: Bool = false,
+                                          decomposition: RidgeDecomposition = .tridiagonal) throws -> RidgeModel {
         try validateTraining(x, labels, classes: classes)
         guard !alphas.isEmpty else { throw ProbeError.invalidArgument("the alpha grid is empty") }
         for a in alphas where !(a > 0 && a.isFinite) {
@@ -101,7 +208,7 @@ public enum RidgeClassifier {
         var mse = [Double](repeating: 0, count: na), acc = [Double](repeating: 0, count: na)
         var best = -1
         var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
-        var basis: Matrix<Double>                // cov: V (d × d); gram: unused
+        var basis: Matrix<Double>                // cov: V (d × d), or q (d × d) with XᵀX = qᵀTq; gram: unused
         let mode = n > d ? "cov" : "gram"
 
         // Scores λ number a from its LOO residuals e = num/den (n × K′, den one value per row).
@@ -137,7 +244,47 @@ public enum RidgeClassifier {
             Matrix<Double>(rows: ell.count, cols: na) { j, a in 1 / (ell[j] + alphas[a]) }
         }
 
-        if mode == "cov" {
+        if decomposition == .tridiagonal {
+            lap("centre")
+            // S = X_cX_cᵀ (gram) or X_cᵀX_c (cov), S = qᵀTq; E = q (gram) or q·X_cᵀ (cov), m × n.
+            let m = mode == "cov" ? d : n
+            let (tDiag, tOff, q): ([Double], [Double], Matrix<Double>) = try {
+                let s = Matrix<Double>(rows: m, cols: m)
+                try BLAS.syrk(trans: mode == "cov", xc, into: s)
+                lap("gram")
+                return try LAPACK.tridiagonalize(s)
+            }()
+            lap("eigen")
+            basis = q
+            let e = mode == "cov" ? try BLAS.matmul(q, xc, transB: true) : q
+            lap("rotate")
+            let factors = try TridiagonalShifts(diagonal: tDiag, offDiagonal: tOff, alphas: alphas)
+            let r = try BLAS.matmul(e, yc1)                   // E·[Y_c | 1], m × (K′+1)
+            let w1 = kk + 1
+            let solved = factors.solveAll(r)                  // block a: (T + λ_a I)⁻¹ E[Y_c | 1]
+            let out = try BLAS.matmul(e, solved, transA: true) // block a: Eᵀ(T + λ_a I)⁻¹E[Y_c | 1], n × n_λ(K′+1)
+            let diag = factors.weightedDiagonal(e)            // n × n_λ: diag(Eᵀ(T + λ_a I)⁻¹E)
+            let ldo = na * w1, invN = 1 / Double(n)
+            let numerator = Matrix<Double>(rows: n, cols: kk)
+            for a in 0..<na {
+                let op = out.pointer + a &* w1, dp = diag.pointer
+                if mode == "cov" {   // e = (Y_c − ŶY) / (1 − h − (1 − (H1))/n)
+                    for i in 0..<n {
+                        for k in 0..<kk { numerator.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - op[i &* ldo &+ k] }
+                    }
+                } else {             // e = c / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n), c = G⁻¹Y_c
+                    for i in 0..<n { for k in 0..<kk { numerator.pointer[i &* kk &+ k] = op[i &* ldo &+ k] } }
+                }
+                let better = score(a, numerator: numerator) { i in
+                    mode == "cov" ? 1 - dp[i &* na &+ a] - (1 - op[i &* ldo &+ kk]) * invN
+                                  : dp[i &* na &+ a] - op[i &* ldo &+ kk] * invN
+                }
+                if better {
+                    best = a
+                    bestWeights = mode == "cov" ? solved.columns((a * w1)..<(a * w1 + kk)).copy() : numerator.copy()
+                }
+            }
+        } else if mode == "cov" {
             // X_cᵀX_c = V diag(ℓ) Vᵀ; Z = X_c V.
             let cov = Matrix<Double>(rows: d, cols: d)
             lap("centre")
@@ -229,8 +376,12 @@ public enum RidgeClassifier {
         guard best >= 0, let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
 
         // W in the (possibly standardised) centred space, then mapped to raw features.
-        let w: Matrix<Double> = mode == "cov" ? try BLAS.matmul(basis, weights)
-                                              : try BLAS.matmul(xc, weights, transA: true)
+        let w: Matrix<Double>
+        switch (mode, decomposition) {
+        case ("cov", .eigen): w = try BLAS.matmul(basis, weights)                 // V·D·ZᵀY_c
+        case ("cov", _): w = try BLAS.matmul(basis, weights, transA: true)        // qᵀ(T + λI)⁻¹q X_cᵀY_c
+        default: w = try BLAS.matmul(xc, weights, transA: true)                   // X_cᵀc
+        }
         if let s = centred.scale {
             for j in 0..<d { for k in 0..<kk { w.pointer[j &* kk &+ k] /= s[j] } }
         }

@@ -6,12 +6,18 @@ import XCTest
 final class RidgeTests: XCTestCase {
     /// Chosen alpha identical to sklearn's RidgeClassifierCV, coef/intercept to 1e-5 relative, LOO MSE curve too.
     func checkParity(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for decomposition in RidgeDecomposition.allCases {
+            try checkParity(name, decomposition: decomposition, file: file, line: line)
+        }
+    }
+
+    func checkParity(_ name: String, decomposition: RidgeDecomposition, file: StaticString, line: UInt) throws {
         let f = try Fixture(name)
         let select: RidgeSelection = (f.info["select"] as? String) == "accuracy" ? .accuracy : .squaredError
         let standardize = f.info["standardize"] as? Bool ?? false
         let m = try RidgeClassifier.fit(x: f.x, labels: f.labels, classes: f.classes, alphas: f.doubles("alphas"),
-                                        select: select, standardize: standardize)
-        XCTAssertEqual(m.alpha, f.double("alpha"), "\(name): chosen alpha", file: file, line: line)
+                                        select: select, standardize: standardize, decomposition: decomposition)
+        XCTAssertEqual(m.alpha, f.double("alpha"), "\(name) \(decomposition): chosen alpha", file: file, line: line)
         XCTAssertEqual(m.mode, f.x.rows > f.x.cols ? "cov" : "gram", file: file, line: line)
         var skCoef = f.nested("coef")
         if standardize {  // sklearn's coef_ lives in the scaled space of its StandardScaler
@@ -20,17 +26,17 @@ final class RidgeTests: XCTestCase {
         }
         let ours = coefRows(m.coefficients)
         XCTAssertEqual(ours.count, skCoef.count, file: file, line: line)
-        XCTAssertLessThan(relativeError(ours.flatMap { $0 }, skCoef.flatMap { $0 }), 1e-5, "\(name): coef",
+        XCTAssertLessThan(relativeError(ours.flatMap { $0 }, skCoef.flatMap { $0 }), 1e-5, "\(name) \(decomposition): coef",
                           file: file, line: line)
         var skIntercept = f.doubles("intercept")
         if standardize {  // fold the scaler's shift into the intercept: b − Σ μⱼ wⱼ/σⱼ
             let mu = f.doubles("scaler_mean")
             skIntercept = skIntercept.enumerated().map { k, b in b - zip(mu, skCoef[k]).map { $0 * $1 }.reduce(0, +) }
         }
-        XCTAssertLessThan(relativeError(m.intercepts, skIntercept), 1e-5, "\(name): intercept", file: file, line: line)
+        XCTAssertLessThan(relativeError(m.intercepts, skIntercept), 1e-5, "\(name) \(decomposition): intercept", file: file, line: line)
         let mse = f.doubles("loo_mse")
         if !mse.isEmpty {
-            XCTAssertLessThan(relativeError(m.looMeanSquaredError, mse), 1e-8, "\(name): LOO MSE curve",
+            XCTAssertLessThan(relativeError(m.looMeanSquaredError, mse), 1e-8, "\(name) \(decomposition): LOO MSE curve",
                               file: file, line: line)
         } else {
             XCTAssertEqual(m.looScore, f.double("best_score"), accuracy: 1e-12, "\(name): LOO accuracy",
@@ -54,8 +60,9 @@ final class RidgeTests: XCTestCase {
             let x = Matrix<Double>(rows: n, cols: d) { _, _ in rng.normal() + 0.7 }
             let labels = (0..<n).map { $0 % k }
             let alphas = [0.05, 0.7, 9.0]
-            for select in RidgeSelection.allCases {
-                let m = try RidgeClassifier.fit(x: x, labels: labels, classes: k, alphas: alphas, select: select)
+            for select in RidgeSelection.allCases { for decomposition in RidgeDecomposition.allCases {
+                let m = try RidgeClassifier.fit(x: x, labels: labels, classes: k, alphas: alphas, select: select,
+                                                decomposition: decomposition)
                 for (a, alpha) in alphas.enumerated() {
                     let (mse, acc) = bruteForceLOO(x: x, labels: labels, classes: k, alpha: alpha)
                     XCTAssertEqual(m.looMeanSquaredError[a], mse, accuracy: 1e-9 * max(1, mse), "n=\(n) d=\(d) λ=\(alpha)")
@@ -64,7 +71,7 @@ final class RidgeTests: XCTestCase {
                 let scores = select == .squaredError ? m.looMeanSquaredError.map { -$0 } : m.looAccuracy
                 let firstBest = scores.firstIndex(of: scores.max()!)!
                 XCTAssertEqual(m.chosenIndex, firstBest)
-            }
+            } }
         }
     }
 
