@@ -1,3 +1,4 @@
+import CLAPACKE
 /// Shape-checked LAPACK drivers. Inputs are never modified (each routine works on a copy); results are new matrices.
 public enum LAPACK {
     static func check(_ info: Int, _ routine: String) throws {
@@ -63,6 +64,63 @@ public enum LAPACK {
         try check(info, "sytrd/orgtr")
         // q's buffer holds the column-major Q' with A = Q'·T·Q'ᵀ; read row-major it is Q'ᵀ, i.e. A = qᵀ·T·q.
         return (d, Array(e.prefix(n - 1)), q)
+    }
+
+    /// Orthogonal reduction of a symmetric matrix to band form (`dsytrd_sy2sb` + `dorgqr`, BLAS-3 throughout, unlike
+    /// `sytrd`'s memory-bound half): A = qᵀ·B·q with B symmetric of half-bandwidth `bandwidth` and q orthogonal
+    /// (row-major). `band` is m × (bandwidth+1), row i holding B[i, i−bandwidth … i] (entries before column 0 are 0).
+    /// Reads the upper triangle of A (row-major).
+    public static func bandReduce(_ a: Matrix<Double>, bandwidth: Int) throws -> (band: Matrix<Double>, q: Matrix<Double>) {
+        guard a.rows == a.cols else {
+            throw LinalgError.shapeMismatch(operation: "bandReduce (A must be square)", lhs: "A" + a.shapeDescription,
+                                            rhs: shapeString(a.rows, a.rows))
+        }
+        guard bandwidth >= 1 else { throw LinalgError.invalidArgument("bandReduce: bandwidth must be ≥ 1") }
+        let n = a.rows, kd = min(bandwidth, max(n - 1, 1))
+        let band = Matrix<Double>(rows: n, cols: kd + 1)
+        let q = Matrix<Double>(rows: n, cols: n)
+        if n == 0 { return (band, q) }
+        let w = a.copy()   // row-major upper = column-major lower: element (i, j), i ≥ j, at w[i + j·n]
+        if kd >= n - 1 {   // already banded: B = A, q = I
+            for i in 0..<n { for j in max(0, i - kd)...i { band[i, kd - (i - j)] = w.pointer[i + j * n] } }
+            for i in 0..<n { q[i, i] = 1 }
+            return (band, q)
+        }
+        let ldab = kd + 1
+        var ab = [Double](repeating: 0, count: ldab * n), tau = [Double](repeating: 0, count: n)
+        var n32 = Int32(n), kd32 = Int32(kd), lda32 = Int32(n), ldab32 = Int32(ldab), info: Int32 = 0
+        var lwork: Int32 = -1, query = 0.0
+        var uplo = CChar(UInt8(ascii: "L"))
+        ab.withUnsafeMutableBufferPointer { abp in
+            tau.withUnsafeMutableBufferPointer { tp in
+                dsytrd_sy2sb_(&uplo, &n32, &kd32, w.pointer, &lda32, abp.baseAddress!, &ldab32, tp.baseAddress!,
+                              &query, &lwork, &info, 1)
+            }
+        }
+        try check(Int(info), "sytrd_sy2sb (workspace query)")
+        lwork = Int32(max(1, Int(query)))
+        var work = [Double](repeating: 0, count: Int(lwork))
+        ab.withUnsafeMutableBufferPointer { abp in
+            tau.withUnsafeMutableBufferPointer { tp in
+                work.withUnsafeMutableBufferPointer { wp in
+                    dsytrd_sy2sb_(&uplo, &n32, &kd32, w.pointer, &lda32, abp.baseAddress!, &ldab32, tp.baseAddress!,
+                                  wp.baseAddress!, &lwork, &info, 1)
+                }
+            }
+        }
+        try check(Int(info), "sytrd_sy2sb")
+        // AB (column-major, lower): B(i, j) = ab[(i − j) + j·ldab] for j ≤ i ≤ j + kd.
+        for j in 0..<n { for i in j..<min(n, j + kd + 1) { band[i, kd - (i - j)] = ab[(i - j) + j * ldab] } }
+        // Q = diag(I_kd, Q̃), Q̃ from the QR-style reflectors stored in A(kd:n, 0:n−kd) (column-major), via dorgqr.
+        let m = n - kd, qp = q.pointer   // q's buffer is filled column-major: read row-major it is Qᵀ
+        for i in 0..<kd { qp[i + i * n] = 1 }
+        for c in 0..<m { for r in c..<m { qp[(kd + r) + (kd + c) * n] = w.pointer[(kd + r) + c * n] } }  // reflectors only
+        let orgInfo = tau.withUnsafeMutableBufferPointer { tp in
+            Int(LAPACKE_dorgqr(LAPACK_COL_MAJOR, Int32(m), Int32(m), Int32(m), qp + kd + kd * n, Int32(n),
+                               tp.baseAddress!))
+        }
+        try check(orgInfo, "orgqr")
+        return (band, q)
     }
 
     /// Minimum-norm least squares min ‖A·X − B‖ by SVD (`?gelsd`). Singular values below `rcond·σ_max` count as

@@ -133,3 +133,33 @@ final class TridiagonalizeTests: XCTestCase {
         }
     }
 }
+
+final class BandReduceTests: XCTestCase {
+    /// qᵀ·B·q reproduces A, q is orthogonal and B has the requested half-bandwidth (naive Double loops).
+    func testReconstructsSymmetricMatrix() throws {
+        var rng = SeededRandom(seed: 12)
+        for (n, kd) in [(1, 3), (5, 4), (9, 8), (40, 3), (67, 8)] {
+            let b = Matrix<Double>(rows: n, cols: n) { _, _ in rng.normal() }
+            let a = Matrix<Double>(rows: n, cols: n) { i, j in (0..<n).map { b[i, $0] * b[j, $0] }.reduce(0, +) }
+            let upperOnly = a.copy()
+            for i in 0..<n { for j in 0..<i { upperOnly[i, j] = .nan } }
+            let (band, q) = try LAPACK.bandReduce(upperOnly, bandwidth: kd)
+            let w = min(kd, max(n - 1, 1))
+            XCTAssertEqual(band.cols, w + 1)
+            func bb(_ i: Int, _ j: Int) -> Double {
+                abs(i - j) > w ? 0 : (i >= j ? band[i, w - (i - j)] : band[j, w - (j - i)])
+            }
+            for i in 0..<n {
+                for j in 0..<n {
+                    var s = 0.0, o = 0.0
+                    for k in 0..<n {
+                        o += q[k, i] * q[k, j]
+                        for l in max(0, k - w)..<min(n, k + w + 1) { s += q[k, i] * bb(k, l) * q[l, j] }
+                    }
+                    XCTAssertEqual(s, a[i, j], accuracy: 1e-10 * Double(n), "A[\(i),\(j)] n=\(n) kd=\(kd)")
+                    XCTAssertEqual(o, i == j ? 1 : 0, accuracy: 1e-12 * Double(n))
+                }
+            }
+        }
+    }
+}
