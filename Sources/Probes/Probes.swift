@@ -15,17 +15,29 @@
 /// (σ = 0 → 1) before the fit, and W is mapped back (W/σ) so the model applies to raw features.
 ///
 /// Exact leave-one-out. The hat matrix of the fit with intercept is H = 11ᵀ/n + X_c(X_cᵀX_c + λI)⁻¹X_cᵀ, and the
-/// LOO residual of example i is eᵢ = (Y_c − HY_c)ᵢ / (1 − Hᵢᵢ) (exact for linear smoothers; Rifkin & Lippert 2007).
-/// Everything for every λ comes from ONE symmetric eigendecomposition, in Float64:
-///  * n > d ("cov" mode): X_cᵀX_c = V diag(ℓ) Vᵀ. With Z = X_c V (n × d) and D = diag(1/(ℓⱼ + λ)):
-///      HY_c − Y_c·0 = Z D ZᵀY_c,  diag(X_c(X_cᵀX_c+λI)⁻¹X_cᵀ)ᵢ = Σⱼ Zᵢⱼ² Dⱼ,  W = V D ZᵀY_c.
-///    The per-λ work is O(n·d·K′) (the diagonal for all λ at once is one gemm of Z∘Z with the n_λ columns of D).
-///  * n ≤ d ("gram" mode): X_cX_cᵀ = Q diag(ℓ) Qᵀ (n × n), G = X_cX_cᵀ + λI. Then c = G⁻¹Y_c = Q D QᵀY_c,
+/// LOO residual of example i is eᵢ = ((I − H)Y_c)ᵢ / (1 − Hᵢᵢ) (exact for linear smoothers; Rifkin & Lippert 2007).
+/// Everything for every λ comes from ONE decomposition of one symmetric matrix, in Float64:
+///  * n > d ("cov" mode): S = X_cᵀX_c (d × d) = V diag(ℓ) Vᵀ. With Z = X_c V (n × d) and D = diag(1/(ℓⱼ + λ)):
+///      X_c(S + λI)⁻¹X_cᵀY_c = Z D ZᵀY_c,  hᵢ = diag(X_c(S + λI)⁻¹X_cᵀ)ᵢ = Σⱼ Zᵢⱼ² Dⱼ,  W = V D ZᵀY_c,
+///      eᵢ = (Y_c − Z D ZᵀY_c)ᵢ / (1 − hᵢ − (1 − (Z D Zᵀ1)ᵢ)/n).
+///  * n ≤ d ("gram" mode): S = X_cX_cᵀ (n × n) = Q diag(ℓ) Qᵀ, G = S + λI. Then c = G⁻¹Y_c = Q D QᵀY_c,
 ///    I − H = λG⁻¹ − 11ᵀ/n, so eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) with G⁻¹ᵢᵢ = Σⱼ Qᵢⱼ² Dⱼ, and W = X_cᵀc.
-///    Per λ the cost is O(n²) (diagonal) + O(n·K′); W is formed only for the chosen λ.
-///  This is what scikit-learn's `_RidgeGCV` computes for dense X (`gcv_mode=None` → "gram" if n ≤ d else "cov"),
-///  including its intercept correction term "d ← d − (G⁻¹1)ᵢ/n" (in cov mode: 1 − Hᵢᵢ − (1 − (X_c H⁻¹X_cᵀ1)ᵢ)/n),
-///  which we evaluate the same way (through the eigenvectors, not by assuming X_cᵀ1 = 0 exactly).
+///  The "− …/n" terms are the intercept: scikit-learn's `_RidgeGCV` (dense X, `gcv_mode=None` → "gram" if n ≤ d
+///  else "cov") centres X and Y in `_preprocess_data` and corrects the diagonal by d ← d − (G⁻¹1)ᵢ/n; it evaluates
+///  G⁻¹1 through the decomposition rather than assuming X_cᵀ1 = 0, and so do we. Every λ is then a rescaling.
+///
+///  Three ways to get the decomposition (`RidgeDecomposition`), all exact:
+///  * `.eigen`: `syevd` as above (scikit-learn's route; per λ one diagonal rescaling, all λ in one gemm).
+///  * `.band` (default) and `.tridiagonal`: only an orthogonal reduction S = qᵀBq with B banded — half-bandwidth
+///    b = 32 by `sytrd_sy2sb` + `orgqr` (BLAS-3 throughout), or b = 1 by `sytrd` + `orgtr` (the first stage of
+///    `syevd`, half of it memory-bound `symv`) — skipping the eigensolver and back-transformation altogether.
+///    With E = q (gram) or E = q X_cᵀ (cov), (S + λI)⁻¹ = qᵀ(B + λI)⁻¹q, and with the banded Cholesky
+///    B + λI = L Lᵀ (O(m·b²) per λ):
+///      diag(Eᵀ(B + λI)⁻¹E)ᵢ = ‖L⁻¹E eᵢ‖² = Σₖ (L⁻¹E)ₖᵢ²   — one streaming pass over E for all λ at once,
+///    and (B + λI)⁻¹E[Y_c | 1] is a banded solve. The formulas above hold with Q D Qᵀ replaced by qᵀ(B+λI)⁻¹q
+///    (gram: c = qᵀ(B+λI)⁻¹q Y_c; cov: fitted = Eᵀ(B+λI)⁻¹E Y_c and W = qᵀ(B+λI)⁻¹E Y_c).
+///  Cost: one Gram product (syrk, n·d·m/2 multiply-adds, m = min(n, d)), one reduction (~(8/3)m³, BLAS-3 for
+///  `.band`), in cov mode one n·d² gemm for E, then O(n·m·b·n_λ) streaming work; coefficients only for the chosen λ.
 ///
 /// Scores and tie-breaking (scikit-learn's `RidgeClassifierCV`, LOO mode):
 ///  * `.squaredError` (sklearn's default, `scoring=None`): mean over all n·K′ entries of eᵢₖ², on the ±1 targets.
@@ -36,8 +48,10 @@
 ///  * Ties: the FIRST λ in the given order with the best score wins (sklearn updates only on strict improvement).
 ///    λ must be > 0.
 ///
-/// Guarantees: the chosen λ equals scikit-learn's on the committed fixtures (Tests/ProbesTests/Fixtures) and the
-/// coefficients/intercepts agree to 1e-5 relative; LOO residuals agree with brute-force refits to ~1e-9.
+/// Guarantees: with either decomposition, the chosen λ equals scikit-learn's on the committed fixtures
+/// (Tests/ProbesTests/Fixtures: n > d, n < d, n = d, binary and 5-class, accuracy selection, standardised) and
+/// coefficients/intercepts agree to 1e-5 relative (the LOO MSE curve to 1e-8); LOO scores agree with n brute-force
+/// refits to 1e-9. Not guaranteed: the same λ as sklearn when two λ score within rounding of each other.
 /// Features given as Float32 are converted to Float64 while centring; Gram, eigen and LOO work are Float64.
 ///
 /// ## Logistic regression (`LogisticRegression.fit` / `fitCV`)

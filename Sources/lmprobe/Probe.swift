@@ -25,6 +25,8 @@ struct Probe: ParsableCommand {
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
     @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: String?
     @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
+    @Option(help: "Ridge: band (default, fastest), tridiagonal or eigen (sklearn's route); all give exact LOO.")
+    var decomposition: String = "band"
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
     @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: String?
@@ -39,6 +41,9 @@ struct Probe: ParsableCommand {
         }
         guard let selection = RidgeSelection(rawValue: select) else {
             throw CLIError("--select: unknown selection '\(select)' (use squared-error or accuracy)")
+        }
+        guard let decomposition = RidgeDecomposition(rawValue: decomposition) else {
+            throw CLIError("--decomposition: unknown decomposition '\(self.decomposition)' (use band, tridiagonal or eigen)")
         }
         let alphaGrid = try alphas.map { try parseGrid($0, option: "--alphas") } ?? RidgeClassifier.defaultAlphas
         let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
@@ -76,10 +81,11 @@ struct Probe: ParsableCommand {
         do {
             if method == "ridge" {
                 let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
-                                                       select: selection, standardize: standardize)
+                                                       select: selection, standardize: standardize,
+                                                       decomposition: decomposition)
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
-                out["cv_score"] = m.looScore; out["mode"] = m.mode
+                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = decomposition.rawValue
                 trainAccuracy = m.trainAccuracy
                 rows += [("alpha (λ)", fmt(m.alpha)),
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
@@ -166,13 +172,15 @@ enum AnyFeatures {
         if let (i, j) = bad { throw CLIError("\(path): non-finite feature value (NaN or inf) at row \(i), column \(j)") }
     }
 
-    func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool) throws
-        -> RidgeModel {
+    func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
+                  decomposition: RidgeDecomposition) throws -> RidgeModel {
         switch self {
         case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                           select: select, standardize: standardize)
+                                                           select: select, standardize: standardize,
+                                                           decomposition: decomposition)
         case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                            select: select, standardize: standardize)
+                                                            select: select, standardize: standardize,
+                                                            decomposition: decomposition)
         }
     }
 

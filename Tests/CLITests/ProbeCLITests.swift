@@ -49,6 +49,9 @@ final class ProbeCLITests: XCTestCase {
         XCTAssertGreaterThan(ridge["train_accuracy"] as? Double ?? 0, 0.6)
         XCTAssertGreaterThan(ridge["test_accuracy"] as? Double ?? 0, 0.5)
         XCTAssertEqual(ridge["classes"] as? [Int], [0, 10, 20])
+        let eigen = try runJSON(common + ["--decomposition", "eigen"])
+        XCTAssertEqual(eigen["alpha"] as? Double, ridge["alpha"] as? Double)
+        XCTAssertEqual(eigen["test_accuracy"] as? Double, ridge["test_accuracy"] as? Double)
         let logistic = try runJSON(common + ["--method", "logistic", "--folds", "4", "--cs", "0.01,1,100"])
         XCTAssertEqual(logistic["method"] as? String, "logistic")
         XCTAssertTrue([0.01, 1, 100].contains(logistic["C"] as? Double ?? -1))
@@ -79,6 +82,8 @@ final class ProbeCLITests: XCTestCase {
             (["--train", path("ext").path, "--feature", "logits"], "--feature"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--method", "svm"], "--method"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--alphas", "1,-2"], "--alphas"),
+            (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--decomposition", "qr"],
+             "--decomposition"),
         ]
         for (args, expected) in cases {
             let r = try runLMProbe(["probe"] + args)

@@ -98,6 +98,26 @@ final class RidgeTests: XCTestCase {
         return (sq / Double(n * kk), Double(correct) / Double(n))
     }
 
+    /// On problems larger than the band (m > bandwidth + 1, so sy2sb and the banded solves really run), the band and
+    /// tridiagonal routes reproduce the eigen route (itself held to sklearn): LOO curves, alpha, coefficients.
+    func testBandAndTridiagonalMatchEigenBeyondTheBandwidth() throws {
+        for (n, d, k) in [(90, 130, 3), (160, 70, 2), (75, 75, 5)] {
+            var rng = SeededRandom(seed: UInt64(n + d))
+            let labels = (0..<n).map { $0 % k }
+            let x = Matrix<Double>(rows: n, cols: d) { i, j in rng.normal() + (j % k == labels[i] ? 0.4 : 0) + 1 }
+            let reference = try RidgeClassifier.fit(x: x, labels: labels, classes: k, decomposition: .eigen)
+            XCTAssertGreaterThan(min(n, d), RidgeClassifier.bandwidth + 1)
+            for decomposition in [RidgeDecomposition.band, .tridiagonal] {
+                let m = try RidgeClassifier.fit(x: x, labels: labels, classes: k, decomposition: decomposition)
+                XCTAssertEqual(m.alpha, reference.alpha, "\(decomposition) n=\(n) d=\(d)")
+                XCTAssertLessThan(relativeError(m.looMeanSquaredError, reference.looMeanSquaredError), 1e-9)
+                XCTAssertEqual(m.looAccuracy, reference.looAccuracy)
+                XCTAssertLessThan(relativeError(m.coefficients.toArray(), reference.coefficients.toArray()), 1e-8)
+                XCTAssertLessThan(relativeError(m.intercepts, reference.intercepts), 1e-8)
+            }
+        }
+    }
+
     /// Float32 features give the same model as their exact Double values.
     func testFloatInputMatchesDouble() throws {
         let f = try Fixture("ridge_multi_wide")
