@@ -28,9 +28,10 @@
 ///
 ///  Three ways to get the decomposition (`RidgeDecomposition`), all exact:
 ///  * `.eigen`: `syevd` as above (scikit-learn's route; per λ one diagonal rescaling, all λ in one gemm).
-///  * `.band` (default) and `.tridiagonal`: only an orthogonal reduction S = qᵀBq with B banded — half-bandwidth
-///    b = 32 by `sytrd_sy2sb` + `orgqr` (BLAS-3 throughout), or b = 1 by `sytrd` + `orgtr` (the first stage of
-///    `syevd`, half of it memory-bound `symv`) — skipping the eigensolver and back-transformation altogether.
+///  * `.band` and `.tridiagonal` (`.auto`, the default, takes `.band` when min(n, d) > 3000, else `.tridiagonal`):
+///    only an orthogonal reduction S = qᵀBq with B banded — half-bandwidth b = 32 by `sytrd_sy2sb` + `orgqr`
+///    (BLAS-3 throughout), or b = 1 by `sytrd` + `orgtr` (the first stage of `syevd`, half of it memory-bound
+///    `symv`) — skipping the eigensolver and back-transformation altogether.
 ///    With E = q (gram) or E = q X_cᵀ (cov), (S + λI)⁻¹ = qᵀ(B + λI)⁻¹q, and with the banded Cholesky
 ///    B + λI = L Lᵀ (O(m·b²) per λ):
 ///      diag(Eᵀ(B + λI)⁻¹E)ᵢ = ‖L⁻¹E eᵢ‖² = Σₖ (L⁻¹E)ₖᵢ²   — one streaming pass over E for all λ at once,

@@ -15,7 +15,7 @@ struct BenchProbe: ParsableCommand {
     @Option(help: "Feature dimension.") var d: Int = 2048
     @Option(help: "Classes.") var classes: Int = 2
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge decomposition: band (default), tridiagonal or eigen.") var decomposition: String = "band"
+    @Option(help: "Ridge decomposition: auto (default), band, tridiagonal or eigen.") var decomposition: String = "auto"
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Print {\"n\", \"d\", \"seconds\", …} as JSON.") var json = false
 
@@ -23,7 +23,7 @@ struct BenchProbe: ParsableCommand {
         guard n >= 2, d >= 1 else { throw ValidationError("--n must be ≥ 2 and --d ≥ 1") }
         guard classes >= 2, classes <= n else { throw ValidationError("--classes must be in 2...n (got \(classes))") }
         guard RidgeDecomposition(rawValue: decomposition) != nil else {
-            throw ValidationError("--decomposition: unknown decomposition '\(decomposition)' (use band, tridiagonal or eigen)")
+            throw ValidationError("--decomposition: unknown decomposition '\(decomposition)' (use auto, band, tridiagonal or eigen)")
         }
         guard method == "ridge" || method == "logistic" else {
             throw ValidationError("--method: unknown probe '\(method)' (use ridge or logistic)")
@@ -45,8 +45,8 @@ struct BenchProbe: ParsableCommand {
         var out: [String: Any] = ["n": n, "d": d, "classes": classes, "method": method, "threads": Threads.count]
         if method == "ridge" {
             let m = try RidgeClassifier.fit(x: x, labels: labels, classes: classes,
-                                            decomposition: RidgeDecomposition(rawValue: decomposition) ?? .band)
-            out["decomposition"] = decomposition
+                                            decomposition: RidgeDecomposition(rawValue: decomposition) ?? .auto)
+            out["decomposition"] = m.decomposition.rawValue
             out["alpha"] = m.alpha; out["mode"] = m.mode; out["train_accuracy"] = m.trainAccuracy
             out["phases"] = Dictionary(m.timings.map { ($0.phase, $0.seconds) }, uniquingKeysWith: +)
         } else {

@@ -25,8 +25,8 @@ struct Probe: ParsableCommand {
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
     @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: String?
     @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
-    @Option(help: "Ridge: band (default, fastest), tridiagonal or eigen (sklearn's route); all give exact LOO.")
-    var decomposition: String = "band"
+    @Option(help: "Ridge: auto (default: band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
+    var decomposition: String = "auto"
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
     @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: String?
@@ -43,7 +43,7 @@ struct Probe: ParsableCommand {
             throw CLIError("--select: unknown selection '\(select)' (use squared-error or accuracy)")
         }
         guard let decomposition = RidgeDecomposition(rawValue: decomposition) else {
-            throw CLIError("--decomposition: unknown decomposition '\(self.decomposition)' (use band, tridiagonal or eigen)")
+            throw CLIError("--decomposition: unknown decomposition '\(self.decomposition)' (use auto, band, tridiagonal or eigen)")
         }
         let alphaGrid = try alphas.map { try parseGrid($0, option: "--alphas") } ?? RidgeClassifier.defaultAlphas
         let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
@@ -85,7 +85,7 @@ struct Probe: ParsableCommand {
                                                        decomposition: decomposition)
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
-                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = decomposition.rawValue
+                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
                 trainAccuracy = m.trainAccuracy
                 rows += [("alpha (λ)", fmt(m.alpha)),
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
