@@ -152,44 +152,20 @@ struct BandShifts {
                     acc.initialize(repeating: 0, count: na * block)
                     for k in 0..<m {
                         let row = ep + (k &* lde &+ start)
-                        let pLo = max(0, k - b)
                         for a in 0..<na {
                             let lk = fp + (a &* m &* w &+ k &* w)      // L[k, k−b … k]
                             let ringA = ring + a &* w &* block
                             let v = ringA + (k % w) &* block
+                            for i in 0..<width { v[i] = row[i] }
+                            var p = max(0, k - b)
+                            while p < k {
+                                let coef = lk[b - (k - p)], wp = ringA + (p % w) &* block
+                                for i in 0..<width { v[i] -= coef * wp[i] }
+                                p += 1
+                            }
                             let inv = 1 / lk[b]
                             let aa = acc + a &* block
-                            // Register-blocked: 8 columns at a time, the sum over p kept in two SIMD4 registers.
-                            var i = 0
-                            while i &+ 8 <= width {
-                                var s0 = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD4<Double>.self)
-                                var s1 = UnsafeRawPointer(row + (i &+ 4)).loadUnaligned(as: SIMD4<Double>.self)
-                                var p = pLo
-                                while p < k {
-                                    let c = SIMD4<Double>(repeating: lk[b &- (k &- p)])
-                                    let wp = ringA + ((p % w) &* block &+ i)
-                                    s0 -= c * UnsafeRawPointer(wp).loadUnaligned(as: SIMD4<Double>.self)
-                                    s1 -= c * UnsafeRawPointer(wp + 4).loadUnaligned(as: SIMD4<Double>.self)
-                                    p &+= 1
-                                }
-                                s0 *= inv; s1 *= inv
-                                UnsafeMutableRawPointer(v + i).storeBytes(of: s0, as: SIMD4<Double>.self)
-                                UnsafeMutableRawPointer(v + (i &+ 4)).storeBytes(of: s1, as: SIMD4<Double>.self)
-                                let a0 = UnsafeRawPointer(aa + i).loadUnaligned(as: SIMD4<Double>.self) + s0 * s0
-                                let a1 = UnsafeRawPointer(aa + (i &+ 4)).loadUnaligned(as: SIMD4<Double>.self) + s1 * s1
-                                UnsafeMutableRawPointer(aa + i).storeBytes(of: a0, as: SIMD4<Double>.self)
-                                UnsafeMutableRawPointer(aa + (i &+ 4)).storeBytes(of: a1, as: SIMD4<Double>.self)
-                                i &+= 8
-                            }
-                            while i < width {
-                                var x = row[i]
-                                var p = pLo
-                                while p < k { x -= lk[b &- (k &- p)] * ringA[(p % w) &* block &+ i]; p &+= 1 }
-                                x *= inv
-                                v[i] = x
-                                aa[i] += x * x
-                                i &+= 1
-                            }
+                            for i in 0..<width { let x = v[i] * inv; v[i] = x; aa[i] += x * x }
                         }
                     }
                     for i in 0..<width { for a in 0..<na { op[(start &+ i) &* na &+ a] = acc[a &* block &+ i] } }
