@@ -1,0 +1,98 @@
+import Foundation
+import Linalg
+import XCTest
+
+/// `lmprobe probe` and `lmprobe bench probe` run as whole commands on small .npy files written here.
+final class ProbeCLITests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-probe-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var rng = SeededRandom(seed: 3)
+        let n = 60, d = 5
+        let labels = (0..<n).map { ($0 % 3) * 10 }   // arbitrary label values 0, 10, 20
+        let x = Matrix<Float>(rows: n, cols: d) { i, j in Float(rng.normal()) + (j == labels[i] / 10 ? 2 : 0) }
+        try NPY.write(x.rows(0..<40), to: path("X.npy"))
+        try NPY.write(x.rows(40..<60), to: path("Xt.npy"))
+        try writeLabels(Array(labels[0..<40]), "y.npy")
+        try writeLabels(Array(labels[40..<60]), "yt.npy")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("ext"), withIntermediateDirectories: true)
+        try NPY.write(x.rows(0..<40), to: path("ext/phip.npy"))
+        try writeLabels(Array(labels[0..<40]), "ext/labels.npy")
+        let bad = x.rows(0..<40).copy(); bad[2, 3] = .nan
+        try NPY.write(bad, to: path("Xnan.npy"))
+        try NPY.write(x.rows(40..<60).columns(0..<4).copy(), to: path("Xnarrow.npy"))
+        try writeLabels([Int](repeating: 10, count: 40), "yone.npy")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> URL { dir.appendingPathComponent(name) }
+
+    func writeLabels(_ labels: [Int], _ name: String) throws {
+        try NPY.write(int64: labels.map { Int64($0) }, to: path(name))
+    }
+
+    func runJSON(_ args: [String]) throws -> [String: Any] {
+        let r = try runLMProbe(args + ["--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+    }
+
+    func testRidgeAndLogisticJSON() throws {
+        let common = ["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path,
+                      "--test", path("Xt.npy").path, "--test-labels", path("yt.npy").path]
+        let ridge = try runJSON(common)
+        XCTAssertEqual(ridge["method"] as? String, "ridge")
+        XCTAssertNotNil(ridge["alpha"] as? Double)
+        XCTAssertGreaterThan(ridge["train_accuracy"] as? Double ?? 0, 0.6)
+        XCTAssertGreaterThan(ridge["test_accuracy"] as? Double ?? 0, 0.5)
+        XCTAssertEqual(ridge["classes"] as? [Int], [0, 10, 20])
+        let logistic = try runJSON(common + ["--method", "logistic", "--folds", "4", "--cs", "0.01,1,100"])
+        XCTAssertEqual(logistic["method"] as? String, "logistic")
+        XCTAssertTrue([0.01, 1, 100].contains(logistic["C"] as? Double ?? -1))
+        XCTAssertNotNil(logistic["test_accuracy"] as? Double)
+        // An extract folder stands for features + labels.
+        let folder = try runJSON(["probe", "--train", path("ext").path, "--feature", "phip", "--alphas", "0.5,5",
+                                  "--select", "accuracy", "--standardize"])
+        XCTAssertTrue([0.5, 5].contains(folder["alpha"] as? Double ?? -1))
+        XCTAssertTrue(folder["test_accuracy"] is NSNull)
+    }
+
+    func testTableOutput() throws {
+        let r = try runLMProbe(["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path,
+                                "--test", path("Xt.npy").path, "--test-labels", path("yt.npy").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for key in ["alpha", "LOO", "train accuracy", "test accuracy", "class 10"] {
+            XCTAssertTrue(r.stdout.contains(key), r.stdout)
+        }
+    }
+
+    func testBadInputNamesTheFile() throws {
+        let cases: [([String], String)] = [
+            (["--train", path("Xnan.npy").path, "--train-labels", path("y.npy").path], "Xnan.npy: non-finite"),
+            (["--train", path("X.npy").path, "--train-labels", path("yt.npy").path], "yt.npy: 20 labels"),
+            (["--train", path("X.npy").path, "--train-labels", path("yone.npy").path], "yone.npy: all training labels"),
+            (["--train", path("X.npy").path, "--train-labels", path("y.npy").path,
+              "--test", path("Xnarrow.npy").path, "--test-labels", path("yt.npy").path], "Xnarrow.npy: test features have 4"),
+            (["--train", path("ext").path, "--feature", "logits"], "--feature"),
+            (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--method", "svm"], "--method"),
+            (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--alphas", "1,-2"], "--alphas"),
+        ]
+        for (args, expected) in cases {
+            let r = try runLMProbe(["probe"] + args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(expected), "expected '\(expected)' in: \(r.stderr)")
+            XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1,
+                           r.stderr)
+        }
+    }
+
+    func testBenchProbeJSON() throws {
+        let r = try runJSON(["bench", "probe", "--n", "50", "--d", "20", "--classes", "3"])
+        XCTAssertEqual(r["n"] as? Int, 50)
+        XCTAssertEqual(r["d"] as? Int, 20)
+        XCTAssertGreaterThan(r["seconds"] as? Double ?? -1, 0)
+    }
+}
