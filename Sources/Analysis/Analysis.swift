@@ -8,8 +8,8 @@
 /// * **Linearity of f ↔ Φp_f** (`LinearityCheck`). If log Z(θ) = ½θᵀAθ + bᵀθ + c then Φp_θ = ∇ log Z = Aθ + b is
 ///   affine in θ — the paper's reason why Φp_f is as good a feature as f. We compute Φp_f for every context in blocks
 ///   of rows (`SoftmaxStatistics`: one sgemm F_blk Φᵀ, a stable row softmax, one sgemm P_blk Φ; n × V is never held
-///   at once), fit Φp_f ≈ A f + b by least squares (Double normal equations, Cholesky; SVD least squares when the
-///   Gram is singular) on a seeded random fit split, and report R² = 1 − SSE/SST on the held-out split, pooled over
+///   at once), fit Φp_f ≈ A f + b by least squares (Double normal equations solved by an eigen pseudo-inverse, since a
+///   final LayerNorm makes the Gram of f exactly singular) on a seeded random fit split, and report R² = 1 − SSE/SST on the held-out split, pooled over
 ///   dimensions and per dimension (mean, median, min), next to the fit-split R².
 /// * **Quadratic log-partition** (`LogPartitionCheck`). Fits log Z(θ) ≈ ½θᵀAθ + bᵀθ + c over θ = f(s). The monomials
 ///   θ_iθ_j (i ≤ j) number d(d+1)/2, so either (a) the quadratic part lives on the top-k principal components of θ

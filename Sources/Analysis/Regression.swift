@@ -79,16 +79,19 @@ func subtractRowVector(_ m: Matrix<Double>, _ mean: [Double]) {
 
 /// Affine least squares Y ≈ X·W + 1·bᵀ in Double.
 ///
-/// X and Y are centred on their fit means, W solves the normal equations XcᵀXc·W = XcᵀYc by Cholesky (`posv`), and
-/// b = ȳ − Wᵀx̄. When XcᵀXc is not positive definite (collinear or constant columns) W is the minimum-norm SVD least
-/// squares solution (`gelsd`) instead; `solver` says which was used.
+/// X and Y are centred on their fit means and W = (XcᵀXc)⁺ XcᵀYc is the minimum-norm solution of the normal
+/// equations, through the eigendecomposition XcᵀXc = V diag(λ) Vᵀ (`syevd`) with eigenvalues below
+/// `relativeCutoff` · λ_max treated as zero; b = ȳ − Wᵀx̄. The pseudo-inverse matters for real features: a final
+/// LayerNorm puts f(s) on an affine hyperplane, so XcᵀXc is exactly singular and a plain Cholesky solve could
+/// return huge weights along the null direction. `rank` is the number of eigenvalues kept.
 public struct AffineFit {
     /// d_in × d_out.
     public let weights: Matrix<Double>
     public let intercept: [Double]
+    public let rank: Int
     public let solver: String
 
-    public init(x: Matrix<Double>, y: Matrix<Double>, ridge: Double = 0) throws {
+    public init(x: Matrix<Double>, y: Matrix<Double>, ridge: Double = 0, relativeCutoff: Double = 1e-11) throws {
         guard x.rows == y.rows else {
             throw AnalysisError.shapeMismatch("affine fit: X has \(x.rows) rows but Y has \(y.rows)")
         }
@@ -97,35 +100,32 @@ public struct AffineFit {
         let xm = columnMeans(xc), ym = columnMeans(yc)
         subtractRowVector(xc, xm)
         subtractRowVector(yc, ym)
-        let g = Matrix<Double>(rows: x.cols, cols: x.cols)
+        let d = x.cols
+        let g = Matrix<Double>(rows: d, cols: d)
         try BLAS.syrk(trans: true, xc, into: g)
-        if ridge > 0 { for i in 0..<x.cols { g[i, i] += ridge } }
-        let rhs = try BLAS.matmul(xc, yc, transA: true)
-        var w: Matrix<Double>
-        var solver = "normal equations (Cholesky)"
-        if x.rows > x.cols, let solved = try? LAPACK.posv(g, rhs), solved.allFinite, Self.wellConditioned(g) {
-            w = solved
-        } else {
-            w = try LAPACK.gelsd(xc, yc, rcond: 1e-12).solution
-            solver = "SVD least squares (gelsd, minimum norm)"
+        if ridge > 0 { for i in 0..<d { g[i, i] += ridge } }
+        let rhs = try BLAS.matmul(xc, yc, transA: true)                  // d × d_out
+        let (lambda, v) = try LAPACK.syevd(g)
+        let top = lambda.last ?? 0
+        let vtr = try BLAS.matmul(v, rhs, transA: true)                  // Vᵀ XcᵀYc
+        var kept = 0
+        for k in 0..<d {
+            let keep = top > 0 && lambda[k] > relativeCutoff * top
+            if keep { kept += 1 }
+            let s = keep ? 1 / lambda[k] : 0
+            BLAS.scal(s, vtr.row(k))
         }
-        if ridge > 0 { solver += ", ridge \(ridge)" }
+        let w = try BLAS.matmul(v, vtr)
         // b = ȳ − Wᵀx̄
         var b = ym
-        for i in 0..<x.cols where xm[i] != 0 {
+        for i in 0..<d where xm[i] != 0 {
             let r = w.pointer + i &* w.stride
             for j in 0..<y.cols { b[j] -= xm[i] * r[j] }
         }
         weights = w
         intercept = b
-        self.solver = solver
-    }
-
-    /// Cholesky succeeds on numerically singular Grams; reject when the diagonal ratio says rank is in doubt.
-    static func wellConditioned(_ g: Matrix<Double>) -> Bool {
-        var lo = Double.infinity, hi = 0.0
-        for i in 0..<g.rows { lo = min(lo, g[i, i]); hi = max(hi, g[i, i]) }
-        return hi > 0 && lo > hi * 1e-12
+        rank = kept
+        solver = "normal equations, eigen pseudo-inverse (rank \(kept) of \(d))" + (ridge > 0 ? ", ridge \(ridge)" : "")
     }
 
     /// X·W + 1·bᵀ.

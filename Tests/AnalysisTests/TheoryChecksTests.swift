@@ -52,6 +52,20 @@ final class LinearityCheckTests: XCTestCase {
         XCTAssertEqual(r.heldOutR2PerDimensionSummary.min, 1, accuracy: 1e-6)
     }
 
+    func testCollinearFeaturesAsAfterLayerNormStayFinite() throws {
+        // Rows of f sum to a constant (as a LayerNorm output does): XcᵀXc is exactly singular.
+        let n = 80, d = 5
+        let f = randomMatrix(n, d, scale: 1, seed: 21)
+        for i in 0..<n { var s: Float = 0; for j in 0..<d - 1 { s += f[i, j] }; f[i, d - 1] = 3 - s }
+        let a = randomMatrix(d, 4, scale: 1, seed: 22)
+        let y = try BLAS.matmul(f, a)
+        let r = try LinearityCheck.run(f: f, conditionalMean: y, seed: 2)
+        XCTAssertTrue(r.solver.contains("rank 4 of 5"), r.solver)
+        XCTAssertEqual(r.heldOutR2, 1, accuracy: 1e-6)
+        let fit = try AffineFit(x: f.converted(to: Double.self), y: y.converted(to: Double.self))
+        XCTAssertLessThan(fit.weights.frobeniusNorm, 10 * a.converted(to: Double.self).frobeniusNorm)
+    }
+
     func testSmallThetaSoftmaxIsNearlyLinear() throws {
         // For small θ, Φp_θ = Φᵀsoftmax(Φθ) ≈ mean φ + Cov(φ)θ: the affine fit should explain nearly everything.
         let f = randomMatrix(200, 6, scale: 0.02, seed: 5), phi = randomMatrix(50, 6, scale: 1, seed: 6)
