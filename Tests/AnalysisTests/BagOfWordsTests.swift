@@ -25,6 +25,7 @@ struct SklearnFixture: Decodable {
     let train: [String]
     let test: [String]
     let train_labels: [Int]
+    let test_labels: [Int]
     let cases: [Case]
     let ridge: Ridge
 
@@ -177,6 +178,19 @@ final class KernelRidgeClassifierTests: XCTestCase {
             for i in 0..<d.rows { for t in 0..<d.cols { XCTAssertEqual(d[i, t], ref.decision[i][t], accuracy: 1e-9) } }
             XCTAssertEqual(try model.predict(crossKernel: kt), ref.predictions)
         }
+    }
+
+    func testBagOfWordsBaselineEndToEndMatchesScikitLearn() throws {
+        let fx = try SklearnFixture.load()
+        let ref = fx.ridge.multiclass
+        let b = try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: ref.labels, testTexts: fx.test,
+                                       testLabels: fx.test_labels, alphas: fx.ridge.alphas)
+        XCTAssertEqual(b.alpha, ref.alpha)
+        XCTAssertEqual(b.testPredictions, ref.predictions)
+        let expected = Double(zip(ref.predictions, fx.test_labels).filter { $0 == $1 }.count) / Double(fx.test.count)
+        XCTAssertEqual(b.testAccuracy, expected)
+        XCTAssertEqual(b.vocabularySize, fx.cases[0].vocabulary.count)
+        XCTAssertThrowsError(try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: [0, 1], testTexts: [], testLabels: []))
     }
 
     func testBadInputThrows() throws {
