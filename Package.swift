@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
-                    swiftSettings: swift5),
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
 )
