@@ -2,6 +2,7 @@
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
+#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
@@ -15,7 +16,7 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean
+.PHONY: all deps build test bench bench-c clean data
 
 all: build
 
@@ -35,6 +36,10 @@ test: deps
 
 bench: build
 	$(BIN) bench gemm
+
+# Default data (IMDb + Rotten Tomatoes CSV, BBC news) into data/; idempotent, atomic (experiments/fetch_data.py).
+data: deps
+	python3 experiments/fetch_data.py
 
 clean:
 	rm -rf .build
