@@ -112,9 +112,10 @@ public enum SafeTensors {
             throw ModelError.io(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
         guard data.count >= 8 else { throw bad("file is \(data.count) bytes, shorter than the 8-byte header length") }
-        let n = Int(data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let n64 = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let n = Int(clamping: n64)
         guard n > 0, n <= data.count - 8 else {
-            throw bad("header length \(n) exceeds the file size \(data.count) (truncated or not safetensors)")
+            throw bad("header length \(n64) exceeds the file size \(data.count) (truncated or not safetensors)")
         }
         guard let obj = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any] else {
             throw bad("header is not a JSON object")

@@ -51,7 +51,7 @@ public final class TokenDataset {
             throw ModelError.badTokenFile(path: path, reason: "vocab_size \(vocabSize) does not fit dtype")
         }
         let tok = obj["tokenizer"] as? String ?? "."
-        tokenizerDirectory = URL(fileURLWithPath: tok, relativeTo: directory).standardizedFileURL
+        tokenizerDirectory = (tok.hasPrefix("/") ? URL(fileURLWithPath: tok) : directory.appendingPathComponent(tok)).standardizedFileURL
         let bpt = bytesPerToken
         func mapped(_ name: String, _ count: Int) throws -> Data {
             let url = directory.appendingPathComponent(name)

@@ -306,8 +306,9 @@ public final class Trainer {
         do { try Data((url.lastPathComponent + "\n").utf8).write(to: pointer, options: .atomic) } catch {
             throw ModelError.io(path: pointer.path, reason: "cannot write: \(error.localizedDescription)")
         }
-        if let prev = lastCheckpoint, prev.standardizedFileURL != url.standardizedFileURL, !state.options.keepCheckpoints,
-           prev.deletingLastPathComponent().standardizedFileURL == runDirectory.standardizedFileURL {
+        if let prev = lastCheckpoint, prev.standardizedFileURL.path != url.standardizedFileURL.path,
+           !state.options.keepCheckpoints,
+           prev.deletingLastPathComponent().standardizedFileURL.path == runDirectory.standardizedFileURL.path {
             try? FileManager.default.removeItem(at: prev)
         }
         lastCheckpoint = url
