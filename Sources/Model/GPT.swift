@@ -448,3 +448,21 @@ public final class GPT {
         return out
     }
 }
+
+extension GPT {
+    /// Times the phases of one training forward/backward (for `lmprobe bench train --breakdown`): seconds spent in
+    /// the decoder forward, the objective (loss + its gradient w.r.t. f and Φ), and the decoder backward.
+    public func profileStep(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                            batch B: Int, length T: Int) throws -> [(String, Double)] {
+        let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
+        zeroGradients()
+        let t0 = Benchmark.now()
+        forward(a)
+        let t1 = Benchmark.now()
+        _ = objectiveLoss(a, objective: config.objective, gradScale: 1 / Float(a.N))
+        let t2 = Benchmark.now()
+        backward(a)
+        let t3 = Benchmark.now()
+        return [("forward", t1 - t0), ("objective", t2 - t1), ("backward", t3 - t2)]
+    }
+}

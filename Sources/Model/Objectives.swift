@@ -22,7 +22,7 @@ func crossEntropyForwardBackward(logits: UnsafeMutablePointer<Float>, losses: Un
             let w = Int(targets[r])
             let zw = z[w]
             var m8 = F8(repeating: -.infinity), j = 0
-            while j &+ 8 <= V { m8 = pointwiseMax(m8, load8(z + j)); j &+= 8 }
+            while j &+ 8 <= V { m8 = vmax(m8, load8(z + j)); j &+= 8 }
             var m = m8.max()
             while j < V { m = max(m, z[j]); j &+= 1 }
             var s8 = F8(), s: Float = 0

@@ -261,7 +261,7 @@ func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointe
 @inline(__always)
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, length: Int) {
     var m8 = F8(repeating: -.infinity), j = 0
-    while j &+ 8 <= n { m8 = pointwiseMax(m8, load8(row + j)); j &+= 8 }
+    while j &+ 8 <= n { m8 = vmax(m8, load8(row + j)); j &+= 8 }
     var m = m8.max()
     while j < n { m = max(m, row[j]); j &+= 1 }
     var s8 = F8(); j = 0

@@ -20,8 +20,12 @@ func store8(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer
 /// (they are clamped to −87.3), above 88 are clamped to 88.
 @inline(__always) @usableFromInline
 func exp8(_ x0: F8) -> F8 {
-    let x = x0.clamped(lowerBound: F8(repeating: -87.3), upperBound: F8(repeating: 88.0))
-    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    let x = vmin(vmax(x0, F8(repeating: -87.3)), F8(repeating: 88.0))
+    // Round x·log2(e) to the nearest integer n with the 1.5·2²³ shifter: the integer sits in t's low mantissa
+    // bits, so n's bits need no float→int conversion (which Swift's generic SIMD code does lane by lane).
+    let shifter = F8(repeating: 12_582_912)
+    let t = x * 1.442_695_04 + shifter
+    let n = t - shifter
     var r = x - n * 0.693_359_375
     r = r - n * -2.121_944_4e-4
     var p = F8(repeating: 1.987_569_1e-4)
@@ -31,10 +35,17 @@ func exp8(_ x0: F8) -> F8 {
     p = p * r + 1.666_666_5e-1
     p = p * r + 5.000_000_1e-1
     p = p * (r * r) + r + 1
-    let ni = SIMD8<Int32>(n, rounding: .toNearestOrEven)
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(shifter, to: SIMD8<Int32>.self)
     let bits = (ni &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: F8.self)
 }
+
+/// Lane-wise max/min as compare + blend (the stdlib's generic `pointwiseMax` is not always inlined).
+@inline(__always) @usableFromInline
+func vmax(_ a: F8, _ b: F8) -> F8 { a.replacing(with: b, where: b .> a) }
+
+@inline(__always) @usableFromInline
+func vmin(_ a: F8, _ b: F8) -> F8 { a.replacing(with: b, where: b .< a) }
 
 /// Scalar e^x with the same polynomial (lane 0 of `exp8`), for loop tails.
 @inline(__always) @usableFromInline

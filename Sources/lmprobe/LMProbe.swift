@@ -14,7 +14,7 @@ struct LMProbe: ParsableCommand {
         Reproduces Saunshi, Malladi & Arora (ICLR 2021) at CPU scale.
         """,
         version: version,
-        subcommands: [Bench.self]
+        subcommands: [Pretrain.self, Bench.self]
     )
 }
 
