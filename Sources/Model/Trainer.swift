@@ -243,7 +243,7 @@ public final class Trainer {
             // Time budget: after the probe steps, fix the step count so the cosine ends with the budget.
             if !totalPlanned, let minutes = o.timeBudgetMinutes {
                 if state.step > 1 { probeTimes.append(now - t0) }
-                let probe = max(3, min(o.warmup, 10))
+                let probe = max(5, min(o.warmup, 30))
                 if state.step >= probe {
                     let perStep = probeTimes.isEmpty ? now - t0 : probeTimes.reduce(0, +) / Double(probeTimes.count)
                     let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
