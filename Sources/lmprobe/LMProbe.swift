@@ -30,3 +30,9 @@ struct GlobalOptions: ParsableArguments {
     /// Applies the thread setting; call first in `run()`.
     func apply() { Threads.set(threads ?? 0) }
 }
+
+/// A CLI failure whose description is one line (swift-argument-parser prints it after "Error: ").
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

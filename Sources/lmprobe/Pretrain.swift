@@ -4,11 +4,6 @@ import Foundation
 import Linalg
 import Model
 
-/// A CLI failure whose description is one line.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.
 struct Pretrain: ParsableCommand {
