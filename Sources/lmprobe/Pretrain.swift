@@ -123,4 +123,3 @@ struct Pretrain: ParsableCommand {
     }
 }
 
-func eprint(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
