@@ -466,3 +466,24 @@ extension GPT {
         return [("forward", t1 - t0), ("objective", t2 - t1), ("backward", t3 - t2)]
     }
 }
+
+/// Members matching the Features stage's `ContextEncoder` requirements, so that stage conforms with a one-line
+/// `extension GPT: ContextEncoder {}` (Model cannot import Features).
+extension GPT {
+    /// d, the width of f(s).
+    public var embeddingDimension: Int { config.dim }
+    /// V.
+    public var vocabularySize: Int { config.vocabSize }
+    /// The context length T.
+    public var maxContextLength: Int { config.context }
+    /// Φ as a V × d view (row w = φ_w); same as `phi`.
+    public var outputEmbeddings: Matrix<Float> { phi }
+
+    /// f(s) at the last position of each of `batch` sequences of exactly `length` tokens ((batch, length)
+    /// row-major ids). Returns batch × d.
+    public func lastPositionFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int) throws -> Matrix<Float> {
+        let ids = Array(UnsafeBufferPointer(start: tokens, count: batch * length))
+        return try contextEmbeddings(tokens: ids, batch: batch, length: length,
+                                     positions: Array(repeating: length - 1, count: batch))
+    }
+}

@@ -24,6 +24,11 @@
 /// vectorised exp/tanh are within 2 ulp / 3e-7 absolute. Not guaranteed: bit-identical results across different
 /// thread counts or BLAS builds (summation order changes).
 ///
+/// Quad in practice (see issue 4): with Φ tied and trained from N(0, 0.02), Quad degenerates; the recipe to try is
+/// an untied Φ copied from a CE model and frozen (`lmprobe pretrain --objective quad --untied-phi --phi-from
+/// CE_RUN --freeze-phi`), judged by Quad's own validation loss (½E‖Φf − e_w‖² − ½, a Brier-type score) and by
+/// feature quality, not by the cross-entropy of softmax(Φf), which stays near ln V by design.
+///
 /// Public entry points for other stages: `Checkpoint.load(url:)` → `GPT` (config, `phi`, `contextEmbeddings`,
 /// `evaluate`), `TokenDataset` (the Text stage's token files), `Trainer` (pretraining).
 import Foundation

@@ -100,7 +100,8 @@ final class GPTTests: XCTestCase {
         var targets: [Int32] = []
         for (w, c) in counts.enumerated() { targets += Array(repeating: Int32(w), count: c) }
         let f = Buf(N * d), df = Buf(N * d), losses = Buf(N), dphi = Buf(V * d)
-        let ws = QuadWorkspace(gram: Buf(d * d).p, fTf: Buf(d * d).p, fG: Buf(N * d).p)
+        let gram = Buf(d * d), ftf = Buf(d * d), fg = Buf(N * d)  // kept alive for the whole loop
+        let ws = QuadWorkspace(gram: gram.p, fTf: ftf.p, fG: fg.p)
         var shared = [Float](repeating: 0, count: d)
         var trace: Float = 0
         for i in 0..<(V * d) { trace += phi.p[i] * phi.p[i] }
@@ -118,6 +119,7 @@ final class GPTTests: XCTestCase {
             }
         }
         _ = dphi
+        withExtendedLifetime((gram, ftf, fg)) {}
         let P = Matrix<Double>(rows: V, cols: d) { Double(phi.p[$0 * d + $1]) }
         let G = try BLAS.matmul(P, P, transA: true)
         let p = Matrix<Double>(rows: V, cols: 1) { i, _ in Double(counts[i]) / Double(N) }

@@ -217,5 +217,6 @@ final class OpGradientTests: XCTestCase {
         checkGradient("quad df", f.p, analytic: analyticF, indices: Array(0..<(N * d)), loss: { fast(grad: false) })
         checkGradient("quad dphi", phi.p, analytic: analyticPhi, indices: Array(0..<(V * d)),
                       loss: { fast(grad: false) })
+        withExtendedLifetime((gram, ftf, fg)) {}  // ws holds their raw pointers
     }
 }

@@ -126,15 +126,17 @@ final class TrainingTests: XCTestCase {
         var x = [Int32](repeating: 0, count: 4), y = x
         ds.fillBatch(.train, starts: [10], length: 4, inputs: &x, targets: &y)
         XCTAssertEqual(Array(x[1...]), Array(y[..<3]))
-        // Truncated train.bin.
-        let train = dir.appendingPathComponent("train.bin")
-        let full = try Data(contentsOf: train)
-        try full.prefix(full.count - 4).write(to: train)
-        XCTAssertThrowsError(try TokenDataset(directory: dir)) { XCTAssertTrue("\($0)".contains("train.bin"), "\($0)") }
-        // An id beyond the vocabulary.
+        // Corrupt copies in fresh directories (never rewrite a file that a live dataset has memory-mapped).
+        let full = try Data(contentsOf: dir.appendingPathComponent("train.bin"))
+        let short = tmp.url.appendingPathComponent("short")
+        try writeSyntheticTokens(to: short, vocab: 32, train: 100, val: 50, dtype: "uint32")
+        try full.prefix(full.count - 4).write(to: short.appendingPathComponent("train.bin"))
+        XCTAssertThrowsError(try TokenDataset(directory: short)) { XCTAssertTrue("\($0)".contains("train.bin"), "\($0)") }
+        let big = tmp.url.appendingPathComponent("big")
+        try writeSyntheticTokens(to: big, vocab: 32, train: 100, val: 50, dtype: "uint32")
         var d = full; d[8] = 200
-        try d.write(to: train)
-        XCTAssertThrowsError(try TokenDataset(directory: dir)) { XCTAssertTrue("\($0)".contains("vocab_size"), "\($0)") }
+        try d.write(to: big.appendingPathComponent("train.bin"))
+        XCTAssertThrowsError(try TokenDataset(directory: big)) { XCTAssertTrue("\($0)".contains("vocab_size"), "\($0)") }
         XCTAssertThrowsError(try TokenDataset(directory: tmp.url.appendingPathComponent("missing")))
     }
 
