@@ -8,10 +8,10 @@ SWIFT ?= swift
 ARCH := $(shell uname -m)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Release flags live here and nowhere else. x86-64-v3 = AVX2 + FMA (Haswell and later).
+# Release flags live here and nowhere else. haswell = AVX2 + FMA (this swiftc does not know x86-64-v3).
 RELEASE_FLAGS := -Xswiftc -Ounchecked
 ifeq ($(ARCH),x86_64)
-RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc x86-64-v3
+RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc haswell
 endif
 
 BIN := .build/release/lmprobe
