@@ -90,6 +90,9 @@ public final class LeakageIndex {
     var leaked: [Bool]
     var documents = 0
     var bytes = 0
+    /// anchor length → bit set over the top 22 bits of the anchor hashes: a cheap pre-test before the hash map.
+    var filters: [Int: [UInt64]] = [:]
+    static let filterShift: UInt64 = 64 - 22
     static let base: UInt64 = 0x100000001B3
 
     public init(sentences: [String], minimumLength: Int = 1, anchorBytes: Int = 24) throws {
@@ -101,7 +104,10 @@ public final class LeakageIndex {
         leaked = [Bool](repeating: false, count: sentences.count)
         for (i, s) in normalized.enumerated() where s.count >= self.minimumLength {
             let l = min(s.count, anchorBytes)
-            groups[l, default: [:]][Self.hash(s, 0, l), default: []].append(i)
+            let h = Self.hash(s, 0, l)
+            groups[l, default: [:]][h, default: []].append(i)
+            let bit = h >> Self.filterShift
+            filters[l, default: [UInt64](repeating: 0, count: 1 << (64 - Self.filterShift - 6))][Int(bit >> 6)] |= 1 << (bit & 63)
         }
     }
 
@@ -121,8 +127,10 @@ public final class LeakageIndex {
             for _ in 0..<l { power = power &* Self.base }       // base^l
             var h = Self.hash(d, 0, l)
             var pos = 0
+            let filter = filters[l]!
             while true {
-                if let ids = table[h] {
+                let bit = h >> Self.filterShift
+                if filter[Int(bit >> 6)] & (1 << (bit & 63)) != 0, let ids = table[h] {
                     for i in ids where !leaked[i] {
                         let s = normalized[i]
                         if pos + s.count <= d.count && d[pos..<pos + s.count].elementsEqual(s) { leaked[i] = true }
