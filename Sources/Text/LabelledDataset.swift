@@ -66,7 +66,7 @@ public struct LabelledDataset: Sendable {
     public static func readTSV(_ url: URL, detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
         let text = try readUTF8(url)
         var rows: [(String, String, Int)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in textLines(text).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy(\.isWhitespace) { continue }
             guard let tab = line.firstIndex(of: "\t") else { throw TextError(file: url, line: i + 1, "no tab between label and text") }
@@ -103,7 +103,7 @@ public struct LabelledDataset: Sendable {
                                  detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
         let text = try readUTF8(url)
         var rows: [(String, String, Int)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in textLines(text).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
                 throw TextError(file: url, line: i + 1, "not a JSON object")

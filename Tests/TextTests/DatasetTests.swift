@@ -33,6 +33,8 @@ final class DatasetTests: XCTestCase {
         let latin1 = dir.appendingPathComponent("latin1.tsv")
         try Data([0x31, 0x09, 0x6F, 0x6B, 0x0A, 0x30, 0x09, 0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: latin1)
         XCTAssertThrowsError(try LabelledDataset.readTSV(latin1)) { e in XCTAssertEqual("\(e)", "\(latin1.path):2: not valid UTF-8 text (wrong encoding?)") }
+        let crlf = try write("1\tgood\r\n0\tbad\r\n", "crlf.tsv", in: dir)
+        XCTAssertEqual(try LabelledDataset.readTSV(crlf).texts, ["good", "bad"])
         let one = try write("1\ta\n1\tb\n", "one.tsv", in: dir)
         XCTAssertThrowsError(try LabelledDataset.readTSV(one).checkTrainable()) { e in XCTAssertTrue("\(e)".contains("needs at least two"), "\(e)") }
     }
