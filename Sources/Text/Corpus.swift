@@ -1,4 +1,3 @@
-import CSV
 import Foundation
 import Linalg
 
@@ -106,29 +105,66 @@ public enum Corpus {
         }
     }
 
-    /// Rows of a CSV file with a header row, as dictionaries; errors name the file and the record number.
-    static func csvRows(_ bytes: [UInt8], file: URL, required: [String]) throws -> (header: [String], rows: [[String]]) {
-        let text = try decodeUTF8(bytes, file: file.path)
-        let reader: CSVReader
-        do { reader = try CSVReader(string: text, hasHeaderRow: true) }
-        catch { throw TextError(file: file, line: 1, "cannot read the CSV header row") }
-        guard let header = reader.headerRow else { throw TextError(file: file, line: 1, "CSV file has no header row") }
+    /// Records of a CSV file (RFC 4180: `,` separators, `"` quoting with `""` escapes, quoted fields may span lines,
+    /// LF or CRLF record ends) with a header row. Returns the header, the data records and each record's first line;
+    /// errors name the file and line.
+    static func csvRows(_ bytes: [UInt8], file: URL, required: [String]) throws -> (header: [String], rows: [[String]], lines: [Int]) {
+        _ = try decodeUTF8(bytes, file: file.path)  // reject wrong encodings up front, with the line
+        var records: [[String]] = [], lines: [Int] = []
+        try bytes.withUnsafeBufferPointer { b in
+            let n = b.count
+            var i = (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) ? 3 : 0
+            var line = 1
+            var record: [String] = [], field: [UInt8] = []
+            var recordLine = 1
+            func endField() { record.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true) }
+            func endRecord() {
+                endField()
+                if !(record.count == 1 && record[0].isEmpty) { records.append(record); lines.append(recordLine) }
+                record = []
+            }
+            var atFieldStart = true
+            while i < n {
+                let c = b[i]
+                if atFieldStart && c == 0x22 {
+                    let quoteLine = line
+                    i += 1
+                    while true {
+                        guard i < n else { throw TextError(file: file, line: quoteLine, "quoted field is never closed") }
+                        let q = b[i]
+                        if q == 0x22 {
+                            if i + 1 < n && b[i + 1] == 0x22 { field.append(0x22); i += 2; continue }
+                            i += 1; break
+                        }
+                        if q == 0x0A { line += 1 }
+                        field.append(q); i += 1
+                    }
+                    if i < n, b[i] != 0x2C, b[i] != 0x0A, !(b[i] == 0x0D && i + 1 < n && b[i + 1] == 0x0A) {
+                        throw TextError(file: file, line: line, "unexpected character after a closing quote")
+                    }
+                    atFieldStart = false
+                    continue
+                }
+                atFieldStart = false
+                if c == 0x2C { endField(); atFieldStart = true; i += 1 }
+                else if c == 0x0A || (c == 0x0D && i + 1 < n && b[i + 1] == 0x0A) {
+                    endRecord(); i += c == 0x0D ? 2 : 1; line += 1; recordLine = line; atFieldStart = true
+                } else { field.append(c); i += 1 }
+            }
+            if !atFieldStart || !field.isEmpty || !record.isEmpty { endRecord() }
+        }
+        guard let header = records.first else { throw TextError(file: file, line: 1, "CSV file has no header row") }
         for name in required where !header.contains(name) {
             throw TextError(file: file, line: 1, "no column \"\(name)\" (columns: \(header.joined(separator: ", ")))")
         }
-        var rows: [[String]] = []
-        while let row = reader.next() {
-            if row.count != header.count {
-                throw TextError(file: file, "record \(rows.count + 1) has \(row.count) fields, the header has \(header.count)")
-            }
-            rows.append(row)
+        for (r, l) in zip(records.dropFirst(), lines.dropFirst()) where r.count != header.count {
+            throw TextError(file: file, line: l, "record has \(r.count) fields, the header has \(header.count)")
         }
-        if let e = reader.error { throw TextError(file: file, "CSV error after record \(rows.count): \(e)") }
-        return (header, rows)
+        return (header, Array(records.dropFirst()), Array(lines.dropFirst()))
     }
 
     static func csvColumn(_ bytes: [UInt8], file: URL, column: String, filter: (column: String, value: String)?) throws -> [String] {
-        let (header, rows) = try csvRows(bytes, file: file, required: [column] + (filter.map { [$0.column] } ?? []))
+        let (header, rows, _) = try csvRows(bytes, file: file, required: [column] + (filter.map { [$0.column] } ?? []))
         let c = header.firstIndex(of: column)!
         let fc = filter.map { header.firstIndex(of: $0.column)! }
         return rows.compactMap { row in

@@ -80,3 +80,24 @@ final class DatasetTests: XCTestCase {
         XCTAssertTrue(te.source.contains("seed 5"))
     }
 }
+
+final class CSVTests: XCTestCase {
+    func testCSVParsingAndErrors() throws {
+        let dir = try tempDir("csvparse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("a.csv")
+        try "\u{FEFF}text,label\r\n\"two\r\nlines, \"\"quoted\"\"\",1\r\nplain,0\r\n,1\r\n\"x\",0".write(to: f, atomically: true, encoding: .utf8)
+        let (h, rows, lines) = try Corpus.csvRows([UInt8](Data(contentsOf: f)), file: f, required: ["text"])
+        XCTAssertEqual(h, ["text", "label"])
+        XCTAssertEqual(rows, [["two\r\nlines, \"quoted\"", "1"], ["plain", "0"], ["", "1"], ["x", "0"]])
+        XCTAssertEqual(lines, [2, 4, 5, 6])
+        // The empty text on line 5 is an error in the labelled reader, named by line.
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):5: empty text") }
+        try "text,label\nok,1\n\"open,0\nmore\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):3: quoted field is never closed") }
+        try "text,label\nok,1\nfine,0,extra\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):3: record has 3 fields, the header has 2") }
+        try "text,label\n\"a\"b,1\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):2: unexpected character after a closing quote") }
+    }
+}
