@@ -99,7 +99,7 @@ public struct BPETokenizer: Sendable {
         let tokenStrings = strings.map { $0 ?? "" }  // all set: dict.count distinct ids in 0..<count
         let text = try readUTF8(mergesURL)
         var pairs: [(String, String)] = [], lines: [Int] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in textLines(text).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.isEmpty || (i == 0 && line.hasPrefix("#version")) { continue }
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -234,16 +234,29 @@ public struct BPETokenizer: Sendable {
 
     /// Encodes many texts on `Threads.count` workers (each with its own word cache). Same ids as `encode` on each.
     public func encodeBatch(_ texts: [String]) -> [[Int32]] {
+        var caches: [Cache] = []
+        return encodeBatch(texts, caches: &caches)
+    }
+
+    /// `encodeBatch` keeping the workers' caches in `caches` across calls (for encoding a corpus batch by batch).
+    func encodeBatch(_ texts: [String], caches: inout [Cache]) -> [[Int32]] {
+        let workers = max(1, min(Threads.count, texts.count))
+        while caches.count < workers { caches.append(Cache()) }
         var results = [[Int32]](repeating: [], count: texts.count)
         results.withUnsafeMutableBufferPointer { res in
-            let res = res
-            parallelChunks(texts.count) { range in
-                var cache = Cache()
-                for i in range {
-                    var t = texts[i]
-                    var out: [Int32] = []
-                    t.withUTF8 { b in if let p = b.baseAddress { encode(p, b.count, cache: &cache, into: &out) } }
-                    res[i] = out
+            caches.withUnsafeMutableBufferPointer { cs in
+                let res = res, cs = cs
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = texts.count * w / workers, hi = texts.count * (w + 1) / workers
+                    var cache = cs[w]
+                    cs[w] = Cache()
+                    for i in lo..<hi {
+                        var t = texts[i]
+                        var out: [Int32] = []
+                        t.withUTF8 { b in if let p = b.baseAddress { encode(p, b.count, cache: &cache, into: &out) } }
+                        res[i] = out
+                    }
+                    cs[w] = cache
                 }
             }
         }

@@ -1,4 +1,3 @@
-import CSV
 import Foundation
 import Linalg
 
@@ -24,8 +23,11 @@ public enum Corpus {
         public var stripHTMLBreaks = false
         /// Drop exact duplicate documents (after break stripping), keeping the first.
         public var dedupe = true
-        /// Sentences (one per line); documents whose normalised text contains one of them are dropped.
+        /// Sentences (one per line, or `label<TAB>sentence` lines as in the SST files); documents whose normalised text
+        /// contains one of them (see `SentenceMatcher`) are dropped and counted.
         public var exclude: URL? = nil
+        /// Ignore excluded sentences shorter than this many words (1 = use all).
+        public var excludeMinWords = 1
         public var valFraction = 0.05
         public var seed: UInt64 = 0
         /// Train a tokenizer of this size on the training documents …
@@ -90,10 +92,10 @@ public enum Corpus {
             let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
             return t.isEmpty ? [] : [t]
         case .line:
-            return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+            return textLines(text).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         case .blankLine:
             var docs: [String] = [], current: [Substring] = []
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            for line in textLines(text) {
                 if line.allSatisfy({ $0.isWhitespace }) {
                     if !current.isEmpty { docs.append(current.joined(separator: "\n")); current = [] }
                 } else { current.append(line.hasSuffix("\r") ? line.dropLast() : line) }
@@ -103,29 +105,66 @@ public enum Corpus {
         }
     }
 
-    /// Rows of a CSV file with a header row, as dictionaries; errors name the file and the record number.
-    static func csvRows(_ bytes: [UInt8], file: URL, required: [String]) throws -> (header: [String], rows: [[String]]) {
-        let text = try decodeUTF8(bytes, file: file.path)
-        let reader: CSVReader
-        do { reader = try CSVReader(string: text, hasHeaderRow: true) }
-        catch { throw TextError(file: file, line: 1, "cannot read the CSV header row") }
-        guard let header = reader.headerRow else { throw TextError(file: file, line: 1, "CSV file has no header row") }
+    /// Records of a CSV file (RFC 4180: `,` separators, `"` quoting with `""` escapes, quoted fields may span lines,
+    /// LF or CRLF record ends) with a header row. Returns the header, the data records and each record's first line;
+    /// errors name the file and line.
+    static func csvRows(_ bytes: [UInt8], file: URL, required: [String]) throws -> (header: [String], rows: [[String]], lines: [Int]) {
+        _ = try decodeUTF8(bytes, file: file.path)  // reject wrong encodings up front, with the line
+        var records: [[String]] = [], lines: [Int] = []
+        try bytes.withUnsafeBufferPointer { b in
+            let n = b.count
+            var i = (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) ? 3 : 0
+            var line = 1
+            var record: [String] = [], field: [UInt8] = []
+            var recordLine = 1
+            func endField() { record.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true) }
+            func endRecord() {
+                endField()
+                if !(record.count == 1 && record[0].isEmpty) { records.append(record); lines.append(recordLine) }
+                record = []
+            }
+            var atFieldStart = true
+            while i < n {
+                let c = b[i]
+                if atFieldStart && c == 0x22 {
+                    let quoteLine = line
+                    i += 1
+                    while true {
+                        guard i < n else { throw TextError(file: file, line: quoteLine, "quoted field is never closed") }
+                        let q = b[i]
+                        if q == 0x22 {
+                            if i + 1 < n && b[i + 1] == 0x22 { field.append(0x22); i += 2; continue }
+                            i += 1; break
+                        }
+                        if q == 0x0A { line += 1 }
+                        field.append(q); i += 1
+                    }
+                    if i < n, b[i] != 0x2C, b[i] != 0x0A, !(b[i] == 0x0D && i + 1 < n && b[i + 1] == 0x0A) {
+                        throw TextError(file: file, line: line, "unexpected character after a closing quote")
+                    }
+                    atFieldStart = false
+                    continue
+                }
+                atFieldStart = false
+                if c == 0x2C { endField(); atFieldStart = true; i += 1 }
+                else if c == 0x0A || (c == 0x0D && i + 1 < n && b[i + 1] == 0x0A) {
+                    endRecord(); i += c == 0x0D ? 2 : 1; line += 1; recordLine = line; atFieldStart = true
+                } else { field.append(c); i += 1 }
+            }
+            if !atFieldStart || !field.isEmpty || !record.isEmpty { endRecord() }
+        }
+        guard let header = records.first else { throw TextError(file: file, line: 1, "CSV file has no header row") }
         for name in required where !header.contains(name) {
             throw TextError(file: file, line: 1, "no column \"\(name)\" (columns: \(header.joined(separator: ", ")))")
         }
-        var rows: [[String]] = []
-        while let row = reader.next() {
-            if row.count != header.count {
-                throw TextError(file: file, "record \(rows.count + 1) has \(row.count) fields, the header has \(header.count)")
-            }
-            rows.append(row)
+        for (r, l) in zip(records.dropFirst(), lines.dropFirst()) where r.count != header.count {
+            throw TextError(file: file, line: l, "record has \(r.count) fields, the header has \(header.count)")
         }
-        if let e = reader.error { throw TextError(file: file, "CSV error after record \(rows.count): \(e)") }
-        return (header, rows)
+        return (header, Array(records.dropFirst()), Array(lines.dropFirst()))
     }
 
     static func csvColumn(_ bytes: [UInt8], file: URL, column: String, filter: (column: String, value: String)?) throws -> [String] {
-        let (header, rows) = try csvRows(bytes, file: file, required: [column] + (filter.map { [$0.column] } ?? []))
+        let (header, rows, _) = try csvRows(bytes, file: file, required: [column] + (filter.map { [$0.column] } ?? []))
         let c = header.firstIndex(of: column)!
         let fc = filter.map { header.firstIndex(of: $0.column)! }
         return rows.compactMap { row in
@@ -138,7 +177,7 @@ public enum Corpus {
     static func jsonlField(_ bytes: [UInt8], file: URL, field: String) throws -> [String] {
         let text = try decodeUTF8(bytes, file: file.path)
         var docs: [String] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in textLines(text).enumerated() {
             if line.allSatisfy({ $0.isWhitespace }) { continue }
             let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8))
             guard let dict = obj as? [String: Any] else { throw TextError(file: file, line: i + 1, "not a JSON object") }
@@ -172,23 +211,41 @@ public enum Corpus {
 
     /// Finds documents containing any of a set of sentences, compared after `TextNormalizer.normalize`: a document
     /// matches when a sentence's normalised text occurs in the document's normalised text starting at a word start.
+    /// Sentences of ≥ 12 bytes are indexed by their first 12 bytes, shorter ones by their exact bytes, so each word
+    /// start costs a few hash probes however many sentences there are.
     public struct SentenceMatcher {
-        var firstWords = WordTable(capacity: 1024)
-        var byFirstWord: [[[UInt8]]] = []
-        var singleWords: Set<[UInt8]> = []
+        static let keyLength = 12
+        var prefixes = WordTable(capacity: 1 << 14)
+        var byPrefix: [[[UInt8]]] = []
+        var shorts = WordTable(capacity: 1024)
+        var shortLengths: [Int] = []
         public private(set) var sentenceCount = 0
+        /// Sentences with fewer words than this were ignored.
+        public let minWords: Int
+        public private(set) var ignoredShort = 0
 
-        public init(sentences: [String]) {
+        /// `minWords` > 1 ignores very short sentences ("Why ?", "Terrible .") that occur in many unrelated texts.
+        public init(sentences: [String], minWords: Int = 1) {
+            self.minWords = minWords
+            var lengths = Set<Int>()
             for s in sentences {
                 let n = Array(TextNormalizer.normalize(s).utf8)
                 if n.isEmpty { continue }
+                if n.filter({ $0 == 0x20 }).count + 1 < minWords { ignoredShort += 1; continue }
                 sentenceCount += 1
-                if let sp = n.firstIndex(of: 0x20) {
-                    let (k, inserted) = n.withUnsafeBufferPointer { firstWords.intern($0.baseAddress!, sp, hash: WordTable.hash($0.baseAddress!, sp)) }
-                    if inserted { byFirstWord.append([]) }
-                    byFirstWord[k].append(n)
-                } else { singleWords.insert(n) }
+                n.withUnsafeBufferPointer { b in
+                    let p = b.baseAddress!
+                    if n.count >= Self.keyLength {
+                        let (k, inserted) = prefixes.intern(p, Self.keyLength, hash: WordTable.hash(p, Self.keyLength))
+                        if inserted { byPrefix.append([]) }
+                        byPrefix[k].append(n)
+                    } else {
+                        _ = shorts.intern(p, n.count, hash: WordTable.hash(p, n.count))
+                        lengths.insert(n.count)
+                    }
+                }
             }
+            shortLengths = lengths.sorted()
         }
 
         /// Whether the normalised `document` contains one of the sentences (pass `normalized: false` to normalise here).
@@ -196,18 +253,18 @@ public enum Corpus {
             let d = Array((normalized ? document : TextNormalizer.normalize(document)).utf8)
             return d.withUnsafeBufferPointer { db in
                 guard let p = db.baseAddress else { return false }
-                let n = db.count
+                let n = db.count, key = Self.keyLength
                 var i = 0
                 while i < n {
-                    var e = i
-                    while e < n, p[e] != 0x20 { e += 1 }
-                    if !singleWords.isEmpty {
-                        for l in 1...(e - i) where singleWords.contains(Array(db[i..<(i + l)])) { return true }
+                    if n - i >= key, let k = prefixes.find(p + i, key, hash: WordTable.hash(p + i, key)) {
+                        for s in byPrefix[k] where s.count <= n - i && memcmp(p + i, s, s.count) == 0 { return true }
                     }
-                    if let k = firstWords.find(p + i, e - i, hash: WordTable.hash(p + i, e - i)) {
-                        for s in byFirstWord[k] where s.count <= n - i && memcmp(p + i, s, s.count) == 0 { return true }
+                    for l in shortLengths {
+                        if l > n - i { break }
+                        if shorts.find(p + i, l, hash: WordTable.hash(p + i, l)) != nil { return true }
                     }
-                    i = e + 1
+                    while i < n, p[i] != 0x20 { i += 1 }
+                    i += 1
                 }
                 return false
             }
@@ -254,7 +311,9 @@ public enum Corpus {
             throw TextError("--val-fraction must be in [0, 1), got \(options.valFraction)")
         }
         guard options.tokenizer != nil || options.vocabSize != nil else { throw TextError("give --vocab-size N (train) or --tokenizer DIR (reuse)") }
+        let tRead = Benchmark.now()
         var (docs, sources) = try readDocuments(inputs, options: options)
+        log(String(format: "read %d documents from %d files in %.1f s", docs.count, sources.count, Benchmark.now() - tRead))
         if options.stripHTMLBreaks { docs = docs.map(stripHTMLBreaks) }
         if docs.isEmpty { throw TextError("no documents in \(inputs.map(\.path).joined(separator: ", "))") }
         var duplicates = 0
@@ -266,8 +325,13 @@ public enum Corpus {
         }
         var excluded = 0
         if let ex = options.exclude {
-            let sentences = try readUTF8(ex).split(separator: "\n").map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
-            let matcher = SentenceMatcher(sentences: sentences)
+            let sentences = try textLines(readUTF8(ex)).map { line -> String in
+                // `label<TAB>sentence` lines (the SST files) contribute their sentence.
+                if let tab = line.firstIndex(of: "\t") { return String(line[line.index(after: tab)...]) }
+                return String(line)
+            }.filter { !$0.allSatisfy(\.isWhitespace) }
+            let tEx = Benchmark.now()
+            let matcher = SentenceMatcher(sentences: sentences, minWords: options.excludeMinWords)
             var drop = [Bool](repeating: false, count: docs.count)
             drop.withUnsafeMutableBufferPointer { d in
                 let d = d
@@ -276,7 +340,8 @@ public enum Corpus {
             let before = docs.count
             docs = zip(docs, drop).filter { !$0.1 }.map(\.0)
             excluded = before - docs.count
-            log("excluded \(excluded) documents containing one of \(matcher.sentenceCount) sentences from \(ex.path)")
+            log(String(format: "excluded %d documents containing one of %d sentences from %@ (%.1f s)", excluded, matcher.sentenceCount, ex.path, Benchmark.now() - tEx)
+                + (matcher.ignoredShort > 0 ? "; ignored \(matcher.ignoredShort) sentences of fewer than \(options.excludeMinWords) words" : ""))
             if docs.isEmpty { throw TextError(file: ex, "every document contains an excluded sentence") }
         }
         let valSet = Set(validationIndices(count: docs.count, fraction: options.valFraction, seed: options.seed))
@@ -296,13 +361,15 @@ public enum Corpus {
         let wide = tokenizer.vocabSize > 65536
         let totalBytes = docs.reduce(0) { $0 + $1.utf8.count }
         var doneBytes = 0
+        var caches: [BPETokenizer.Cache] = []
+        progress?(0, totalBytes)
         func write(_ split: [String], name: String) throws -> Int {
             var data = Data()
             var tokens = 0
             let batch = max(256, Threads.count * 64)
             for lo in stride(from: 0, to: split.count, by: batch) {
                 let part = Array(split[lo..<min(split.count, lo + batch)])
-                let encoded = tokenizer.encodeBatch(part)
+                let encoded = tokenizer.encodeBatch(part, caches: &caches)
                 var buf: [UInt8] = []
                 for ids in encoded {
                     tokens += ids.count + 1
@@ -339,7 +406,7 @@ public enum Corpus {
         ]
         if options.tokenizer == nil { header["min_frequency"] = options.minFrequency }
         if let f = options.csvFilter { header["csv_filter"] = "\(f.column)=\(f.value)" }
-        if let ex = options.exclude { header["exclude"] = ex.path }
+        if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_words"] = options.excludeMinWords }
         let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
         do { try json.write(to: out.appendingPathComponent("tokens.json"), options: .atomic) }
         catch { throw TextError(file: out.appendingPathComponent("tokens.json"), "cannot write") }

@@ -66,7 +66,7 @@ public struct LabelledDataset: Sendable {
     public static func readTSV(_ url: URL, detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
         let text = try readUTF8(url)
         var rows: [(String, String, Int)] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, raw) in textLines(text).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy(\.isWhitespace) { continue }
             guard let tab = line.firstIndex(of: "\t") else { throw TextError(file: url, line: i + 1, "no tab between label and text") }
@@ -78,24 +78,23 @@ public struct LabelledDataset: Sendable {
     }
 
     /// A CSV file with a header row; `filter` keeps rows whose column equals a value (e.g. source=rotten_tomatoes).
-    /// Errors name the record number (1 = first data row).
     public static func readCSV(_ url: URL, textColumn: String = "text", labelColumn: String = "label",
                                filter: (column: String, value: String)? = nil,
                                detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
         let bytes = try readFileBytes(url)
-        let (header, rows) = try Corpus.csvRows(bytes, file: url, required: [textColumn, labelColumn] + (filter.map { [$0.column] } ?? []))
+        let (header, rows, lines) = try Corpus.csvRows(bytes, file: url, required: [textColumn, labelColumn] + (filter.map { [$0.column] } ?? []))
         let tc = header.firstIndex(of: textColumn)!, lc = header.firstIndex(of: labelColumn)!
         let fc = filter.map { header.firstIndex(of: $0.column)! }
         var out: [(String, String, Int)] = []
         for (i, r) in rows.enumerated() {
             if let fc = fc, r[fc] != filter!.value { continue }
             let label = r[lc].trimmingCharacters(in: .whitespaces)
-            if label.isEmpty { throw TextError(file: url.path + " record", line: i + 1, "empty label") }
-            out.append((label, r[tc], i + 1))
+            if label.isEmpty { throw TextError(file: url, line: lines[i], "empty label") }
+            out.append((label, r[tc], lines[i]))
         }
         let src = url.path + (filter.map { " [\($0.column)=\($0.value)]" } ?? "")
         if out.isEmpty { throw TextError(file: src, "no rows" + (filter != nil ? " match the filter" : "")) }
-        return try make(out, file: url.path + " record", source: src, classNames: classNames, detokenize: detokenize)
+        return try make(out, file: url.path, source: src, classNames: classNames, detokenize: detokenize)
     }
 
     /// One JSON object per line with a string text field and a string or integer label field.
@@ -103,7 +102,7 @@ public struct LabelledDataset: Sendable {
                                  detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
         let text = try readUTF8(url)
         var rows: [(String, String, Int)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in textLines(text).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
                 throw TextError(file: url, line: i + 1, "not a JSON object")

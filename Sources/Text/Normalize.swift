@@ -19,11 +19,12 @@ public enum PTB {
         var glueNext = true
         for raw in text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
             var tok = String(raw)
-            if let b = brackets[tok] { tok = b }
-            if tok.contains("\\") { tok = tok.replacingOccurrences(of: "\\/", with: "/").replacingOccurrences(of: "\\*", with: "*") }
-            let lower = tok.lowercased()
-            let left = attachLeft.contains(lower)
-            let right = attachRight.contains(tok)
+            let short = tok.utf8.count <= 5
+            if short, tok.utf8.first == 0x2D, let b = brackets[tok] { tok = b }
+            if tok.utf8.contains(0x5C) { tok = tok.replacingOccurrences(of: "\\/", with: "/").replacingOccurrences(of: "\\*", with: "*") }
+            // Only short tokens can be PTB clitics or punctuation.
+            let left = short && attachLeft.contains(tok.lowercased())
+            let right = short && attachRight.contains(tok)
             if tok == "``" || tok == "''" { tok = "\"" }
             if !(glueNext || left) { out += " " }
             out += tok

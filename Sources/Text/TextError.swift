@@ -33,3 +33,22 @@ func decodeUTF8(_ bytes: [UInt8], file: String) throws -> String {
     }
     throw TextError(file: file, line: line, "not valid UTF-8 text (wrong encoding?)")
 }
+
+/// The lines of `text` split at LF, each without its LF and without a trailing CR (so CRLF files read like LF files;
+/// `String.split(separator: "\n")` would not split there, since "\r\n" is one Character). Keeps empty lines.
+func textLines(_ text: String) -> [Substring] {
+    let u = text.utf8
+    var out: [Substring] = []
+    var start = u.startIndex, i = u.startIndex
+    while i != u.endIndex {
+        if u[i] == 0x0A {
+            var e = i
+            if e > start, u[u.index(before: e)] == 0x0D { e = u.index(before: e) }
+            out.append(text[start..<e])
+            start = u.index(after: i)
+        }
+        i = u.index(after: i)
+    }
+    out.append(text[start..<u.endIndex])
+    return out
+}

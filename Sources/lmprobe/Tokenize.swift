@@ -30,6 +30,7 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Replace <br />, <br/>, <br> by a space (use for the IMDb reviews).") var stripHtmlBreaks = false
     @Flag(inversion: .prefixedNo, help: "Drop exact duplicate documents (reported as a count).") var dedupe = true
     @Option(help: "File of sentences (one per line): drop documents whose normalised text contains one.") var exclude: String?
+    @Option(help: "With --exclude: ignore sentences of fewer words (1 = exclude on every sentence).") var excludeMinWords: Int = 1
     @Option(help: "Fraction of documents held out for validation.") var valFraction: Double = 0.05
     @Option(help: "Seed of the train/validation split.") var seed: UInt64 = 0
     @Argument(help: "Input files or folders.") var inputs: [String]
@@ -38,6 +39,7 @@ struct Tokenize: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("give at least one input file or folder") }
         if (vocabSize == nil) == (tokenizer == nil) { throw ValidationError("give exactly one of --vocab-size N (train) or --tokenizer DIR (reuse)") }
         if let v = vocabSize, v < 257 { throw ValidationError("--vocab-size must be at least 257 (256 bytes + <|endoftext|>), got \(v)") }
+        if excludeMinWords < 1 { throw ValidationError("--exclude-min-words must be at least 1, got \(excludeMinWords)") }
         if minFrequency < 1 { throw ValidationError("--min-frequency must be at least 1, got \(minFrequency)") }
         if Corpus.DocSplit(rawValue: docSplit) == nil { throw ValidationError("--doc-split must be file, blank-line or line (got \(docSplit))") }
         if !(valFraction >= 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
@@ -57,18 +59,20 @@ struct Tokenize: ParsableCommand {
         o.stripHTMLBreaks = stripHtmlBreaks
         o.dedupe = dedupe
         o.exclude = exclude.map { URL(fileURLWithPath: $0) }
+        o.excludeMinWords = excludeMinWords
         o.valFraction = valFraction
         o.seed = seed
         o.vocabSize = vocabSize
         o.minFrequency = minFrequency
         o.tokenizer = tokenizer.map { URL(fileURLWithPath: $0) }
         let outURL = URL(fileURLWithPath: out)
-        let start = Benchmark.now()
+        var start = Benchmark.now()
         var lastPrint = 0.0
         let s = try Corpus.tokenize(inputs: inputs.map { URL(fileURLWithPath: $0) }, out: outURL, options: o,
                                     log: { FileHandle.standardError.write(Data(("tokenize: " + $0 + "\n").utf8)) },
                                     progress: { done, total in
             let now = Benchmark.now()
+            if done == 0 { start = now; lastPrint = now; return }
             guard total > 8_000_000, now - lastPrint > 0.5 || done == total else { return }
             lastPrint = now
             let elapsed = max(now - start, 1e-9), rate = Double(done) / elapsed

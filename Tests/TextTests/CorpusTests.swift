@@ -79,11 +79,12 @@ final class CorpusTests: XCTestCase {
         let jsonl = dir.appendingPathComponent("more.jsonl")
         try "{\"text\": \"json doc one\"}\n\n{\"text\": \"json doc two\", \"x\": 1}\n".write(to: jsonl, atomically: true, encoding: .utf8)
         let ex = dir.appendingPathComponent("sst.txt")
-        try "This is n't a new idea .\n".write(to: ex, atomically: true, encoding: .utf8)
+        try "1\tThis is n't a new idea .\r\n0\tNever in any document .\r\n".write(to: ex, atomically: true, encoding: .utf8)
         var o = Corpus.Options()
         o.csvFilter = ("source", "imdb"); o.vocabSize = 260; o.valFraction = 0; o.exclude = ex
         let s = try Corpus.tokenize(inputs: [csv, jsonl], out: out, options: o)
         XCTAssertEqual(s.excluded, 1)
+        XCTAssertEqual(Corpus.SentenceMatcher(sentences: ["This is n't a new idea ."]).matches("Honestly, this isn't a new idea. Skip it."), true)
         XCTAssertEqual(s.documents, 4)
         let tok = try BPETokenizer(directory: out)
         let text = tok.decode(try TokenFile(directory: out, split: .train).tokens(0..<s.trainTokens).map(Int.init))
@@ -110,6 +111,10 @@ final class CorpusTests: XCTestCase {
         XCTAssertTrue(m.matches("wow, what a film"))
         XCTAssertFalse(m.matches("a goodish film."))
         XCTAssertEqual(m.sentenceCount, 2)
+        let m2 = Corpus.SentenceMatcher(sentences: ["A good film .", "Wow"], minWords: 2)
+        XCTAssertFalse(m2.matches("wow, what a film"))
+        XCTAssertTrue(m2.matches("a good film. wow"))
+        XCTAssertEqual(m2.ignoredShort, 1)
     }
 
     func testValidationSplitIsSeededAndSized() {
@@ -142,5 +147,14 @@ final class CorpusTests: XCTestCase {
         try header(70000, "uint16", 2)
         XCTAssertThrowsError(try TokenFile(directory: dir, split: .train)) { e in XCTAssertTrue("\(e)".contains("does not fit dtype uint16"), "\(e)") }
         XCTAssertThrowsError(try TokenFile(directory: dir.appendingPathComponent("nope"), split: .val)) { e in XCTAssertTrue("\(e)".contains("tokens.json: cannot read"), "\(e)") }
+    }
+}
+
+final class SHA256Tests: XCTestCase {
+    func testKnownVectors() {
+        XCTAssertEqual(SHA256.hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 }

@@ -33,6 +33,8 @@ final class DatasetTests: XCTestCase {
         let latin1 = dir.appendingPathComponent("latin1.tsv")
         try Data([0x31, 0x09, 0x6F, 0x6B, 0x0A, 0x30, 0x09, 0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: latin1)
         XCTAssertThrowsError(try LabelledDataset.readTSV(latin1)) { e in XCTAssertEqual("\(e)", "\(latin1.path):2: not valid UTF-8 text (wrong encoding?)") }
+        let crlf = try write("1\tgood\r\n0\tbad\r\n", "crlf.tsv", in: dir)
+        XCTAssertEqual(try LabelledDataset.readTSV(crlf).texts, ["good", "bad"])
         let one = try write("1\ta\n1\tb\n", "one.tsv", in: dir)
         XCTAssertThrowsError(try LabelledDataset.readTSV(one).checkTrainable()) { e in XCTAssertTrue("\(e)".contains("needs at least two"), "\(e)") }
     }
@@ -76,5 +78,26 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(tr.texts, tr2.texts)
         XCTAssertNotEqual(tr.texts, try d.stratifiedSplit(testFraction: 0.2, seed: 6).train.texts)
         XCTAssertTrue(te.source.contains("seed 5"))
+    }
+}
+
+final class CSVTests: XCTestCase {
+    func testCSVParsingAndErrors() throws {
+        let dir = try tempDir("csvparse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("a.csv")
+        try "\u{FEFF}text,label\r\n\"two\r\nlines, \"\"quoted\"\"\",1\r\nplain,0\r\n,1\r\n\"x\",0".write(to: f, atomically: true, encoding: .utf8)
+        let (h, rows, lines) = try Corpus.csvRows([UInt8](Data(contentsOf: f)), file: f, required: ["text"])
+        XCTAssertEqual(h, ["text", "label"])
+        XCTAssertEqual(rows, [["two\r\nlines, \"quoted\"", "1"], ["plain", "0"], ["", "1"], ["x", "0"]])
+        XCTAssertEqual(lines, [2, 4, 5, 6])
+        // The empty text on line 5 is an error in the labelled reader, named by line.
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):5: empty text") }
+        try "text,label\nok,1\n\"open,0\nmore\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):3: quoted field is never closed") }
+        try "text,label\nok,1\nfine,0,extra\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):3: record has 3 fields, the header has 2") }
+        try "text,label\n\"a\"b,1\n".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):2: unexpected character after a closing quote") }
     }
 }
