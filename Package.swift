@@ -18,8 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // System libraries: module maps + shim headers only.
@@ -36,16 +34,12 @@ let package = Package(
         .target(name: "Text", dependencies: [
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
-            .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: swift5),
         .target(name: "Model", dependencies: [
             "Linalg",
             .product(name: "Numerics", package: "swift-numerics"),
         ], swiftSettings: swift5),
-        .target(name: "Features", dependencies: [
-            "Linalg", "Text", "Model",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], swiftSettings: swift5),
+        .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
         .target(name: "Probes", dependencies: [
             "Linalg",
             .product(name: "Numerics", package: "swift-numerics"),

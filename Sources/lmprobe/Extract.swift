@@ -112,8 +112,7 @@ struct Extract: ParsableCommand {
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
             let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptHash, tokenizer: tokDir,
                                   dataset: split.data.source,
-                                  datasetSHA256: try Digest.sha256(file: URL(fileURLWithPath: split.path).resolvingSymlinksInPath()
-                                    .hasDirectoryPath ? URL(fileURLWithPath: split.path + "/.") : URL(fileURLWithPath: split.path)),
+                                  datasetSHA256: try Digest.sha256(path: split.path),
                                   split: split.name)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
             let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
