@@ -61,7 +61,7 @@ final class AnalysisBenchmarks: XCTestCase {
         var index: LeakageIndex!
         try time("leakage index 10k sentences") { index = try LeakageIndex(sentences: eval) }
         time("leakage scan \(docs.reduce(0) { $0 + $1.utf8.count } / 1_000_000) MB") {
-            for d in docs { index.scan(document: d) }
+            index.scan(documents: docs)
         }
         print("leaked \(index.report().leaked)")
     }

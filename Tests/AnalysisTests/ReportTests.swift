@@ -140,6 +140,39 @@ final class LeakageTests: XCTestCase {
         XCTAssertEqual(LeakageNormalization.normalize("ca n't 1\\/2"), "can't 1/2")
     }
 
+    func testByteLevelNormalizationEqualsTheCharacterDefinition() {
+        var rng = SeededRandom(seed: 11)
+        let pieces = ["The", "MOVIE", "is", "n't", "N'T", "``", "''", "`", "'", "\\/", "\\*", "-LRB-", "-rrb-", "-LSB-",
+                      "-RSB-", "-LCB-", "-RCB-", "(", ")", "$", "%", ",", ".", "?", "a-lrb-b", "x``y''z", "'s", "--",
+                      "-", "\\", "\"", "A1", "[", "]", "{", "}", ";", ":", "!", "\u{0B}", "\u{0C}", "\r\n", "\t"]
+        let spaces = [" ", "  ", "\n", "\t", "\r", "", " \u{0C} "]
+        for _ in 0..<500 {
+            var text = ""
+            for _ in 0..<(1 + rng.int(below: 25)) {
+                text += pieces[rng.int(below: pieces.count)] + spaces[rng.int(below: spaces.count)]
+            }
+            XCTAssertEqual(LeakageNormalization.normalize(text), LeakageNormalization.normalizeCharacters(text), text.debugDescription)
+        }
+        // Non-ASCII text takes the Character path.
+        let s = "Café “Noir” isn’t   ÉLAN"
+        XCTAssertEqual(LeakageNormalization.normalize(s), LeakageNormalization.normalizeCharacters(s))
+        XCTAssertEqual(LeakageNormalization.normalize(s), "café\"noir\"isn't élan")   // quotes glue both sides
+    }
+
+    func testParallelScanOfManyDocumentsEqualsOneByOne() throws {
+        var rng = SeededRandom(seed: 3)
+        let words = ["the", "movie", "is", "n't", "good", ",", ".", "bad", "-LRB-", "-RRB-", "'s", "fun", "a", "élan"]
+        func sentence(_ k: Int) -> String { (0..<k).map { _ in words[rng.int(below: words.count)] }.joined(separator: " ") }
+        let docs = (0..<64).map { _ in sentence(40) }
+        let eval = (0..<60).map { _ in sentence(1 + rng.int(below: 6)) }
+        let one = try LeakageIndex(sentences: eval, anchorBytes: 8), many = try LeakageIndex(sentences: eval, anchorBytes: 8)
+        for d in docs { one.scan(document: d) }
+        many.scan(documents: docs)
+        XCTAssertEqual(one.report(), many.report())
+        XCTAssertEqual(many.report().corpusDocuments, 64)
+        XCTAssertGreaterThan(many.report().leaked, 0)
+    }
+
     func testFindsExactlyTheSentencesContainedInTheCorpus() throws {
         let eval = ["A gorgeous , witty , seductive movie .",              // in doc 1, PTB form
                     "The film is n't much fun .",                          // in doc 2 mid-text
