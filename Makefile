@@ -16,7 +16,7 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean data
+.PHONY: all deps build test bench bench-c clean demo data
 
 all: build
 
@@ -39,6 +39,8 @@ bench: build
 
 # Default data (IMDb + Rotten Tomatoes CSV, BBC news) into data/; idempotent, atomic (experiments/fetch_data.py).
 data: deps
+	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
 	python3 experiments/fetch_data.py
 
 clean:
@@ -50,3 +52,8 @@ bench-c: deps
 	cc -O2 -o .build/sgemm_c experiments/bench/sgemm_c.c $$(pkg-config --cflags --libs openblas)
 	.build/sgemm_c 1
 	.build/sgemm_c
+
+# The whole pipeline on the default data (about 15 minutes on 2 cores): installs what is missing, fetches the data,
+# builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
+demo: data build
+	sh experiments/demo.sh
