@@ -7,11 +7,19 @@ import XCTest
 /// Whole-command tests of `lmprobe analyze` on a tiny model pretrained here (tokenize → pretrain → extract → analyze).
 struct FixtureError: Error, CustomStringConvertible { let description: String }
 
-final class AnalyzeCLITests: XCTestCase {
-    static var workDir: URL?
+/// A tiny corpus, tokenizer, 20-step run (checkpoints at 10 and 20), a 60-row TSV task and its features, built once
+/// per test process and shared by the whole-command tests of `extract`, `analyze` and `compare`.
+enum TinyPipeline {
+    /// Removes the fixture folder (a later `fixture()` call builds it again).
+    static func cleanUp() {
+        if let d = workDir { try? FileManager.default.removeItem(at: d) }
+        workDir = nil
+    }
+
+    nonisolated(unsafe) static var workDir: URL?
 
     /// Builds (once) a tiny corpus, tokenizer, 20-step run with checkpoints at 10 and 20, a TSV task, and features.
-    func fixture() throws -> URL {
+    static func fixture() throws -> URL {
         if let d = Self.workDir { return d }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-analyze-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -51,9 +59,12 @@ final class AnalyzeCLITests: XCTestCase {
         return dir
     }
 
-    override class func tearDown() {
-        if let d = workDir { try? FileManager.default.removeItem(at: d) }
-    }
+
+}
+
+final class AnalyzeCLITests: XCTestCase {
+    func fixture() throws -> URL { try TinyPipeline.fixture() }
+    override class func tearDown() { TinyPipeline.cleanUp() }
 
     func json(_ url: URL) throws -> [String: Any] {
         let data = try Data(contentsOf: url)
