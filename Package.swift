@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.0"),
     ],
     targets: [
         // System libraries: module maps + shim headers only.
@@ -35,7 +34,6 @@ let package = Package(
         .target(name: "Text", dependencies: [
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
-            .product(name: "CSV", package: "CSV.swift"),
         ], swiftSettings: swift5),
         .target(name: "Model", dependencies: [
             "Linalg",
@@ -65,7 +63,7 @@ let package = Package(
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
-                    swiftSettings: swift5),
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
 )

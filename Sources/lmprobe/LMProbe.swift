@@ -14,7 +14,7 @@ struct LMProbe: ParsableCommand {
         Reproduces Saunshi, Malladi & Arora (ICLR 2021) at CPU scale.
         """,
         version: version,
-        subcommands: [Probe.self, Bench.self]
+        subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Bench.self]
     )
 }
 
@@ -29,4 +29,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// Applies the thread setting; call first in `run()`.
     func apply() { Threads.set(threads ?? 0) }
+}
+
+/// A CLI failure whose description is one line (swift-argument-parser prints it after "Error: ").
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }

@@ -148,11 +148,6 @@ struct Probe: ParsableCommand {
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
 }
 
-/// A one-line error for the CLI (swift-argument-parser prints its description).
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
 enum AnyFeatures {

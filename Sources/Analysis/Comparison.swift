@@ -1,0 +1,347 @@
+import Features
+import Foundation
+import Linalg
+import Model
+import Probes
+import Text
+
+/// `lmprobe compare`: the paper's table from our own models. For each model × task × prompt setting it extracts
+/// (or reuses) the feature families, probes each on the task's train split and scores the test split, adds the
+/// class-word zero-shot score and a TF-IDF bag-of-words baseline, and checks the pretraining corpus for overlap
+/// with the evaluation sentences.
+public struct ComparisonSettings: Codable, Sendable {
+    public enum PromptMode: String, Codable, Sendable, CaseIterable { case both, with, without }
+    public var families: [FeatureFamily] = FeatureFamily.allCases
+    /// Probe methods: "ridge" (closed form, exact LOO over `alphas`) and/or "logistic" (k-fold CV over `Cs`).
+    public var methods: [String] = ["ridge"]
+    /// Families the logistic probe skips (p is V-wide and slow to fit iteratively).
+    public var logisticSkips: [FeatureFamily] = [.p]
+    public var prompts: PromptMode = .both
+    public var standardize = true
+    public var alphas: [Double] = RidgeClassifier.defaultAlphas
+    public var Cs: [Double] = LogisticRegression.defaultCs
+    public var folds = 5
+    public var bagOfWords = true
+    public var leakageCheck = true
+    /// Evaluation sentences shorter than this (normalised, in bytes) are not checked for leakage: short phrases
+    /// ("Why ?") occur in unrelated text.
+    public var leakageMinimumLength = 25
+    public var pDtype = "<f4"
+    public var maxBatchTokens = 8192
+
+    public init() {}
+}
+
+/// A model to compare: a display name and a checkpoint (file or run folder).
+public struct ComparisonModel: Codable, Sendable {
+    public var name: String
+    public var checkpoint: String
+    public init(name: String, checkpoint: String) { self.name = name; self.checkpoint = checkpoint }
+}
+
+/// Per-task facts of a comparison.
+public struct TaskOutcome: Codable, Sendable {
+    public var task: String
+    public var trainCount: Int
+    public var testCount: Int
+    public var classNames: [String]
+    public var prompt: String
+    public var bagOfWords: BagOfWordsBaseline?
+    /// Overlap of the task's sentences (train + test) with each model's pretraining corpus, by model name.
+    public var leakage: [String: LeakageReport]
+}
+
+/// Model facts recorded in the report.
+public struct ModelOutcome: Codable, Sendable {
+    public var name: String
+    public var checkpoint: String
+    public var sha256: String
+    public var config: String
+    public var step: Int
+    public var validationCrossEntropy: Double?
+    public var validationLoss: Double?
+}
+
+/// Everything `compare` measured (`report.json`).
+public struct ComparisonReport: Codable, Sendable {
+    public var tool = "lmprobe compare"
+    public var version = lmprobeVersion
+    public var createdAt: String
+    public var settings: ComparisonSettings
+    public var models: [ModelOutcome]
+    public var tasks: [TaskOutcome]
+    public var results: [ProbeResult]
+    public var seconds: Double
+
+    /// Markdown: one table per task (rows: features; columns: prompt × model), then BoW and leakage facts.
+    public func markdown() throws -> String {
+        var out = "# lmprobe compare\n\n"
+        out += "Models: " + models.map { m in
+            "**\(m.name)** (\(m.config), step \(m.step)" +
+                (m.validationCrossEntropy.map { String(format: ", val CE %.3f", $0) } ?? "") + ")"
+        }.joined(separator: "; ") + ".\n"
+        out += "Probes: \(settings.methods.joined(separator: ", ")) on the train split, accuracy (%) on the test split"
+        out += settings.standardize ? " (features standardised).\n\n" : ".\n\n"
+        for t in tasks {
+            let rs = results.filter { $0.task == t.task }
+            guard !rs.isEmpty else { continue }
+            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes)\n\n"
+            out += try ComparisonTable(results: rs).markdown() + "\n"
+            if let b = t.bagOfWords {
+                out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%.\n", b.vocabularySize,
+                              b.alpha, 100 * b.testAccuracy)
+            }
+            for (model, l) in t.leakage.sorted(by: { $0.key < $1.key }) {
+                out += "Leakage (\(model)'s pretraining corpus): \(l.leaked) of \(l.sentences - l.notChecked) sentences " +
+                    "(≥ \(l.minimumLength) bytes) occur in it; \(l.notChecked) shorter ones not checked.\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
+/// Runs a comparison. Extracted features are cached under `cacheDirectory`, content-addressed by checkpoint hash,
+/// dataset definition, prompt, word lists and lmprobe version, so a re-run reuses them.
+public final class ComparisonRunner {
+    public let models: [ComparisonModel]
+    public let tasks: [TaskSpec]
+    public let settings: ComparisonSettings
+    public let cacheDirectory: URL
+    let log: (String) -> Void
+    let progress: ((String, Int, Int) -> Void)?
+
+    public init(models: [ComparisonModel], tasks: [TaskSpec], settings: ComparisonSettings, cacheDirectory: URL,
+                log: @escaping (String) -> Void = { _ in }, progress: ((String, Int, Int) -> Void)? = nil) throws {
+        guard !models.isEmpty else { throw AnalysisError.invalidArgument("compare: give at least one --checkpoint") }
+        guard !tasks.isEmpty else { throw AnalysisError.invalidArgument("compare: no tasks to run") }
+        let names = models.map(\.name)
+        if Set(names).count != names.count { throw AnalysisError.invalidArgument("compare: model names must differ (\(names))") }
+        for m in settings.methods where !["ridge", "logistic"].contains(m) {
+            throw AnalysisError.invalidArgument("compare: unknown probe method '\(m)' (ridge, logistic)")
+        }
+        self.models = models; self.tasks = tasks; self.settings = settings; self.cacheDirectory = cacheDirectory
+        self.log = log; self.progress = progress
+    }
+
+    struct LoadedModel {
+        let spec: ComparisonModel
+        let checkpoint: Checkpoint
+        let url: URL
+        let sha: String
+        let tokenizer: BPETokenizer
+        let tokenizerPath: String
+    }
+
+    public func run() throws -> ComparisonReport {
+        let start = Benchmark.now()
+        let loaded = try models.map(load)
+        var outcomes: [TaskOutcome] = [], results: [ProbeResult] = []
+        var corpora: [String: [String]] = [:]   // model name → pretraining documents (for leakage), decoded once
+        for task in tasks {
+            log("task \(task.name): loading data")
+            let (train, test) = try task.load()
+            var outcome = TaskOutcome(task: task.name, trainCount: train.count, testCount: test.count,
+                                      classNames: train.classNames, prompt: task.prompt, bagOfWords: nil, leakage: [:])
+            if settings.bagOfWords {
+                let bow = try bagOfWords(task, train, test)
+                outcome.bagOfWords = bow
+                for m in loaded {
+                    for p in promptSettings(task) {
+                        results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
+                                                   feature: "BoW TF-IDF · ridge", accuracy: bow.testAccuracy,
+                                                   probe: "ridge α=\(bow.alpha)"))
+                    }
+                }
+            }
+            if settings.leakageCheck {
+                for m in loaded {
+                    if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
+                    guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
+                    let index = try LeakageIndex(sentences: train.texts + test.texts,
+                                                 minimumLength: settings.leakageMinimumLength)
+                    for d in docs { index.scan(document: d) }
+                    let rep = index.report()
+                    outcome.leakage[m.spec.name] = rep
+                    log("task \(task.name): \(rep.leaked) of \(rep.sentences) sentences occur in \(m.spec.name)'s pretraining corpus")
+                }
+            }
+            for m in loaded {
+                for p in promptSettings(task) {
+                    let dirs = try features(m, task, train, test, prompt: p)
+                    results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                }
+            }
+            outcomes.append(outcome)
+        }
+        let modelOutcomes = loaded.map { m in
+            ModelOutcome(name: m.spec.name, checkpoint: m.url.path, sha256: m.sha, config: m.checkpoint.config.description,
+                         step: m.checkpoint.step, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
+                         validationLoss: m.checkpoint.validation.last?.loss)
+        }
+        return ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
+                                models: modelOutcomes, tasks: outcomes, results: results,
+                                seconds: Benchmark.now() - start)
+    }
+
+    func promptSettings(_ task: TaskSpec) -> [String?] {
+        switch settings.prompts {
+        case .both: return task.prompt.isEmpty ? [nil] : [nil, task.prompt]
+        case .with: return [task.prompt]
+        case .without: return [nil]
+        }
+    }
+
+    func load(_ spec: ComparisonModel) throws -> LoadedModel {
+        let url = try Checkpoint.resolve(URL(fileURLWithPath: spec.checkpoint))
+        let ckpt = try Checkpoint.load(url: url)
+        guard let tokDir = ckpt.tokenizerDirectory else {
+            throw AnalysisError.invalidArgument("\(url.path): checkpoint records no tokenizer folder")
+        }
+        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
+        guard tok.vocabSize == ckpt.config.vocabSize else {
+            throw AnalysisError.invalidArgument("\(tokDir): tokenizer has \(tok.vocabSize) tokens, checkpoint \(url.path) expects \(ckpt.config.vocabSize)")
+        }
+        return LoadedModel(spec: spec, checkpoint: ckpt, url: url, sha: try Digest.sha256(file: url), tokenizer: tok,
+                           tokenizerPath: tokDir)
+    }
+
+    /// The pretraining documents of a model (its token files decoded, split at `<|endoftext|>`), or [] with a log
+    /// line when the checkpoint does not say where they are.
+    func pretrainingDocuments(_ m: LoadedModel) throws -> [String] {
+        guard let dir = m.checkpoint.metadata["data"] else {
+            log("leakage: \(m.url.path) records no pretraining data folder; not checked")
+            return []
+        }
+        let url = URL(fileURLWithPath: dir)
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("tokens.json").path) else {
+            log("leakage: pretraining tokens \(dir) are gone; not checked")
+            return []
+        }
+        var docs: [String] = []
+        for split in [TokenFile.Split.train, .val] {
+            let file = try TokenFile(directory: url, split: split)
+            let eot = Int32(file.header.eotToken)
+            var current: [Int] = []
+            current.reserveCapacity(4096)
+            for i in 0..<file.count {
+                let t = file[i]
+                if t == eot {
+                    if !current.isEmpty { docs.append(m.tokenizer.decode(current)); current.removeAll(keepingCapacity: true) }
+                } else { current.append(Int(t)) }
+            }
+            if !current.isEmpty { docs.append(m.tokenizer.decode(current)) }
+        }
+        return docs
+    }
+
+    func bagOfWords(_ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset) throws -> BagOfWordsBaseline {
+        let key = Digest.sha256(try jsonString(task.train) + "|" + (try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)")
+                                + "|" + lmprobeVersion).prefix(16)
+        let url = cacheDirectory.appendingPathComponent("bow-\(task.name)-\(key).json")
+        if let data = FileManager.default.contents(atPath: url.path),
+           let cached = try? ReportWriter.decoder().decode(BagOfWordsBaseline.self, from: data) {
+            log("task \(task.name): reusing bag-of-words baseline \(url.lastPathComponent)")
+            return cached
+        }
+        log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, kernel ridge with exact LOO)")
+        let t0 = Benchmark.now()
+        let bow = try BagOfWordsBaseline(trainTexts: train.texts, trainLabels: train.labels, testTexts: test.texts,
+                                         testLabels: test.labels)
+        log(String(format: "task %@: BoW %.1f%% (%.0f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
+        try ReportWriter.writeJSON(bow, to: url)
+        return bow
+    }
+
+    func jsonString<T: Encodable>(_ v: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(v), as: UTF8.self)
+    }
+
+    /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
+    func features(_ m: LoadedModel, _ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset,
+                  prompt: String?) throws -> (train: URL, test: URL) {
+        var options = ExtractionOptions()
+        options.prompt = try PromptTemplate(prompt ?? "{text}")
+        options.words = task.words
+        options.pDtype = settings.pDtype
+        options.writeFullDistribution = settings.families.contains(.p)
+        options.maxBatchTokens = settings.maxBatchTokens
+        if let cw = task.classWords {
+            // Zero-shot needs a single-token word for every class; otherwise skip it for this tokenizer.
+            let usable = cw.allSatisfy { WordSubset(words: $0, tokenizer: m.tokenizer).count > 0 }
+            if usable { options.classWords = cw } else {
+                log("task \(task.name): some class has no single-token class word in \(m.spec.name)'s vocabulary; no zero-shot score")
+            }
+        }
+        let keyText = [m.sha, try jsonString(task.train), try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)",
+                       options.prompt.template, options.words.joined(separator: " "),
+                       (options.classWords ?? []).map { $0.joined(separator: " ") }.joined(separator: "|"),
+                       options.pDtype, String(options.writeFullDistribution), lmprobeVersion].joined(separator: "\n")
+        let key = Digest.sha256(keyText).prefix(16)
+        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
+        let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
+        let wanted = settings.families.map { $0.rawValue + ".npy" } + ["labels.npy", "manifest.json"]
+        func complete(_ d: URL) -> Bool {
+            wanted.allSatisfy { FileManager.default.fileExists(atPath: d.appendingPathComponent($0).path) }
+        }
+        if complete(dirs.0) && complete(dirs.1) {
+            log("\(m.spec.name) · \(task.name) · \(prompt ?? "no prompt"): reusing features \(base.lastPathComponent)")
+            return dirs
+        }
+        let extractor = FeatureExtractor(model: m.checkpoint.model, tokenizer: m.tokenizer)
+        for (split, data, dir) in [("train", train, dirs.0), ("test", test, dirs.1)] {
+            let prov = Provenance(checkpoint: m.url.path, checkpointSHA256: m.sha, tokenizer: m.tokenizerPath,
+                                  dataset: data.source, datasetSHA256: Digest.sha256(keyText), split: split)
+            let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt") · \(split)"
+            let man = try extractor.extract(texts: data.texts, labels: data.labels, classNames: data.classNames, to: dir,
+                                            options: options, provenance: prov,
+                                            progress: { done, total, _ in self.progress?(label, done, total) })
+            log(String(format: "%@: %d sentences, %.0f sentences/s", label, man.n, man.sentencesPerSecond))
+        }
+        return dirs
+    }
+
+    func probe(_ m: LoadedModel, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
+               classes: Int) throws -> [ProbeResult] {
+        var out: [ProbeResult] = []
+        for family in settings.families {
+            let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
+            let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
+            for method in settings.methods {
+                if method == "logistic" && settings.logisticSkips.contains(family) { continue }
+                let t0 = Benchmark.now()
+                let predicted: [Int], detail: String
+                var loss: Double? = nil
+                if method == "ridge" {
+                    let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes,
+                                                        alphas: settings.alphas, standardize: settings.standardize)
+                    predicted = try model.predict(xTest)
+                    detail = "ridge α=\(model.alpha)"
+                } else {
+                    let model = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: classes,
+                                                             Cs: settings.Cs, folds: settings.folds,
+                                                             standardize: settings.standardize)
+                    predicted = try model.predict(xTest)
+                    let probs = try model.predictProbabilities(xTest)
+                    loss = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classes,
+                                                     probabilities: probs).logLoss
+                    detail = "logistic C=\(model.C)"
+                }
+                let acc = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(max(yTest.count, 1))
+                log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
+                           family.displayName, method, 100 * acc, Benchmark.now() - t0))
+                out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                       feature: "\(family.displayName) · \(method)", accuracy: acc, loss: loss,
+                                       probe: detail))
+            }
+        }
+        let manifest = try FeatureFolder.manifest(dirs.test)
+        if let z = manifest.zeroShotAccuracy {
+            out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                   feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f"))
+        }
+        return out
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Linalg
+
+/// Φp_f and log Z for many contexts at once, computed in blocks of rows so the n × V probability matrix never exists.
+///
+/// For a block F_blk (b × d): L = F_blk Φᵀ (sgemm, b × V); per row m = max L, e = exp(L − m), s = Σ e
+/// (Double accumulation); log Z = m + log s; Φp_f = (e Φ) / s (sgemm, b × d). Rows of the softmax are computed in
+/// parallel (`parallelFor`) between the two gemms, so lmprobe's threads and OpenBLAS's never run at once.
+public enum SoftmaxStatistics {
+    /// Returns the conditional mean embeddings Φᵀp_f (n × d, Float) and log-partitions log Z (n values, Double).
+    /// - Parameters:
+    ///   - f: n × d context embeddings.
+    ///   - phi: V × d output word embeddings (row w is φ_w).
+    ///   - blockRows: rows per block (memory is blockRows × V floats).
+    public static func compute(f: Matrix<Float>, phi: Matrix<Float>, blockRows: Int = 256) throws
+        -> (conditionalMean: Matrix<Float>, logPartition: [Double]) {
+        guard f.cols == phi.cols else {
+            throw AnalysisError.shapeMismatch("f has \(f.cols) columns but Φ has \(phi.cols) (both must be d)")
+        }
+        guard phi.rows > 0 else { throw AnalysisError.emptyInput("Φ has no rows (empty vocabulary)") }
+        guard blockRows > 0 else { throw AnalysisError.invalidArgument("blockRows must be positive, got \(blockRows)") }
+        try requireFinite(f, "f")
+        try requireFinite(phi, "Φ")
+        let n = f.rows, v = phi.rows, d = f.cols
+        let mean = Matrix<Float>(rows: n, cols: d)
+        var logZ = [Double](repeating: 0, count: n)
+        let block = Matrix<Float>(rows: min(blockRows, max(n, 1)), cols: v)
+        let scale = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
+        let lz = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
+        defer { scale.deallocate(); lz.deallocate() }
+        var start = 0
+        while start < n {
+            let b = min(block.rows, n - start)
+            let logits = block.rows(0..<b)
+            try BLAS.gemm(transB: true, f.rows(start..<start + b), phi, into: logits)
+            let base = logits.pointer, ld = logits.stride
+            parallelFor(b) { i in
+                let row = base + i &* ld
+                var m = -Float.infinity
+                for j in 0..<v { m = Swift.max(m, row[j]) }
+                var s = 0.0
+                for j in 0..<v {
+                    let e = Foundation.exp(row[j] - m)
+                    row[j] = e
+                    s += Double(e)
+                }
+                scale[i] = 1 / s
+                lz[i] = Double(m) + Foundation.log(s)
+            }
+            let out = mean.rows(start..<start + b)
+            try BLAS.gemm(logits, phi, into: out)
+            for i in 0..<b {
+                BLAS.scal(Float(scale[i]), out.row(i))
+                logZ[start + i] = lz[i]
+            }
+            start += b
+        }
+        return (mean, logZ)
+    }
+}
+
+/// Check 1: is the map f(s) ↦ Φp_f(s) affine? Fit Φp_f ≈ A f + b on a seeded fit split, score R² on the rest.
+public struct LinearityCheck: Codable, Equatable, Sendable {
+    public let contexts: Int
+    public let dimension: Int
+    /// V, when Φp_f was computed here from Φ (nil when it was given).
+    public let vocabularySize: Int?
+    public let fitContexts: Int
+    public let heldOutContexts: Int
+    public let seed: UInt64
+    public let solver: String
+    /// Pooled R² on the fit split (1 − ΣSSE/ΣSST over all dimensions).
+    public let trainR2: Double
+    /// Pooled R² on the held-out split.
+    public let heldOutR2: Double
+    /// Held-out R² of each output dimension j (NaN where Φp_f_j is constant on the held-out split).
+    public let heldOutR2PerDimension: [Double]
+    public let heldOutR2PerDimensionSummary: Summary
+
+    /// Computes Φp_f from f and Φ (`SoftmaxStatistics`), then fits.
+    public static func run(f: Matrix<Float>, phi: Matrix<Float>, heldOutFraction: Double = 0.2, seed: UInt64 = 0,
+                           blockRows: Int = 256) throws -> LinearityCheck {
+        let stats = try SoftmaxStatistics.compute(f: f, phi: phi, blockRows: blockRows)
+        return try run(f: f, conditionalMean: stats.conditionalMean, heldOutFraction: heldOutFraction, seed: seed,
+                       vocabularySize: phi.rows)
+    }
+
+    /// Fits on precomputed Φp_f (e.g. the `phip` features the extractor wrote), n × d' with the same n as f.
+    public static func run<T: BLASScalar>(f: Matrix<T>, conditionalMean: Matrix<T>, heldOutFraction: Double = 0.2,
+                                          seed: UInt64 = 0, vocabularySize: Int? = nil) throws -> LinearityCheck {
+        guard f.rows == conditionalMean.rows else {
+            throw AnalysisError.shapeMismatch("f has \(f.rows) rows but Φp_f has \(conditionalMean.rows)")
+        }
+        try requireFinite(f, "f")
+        try requireFinite(conditionalMean, "Φp_f")
+        let split = try FitSplit(count: f.rows, heldOutFraction: heldOutFraction, seed: seed)
+        let xFit = gatherRows(f, split.fit), yFit = gatherRows(conditionalMean, split.fit)
+        let xOut = gatherRows(f, split.heldOut), yOut = gatherRows(conditionalMean, split.heldOut)
+        let model = try AffineFit(x: xFit, y: yFit)
+        let train = RSquared(truth: yFit, prediction: try model.predict(xFit))
+        let held = RSquared(truth: yOut, prediction: try model.predict(xOut))
+        return LinearityCheck(contexts: f.rows, dimension: f.cols, vocabularySize: vocabularySize,
+                              fitContexts: split.fit.count, heldOutContexts: split.heldOut.count, seed: seed,
+                              solver: model.solver, trainR2: train.pooled, heldOutR2: held.pooled,
+                              heldOutR2PerDimension: held.perColumn,
+                              heldOutR2PerDimensionSummary: Summary(held.perColumn))
+    }
+
+    /// A short Markdown section.
+    public func markdown() -> String {
+        let s = heldOutR2PerDimensionSummary
+        var out = "### Linearity of f ↦ Φp_f\n\n"
+        out += "Least-squares fit Φp_f(s) ≈ A f(s) + b on \(fitContexts) contexts, scored on \(heldOutContexts) "
+        out += "held-out contexts (seed \(seed), d = \(dimension)"
+        if let v = vocabularySize { out += ", V = \(v)" }
+        out += "; \(solver)).\n\n"
+        out += "| R² | value |\n|---|---:|\n"
+        out += "| fit split (pooled) | \(fmt(trainR2)) |\n"
+        out += "| held-out (pooled) | **\(fmt(heldOutR2))** |\n"
+        out += "| held-out per dimension: mean | \(fmt(s.mean)) |\n"
+        out += "| held-out per dimension: median | \(fmt(s.median)) |\n"
+        out += "| held-out per dimension: min | \(fmt(s.min)) |\n"
+        return out
+    }
+}

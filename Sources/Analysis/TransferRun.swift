@@ -1,0 +1,173 @@
+import Features
+import Foundation
+import Linalg
+import Model
+import Probes
+import Text
+
+/// Check 3 on real files: every checkpoint of one pretraining run → validation cross-entropy, features of a task's
+/// train/test splits (content-addressed extraction folders, reused when their manifests match), the closed-form
+/// ridge probe (exact LOO λ) per feature family, and the `TransferCheck` table.
+public enum TransferRun {
+    /// One checkpoint file of a run.
+    public struct CheckpointFile: Equatable, Sendable {
+        public let url: URL
+        public let step: Int
+        public let label: String
+    }
+
+    /// RUNDIR/ckpt-STEP.safetensors sorted by step, then RUNDIR/final.safetensors unless its step is already listed.
+    public static func checkpoints(in run: URL) throws -> [CheckpointFile] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: run.path) } catch {
+            throw AnalysisError.invalidArgument("--run \(run.path): not a readable run directory")
+        }
+        var out: [CheckpointFile] = []
+        for name in names where name.hasPrefix("ckpt-") && name.hasSuffix(".safetensors") {
+            let digits = name.dropFirst(5).dropLast(12)
+            guard let step = Int(digits) else { continue }
+            out.append(CheckpointFile(url: run.appendingPathComponent(name), step: step, label: name.replacingOccurrences(of: ".safetensors", with: "")))
+        }
+        out.sort { $0.step < $1.step }
+        let final = run.appendingPathComponent("final.safetensors")
+        if FileManager.default.fileExists(atPath: final.path) {
+            let step = try Checkpoint.load(url: final).step
+            if !out.contains(where: { $0.step == step }) {
+                out.append(CheckpointFile(url: final, step: step, label: "final"))
+                out.sort { $0.step < $1.step }
+            }
+        }
+        guard !out.isEmpty else {
+            throw AnalysisError.emptyInput("--run \(run.path): no ckpt-*.safetensors or final.safetensors (pretrain with --keep-checkpoints to keep them all)")
+        }
+        return out
+    }
+
+    /// The checkpoint's validation cross-entropy at its own step, from its metadata when recorded (source
+    /// "metadata"), else measured now on the run's validation tokens (source "evaluated"): `batches` × `batchSize`
+    /// evenly spaced windows of the model's context length, as `pretrain` validates.
+    public static func validationCrossEntropy(_ ckpt: Checkpoint, tokenDirectory: URL?, batches: Int = 8,
+                                              batchSize: Int = 16) throws -> (crossEntropy: Double, source: String) {
+        if let r = ckpt.validation.last(where: { $0.step == ckpt.step }), r.crossEntropy.isFinite {
+            return (r.crossEntropy, "metadata")
+        }
+        guard let dir = tokenDirectory ?? ckpt.metadata["data"].map({ URL(fileURLWithPath: $0) }) else {
+            throw AnalysisError.invalidArgument("\(ckpt.url.path): no validation record for step \(ckpt.step) and no token directory recorded; give --data")
+        }
+        let data = try TokenDataset(directory: dir)
+        guard data.vocabSize == ckpt.config.vocabSize else {
+            throw AnalysisError.invalidArgument("\(dir.path): vocab_size \(data.vocabSize) does not match the checkpoint's \(ckpt.config.vocabSize)")
+        }
+        let T = ckpt.config.context, B = batchSize
+        guard data.valCount > T + 1 else {
+            throw AnalysisError.emptyInput("\(dir.path): \(data.valCount) validation tokens, need more than \(T + 1)")
+        }
+        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: T)
+        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
+        var sum = 0.0
+        for k in 0..<batches {
+            inputs.withUnsafeMutableBufferPointer { x in
+                targets.withUnsafeMutableBufferPointer { y in
+                    data.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
+                                   inputs: x.baseAddress!, targets: y.baseAddress!)
+                }
+            }
+            let r = try inputs.withUnsafeBufferPointer { x in
+                try targets.withUnsafeBufferPointer { y in try ckpt.model.evaluate(inputs: x, targets: y, batch: B, length: T) }
+            }
+            sum += r.crossEntropy
+        }
+        return (sum / Double(batches), "evaluated")
+    }
+
+    /// SHA-256 of a dataset: of the file, or for a folder of the sorted relative paths and file hashes.
+    public static func datasetDigest(_ path: String) throws -> String {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw AnalysisError.invalidArgument("\(path): no such dataset file or folder")
+        }
+        if !isDir.boolValue { return try Digest.sha256(file: url) }
+        guard let e = FileManager.default.enumerator(atPath: path) else {
+            throw AnalysisError.invalidArgument("\(path): cannot list the dataset folder")
+        }
+        var lines: [String] = []
+        for case let rel as String in e {
+            var d: ObjCBool = false
+            let full = url.appendingPathComponent(rel)
+            if FileManager.default.fileExists(atPath: full.path, isDirectory: &d), !d.boolValue {
+                lines.append(rel + "\t" + (try Digest.sha256(file: full)))
+            }
+        }
+        return Digest.sha256(lines.sorted().joined(separator: "\n"))
+    }
+
+    /// One split's data and where it came from.
+    public struct Split {
+        public var name: String
+        public var data: LabelledDataset
+        public var digest: String
+        public init(name: String, data: LabelledDataset, digest: String) {
+            self.name = name; self.data = data; self.digest = digest
+        }
+    }
+
+    /// What the feature folder name is content-addressed on (besides the checkpoint hash).
+    public static func settingsKey(task: String, splits: [Split], options: ExtractionOptions) -> String {
+        var s = "task=\(task)\nprompt=\(options.prompt.template)\nwords=\(options.words.joined(separator: " "))\n"
+        s += "p=\(options.writeFullDistribution ? options.pDtype : "none")\n"
+        for sp in splits { s += "\(sp.name)=\(sp.digest) n=\(sp.data.count) first=\(sp.data.texts.first ?? "")\n" }
+        return Digest.sha256(s)
+    }
+
+    /// Loads `directory/{train,test}` when both manifests match the checkpoint, datasets, prompt, words and the
+    /// files needed; otherwise extracts into it. Returns the folder and whether it was reused.
+    public static func features(extractor: FeatureExtractor, checkpointSHA256: String, checkpointPath: String,
+                                tokenizer: String, splits: [Split], options: ExtractionOptions, directory: URL,
+                                progress: ((String, Int, Int) -> Void)? = nil) throws -> Bool {
+        func matches(_ sp: Split) -> Bool {
+            guard let m = try? FeatureFolder.manifest(directory.appendingPathComponent(sp.name)) else { return false }
+            let needed = ["f", "phip", "labels"] + (options.words.isEmpty ? [] : ["subset_logits", "subset_probs"])
+                + (options.writeFullDistribution ? ["p"] : [])
+            return m.provenance.checkpointSHA256 == checkpointSHA256 && m.provenance.datasetSHA256 == sp.digest
+                && m.prompt == options.prompt.template && m.n == sp.data.count
+                && (m.wordSubset?.words ?? []) == options.words
+                && needed.allSatisfy { name in
+                    m.files[name] != nil
+                        && FileManager.default.fileExists(atPath: directory.appendingPathComponent(sp.name)
+                            .appendingPathComponent(name + ".npy").path)
+                }
+        }
+        if splits.allSatisfy(matches) { return true }
+        for sp in splits {
+            let prov = Provenance(checkpoint: checkpointPath, checkpointSHA256: checkpointSHA256, tokenizer: tokenizer,
+                                  dataset: sp.data.source, datasetSHA256: sp.digest, split: sp.name)
+            _ = try extractor.extract(texts: sp.data.texts, labels: sp.data.labels, classNames: sp.data.classNames,
+                                      to: directory.appendingPathComponent(sp.name), options: options,
+                                      provenance: prov, progress: { done, total, _ in progress?(sp.name, done, total) })
+        }
+        return false
+    }
+
+    /// Ridge probe (exact LOO λ over `alphas`) fitted on `train/FAMILY.npy`, scored on `test/FAMILY.npy`:
+    /// test accuracy, and as probe loss the test mean squared error of the decision scores on the ±1 targets.
+    public static func probe(directory: URL, family: FeatureFamily, alphas: [Double] = RidgeClassifier.defaultAlphas)
+        throws -> TransferCheck.ProbeOutcome {
+        let tr: (x: Matrix<Float>, labels: [Int]) = try FeatureFolder.load(directory.appendingPathComponent("train"), family: family)
+        let te: (x: Matrix<Float>, labels: [Int]) = try FeatureFolder.load(directory.appendingPathComponent("test"), family: family)
+        let classes = max(tr.labels.max() ?? 0, te.labels.max() ?? 0) + 1
+        let model = try RidgeClassifier.fit(x: tr.x, labels: tr.labels, classes: classes, alphas: alphas)
+        let predicted = try model.predict(te.x)
+        let accuracy = Double(zip(predicted, te.labels).filter { $0 == $1 }.count) / Double(max(te.labels.count, 1))
+        let scores = try model.decisionFunction(te.x)
+        var sse = 0.0
+        for i in 0..<scores.rows {
+            for k in 0..<scores.cols {
+                let target: Double = scores.cols == 1 ? (te.labels[i] == 1 ? 1 : -1) : (te.labels[i] == k ? 1 : -1)
+                let e = scores[i, k] - target
+                sse += e * e
+            }
+        }
+        return .init(accuracy: accuracy, loss: sse / Double(max(scores.rows * scores.cols, 1)))
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Text
+
+/// SHA-256 of files, for manifests and content-addressed feature folders (Text's FIPS 180-4 implementation:
+/// one hash in the project, and no BoringSSL build for every clean checkout).
+public enum Digest {
+    /// Hex SHA-256 of a file's bytes.
+    public static func sha256(file url: URL) throws -> String {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw FeatureError.file(path: url.path, message: "cannot read file")
+        }
+        return SHA256.hex([UInt8](data))
+    }
+
+    /// Hex SHA-256 of a file, or of a folder: the hash of its sorted "relative-path  file-hash" lines.
+    public static func sha256(path: String) throws -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw FeatureError.file(path: path, message: "no such file or folder")
+        }
+        if !isDir.boolValue { return try sha256(file: URL(fileURLWithPath: path)) }
+        let files = (FileManager.default.subpaths(atPath: path) ?? []).sorted()
+        var lines = ""
+        for rel in files {
+            var sub: ObjCBool = false
+            let full = path + "/" + rel
+            if FileManager.default.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue {
+                lines += rel + "  " + (try sha256(file: URL(fileURLWithPath: full))) + "\n"
+            }
+        }
+        return sha256(lines)
+    }
+
+    /// Hex SHA-256 of a string's UTF-8 bytes.
+    public static func sha256(_ text: String) -> String { SHA256.hex(Array(text.utf8)) }
+}

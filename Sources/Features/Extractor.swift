@@ -1,0 +1,304 @@
+import Foundation
+import Linalg
+
+/// Settings of one extraction run.
+public struct ExtractionOptions: Sendable {
+    public var prompt: PromptTemplate = .none
+    /// Word list for `subset_logits` / `subset_probs` (empty: those files are not written).
+    public var words: [String] = []
+    /// Zero-shot class words, one list per class in class-index order (nil: no zero-shot score).
+    public var classWords: [[String]]? = nil
+    /// dtype of `p.npy`: `<f4` or `<f2`.
+    public var pDtype: String = "<f4"
+    /// Write the n × V `p.npy` (the largest file).
+    public var writeFullDistribution = true
+    /// Upper bound on B·T per forward batch, and on B.
+    public var maxBatchTokens = 8192
+    public var maxBatch = 128
+    /// Inputs are truncated to this many tokens (default: the model's context length).
+    public var maxLength: Int? = nil
+
+    public init() {}
+}
+
+/// Where the inputs came from, recorded in the manifest (and used to content-address feature folders).
+public struct Provenance: Codable, Sendable, Equatable {
+    public var checkpoint: String
+    public var checkpointSHA256: String
+    public var tokenizer: String
+    public var dataset: String
+    public var datasetSHA256: String
+    public var split: String
+
+    public init(checkpoint: String, checkpointSHA256: String, tokenizer: String, dataset: String,
+                datasetSHA256: String, split: String) {
+        self.checkpoint = checkpoint; self.checkpointSHA256 = checkpointSHA256; self.tokenizer = tokenizer
+        self.dataset = dataset; self.datasetSHA256 = datasetSHA256; self.split = split
+    }
+}
+
+/// `manifest.json` of a feature folder.
+public struct ExtractionManifest: Codable, Sendable {
+    public struct FileInfo: Codable, Sendable, Equatable {
+        public let shape: [Int]
+        public let dtype: String
+    }
+
+    public var lmprobeVersion: String
+    public var provenance: Provenance
+    public var prompt: String
+    public var n: Int
+    public var d: Int
+    public var vocabSize: Int
+    public var classNames: [String]
+    public var files: [String: FileInfo]
+    public var wordSubset: WordSubset?
+    public var classWords: [[String]]?
+    public var zeroShotAccuracy: Double?
+    public var truncated: Int
+    public var realTokens: Int
+    public var seconds: Double
+    public var sentencesPerSecond: Double
+    public var tokensPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case lmprobeVersion = "lmprobe_version", provenance, prompt, n, d, vocabSize = "vocab_size"
+        case classNames = "class_names", files, wordSubset = "word_subset", classWords = "class_words"
+        case zeroShotAccuracy = "zero_shot_accuracy", truncated, realTokens = "real_tokens", seconds
+        case sentencesPerSecond = "sentences_per_second", tokensPerSecond = "tokens_per_second"
+    }
+}
+
+public let lmprobeVersion = "0.1.0"
+
+/// Runs a model over a labelled dataset and writes the feature families (see the module documentation).
+public final class FeatureExtractor {
+    public let model: ContextEncoder
+    public let tokenizer: FeatureTokenizer
+
+    public init(model: ContextEncoder, tokenizer: FeatureTokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    /// Token ids of every input (prompt applied, text truncated from the left). Throws naming the first input
+    /// that cannot be encoded (empty, or a prompt longer than the context).
+    public func encodeInputs(_ texts: [String], options: ExtractionOptions) throws -> (ids: [[Int32]], truncated: Int) {
+        let maxLength = min(options.maxLength ?? model.maxContextLength, model.maxContextLength)
+        guard maxLength > 0 else { throw FeatureError.badArgument("--max-length must be positive") }
+        var out = [[Int32]?](repeating: nil, count: texts.count)
+        var wasTruncated = [Bool](repeating: false, count: texts.count)
+        out.withUnsafeMutableBufferPointer { o in
+            wasTruncated.withUnsafeMutableBufferPointer { tr in
+                parallelFor(texts.count) { i in
+                    o[i] = options.prompt.encode(texts[i], maxLength: maxLength, with: tokenizer)
+                    if let ids = o[i], ids.count == maxLength {
+                        let full = options.prompt.encode(texts[i], maxLength: Int.max / 4, with: tokenizer)
+                        tr[i] = (full?.count ?? 0) > maxLength
+                    }
+                }
+            }
+        }
+        var ids: [[Int32]] = []
+        ids.reserveCapacity(texts.count)
+        for (i, x) in out.enumerated() {
+            guard let x else {
+                throw FeatureError.badInput("input \(i + 1): the prompt '\(options.prompt.template)' alone is longer than \(maxLength) tokens")
+            }
+            guard !x.isEmpty else { throw FeatureError.badInput("input \(i + 1): empty text and no prompt") }
+            if let bad = x.first(where: { Int($0) < 0 || Int($0) >= model.vocabularySize }) {
+                throw FeatureError.badInput("input \(i + 1): token id \(bad) outside the model vocabulary (\(model.vocabularySize)); tokenizer and checkpoint do not match")
+            }
+            ids.append(x)
+        }
+        return (ids, wasTruncated.filter { $0 }.count)
+    }
+
+    /// Batches of input indices with identical token length (no padding), each with B·T ≤ maxBatchTokens.
+    public static func lengthBatches(_ lengths: [Int], maxBatchTokens: Int, maxBatch: Int) -> [[Int]] {
+        var byLength: [Int: [Int]] = [:]
+        for (i, l) in lengths.enumerated() { byLength[l, default: []].append(i) }
+        var batches: [[Int]] = []
+        for l in byLength.keys.sorted() {
+            let idx = byLength[l]!
+            let b = max(1, min(maxBatch, maxBatchTokens / max(l, 1)))
+            var s = 0
+            while s < idx.count { batches.append(Array(idx[s..<min(s + b, idx.count)])); s += b }
+        }
+        return batches
+    }
+
+    /// Extracts features for `texts` into `directory` (created if needed) and returns the manifest it wrote.
+    public func extract(texts: [String], labels: [Int], classNames: [String], to directory: URL,
+                        options: ExtractionOptions, provenance: Provenance,
+                        progress: ((_ done: Int, _ total: Int, _ tokens: Int) -> Void)? = nil) throws -> ExtractionManifest {
+        let n = texts.count
+        guard n > 0 else { throw FeatureError.badInput("\(provenance.dataset): no inputs to extract") }
+        guard labels.count == n else {
+            throw FeatureError.badInput("\(provenance.dataset): \(n) texts but \(labels.count) labels")
+        }
+        guard ["<f4", "<f2"].contains(options.pDtype) else {
+            throw FeatureError.badArgument("--p-dtype must be float32 or float16")
+        }
+        let d = model.embeddingDimension, V = model.vocabularySize
+        let phi = model.outputEmbeddings
+        guard phi.rows == V, phi.cols == d else {
+            throw FeatureError.badInput("model output embeddings are \(phi.shapeDescription), expected \(shapeString(V, d))")
+        }
+        let subset = options.words.isEmpty ? nil : WordSubset(words: options.words, tokenizer: tokenizer)
+        if let subset, subset.count == 0 {
+            throw FeatureError.badArgument("--words: none of \(options.words) is a single token in this tokenizer")
+        }
+        var classIDs: [[Int]]? = nil
+        if let cw = options.classWords {
+            guard cw.count == classNames.count else {
+                throw FeatureError.badArgument("--class-words: \(cw.count) groups for \(classNames.count) classes (\(classNames.joined(separator: ", ")))")
+            }
+            classIDs = try cw.enumerated().map { c, words in
+                let ws = WordSubset(words: words, tokenizer: tokenizer)
+                guard ws.count > 0 else {
+                    throw FeatureError.badArgument("--class-words: no single-token variant of \(words) for class '\(classNames[c])'")
+                }
+                return ws.tokenIDs
+            }
+        }
+
+        let start = Benchmark.now()
+        let (ids, truncated) = try encodeInputs(texts, options: options)
+        let batches = Self.lengthBatches(ids.map(\.count), maxBatchTokens: options.maxBatchTokens,
+                                         maxBatch: options.maxBatch)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+
+        // Writers for every family; all cancelled on any error so no partial file survives.
+        var writers: [String: NPY.RowWriter] = [:]
+        func open(_ name: String, _ descr: String, _ cols: Int) throws -> NPY.RowWriter {
+            let w = try NPY.RowWriter(url: directory.appendingPathComponent(name + ".npy"), descr: descr, rows: n, cols: cols)
+            writers[name] = w
+            return w
+        }
+        let k = subset?.count ?? 0
+        var zeroShotCorrect = 0
+        do {
+            let fW = try open("f", "<f4", d)
+            let phipW = try open("phip", "<f4", d)
+            let pW = options.writeFullDistribution ? try open("p", options.pDtype, V) : nil
+            let slW = subset != nil ? try open("subset_logits", "<f4", k) : nil
+            let spW = subset != nil ? try open("subset_probs", "<f4", k) : nil
+            let maxB = batches.map(\.count).max() ?? 1
+            let logits = Matrix<Float>(rows: maxB, cols: V)
+            let phip = Matrix<Float>(rows: maxB, cols: d)
+            var row = [Float](repeating: 0, count: max(k, 1))
+            var done = 0, tokensDone = 0
+            for batch in batches {
+                let B = batch.count, T = ids[batch[0]].count
+                var tokens = [Int32](); tokens.reserveCapacity(B * T)
+                for i in batch { tokens.append(contentsOf: ids[i]) }
+                let f = try tokens.withUnsafeBufferPointer {
+                    try model.lastPositionFeatures(tokens: $0.baseAddress!, batch: B, length: T)
+                }
+                guard f.rows == B, f.cols == d else {
+                    throw FeatureError.badInput("model returned features \(f.shapeDescription), expected \(shapeString(B, d))")
+                }
+                let lg = logits.rows(0..<B), pp = phip.rows(0..<B)
+                try BLAS.gemm(transB: true, f, phi, into: lg)                    // logits = F Φᵀ   (B × V)
+                if let slW { for (r, i) in batch.enumerated() {
+                    for (j, id) in subset!.tokenIDs.enumerated() { row[j] = lg[r, id] }
+                    try row.withUnsafeBufferPointer { try slW.write(row: i, $0.baseAddress!) }
+                } }
+                softmaxRows(lg.pointer, rows: B, cols: V, stride: lg.stride)     // in place: P = softmax(logits)
+                try BLAS.gemm(lg, phi, into: pp)                                   // Φp_f = P Φ       (B × d)
+                for (r, i) in batch.enumerated() {
+                    try fW.write(row: i, f.pointer + r * f.stride)
+                    try phipW.write(row: i, pp.pointer + r * pp.stride)
+                    if let pW { try pW.write(row: i, lg.pointer + r * lg.stride) }
+                    if let spW {
+                        for (j, id) in subset!.tokenIDs.enumerated() { row[j] = lg[r, id] }
+                        try row.withUnsafeBufferPointer { try spW.write(row: i, $0.baseAddress!) }
+                    }
+                    if let classIDs {
+                        var best = 0, bestScore = -Float.infinity
+                        for (c, cids) in classIDs.enumerated() {
+                            var s: Float = 0
+                            for id in cids { s += lg[r, id] }
+                            if s > bestScore { bestScore = s; best = c }
+                        }
+                        if best == labels[i] { zeroShotCorrect += 1 }
+                    }
+                }
+                done += B
+                tokensDone += B * T
+                progress?(done, n, tokensDone)
+            }
+            try NPY.write(int64: labels.map { Int64($0) }, to: directory.appendingPathComponent("labels.npy"))
+            for w in writers.values { try w.finish() }
+        } catch {
+            for w in writers.values { w.cancel() }
+            throw error
+        }
+
+        let seconds = Benchmark.now() - start
+        let realTokens = ids.reduce(0) { $0 + $1.count }
+        var files: [String: ExtractionManifest.FileInfo] = ["labels": .init(shape: [n], dtype: "<i8")]
+        for (name, w) in writers { files[name] = .init(shape: w.header.shape, dtype: w.header.descr) }
+        let manifest = ExtractionManifest(
+            lmprobeVersion: lmprobeVersion, provenance: provenance, prompt: options.prompt.template, n: n, d: d,
+            vocabSize: V, classNames: classNames, files: files, wordSubset: subset, classWords: options.classWords,
+            zeroShotAccuracy: classIDs == nil ? nil : Double(zeroShotCorrect) / Double(n), truncated: truncated,
+            realTokens: realTokens, seconds: seconds, sentencesPerSecond: Double(n) / seconds,
+            tokensPerSecond: Double(realTokens) / seconds)
+        try manifest.write(to: directory.appendingPathComponent("manifest.json"))
+        return manifest
+    }
+}
+
+extension ExtractionManifest {
+    /// Writes the manifest atomically (pretty-printed, sorted keys).
+    public func write(to url: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try enc.encode(self).write(to: url, options: .atomic)
+    }
+
+    public static func read(from url: URL) throws -> ExtractionManifest {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw FeatureError.file(path: url.path, message: "no such file")
+        }
+        do { return try JSONDecoder().decode(ExtractionManifest.self, from: data) } catch {
+            throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest (\(error))")
+        }
+    }
+}
+
+/// Row-wise softmax in place, max-subtracted. Rows run in parallel; each row is one pass for the max, one for
+/// exp and the sum (SIMD accumulators), one to scale.
+/// - x: (rows, cols) with leading dimension `stride`
+public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int) {
+    parallelChunks(rows) { range in
+        for r in range {
+            let p = x + r &* stride
+            var m8 = SIMD8<Float>(repeating: -.infinity), j = 0
+            while j &+ 8 <= cols {
+                m8 = pointwiseMax(m8, UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)); j &+= 8
+            }
+            var m = m8.max()
+            while j < cols { m = max(m, p[j]); j &+= 1 }
+            var s8 = SIMD8<Float>(), s: Float = 0
+            j = 0
+            while j &+ 8 <= cols {
+                var v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) - m
+                for l in 0..<8 { v[l] = expf(v[l]) }
+                UnsafeMutableRawPointer(p + j).storeBytes(of: v, as: SIMD8<Float>.self)
+                s8 += v; j &+= 8
+            }
+            s = s8.sum()
+            while j < cols { p[j] = expf(p[j] - m); s += p[j]; j &+= 1 }
+            let inv = 1 / s
+            j = 0
+            while j &+ 8 <= cols {
+                let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) * inv
+                UnsafeMutableRawPointer(p + j).storeBytes(of: v, as: SIMD8<Float>.self); j &+= 8
+            }
+            while j < cols { p[j] *= inv; j &+= 1 }
+        }
+    }
+}

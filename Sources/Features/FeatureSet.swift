@@ -1,0 +1,39 @@
+import Foundation
+import Linalg
+
+/// The feature families an extract folder holds, by file stem.
+public enum FeatureFamily: String, CaseIterable, Codable, Sendable {
+    case f, phip, p, subsetLogits = "subset_logits", subsetProbs = "subset_probs"
+
+    /// How the paper / report names it.
+    public var displayName: String {
+        switch self {
+        case .f: return "f(s)"
+        case .phip: return "Φp_f(s)"
+        case .p: return "p_f(s)"
+        case .subsetLogits: return "subset logits"
+        case .subsetProbs: return "subset p_f"
+        }
+    }
+}
+
+/// Loads features and labels from an extract folder.
+public enum FeatureFolder {
+    public static func load<T: BLASScalar>(_ directory: URL, family: FeatureFamily, as _: T.Type = T.self) throws
+        -> (x: Matrix<T>, labels: [Int]) {
+        let xURL = directory.appendingPathComponent(family.rawValue + ".npy")
+        guard FileManager.default.fileExists(atPath: xURL.path) else {
+            throw FeatureError.file(path: xURL.path, message: "no such feature file (was it extracted?)")
+        }
+        let x: Matrix<T> = try NPY.readMatrix(xURL)
+        let labels = try NPY.readIntegers(directory.appendingPathComponent("labels.npy"))
+        guard labels.count == x.rows else {
+            throw FeatureError.file(path: xURL.path, message: "\(x.rows) feature rows but labels.npy has \(labels.count)")
+        }
+        return (x, labels)
+    }
+
+    public static func manifest(_ directory: URL) throws -> ExtractionManifest {
+        try ExtractionManifest.read(from: directory.appendingPathComponent("manifest.json"))
+    }
+}

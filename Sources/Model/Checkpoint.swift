@@ -1,0 +1,153 @@
+import Foundation
+import Linalg
+
+/// One validation measurement: the model's own objective and the cross-entropy of softmax(Φf) (equal for CE).
+public struct ValidationRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var crossEntropy: Double
+    public var perplexity: Double { Foundation.exp(crossEntropy) }
+}
+
+/// Everything exact resumption needs beyond the parameters and AdamW moments.
+public struct TrainingState: Codable, Equatable, Sendable {
+    /// Optimizer steps completed.
+    public var step: Int
+    public var schedule: LearningRateSchedule
+    public var options: TrainingOptions
+    /// xoshiro256** state of the batch sampler (hex words): the data cursor.
+    public var samplerState: [String]
+    public var adamSteps: Int
+    public var tokensSeen: Int
+    public var validation: [ValidationRecord]
+    /// Thread count of the run (bit-identical resumption needs the same count).
+    public var threads: Int
+}
+
+/// A checkpoint file: RUNDIR/ckpt-STEP.safetensors (and RUNDIR/final.safetensors, RUNDIR/latest naming the newest).
+///
+/// Tensors: the parameter tensors by name (see `ParameterLayout`, e.g. "wte" (V,d), "blocks.attn.qkv.weight"
+/// (L,3d,d), "phi" (V,d) when untied), plus "optimizer.m"/"optimizer.v" (flat) in training checkpoints.
+/// Metadata (strings): "format" = "lmprobe-checkpoint-1", "config" (JSON `GPTConfig`), "step", "tokenizer"
+/// (tokenizer directory), "tokens_hash", "data" (token directory), "validation" (JSON array of
+/// `ValidationRecord`), "training" (JSON `TrainingState`), and the safetensors checksum.
+public struct Checkpoint {
+    public static let format = "lmprobe-checkpoint-1"
+
+    public let url: URL
+    public let model: GPT
+    public var config: GPTConfig { model.config }
+    public let step: Int
+    public let validation: [ValidationRecord]
+    public let tokenizerDirectory: String?
+    public let tokensHash: String?
+    public let metadata: [String: String]
+
+    /// Loads a checkpoint for inference/analysis. `url` may be a checkpoint file or a run directory (then
+    /// final.safetensors, else the file named by `latest`). Throws `ModelError.badCheckpoint` with a one-line
+    /// reason for anything malformed, truncated or corrupted.
+    public static func load(url: URL) throws -> Checkpoint {
+        let file = try SafeTensors.read(resolve(url))
+        let model = try modelFrom(file)
+        let m = file.metadata
+        let validation = m["validation"].flatMap { try? JSONDecoder().decode([ValidationRecord].self, from: Data($0.utf8)) } ?? []
+        return Checkpoint(url: file.url, model: model, step: Int(m["step"] ?? "") ?? 0, validation: validation,
+                          tokenizerDirectory: m["tokenizer"], tokensHash: m["tokens_hash"], metadata: m)
+    }
+
+    /// A file path, or for a directory its final.safetensors or the checkpoint named by its `latest` file.
+    public static func resolve(_ url: URL) throws -> URL {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw ModelError.io(path: url.path, reason: "no such checkpoint file or run directory")
+        }
+        if !isDir.boolValue { return url }
+        let final = url.appendingPathComponent("final.safetensors")
+        if FileManager.default.fileExists(atPath: final.path) { return final }
+        return try latest(in: url)
+    }
+
+    /// The checkpoint named by RUNDIR/latest.
+    public static func latest(in runDirectory: URL) throws -> URL {
+        let pointer = runDirectory.appendingPathComponent("latest")
+        guard let name = try? String(contentsOf: pointer, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
+            throw ModelError.io(path: pointer.path, reason: "no checkpoint pointer (has this run written a checkpoint?)")
+        }
+        return runDirectory.appendingPathComponent(name)
+    }
+
+    static func modelFrom(_ file: SafeTensors.File) throws -> GPT {
+        let path = file.url.path
+        guard file.metadata["format"] == format else {
+            throw ModelError.badCheckpoint(path: path, reason: "metadata format is \(file.metadata["format"] ?? "missing"), expected \(format)")
+        }
+        guard let cj = file.metadata["config"],
+              let config = try? JSONDecoder().decode(GPTConfig.self, from: Data(cj.utf8)) else {
+            throw ModelError.badCheckpoint(path: path, reason: "metadata \"config\" is missing or malformed")
+        }
+        do { try config.validate() } catch { throw ModelError.badCheckpoint(path: path, reason: "\(error)") }
+        let layout = ParameterLayout(config)
+        let block = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.count)
+        defer { block.deallocate() }
+        for t in layout.tensors { try file.copy(t.name, shape: t.shape, into: block.baseAddress! + t.offset) }
+        let model = try GPT(config: config, parameters: UnsafeBufferPointer(block))
+        guard model.parameters.allFinite else {
+            throw ModelError.badCheckpoint(path: path, reason: "parameters contain NaN or infinity")
+        }
+        return model
+    }
+
+    /// Writes a checkpoint atomically. With `optimizer` and `state` it is a training checkpoint (resumable).
+    public static func save(to url: URL, model: GPT, step: Int, optimizer: AdamW?, state: TrainingState?,
+                            tokenizer: String?, tokensHash: String?, dataDirectory: String?,
+                            validation: [ValidationRecord]) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try enc.encode(v), as: UTF8.self) }
+        var meta: [String: String] = ["format": format, "config": try json(model.config), "step": "\(step)",
+                                      "validation": try json(validation)]
+        if let tokenizer { meta["tokenizer"] = tokenizer }
+        if let tokensHash { meta["tokens_hash"] = tokensHash }
+        if let dataDirectory { meta["data"] = dataDirectory }
+        if let state { meta["training"] = try json(state) }
+        let p = UnsafePointer(model.parameters.pointer)
+        var tensors = model.layout.tensors.map { t in
+            (name: t.name, shape: t.shape, data: UnsafeBufferPointer(start: p + t.offset, count: t.count))
+        }
+        if let optimizer {
+            let n = model.layout.count
+            tensors.append((name: "optimizer.m", shape: [n], data: UnsafeBufferPointer(start: optimizer.m.pointer, count: n)))
+            tensors.append((name: "optimizer.v", shape: [n], data: UnsafeBufferPointer(start: optimizer.v.pointer, count: n)))
+        }
+        try SafeTensors.write(to: url, tensors: tensors, metadata: meta)
+    }
+
+    /// Loads a training checkpoint for `--resume`: model, AdamW moments and training state.
+    public static func loadForResume(url: URL) throws -> (model: GPT, optimizer: AdamW, state: TrainingState,
+                                                           metadata: [String: String]) {
+        let file = try SafeTensors.read(url)
+        let model = try modelFrom(file)
+        guard let sj = file.metadata["training"],
+              let state = try? JSONDecoder().decode(TrainingState.self, from: Data(sj.utf8)) else {
+            throw ModelError.badCheckpoint(path: url.path, reason: "no training state (not a resumable checkpoint)")
+        }
+        model.freezePhi = state.options.freezePhi
+        let frozen = state.options.freezePhi ? [model.layout.phi..<(model.layout.phi + model.config.vocabSize * model.config.dim)] : []
+        let opt = AdamW(layout: model.layout, dim: model.config.dim, frozen: frozen)
+        try file.copy("optimizer.m", shape: [model.layout.count], into: opt.m.pointer)
+        try file.copy("optimizer.v", shape: [model.layout.count], into: opt.v.pointer)
+        opt.stepsTaken = state.adamSteps
+        return (model, opt, state, file.metadata)
+    }
+}
+
+extension GPT {
+    /// Copies Φ from another model (e.g. a CE model, for Quad with `--phi-from`); V and d must agree.
+    public func copyPhi(from other: GPT) throws {
+        guard other.config.vocabSize == config.vocabSize, other.config.dim == config.dim else {
+            throw ModelError.invalidConfig("cannot copy Φ of shape \(other.config.vocabSize)×\(other.config.dim) into \(config.vocabSize)×\(config.dim)")
+        }
+        try phi.assign(other.phi)
+    }
+}

@@ -1,0 +1,489 @@
+import Foundation
+import Linalg
+
+// MARK: - Configuration
+
+/// Shape and objective of a GPT-2-style decoder.
+public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// Transformer blocks L.
+    public var layers: Int
+    /// Width d (channels C).
+    public var dim: Int
+    /// Attention heads h (d must be a multiple of h).
+    public var heads: Int
+    /// Maximum context T (rows of the positional embedding).
+    public var context: Int
+    /// Vocabulary size V.
+    public var vocabSize: Int
+    /// Pretraining objective.
+    public var objective: Objective
+    /// True when Φ is a separate V×d tensor; false when Φ is the input token embedding (tied).
+    public var untiedPhi: Bool
+
+    public init(layers: Int, dim: Int, heads: Int, context: Int, vocabSize: Int, objective: Objective = .ce,
+                untiedPhi: Bool = false) {
+        self.layers = layers; self.dim = dim; self.heads = heads; self.context = context
+        self.vocabSize = vocabSize; self.objective = objective; self.untiedPhi = untiedPhi
+    }
+
+    /// The reference configuration of the benchmarks: L=4, d=256, h=4, T=128, V=8192.
+    public static let reference = GPTConfig(layers: 4, dim: 256, heads: 4, context: 128, vocabSize: 8192)
+
+    public var headSize: Int { dim / heads }
+
+    /// Throws `ModelError.invalidConfig` naming the offending field.
+    public func validate() throws {
+        for (name, v) in [("layers", layers), ("dim", dim), ("heads", heads), ("context", context),
+                          ("vocab-size", vocabSize)] where v < 1 {
+            throw ModelError.invalidConfig("\(name) must be at least 1 (got \(v))")
+        }
+        guard dim % heads == 0 else {
+            throw ModelError.invalidConfig("dim \(dim) is not a multiple of heads \(heads)")
+        }
+        guard vocabSize <= Int(Int32.max) else { throw ModelError.invalidConfig("vocab-size \(vocabSize) too large") }
+    }
+
+    public var description: String {
+        "L=\(layers) d=\(dim) h=\(heads) T=\(context) V=\(vocabSize) objective=\(objective.rawValue)"
+            + (untiedPhi ? " untied-phi" : "")
+    }
+}
+
+// MARK: - Parameter layout
+
+/// One named tensor inside the flat parameter block.
+public struct ParameterTensor: Sendable {
+    public let name: String
+    /// Offset in floats from the start of the block.
+    public let offset: Int
+    public let shape: [Int]
+    /// Matrices (weights, embeddings) get AdamW's decoupled weight decay; gains and biases do not.
+    public let isMatrix: Bool
+    public var count: Int { shape.reduce(1, *) }
+    public var range: Range<Int> { offset..<(offset + count) }
+}
+
+/// Where each tensor lives in the one contiguous parameter block (and, identically, in the gradient block and
+/// the two AdamW moment blocks). Per-layer tensors are stacked: `qkvw` is (L, 3d, d), layer l at l·3d·d.
+/// Every tensor's size is a multiple of d, so the block is also a (count/d) × d matrix and each tensor a row range.
+public struct ParameterLayout: Sendable {
+    public let tensors: [ParameterTensor]
+    public let count: Int
+    public let wte, wpe, ln1w, ln1b, qkvw, qkvb, attprojw, attprojb: Int
+    public let ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb: Int
+    /// Offset of Φ (V×d): `wte` when tied, else the separate `phi` tensor.
+    public let phi: Int
+
+    public init(_ c: GPTConfig) {
+        let L = c.layers, C = c.dim, V = c.vocabSize, T = c.context
+        var list: [ParameterTensor] = []
+        var next = 0
+        func add(_ name: String, _ shape: [Int], matrix: Bool) -> Int {
+            let t = ParameterTensor(name: name, offset: next, shape: shape, isMatrix: matrix)
+            list.append(t)
+            next += t.count
+            return t.offset
+        }
+        wte = add("wte", [V, C], matrix: true)
+        wpe = add("wpe", [T, C], matrix: true)
+        ln1w = add("blocks.ln1.weight", [L, C], matrix: false)
+        ln1b = add("blocks.ln1.bias", [L, C], matrix: false)
+        qkvw = add("blocks.attn.qkv.weight", [L, 3 * C, C], matrix: true)
+        qkvb = add("blocks.attn.qkv.bias", [L, 3 * C], matrix: false)
+        attprojw = add("blocks.attn.proj.weight", [L, C, C], matrix: true)
+        attprojb = add("blocks.attn.proj.bias", [L, C], matrix: false)
+        ln2w = add("blocks.ln2.weight", [L, C], matrix: false)
+        ln2b = add("blocks.ln2.bias", [L, C], matrix: false)
+        fcw = add("blocks.mlp.fc.weight", [L, 4 * C, C], matrix: true)
+        fcb = add("blocks.mlp.fc.bias", [L, 4 * C], matrix: false)
+        fcprojw = add("blocks.mlp.proj.weight", [L, C, 4 * C], matrix: true)
+        fcprojb = add("blocks.mlp.proj.bias", [L, C], matrix: false)
+        lnfw = add("lnf.weight", [C], matrix: false)
+        lnfb = add("lnf.bias", [C], matrix: false)
+        phi = c.untiedPhi ? add("phi", [V, C], matrix: true) : wte
+        tensors = list
+        count = next
+    }
+
+    public func tensor(named name: String) -> ParameterTensor? { tensors.first { $0.name == name } }
+}
+
+// MARK: - Activations
+
+/// Preallocated activations for one (B, T) shape. In training mode every layer keeps its own buffers (the
+/// backward pass needs them) plus the gradient buffers; in inference mode one layer's buffers are reused by all.
+final class Activations {
+    let B: Int, T: Int, training: Bool, withLogits: Bool
+    let N: Int
+    private var allocations: [UnsafeMutablePointer<Float>] = []
+    let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+    // Forward (per layer unless noted): index with `layer(l)`.
+    let encoded: UnsafeMutablePointer<Float>                      // (N,C)
+    let ln1, ln1Mean, ln1Rstd, qkv, atty, att, res2: UnsafeMutablePointer<Float>
+    let ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3: UnsafeMutablePointer<Float>
+    let lnf, lnfMean, lnfRstd: UnsafeMutablePointer<Float>    // (N,C), (N), (N)
+    let logits: UnsafeMutablePointer<Float>?                     // (N,V)
+    let losses: UnsafeMutablePointer<Float>                      // (N)
+    // Backward (training only; nil-free by allocating 1 float in inference mode).
+    let dres, dln, datty, dqkv, dfch, datt, scratch, ones: UnsafeMutablePointer<Float>
+    let quad: QuadWorkspace
+
+    /// Per-layer element counts (for `layer(l)` offsets).
+    let sN: Int, sNC: Int, sN3C: Int, sN4C: Int, sAtt: Int
+    let layerFactor: Int
+
+    init(config c: GPTConfig, B: Int, T: Int, training: Bool, withLogits: Bool) {
+        self.B = B; self.T = T; self.training = training; self.withLogits = withLogits
+        let C = c.dim, V = c.vocabSize, h = c.heads
+        let N = B * T
+        self.N = N
+        let Lk = training ? c.layers : 1
+        layerFactor = training ? 1 : 0
+        sN = N; sNC = N * C; sN3C = N * 3 * C; sN4C = N * 4 * C; sAtt = B * h * T * T
+        var allocs: [UnsafeMutablePointer<Float>] = []
+        func buf(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            allocs.append(p)
+            return p
+        }
+        tokens = .allocate(capacity: max(N, 1)); tokens.initialize(repeating: 0, count: max(N, 1))
+        targets = .allocate(capacity: max(N, 1)); targets.initialize(repeating: 0, count: max(N, 1))
+        encoded = buf(N * C)
+        ln1 = buf(Lk * N * C); ln1Mean = buf(Lk * N); ln1Rstd = buf(Lk * N)
+        qkv = buf(Lk * N * 3 * C); atty = buf(Lk * N * C); att = buf(Lk * B * h * T * T); res2 = buf(Lk * N * C)
+        ln2 = buf(Lk * N * C); ln2Mean = buf(Lk * N); ln2Rstd = buf(Lk * N)
+        fch = buf(Lk * N * 4 * C); fchGelu = buf(Lk * N * 4 * C); res3 = buf(Lk * N * C)
+        lnf = buf(N * C); lnfMean = buf(N); lnfRstd = buf(N)
+        logits = withLogits ? buf(N * V) : nil
+        losses = buf(N)
+        let g = training ? 1 : 0
+        dres = buf(g * N * C); dln = buf(g * N * C); datty = buf(g * N * C); dqkv = buf(g * N * 3 * C)
+        dfch = buf(g * N * 4 * C); datt = buf(g * B * h * T * T); scratch = buf(g * N * C)
+        ones = buf(N); ones.update(repeating: 1, count: N)
+        quad = QuadWorkspace(gram: buf(C * C), fTf: buf(C * C), fG: buf(N * C))
+        allocations = allocs
+    }
+
+    deinit {
+        for p in allocations { p.deallocate() }
+        tokens.deallocate(); targets.deallocate()
+    }
+}
+
+// MARK: - The model
+
+/// A GPT-2-style decoder over one flat parameter block (see `ParameterLayout`), with hand-written forward and
+/// backward passes. Not thread-safe: one forward/backward at a time per instance.
+public final class GPT {
+    public let config: GPTConfig
+    public let layout: ParameterLayout
+    /// All parameters as a (count/d) × d matrix; tensor t is rows t.offset/d ..< (t.offset+t.count)/d.
+    public let parameters: Matrix<Float>
+    /// Gradients, laid out exactly like `parameters` (allocated on first training use).
+    public private(set) lazy var gradients: Matrix<Float> = Matrix(rows: layout.count / config.dim, cols: config.dim)
+    /// When true, the backward pass skips Φ's gradient (and the optimizer leaves Φ unchanged). With tied Φ
+    /// this freezes the input token embeddings too.
+    public var freezePhi = false
+    var acts: Activations?
+
+    /// A freshly initialised model: N(0, 0.02) matrices, output projections of each block N(0, 0.02/√(2L)),
+    /// LayerNorm gains 1, biases 0. Deterministic in `seed`.
+    public init(config: GPTConfig, seed: UInt64) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        parameters = Matrix(rows: layout.count / config.dim, cols: config.dim)
+        var rng = SeededRandom(seed: seed)
+        let p = parameters.pointer
+        let residualStd = Float(0.02 / (2.0 * Double(config.layers)).squareRoot())
+        for t in layout.tensors {
+            if t.name.hasSuffix("ln1.weight") || t.name.hasSuffix("ln2.weight") || t.name == "lnf.weight" {
+                (p + t.offset).update(repeating: 1, count: t.count)
+            } else if t.isMatrix {
+                let std: Float = (t.name.hasSuffix("proj.weight")) ? residualStd : 0.02
+                rng.fillNormal(p + t.offset, count: t.count, std: std)
+            }
+        }
+    }
+
+    /// A model over given parameters (copied); `values.count` must equal the layout's count.
+    public init(config: GPTConfig, parameters values: UnsafeBufferPointer<Float>) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        guard values.count == layout.count, let base = values.baseAddress else {
+            throw ModelError.invalidConfig("parameter block has \(values.count) floats, config \(config) needs \(layout.count)")
+        }
+        parameters = Matrix(rows: layout.count / config.dim, cols: config.dim)
+        parameters.pointer.update(from: base, count: layout.count)
+    }
+
+    /// Number of parameters (Φ counted once when tied).
+    public var parameterCount: Int { layout.count }
+
+    /// Φ as a V × d view into the parameters: row w is φ_w, the output embedding of word w (the token embedding
+    /// `wte` when tied). Writes through the view change the model.
+    public var phi: Matrix<Float> { tensorView(offset: layout.phi, count: config.vocabSize * config.dim) }
+
+    /// The rows of `parameters` holding a named tensor, viewed as (count/d) × d.
+    public func tensorView(_ t: ParameterTensor) -> Matrix<Float> { tensorView(offset: t.offset, count: t.count) }
+
+    func tensorView(offset: Int, count: Int) -> Matrix<Float> {
+        let d = config.dim
+        return parameters.rows((offset / d)..<((offset + count) / d))
+    }
+
+    @discardableResult
+    func activations(B: Int, T: Int, training: Bool) -> Activations {
+        if let a = acts, a.B == B, a.T == T, a.training == training || (a.training && !training) { return a }
+        acts = nil  // free the old buffers before allocating new ones
+        let a = Activations(config: config, B: B, T: T, training: training, withLogits: training)
+        acts = a
+        return a
+    }
+
+    // MARK: Forward
+
+    /// Runs the decoder through the final LayerNorm on `a.tokens` (B×T); f(s) lands in `a.lnf`.
+    func forward(_ a: Activations) {
+        let c = config, C = c.dim, B = a.B, T = a.T, N = a.N, h = c.heads
+        let p = parameters.pointer, o = layout
+        encoderForward(out: a.encoded, tokens: a.tokens, wte: p + o.wte, wpe: p + o.wpe, B: B, T: T, C: C)
+        var res = UnsafePointer(a.encoded)
+        for l in 0..<c.layers {
+            let k = l * a.layerFactor
+            let ln1 = a.ln1 + k * a.sNC, ln1m = a.ln1Mean + k * a.sN, ln1r = a.ln1Rstd + k * a.sN
+            let qkv = a.qkv + k * a.sN3C, atty = a.atty + k * a.sNC, att = a.att + k * a.sAtt
+            let res2 = a.res2 + k * a.sNC, ln2 = a.ln2 + k * a.sNC
+            let ln2m = a.ln2Mean + k * a.sN, ln2r = a.ln2Rstd + k * a.sN
+            let fch = a.fch + k * a.sN4C, fchg = a.fchGelu + k * a.sN4C, res3 = a.res3 + k * a.sNC
+            layernormForward(out: ln1, mean: ln1m, rstd: ln1r, inp: res, weight: p + o.ln1w + l * C,
+                             bias: p + o.ln1b + l * C, N: N, C: C)
+            matmulForward(out: qkv, inp: ln1, weight: p + o.qkvw + l * 3 * C * C, bias: p + o.qkvb + l * 3 * C,
+                          N: N, C: C, OC: 3 * C)
+            attentionForward(out: atty, att: att, qkv: qkv, B: B, T: T, C: C, heads: h)
+            matmulForward(out: res2, inp: atty, weight: p + o.attprojw + l * C * C, bias: p + o.attprojb + l * C,
+                          residual: res, N: N, C: C, OC: C)
+            layernormForward(out: ln2, mean: ln2m, rstd: ln2r, inp: res2, weight: p + o.ln2w + l * C,
+                             bias: p + o.ln2b + l * C, N: N, C: C)
+            matmulForward(out: fch, inp: ln2, weight: p + o.fcw + l * 4 * C * C, bias: p + o.fcb + l * 4 * C,
+                          N: N, C: C, OC: 4 * C)
+            geluForward(out: fchg, inp: fch, count: N * 4 * C)
+            matmulForward(out: res3, inp: fchg, weight: p + o.fcprojw + l * 4 * C * C, bias: p + o.fcprojb + l * C,
+                          residual: res2, N: N, C: 4 * C, OC: C)
+            res = UnsafePointer(res3)
+        }
+        layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: res, weight: p + o.lnfw,
+                         bias: p + o.lnfb, N: N, C: C)
+    }
+
+    /// Fills `a.losses` with each row's objective loss (and, with `gradScale`, writes dloss/df into `a.dln` and
+    /// accumulates dloss/dΦ unless Φ is frozen). Returns the mean loss.
+    func objectiveLoss(_ a: Activations, objective: Objective, gradScale: Float?) -> Double {
+        let C = config.dim, V = config.vocabSize, N = a.N
+        let p = parameters.pointer, phi = p + layout.phi
+        let dphi: UnsafeMutablePointer<Float>? = (gradScale == nil || freezePhi) ? nil : gradients.pointer + layout.phi
+        switch objective {
+        case .ce:
+            guard let logits = a.logits else { preconditionFailure("cross-entropy needs logits buffers") }
+            // logits = f·Φᵀ  (N×V)
+            BLAS.sgemm(transA: false, transB: true, m: N, n: V, k: C, a: a.lnf, lda: C, b: phi, ldb: C, beta: 0,
+                       c: logits, ldc: V)
+            crossEntropyForwardBackward(logits: logits, losses: a.losses, targets: a.targets, N: N, V: V,
+                                        gradScale: gradScale)
+            if gradScale != nil {
+                // Differentiates `logits = f·Φᵀ`: df = dlogits·Φ, dΦ += dlogitsᵀ·f
+                BLAS.sgemm(transA: false, transB: false, m: N, n: C, k: V, a: logits, lda: V, b: phi, ldb: C,
+                           beta: 0, c: a.dln, ldc: C)
+                if let dphi {
+                    BLAS.sgemm(transA: true, transB: false, m: V, n: C, k: N, a: logits, lda: V, b: a.lnf, ldb: C,
+                               beta: 1, c: dphi, ldc: C)
+                }
+            }
+        case .quad:
+            quadForwardBackward(f: a.lnf, phi: phi, targets: a.targets, losses: a.losses,
+                                df: gradScale == nil ? nil : a.dln, dphi: dphi, gradScale: gradScale ?? 0,
+                                workspace: a.quad, N: N, d: C, V: V)
+        }
+        var s = 0.0
+        for i in 0..<N { s += Double(a.losses[i]) }
+        return s / Double(N)
+    }
+
+    // MARK: Backward
+
+    /// Backpropagates dloss/df (in `a.dln`) to every parameter gradient (accumulated).
+    func backward(_ a: Activations) {
+        let c = config, C = c.dim, B = a.B, T = a.T, N = a.N, h = c.heads
+        let p = parameters.pointer, g = gradients.pointer, o = layout
+        let lastRes = c.layers > 0 ? a.res3 + (c.layers - 1) * a.sNC : a.encoded
+        a.dres.update(repeating: 0, count: N * C)
+        layernormBackward(dinp: a.dres, dweight: g + o.lnfw, dbias: g + o.lnfb, scratch: a.scratch, ones: a.ones,
+                          dout: a.dln, inp: lastRes, weight: p + o.lnfw, mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
+        for l in stride(from: c.layers - 1, through: 0, by: -1) {
+            let res = l == 0 ? UnsafePointer(a.encoded) : UnsafePointer(a.res3 + (l - 1) * a.sNC)
+            let ln1 = a.ln1 + l * a.sNC, ln1m = a.ln1Mean + l * a.sN, ln1r = a.ln1Rstd + l * a.sN
+            let qkv = a.qkv + l * a.sN3C, atty = a.atty + l * a.sNC, att = a.att + l * a.sAtt
+            let res2 = a.res2 + l * a.sNC, ln2 = a.ln2 + l * a.sNC
+            let ln2m = a.ln2Mean + l * a.sN, ln2r = a.ln2Rstd + l * a.sN
+            let fch = a.fch + l * a.sN4C, fchg = a.fchGelu + l * a.sN4C
+            // res3 = res2 + fchg·fcprojwᵀ + fcprojb      (dres holds dres3, which is also dres2's identity path)
+            matmulBackward(dinp: a.dfch, dweight: g + o.fcprojw + l * 4 * C * C, dbias: g + o.fcprojb + l * C,
+                           dout: a.dres, inp: fchg, weight: p + o.fcprojw + l * 4 * C * C, ones: a.ones,
+                           N: N, C: 4 * C, OC: C)
+            geluBackward(dinp: a.dfch, inp: fch, dout: a.dfch, count: N * 4 * C)
+            matmulBackward(dinp: a.dln, dweight: g + o.fcw + l * 4 * C * C, dbias: g + o.fcb + l * 4 * C,
+                           dout: a.dfch, inp: ln2, weight: p + o.fcw + l * 4 * C * C, ones: a.ones,
+                           N: N, C: C, OC: 4 * C)
+            layernormBackward(dinp: a.dres, dweight: g + o.ln2w + l * C, dbias: g + o.ln2b + l * C,
+                              scratch: a.scratch, ones: a.ones, dout: a.dln, inp: res2, weight: p + o.ln2w + l * C,
+                              mean: ln2m, rstd: ln2r, N: N, C: C)
+            // res2 = res + atty·attprojwᵀ + attprojb
+            matmulBackward(dinp: a.datty, dweight: g + o.attprojw + l * C * C, dbias: g + o.attprojb + l * C,
+                           dout: a.dres, inp: atty, weight: p + o.attprojw + l * C * C, ones: a.ones,
+                           N: N, C: C, OC: C)
+            attentionBackward(dqkv: a.dqkv, datt: a.datt, dout: a.datty, qkv: qkv, att: att, B: B, T: T, C: C,
+                              heads: h)
+            matmulBackward(dinp: a.dln, dweight: g + o.qkvw + l * 3 * C * C, dbias: g + o.qkvb + l * 3 * C,
+                           dout: a.dqkv, inp: ln1, weight: p + o.qkvw + l * 3 * C * C, ones: a.ones,
+                           N: N, C: C, OC: 3 * C)
+            layernormBackward(dinp: a.dres, dweight: g + o.ln1w + l * C, dbias: g + o.ln1b + l * C,
+                              scratch: a.scratch, ones: a.ones, dout: a.dln, inp: res, weight: p + o.ln1w + l * C,
+                              mean: ln1m, rstd: ln1r, N: N, C: C)
+        }
+        let wteFrozen = freezePhi && !c.untiedPhi
+        encoderBackward(dwte: wteFrozen ? nil : g + o.wte, dwpe: g + o.wpe, dout: a.dres, tokens: a.tokens,
+                        B: B, T: T, C: C)
+    }
+
+    // MARK: Training entry points
+
+    /// Zeroes the gradient block (call once per optimizer step, before the micro-batches).
+    public func zeroGradients() { gradients.pointer.update(repeating: 0, count: layout.count) }
+
+    /// Forward + backward on one batch of B sequences of length T (`inputs` and `targets` row-major B×T), adding
+    /// `lossScale`·∇(mean loss) to the gradients. Returns the mean objective loss of the batch.
+    public func forwardBackward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                                batch B: Int, length T: Int, lossScale: Float = 1) throws -> Double {
+        let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
+        _ = gradients
+        forward(a)
+        let loss = objectiveLoss(a, objective: config.objective, gradScale: lossScale / Float(a.N))
+        backward(a)
+        return loss
+    }
+
+    /// Mean losses on one batch without gradients: the model's own objective and the cross-entropy of
+    /// softmax(Φf) (for a CE model the two coincide).
+    public func evaluate(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                         batch B: Int, length T: Int) throws -> (objective: Double, crossEntropy: Double) {
+        let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
+        forward(a)
+        let ce = objectiveLoss(a, objective: .ce, gradScale: nil)
+        if config.objective == .ce { return (ce, ce) }
+        return (objectiveLoss(a, objective: config.objective, gradScale: nil), ce)
+    }
+
+    func prepare(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, B: Int, T: Int,
+                 training: Bool) throws -> Activations {
+        guard B >= 1, T >= 1, T <= config.context else {
+            throw ModelError.badInput("batch shape \(B)×\(T) invalid for context \(config.context)")
+        }
+        guard inputs.count == B * T, targets == nil || targets!.count == B * T else {
+            throw ModelError.badInput("expected \(B * T) token ids (B=\(B), T=\(T)), got \(inputs.count)")
+        }
+        let V = Int32(config.vocabSize)
+        for (i, t) in inputs.enumerated() where t < 0 || t >= V {
+            throw ModelError.badInput("token id \(t) at index \(i) is outside the vocabulary 0..<\(V)")
+        }
+        if let targets {
+            for (i, t) in targets.enumerated() where t < 0 || t >= V {
+                throw ModelError.badInput("target id \(t) at index \(i) is outside the vocabulary 0..<\(V)")
+            }
+        }
+        let a = activations(B: B, T: T, training: training)
+        a.tokens.update(from: inputs.baseAddress!, count: B * T)
+        if let targets { a.targets.update(from: targets.baseAddress!, count: B * T) }
+        return a
+    }
+
+    // MARK: Inference (the Features stage's entry point)
+
+    /// f(s) — the final-LayerNorm output — for B sequences of length T at one position per row.
+    ///
+    /// - Parameters:
+    ///   - tokens: B·T token ids, row-major (sequence b is tokens[b·T ..< (b+1)·T]); pad short sequences with any
+    ///     valid id after their last real token (causal attention: padding never affects earlier positions).
+    ///   - batch: B ≥ 1.  - length: T, 1 ≤ T ≤ `config.context`.
+    ///   - positions: B positions in 0..<T, e.g. each sequence's last real token.
+    /// - Returns: a B × d matrix, row b = f(s_b) at `positions[b]`.
+    /// Activations are (re)allocated for (B, T) on first use and reused for the same shape.
+    public func contextEmbeddings(tokens: [Int32], batch B: Int, length T: Int,
+                                  positions: [Int]) throws -> Matrix<Float> {
+        guard positions.count == B else {
+            throw ModelError.badInput("expected \(B) positions (one per sequence), got \(positions.count)")
+        }
+        for (b, t) in positions.enumerated() where t < 0 || t >= T {
+            throw ModelError.badInput("position \(t) of sequence \(b) is outside 0..<\(T)")
+        }
+        let a = try tokens.withUnsafeBufferPointer {
+            try prepare(inputs: $0, targets: nil, B: B, T: T, training: false)
+        }
+        forward(a)
+        let C = config.dim
+        let out = Matrix<Float>(rows: B, cols: C)
+        for b in 0..<B { (out.pointer + b * C).update(from: a.lnf + (b * T + positions[b]) * C, count: C) }
+        return out
+    }
+
+    /// f(s) at every position: a (B·T) × d matrix, row b·T + t = f of sequence b's prefix ending at t.
+    public func contextEmbeddings(tokens: [Int32], batch B: Int, length T: Int) throws -> Matrix<Float> {
+        let a = try tokens.withUnsafeBufferPointer {
+            try prepare(inputs: $0, targets: nil, B: B, T: T, training: false)
+        }
+        forward(a)
+        let out = Matrix<Float>(rows: B * T, cols: config.dim)
+        out.pointer.update(from: a.lnf, count: B * T * config.dim)
+        return out
+    }
+}
+
+extension GPT {
+    /// Times the phases of one training forward/backward (for `lmprobe bench train --breakdown`): seconds spent in
+    /// the decoder forward, the objective (loss + its gradient w.r.t. f and Φ), and the decoder backward.
+    public func profileStep(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                            batch B: Int, length T: Int) throws -> [(String, Double)] {
+        let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
+        zeroGradients()
+        let t0 = Benchmark.now()
+        forward(a)
+        let t1 = Benchmark.now()
+        _ = objectiveLoss(a, objective: config.objective, gradScale: 1 / Float(a.N))
+        let t2 = Benchmark.now()
+        backward(a)
+        let t3 = Benchmark.now()
+        return [("forward", t1 - t0), ("objective", t2 - t1), ("backward", t3 - t2)]
+    }
+}
+
+/// Members matching the Features stage's `ContextEncoder` requirements, so that stage conforms with a one-line
+/// `extension GPT: ContextEncoder {}` (Model cannot import Features).
+extension GPT {
+    /// d, the width of f(s).
+    public var embeddingDimension: Int { config.dim }
+    /// V.
+    public var vocabularySize: Int { config.vocabSize }
+    /// The context length T.
+    public var maxContextLength: Int { config.context }
+    /// Φ as a V × d view (row w = φ_w); same as `phi`.
+    public var outputEmbeddings: Matrix<Float> { phi }
+
+    /// f(s) at the last position of each of `batch` sequences of exactly `length` tokens ((batch, length)
+    /// row-major ids). Returns batch × d.
+    public func lastPositionFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int) throws -> Matrix<Float> {
+        let ids = Array(UnsafeBufferPointer(start: tokens, count: batch * length))
+        return try contextEmbeddings(tokens: ids, batch: batch, length: length,
+                                     positions: Array(repeating: length - 1, count: batch))
+    }
+}

@@ -1,0 +1,326 @@
+import Foundation
+import Linalg
+
+/// Hyper-parameters of a pretraining run (stored in every training checkpoint).
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    /// Sequences per micro-batch (B) and micro-batches per optimizer step.
+    public var batch = 16
+    public var gradAccum = 1
+    /// Fixed number of optimizer steps; or nil with `timeBudgetMinutes`, in which case the step count is planned
+    /// after measuring the warmup steps (and then fixed, so the cosine schedule ends with the budget).
+    public var steps: Int? = 1000
+    public var timeBudgetMinutes: Double? = nil
+    public var lr = 1e-3
+    public var minLR = 1e-4
+    public var warmup = 100
+    public var weightDecay = 0.1
+    /// Global gradient-norm clipping threshold (≤ 0: no clipping).
+    public var clip = 1.0
+    public var evalEvery = 200
+    public var evalBatches = 8
+    public var checkpointEvery = 500
+    public var logEvery = 10
+    public var seed: UInt64 = 1337
+    /// Keep every periodic checkpoint (for analysis across training), not only the newest.
+    public var keepCheckpoints = false
+    public var freezePhi = false
+    public var phiFrom: String? = nil
+
+    public init() {}
+
+    public func validate() throws {
+        func bad(_ m: String) -> ModelError { .invalidConfig(m) }
+        if batch < 1 { throw bad("--batch must be at least 1") }
+        if gradAccum < 1 { throw bad("--grad-accum must be at least 1") }
+        if let s = steps, s < 1 { throw bad("--steps must be at least 1") }
+        if steps == nil && timeBudgetMinutes == nil { throw bad("give --steps or --time-budget") }
+        if let t = timeBudgetMinutes, !(t > 0) { throw bad("--time-budget must be positive minutes") }
+        if !(lr > 0) || !lr.isFinite { throw bad("--lr must be positive") }
+        if minLR < 0 || minLR > lr { throw bad("--min-lr must be in [0, lr]") }
+        if warmup < 0 { throw bad("--warmup must be ≥ 0") }
+        if weightDecay < 0 { throw bad("--weight-decay must be ≥ 0") }
+        if evalEvery < 1 || evalBatches < 1 || checkpointEvery < 1 || logEvery < 1 {
+            throw bad("--eval-every, --eval-batches, --checkpoint-every and --log-every must be at least 1")
+        }
+    }
+}
+
+/// One logged optimizer step.
+public struct StepReport: Sendable {
+    public var step: Int, totalSteps: Int
+    public var loss: Double, lr: Double, gradNorm: Double
+    public var tokensPerSecond: Double, elapsedSeconds: Double, etaSeconds: Double
+}
+
+public enum TrainingEvent: Sendable {
+    /// The time budget was turned into a fixed step count.
+    case planned(totalSteps: Int, secondsPerStep: Double)
+    case step(StepReport)
+    case validation(ValidationRecord)
+    case checkpoint(URL)
+    case note(String)
+}
+
+public struct TrainingSummary: Sendable {
+    public var steps: Int, totalSteps: Int
+    public var lastLoss: Double
+    public var validation: ValidationRecord?
+    public var tokensSeen: Int
+    public var seconds: Double
+    public var tokensPerSecond: Double
+    public var checkpoint: URL?
+    /// True when the run stopped before `totalSteps` (interrupt or `stopAfter`); `--resume` continues it.
+    public var interrupted: Bool
+}
+
+/// Pretraining loop: random context windows from the token files, gradient accumulation, clipping, AdamW with
+/// warmup + cosine, periodic validation, atomic checkpoints (RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest,
+/// RUNDIR/final.safetensors at the end) and a JSONL log (RUNDIR/log.jsonl). Deterministic for a fixed seed
+/// and thread count; resuming from a checkpoint reproduces the uninterrupted run bit for bit.
+public final class Trainer {
+    public let model: GPT
+    public let optimizer: AdamW
+    public let dataset: TokenDataset
+    public let runDirectory: URL
+    public private(set) var state: TrainingState
+    var sampler: SeededRandom
+    public private(set) var lastCheckpoint: URL?
+    var totalPlanned: Bool
+
+    /// Set (e.g. from a SIGINT handler) to make `run` checkpoint and return after the current step.
+    nonisolated(unsafe) public static var stopRequested = false
+
+    /// A fresh run. `model.config.vocabSize` must equal the dataset's; the run directory is created.
+    public init(model: GPT, dataset: TokenDataset, options: TrainingOptions, runDirectory: URL) throws {
+        try options.validate()
+        try Trainer.checkCompatible(model.config, options, dataset)
+        self.model = model
+        self.dataset = dataset
+        self.runDirectory = runDirectory
+        model.freezePhi = options.freezePhi
+        let c = model.config
+        optimizer = AdamW(layout: model.layout, dim: c.dim,
+                          frozen: options.freezePhi ? [model.layout.phi..<(model.layout.phi + c.vocabSize * c.dim)] : [])
+        sampler = SeededRandom(seed: options.seed ^ 0x5EED_0F_DA7A)
+        let total = options.steps ?? Int(Int32.max)
+        totalPlanned = options.steps != nil
+        state = TrainingState(step: 0, schedule: LearningRateSchedule(maxLR: options.lr, minLR: options.minLR,
+                                                                      warmup: options.warmup, totalSteps: total),
+                              options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
+                              threads: Threads.count)
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Continues the run in `runDirectory` from `checkpoint` (default: the one named by RUNDIR/latest).
+    public init(resuming runDirectory: URL, dataset: TokenDataset, checkpoint: URL? = nil) throws {
+        let url = try checkpoint ?? Checkpoint.latest(in: runDirectory)
+        let (model, opt, st, meta) = try Checkpoint.loadForResume(url: url)
+        if let h = meta["tokens_hash"], h != dataset.hash {
+            throw ModelError.badInput("--data \(dataset.directory.path): token files differ from the ones this run was trained on (hash \(dataset.hash) ≠ \(h))")
+        }
+        try Trainer.checkCompatible(model.config, st.options, dataset)
+        self.model = model
+        optimizer = opt
+        self.dataset = dataset
+        self.runDirectory = runDirectory
+        state = st
+        guard st.samplerState.count == 4 else {
+            throw ModelError.badCheckpoint(path: url.path, reason: "sampler state has \(st.samplerState.count) words, expected 4")
+        }
+        var words: [UInt64] = []
+        for w in st.samplerState {
+            guard let v = UInt64(w, radix: 16) else {
+                throw ModelError.badCheckpoint(path: url.path, reason: "sampler state word \"\(w)\" is not hex")
+            }
+            words.append(v)
+        }
+        sampler = SeededRandom(stateWords: words)
+        lastCheckpoint = url
+        totalPlanned = true
+    }
+
+    static func checkCompatible(_ c: GPTConfig, _ o: TrainingOptions, _ d: TokenDataset) throws {
+        guard c.vocabSize == d.vocabSize else {
+            throw ModelError.badInput("--vocab-size \(c.vocabSize) does not match the token files' vocab_size \(d.vocabSize) (\(d.directory.path))")
+        }
+        guard d.trainCount > c.context + 1, d.valCount > c.context + 1 else {
+            throw ModelError.badInput("\(d.directory.path): train (\(d.trainCount)) and val (\(d.valCount)) need more than context+1 = \(c.context + 1) tokens")
+        }
+    }
+
+    /// Mean validation losses over `evalBatches` batches of fixed, evenly spaced windows of the val split.
+    public func validate() throws -> ValidationRecord {
+        let o = state.options, T = model.config.context, B = o.batch
+        let starts = dataset.evenlySpacedStarts(.val, count: o.evalBatches * B, length: T)
+        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
+        var sumObj = 0.0, sumCE = 0.0
+        for k in 0..<o.evalBatches {
+            inputs.withUnsafeMutableBufferPointer { x in
+                targets.withUnsafeMutableBufferPointer { y in
+                    dataset.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
+                                      inputs: x.baseAddress!, targets: y.baseAddress!)
+                }
+            }
+            let r = try inputs.withUnsafeBufferPointer { x in
+                try targets.withUnsafeBufferPointer { y in try model.evaluate(inputs: x, targets: y, batch: B, length: T) }
+            }
+            sumObj += r.objective; sumCE += r.crossEntropy
+        }
+        return ValidationRecord(step: state.step, loss: sumObj / Double(o.evalBatches), crossEntropy: sumCE / Double(o.evalBatches))
+    }
+
+    /// Trains until the planned total (or `stopAfter` steps in total, or `Trainer.stopRequested`), validating,
+    /// logging and checkpointing as configured. Throws `ModelError.nonFiniteLoss` (parameters untouched by the
+    /// bad step, last good checkpoint kept) if a loss or gradient norm is not finite.
+    @discardableResult
+    public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
+        let o = state.options, c = model.config, T = c.context, B = o.batch
+        let logURL = runDirectory.appendingPathComponent("log.jsonl")
+        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        guard let log = try? FileHandle(forWritingTo: logURL) else {
+            throw ModelError.io(path: logURL.path, reason: "cannot open the training log for writing")
+        }
+        defer { try? log.close() }
+        _ = try? log.seekToEnd()
+        func writeLog(_ fields: [(String, Any)]) {
+            let body = fields.map { k, v -> String in
+                if let d = v as? Double { return "\"\(k)\":\(d.isFinite ? String(format: "%.6g", d) : "null")" }
+                if let s = v as? String { return "\"\(k)\":\"\(s)\"" }
+                return "\"\(k)\":\(v)"
+            }.joined(separator: ",")
+            log.write(Data(("{" + body + "}\n").utf8))
+        }
+        if state.threads != Threads.count {
+            progress(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
+        }
+        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
+        let start = Benchmark.now()
+        var windowStart = start, windowSteps = 0
+        var probeTimes: [Double] = []
+        let startStep = state.step
+        var lastLoss = Double.nan
+        var interrupted = false
+        let tokensPerStep = B * T * o.gradAccum
+
+        while state.step < state.schedule.totalSteps {
+            if let s = stopAfter, state.step >= s { interrupted = true; break }
+            if Trainer.stopRequested { interrupted = true; break }
+            let t0 = Benchmark.now()
+            let lr = state.schedule.lr(at: state.step)
+            model.zeroGradients()
+            var loss = 0.0
+            for _ in 0..<o.gradAccum {
+                let starts = (0..<B).map { _ in sampler.int(below: dataset.trainCount - T - 1) }
+                inputs.withUnsafeMutableBufferPointer { x in
+                    targets.withUnsafeMutableBufferPointer { y in
+                        dataset.fillBatch(.train, starts: starts, length: T, inputs: x.baseAddress!, targets: y.baseAddress!)
+                    }
+                }
+                loss += try inputs.withUnsafeBufferPointer { x in
+                    try targets.withUnsafeBufferPointer { y in
+                        try model.forwardBackward(inputs: x, targets: y, batch: B, length: T,
+                                                  lossScale: 1 / Float(o.gradAccum))
+                    }
+                } / Double(o.gradAccum)
+            }
+            let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
+            guard loss.isFinite, norm.isFinite else {
+                writeLog([("step", state.step), ("event", "non-finite"), ("loss", loss), ("grad_norm", norm)])
+                throw ModelError.nonFiniteLoss(step: state.step, loss: loss.isFinite ? norm : loss,
+                                               lastCheckpoint: lastCheckpoint?.path)
+            }
+            if o.clip > 0 && norm > o.clip {
+                BLAS.scal(Float(o.clip / norm), model.gradients)
+            }
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: Float(lr),
+                           weightDecay: Float(o.weightDecay))
+            state.step += 1
+            state.tokensSeen += tokensPerStep
+            lastLoss = loss
+            windowSteps += 1
+            let now = Benchmark.now()
+
+            // Time budget: after the probe steps, fix the step count so the cosine ends with the budget.
+            if !totalPlanned, let minutes = o.timeBudgetMinutes {
+                if state.step > 1 { probeTimes.append(now - t0) }
+                let probe = max(5, min(o.warmup, 30))
+                if state.step >= probe {
+                    let perStep = probeTimes.isEmpty ? now - t0 : probeTimes.reduce(0, +) / Double(probeTimes.count)
+                    let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
+                    let remaining = minutes * 60 - (now - start)
+                    state.schedule.totalSteps = state.step + max(0, Int(remaining / (perStep * overhead)))
+                    totalPlanned = true
+                    progress(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
+                    writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])
+                }
+            }
+
+            let done = state.step >= state.schedule.totalSteps
+            if state.step % o.logEvery == 0 || done || state.step == startStep + 1 {
+                let elapsed = now - start
+                let rate = Double(windowSteps * tokensPerStep) / max(now - windowStart, 1e-9)
+                let perStep = elapsed / Double(state.step - startStep)
+                let eta = totalPlanned ? Double(state.schedule.totalSteps - state.step) * perStep : .nan
+                let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
+                                   gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
+                progress(.step(r))
+                writeLog([("step", r.step), ("loss", r.loss), ("lr", r.lr), ("grad_norm", r.gradNorm),
+                          ("tokens_per_s", r.tokensPerSecond), ("elapsed_s", r.elapsedSeconds)])
+                windowStart = now; windowSteps = 0
+            }
+            if state.step % o.evalEvery == 0 || done {
+                let v = try validate()
+                state.validation.append(v)
+                progress(.validation(v))
+                writeLog([("step", v.step), ("val_loss", v.loss), ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
+            }
+            if state.step % o.checkpointEvery == 0 && !done {
+                progress(.checkpoint(try saveCheckpoint(final: false)))
+            }
+        }
+        var ckpt = lastCheckpoint
+        if state.step > startStep || lastCheckpoint == nil {
+            let url = try saveCheckpoint(final: !interrupted)
+            progress(.checkpoint(url))
+            ckpt = url
+        }
+        let seconds = Benchmark.now() - start
+        let trained = state.step - startStep
+        return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: lastLoss,
+                               validation: state.validation.last, tokensSeen: state.tokensSeen, seconds: seconds,
+                               tokensPerSecond: Double(trained * tokensPerStep) / max(seconds, 1e-9),
+                               checkpoint: ckpt, interrupted: interrupted)
+    }
+
+    /// Writes RUNDIR/ckpt-STEP.safetensors (and final.safetensors when `final`), updates RUNDIR/latest, and
+    /// removes the previous periodic checkpoint unless `keepCheckpoints`.
+    func saveCheckpoint(final: Bool) throws -> URL {
+        state.samplerState = sampler.stateWords.map { String($0, radix: 16) }
+        state.adamSteps = optimizer.stepsTaken
+        state.threads = Threads.count
+        let url = runDirectory.appendingPathComponent("ckpt-\(state.step).safetensors")
+        try Checkpoint.save(to: url, model: model, step: state.step, optimizer: optimizer, state: state,
+                            tokenizer: dataset.tokenizerDirectory.path, tokensHash: dataset.hash,
+                            dataDirectory: dataset.directory.path, validation: state.validation)
+        let pointer = runDirectory.appendingPathComponent("latest")
+        do { try Data((url.lastPathComponent + "\n").utf8).write(to: pointer, options: .atomic) } catch {
+            throw ModelError.io(path: pointer.path, reason: "cannot write: \(error.localizedDescription)")
+        }
+        if let prev = lastCheckpoint, prev.standardizedFileURL.path != url.standardizedFileURL.path,
+           !state.options.keepCheckpoints,
+           prev.deletingLastPathComponent().standardizedFileURL.path == runDirectory.standardizedFileURL.path {
+            try? FileManager.default.removeItem(at: prev)
+        }
+        lastCheckpoint = url
+        if final {
+            let f = runDirectory.appendingPathComponent("final.safetensors")
+            try? FileManager.default.removeItem(at: f)
+            do { try FileManager.default.linkItem(at: url, to: f) } catch {
+                do { try FileManager.default.copyItem(at: url, to: f) } catch {
+                    throw ModelError.io(path: f.path, reason: "cannot write: \(error.localizedDescription)")
+                }
+            }
+        }
+        return url
+    }
+}

@@ -1,0 +1,324 @@
+import Foundation
+import Linalg
+
+/// A GPT-2 byte-level BPE tokenizer: a vocabulary of byte strings (ids 0..<vocabSize) and a ranked list of merges.
+///
+/// Encoding pre-tokenises the bytes with `PreTokenizer`, maps each byte to its single-byte token, and inside each word
+/// repeatedly merges the adjacent pair of lowest rank (all its occurrences, left to right) until no pair is in the
+/// merge list — GPT-2's `bpe()`, which gives the same ids as HF `tokenizers`. Special tokens (e.g. `<|endoftext|>`)
+/// are never produced by `encode`; they are inserted by id. The value is immutable, so `encode` may be called from
+/// many threads at once.
+public struct BPETokenizer: Sendable {
+    /// Token strings in GPT-2's byte-level form, by id.
+    public let tokenStrings: [String]
+    /// Bytes of each token, by id (a special token's bytes are its UTF-8 text).
+    let tokenBytes: [[UInt8]]
+    /// Merges in rank order: (left id, right id, merged id).
+    public let merges: [(left: Int, right: Int, merged: Int)]
+    let vocab: [String: Int]
+    let byteToId: [Int32]
+    let ranks: PairMap
+    /// Ids that are neither a single byte nor produced by a merge (e.g. `<|endoftext|>`).
+    public let specialTokens: [Int]
+
+    public var vocabSize: Int { tokenStrings.count }
+
+    /// The `<|endoftext|>` id (documents are separated by it), or nil if the vocabulary lacks it.
+    public var eotToken: Int? { vocab[BPETokenizer.endOfText] }
+    public static let endOfText = "<|endoftext|>"
+
+    /// Builds a tokenizer from token strings (by id) and merges given as pairs of token strings, validating both.
+    /// `source` names the files in error messages.
+    public init(tokenStrings: [String], merges mergeStrings: [(String, String)], source: String = "tokenizer",
+                mergeLines: [Int]? = nil) throws {
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(tokenStrings.count)
+        for (i, t) in tokenStrings.enumerated() {
+            if vocab[t] != nil { throw TextError(file: source, "token \"\(t)\" appears twice in the vocabulary") }
+            vocab[t] = i
+        }
+        var byteToId = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 {
+            let s = ByteLevel.encode([UInt8(b)])
+            guard let id = vocab[s] else {
+                throw TextError(file: source, "vocabulary lacks the single-byte token \"\(s)\" (byte \(b))")
+            }
+            byteToId[b] = Int32(id)
+        }
+        var bytes = [[UInt8]](repeating: [], count: tokenStrings.count)
+        for (i, t) in tokenStrings.enumerated() { bytes[i] = ByteLevel.decode(t) ?? Array(t.utf8) }
+        var ranks = PairMap(capacity: mergeStrings.count)
+        var merges: [(left: Int, right: Int, merged: Int)] = []
+        merges.reserveCapacity(mergeStrings.count)
+        var produced = [Bool](repeating: false, count: tokenStrings.count)
+        for (r, (a, b)) in mergeStrings.enumerated() {
+            let line = mergeLines?[r]
+            guard let ia = vocab[a] else { throw TextError(file: source, line: line, "merge token \"\(a)\" is not in the vocabulary") }
+            guard let ib = vocab[b] else { throw TextError(file: source, line: line, "merge token \"\(b)\" is not in the vocabulary") }
+            guard let im = vocab[a + b] else { throw TextError(file: source, line: line, "merged token \"\(a + b)\" is not in the vocabulary") }
+            merges.append((ia, ib, im))
+            produced[im] = true
+            ranks.insertIfAbsent(UInt64(ia) << 32 | UInt64(ib), UInt64(r) << 32 | UInt64(im))
+        }
+        for b in 0..<256 { produced[Int(byteToId[b])] = true }
+        self.tokenStrings = tokenStrings
+        self.tokenBytes = bytes
+        self.merges = merges
+        self.vocab = vocab
+        self.byteToId = byteToId
+        self.ranks = ranks
+        self.specialTokens = (0..<tokenStrings.count).filter { !produced[$0] }
+    }
+
+    // MARK: Files (GPT-2's vocab.json + merges.txt)
+
+    /// Loads `vocab.json` and `merges.txt` from `directory`.
+    public init(directory: URL) throws {
+        self = try BPETokenizer.load(vocab: directory.appendingPathComponent("vocab.json"),
+                                     merges: directory.appendingPathComponent("merges.txt"))
+    }
+
+    /// Loads GPT-2-format files: `vocab.json` maps token strings to ids 0..<V (each id once); `merges.txt` has an
+    /// optional `#version` line, then one merge `left right` per line, in rank order.
+    public static func load(vocab vocabURL: URL, merges mergesURL: URL) throws -> BPETokenizer {
+        let data: Data
+        do { data = try Data(contentsOf: vocabURL) }
+        catch { throw TextError(file: vocabURL, "cannot read (\((error as NSError).localizedDescription))") }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) }
+        catch { throw TextError(file: vocabURL, "not valid JSON (\((error as NSError).localizedDescription))") }
+        guard let dict = object as? [String: Any] else { throw TextError(file: vocabURL, "expected a JSON object of token → id") }
+        var strings = [String?](repeating: nil, count: dict.count)
+        for (token, value) in dict {
+            guard let n = value as? NSNumber, let id = Int(exactly: n.doubleValue), id >= 0, id < dict.count else {
+                throw TextError(file: vocabURL, "token \"\(token)\" has id \(value), expected an integer in 0..<\(dict.count)")
+            }
+            if strings[id] != nil { throw TextError(file: vocabURL, "id \(id) is used by \"\(strings[id]!)\" and \"\(token)\"") }
+            strings[id] = token
+        }
+        let tokenStrings = strings.map { $0 ?? "" }  // all set: dict.count distinct ids in 0..<count
+        let text = try readUTF8(mergesURL)
+        var pairs: [(String, String)] = [], lines: [Int] = []
+        for (i, raw) in textLines(text).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.isEmpty || (i == 0 && line.hasPrefix("#version")) { continue }
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw TextError(file: mergesURL, line: i + 1, "expected two tokens separated by one space, got \"\(line)\"")
+            }
+            pairs.append((String(parts[0]), String(parts[1]))); lines.append(i + 1)
+        }
+        return try BPETokenizer(tokenStrings: tokenStrings, merges: pairs, source: mergesURL.path, mergeLines: lines)
+    }
+
+    /// Writes `vocab.json` (ids in order) and `merges.txt` (`#version: 0.2` then one merge per line) into `directory`,
+    /// creating it if needed. HF `tokenizers` and `transformers` load these files.
+    public func save(directory: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var json = "{"
+            for (i, t) in tokenStrings.enumerated() {
+                if i > 0 { json += "," }
+                json += jsonString(t) + ":" + String(i)
+            }
+            json += "}"
+            try Data(json.utf8).write(to: directory.appendingPathComponent("vocab.json"), options: .atomic)
+            var m = "#version: 0.2\n"
+            for (a, b, _) in merges { m += tokenStrings[a] + " " + tokenStrings[b] + "\n" }
+            try Data(m.utf8).write(to: directory.appendingPathComponent("merges.txt"), options: .atomic)
+        } catch let e as TextError { throw e }
+        catch { throw TextError(file: directory, "cannot write tokenizer files (\((error as NSError).localizedDescription))") }
+    }
+
+    // MARK: Lookup
+
+    /// The id of the token whose bytes are exactly the UTF-8 of `text` (e.g. `" great"` → id of `"Ġgreat"`), or of the
+    /// special token spelled `text`; nil if no such token.
+    public func id(forToken text: String) -> Int? {
+        if let id = vocab[text], specialTokens.contains(id) { return id }
+        return vocab[ByteLevel.encode(Array(text.utf8))]
+    }
+
+    /// The id of a token given in byte-level form (`"Ġgreat"`), as in `vocab.json`.
+    public func id(forTokenString s: String) -> Int? { vocab[s] }
+
+    // MARK: Encoding
+
+    /// Ids of `text` (special-token text such as `<|endoftext|>` is encoded as ordinary text).
+    public func encode(_ text: String) -> [Int] {
+        var text = text
+        return text.withUTF8 { encode(bytes: $0) }
+    }
+
+    /// Ids of an arbitrary byte string (need not be UTF-8).
+    public func encode(bytes: UnsafeBufferPointer<UInt8>) -> [Int] {
+        var out: [Int32] = []
+        var scratch: [Int32] = []
+        guard let p = bytes.baseAddress else { return [] }
+        out.reserveCapacity(bytes.count / 3 + 4)
+        PreTokenizer.forEachWord(p, count: bytes.count) { s, e in
+            encodeWord(p + s, e - s, into: &out, scratch: &scratch)
+        }
+        return out.map { Int($0) }
+    }
+
+    public func encode(bytes: [UInt8]) -> [Int] { bytes.withUnsafeBufferPointer { encode(bytes: $0) } }
+
+    /// BPE of one pre-tokenised word, appended to `out`.
+    @inline(__always)
+    func encodeWord(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int32], scratch: inout [Int32]) {
+        if n == 1 { out.append(byteToId[Int(p[0])]); return }
+        if scratch.count < n { scratch = [Int32](repeating: 0, count: max(n, 64)) }
+        let m = scratch.withUnsafeMutableBufferPointer { sb -> Int in
+            let sym = sb.baseAddress!
+            byteToId.withUnsafeBufferPointer { bt in
+                for i in 0..<n { sym[i] = bt[Int(p[i])] }
+            }
+            return mergeAll(sym, n)
+        }
+        scratch.withUnsafeBufferPointer { sb in out.append(contentsOf: sb[0..<m]) }
+    }
+
+    /// Applies merges to `sym[0..<n]` in rank order; returns the new length.
+    @inline(__always)
+    func mergeAll(_ sym: UnsafeMutablePointer<Int32>, _ count: Int) -> Int {
+        var n = count
+        while n > 1 {
+            var best = UInt64.max, pos = -1
+            for i in 0..<(n &- 1) {
+                if let v = ranks.get(UInt64(UInt32(bitPattern: sym[i])) << 32 | UInt64(UInt32(bitPattern: sym[i &+ 1]))),
+                   v < best { best = v; pos = i }
+            }
+            if pos < 0 { break }
+            let a = sym[pos], b = sym[pos &+ 1], merged = Int32(truncatingIfNeeded: best & 0xFFFF_FFFF)
+            var w = pos, r = pos
+            while r < n {
+                if r &+ 1 < n, sym[r] == a, sym[r &+ 1] == b { sym[w] = merged; r &+= 2 }
+                else { sym[w] = sym[r]; r &+= 1 }
+                w &+= 1
+            }
+            n = w
+        }
+        return n
+    }
+
+    /// Per-worker cache of word encodings (word bytes → ids).
+    struct Cache {
+        var words = WordTable(capacity: 1 << 14)
+        var idStart: [Int] = [0]
+        var ids: [Int32] = []
+        var scratch: [Int32] = []
+        static let maxWords = 1 << 21
+    }
+
+    /// Encodes `p[0..<n]` appending ids to `out`, using and filling `cache`.
+    func encode(_ p: UnsafePointer<UInt8>, _ n: Int, cache: inout Cache, into out: inout [Int32]) {
+        PreTokenizer.forEachWord(p, count: n) { s, e in
+            let len = e &- s
+            if len == 1 { out.append(byteToId[Int(p[s])]); return }
+            let h = WordTable.hash(p + s, len)
+            if let k = cache.words.find(p + s, len, hash: h) {
+                let lo = cache.idStart[k], hi = cache.idStart[k &+ 1]
+                cache.ids.withUnsafeBufferPointer { out.append(contentsOf: $0[lo..<hi]) }
+                return
+            }
+            let before = out.count
+            encodeWord(p + s, len, into: &out, scratch: &cache.scratch)
+            if cache.words.count < Cache.maxWords {
+                _ = cache.words.intern(p + s, len, hash: h)
+                cache.ids.append(contentsOf: out[before...])
+                cache.idStart.append(cache.ids.count)
+            }
+        }
+    }
+
+    /// Encodes many texts on `Threads.count` workers (each with its own word cache). Same ids as `encode` on each.
+    public func encodeBatch(_ texts: [String]) -> [[Int32]] {
+        var caches: [Cache] = []
+        return encodeBatch(texts, caches: &caches)
+    }
+
+    /// `encodeBatch` keeping the workers' caches in `caches` across calls (for encoding a corpus batch by batch).
+    func encodeBatch(_ texts: [String], caches: inout [Cache]) -> [[Int32]] {
+        let workers = max(1, min(Threads.count, texts.count))
+        while caches.count < workers { caches.append(Cache()) }
+        var results = [[Int32]](repeating: [], count: texts.count)
+        results.withUnsafeMutableBufferPointer { res in
+            caches.withUnsafeMutableBufferPointer { cs in
+                let res = res, cs = cs
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = texts.count * w / workers, hi = texts.count * (w + 1) / workers
+                    var cache = cs[w]
+                    cs[w] = Cache()
+                    for i in lo..<hi {
+                        var t = texts[i]
+                        var out: [Int32] = []
+                        t.withUTF8 { b in if let p = b.baseAddress { encode(p, b.count, cache: &cache, into: &out) } }
+                        res[i] = out
+                    }
+                    cs[w] = cache
+                }
+            }
+        }
+        return results
+    }
+
+    /// Encodes one large byte buffer on `Threads.count` workers: it is cut only after a newline followed by a
+    /// non-space ASCII byte, which is always a word boundary, so the ids equal those of a single-threaded encode.
+    public func encodeCorpus(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int32] {
+        guard let p = bytes.baseAddress, bytes.count > 0 else { return [] }
+        let cuts = Corpus.safeCuts(bytes, pieces: max(1, Threads.count * 4))
+        var parts = [[Int32]](repeating: [], count: cuts.count - 1)
+        parts.withUnsafeMutableBufferPointer { res in
+            let res = res
+            parallelChunks(cuts.count - 1) { range in
+                var cache = Cache()
+                for c in range {
+                    var out: [Int32] = []
+                    out.reserveCapacity((cuts[c + 1] - cuts[c]) / 3)
+                    encode(p + cuts[c], cuts[c + 1] - cuts[c], cache: &cache, into: &out)
+                    res[c] = out
+                }
+            }
+        }
+        return Array(parts.joined())
+    }
+
+    // MARK: Decoding
+
+    /// The exact bytes of `ids`; an id outside 0..<vocabSize decodes to U+FFFD (EF BF BD), visibly.
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(ids.count * 4)
+        for id in ids {
+            if id >= 0, id < tokenBytes.count { out.append(contentsOf: tokenBytes[id]) }
+            else { out.append(contentsOf: [0xEF, 0xBF, 0xBD]) }
+        }
+        return out
+    }
+
+    /// The text of `ids`; byte sequences that are not valid UTF-8 become U+FFFD (use `decodeBytes` for exact bytes).
+    public func decode(_ ids: [Int]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
+
+    /// Token string (byte-level form) of `id`, or nil if out of range.
+    public func tokenString(_ id: Int) -> String? { id >= 0 && id < tokenStrings.count ? tokenStrings[id] : nil }
+}
+
+/// JSON string literal with the escapes serde_json (HF) uses: `"` `\` and control characters; other text raw UTF-8.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}

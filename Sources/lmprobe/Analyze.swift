@@ -1,0 +1,182 @@
+import Analysis
+import ArgumentParser
+import Features
+import Foundation
+import Linalg
+import Model
+
+/// `lmprobe analyze`: the checks of the paper's theory, each writing OUT/<check>.json and OUT/<check>.md.
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the paper's theory: linearity of f ↦ Φp_f, a quadratic log-partition, transfer vs LM loss.",
+        discussion: "Each check writes OUT/<check>.json (every number and the settings) and OUT/<check>.md, and prints the Markdown.",
+        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self])
+}
+
+/// A check's JSON document: the settings it ran with and its result.
+struct CheckDocument<Result: Encodable>: Encodable {
+    let check: String
+    let tool = "lmprobe"
+    let version = LMProbe.version
+    let settings: [String: String]
+    let result: Result
+    var hyperplane: HyperplaneCheck? = nil
+}
+
+/// Shared by the feature-folder checks: the checkpoint, the features and the output folder.
+struct FeatureCheckOptions: ParsableArguments {
+    @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint): gives Φ.") var checkpoint: String
+    @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled).")
+    var features: String
+    @Option(help: "Fraction of contexts held out for scoring.") var heldOut: Double = 0.2
+    @Option(help: "Seed of the fit / held-out split.") var seed: UInt64 = 0
+    @Option(help: "Output folder (default: the feature folder).") var out: String?
+
+    var outURL: URL { URL(fileURLWithPath: out ?? features) }
+
+    func validate() throws {
+        guard heldOut > 0, heldOut < 1 else { throw ValidationError("--held-out must be in (0, 1) (got \(heldOut))") }
+    }
+
+    /// The folders holding the features: DIR itself, or DIR/train and DIR/test when DIR has no f.npy.
+    func folders() throws -> [URL] {
+        let dir = URL(fileURLWithPath: features)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dir.appendingPathComponent("f.npy").path) { return [dir] }
+        let subs = ["train", "test", "all"].map { dir.appendingPathComponent($0) }
+            .filter { fm.fileExists(atPath: $0.appendingPathComponent("f.npy").path) }
+        guard !subs.isEmpty else { throw CLIError("--features \(features): no f.npy here nor in train/ or test/") }
+        return subs
+    }
+
+    /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
+    func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? {
+        var parts: [Matrix<Float>] = []
+        for d in dirs {
+            let url = d.appendingPathComponent(name + ".npy")
+            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+            let m: Matrix<Float> = try NPY.readMatrix(url)
+            if let first = parts.first, first.cols != m.cols {
+                throw CLIError("\(url.path): \(m.cols) columns but \(dirs[0].path)/\(name).npy has \(first.cols)")
+            }
+            parts.append(m)
+        }
+        guard let first = parts.first else { return nil }
+        if parts.count == 1 { return first }
+        let out = Matrix<Float>(rows: parts.reduce(0) { $0 + $1.rows }, cols: first.cols)
+        var r = 0
+        for p in parts {
+            for i in 0..<p.rows { for j in 0..<p.cols { out[r + i, j] = p[i, j] } }
+            r += p.rows
+        }
+        return out
+    }
+
+    /// Loads the checkpoint, warning when the features were extracted from another one.
+    func loadCheckpoint(featureDirs: [URL]) throws -> (Checkpoint, String) {
+        let url = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
+        let ckpt = try Checkpoint.load(url: url)
+        let sha = try Digest.sha256(file: url)
+        if let m = try? FeatureFolder.manifest(featureDirs[0]), m.provenance.checkpointSHA256 != sha {
+            eprint("warning: \(featureDirs[0].path) was extracted from \(m.provenance.checkpoint) (sha \(m.provenance.checkpointSHA256.prefix(12))), not \(url.path) (sha \(sha.prefix(12)))")
+        }
+        return (ckpt, sha)
+    }
+
+    /// γ and β of the final LayerNorm.
+    static func finalLayerNorm(_ model: GPT) -> (gamma: [Float], beta: [Float])? {
+        guard let w = model.layout.tensor(named: "lnf.weight"), let b = model.layout.tensor(named: "lnf.bias") else { return nil }
+        let gw = model.tensorView(w), gb = model.tensorView(b)
+        return ((0..<gw.cols).map { gw[0, $0] }, (0..<gb.cols).map { gb[0, $0] })
+    }
+
+    func write<R: Encodable>(_ doc: CheckDocument<R>, markdown: String) throws {
+        let dir = outURL
+        try ReportWriter.writeJSON(doc, to: dir.appendingPathComponent(doc.check + ".json"))
+        try ReportWriter.writeText(markdown, to: dir.appendingPathComponent(doc.check + ".md"))
+        print(markdown, terminator: "")
+        eprint("wrote \(dir.appendingPathComponent(doc.check).path).{json,md}")
+    }
+}
+
+/// `lmprobe analyze linearity`: check 1a, Φp_f ≈ A f + b.
+struct AnalyzeLinearity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linearity",
+        abstract: "Fit Φp_f(s) ≈ A f(s) + b by least squares and report held-out R² (overall and per dimension).",
+        discussion: "Uses phip.npy when present, else computes Φp_f from f.npy and the checkpoint's Φ (in blocks of rows).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: FeatureCheckOptions
+
+    func run() throws {
+        global.apply()
+        do {
+            let dirs = try options.folders()
+            let (ckpt, sha) = try options.loadCheckpoint(featureDirs: dirs)
+            guard let f = try options.stacked("f", in: dirs) else { throw CLIError("--features: f.npy missing") }
+            let phi = ckpt.model.phi
+            guard f.cols == phi.cols else {
+                throw CLIError("\(dirs[0].path)/f.npy has \(f.cols) columns but the checkpoint's d is \(phi.cols)")
+            }
+            let phip = try options.stacked("phip", in: dirs)
+            let check: LinearityCheck
+            if let phip {
+                check = try LinearityCheck.run(f: f, conditionalMean: phip, heldOutFraction: options.heldOut,
+                                               seed: options.seed, vocabularySize: phi.rows)
+            } else {
+                check = try LinearityCheck.run(f: f, phi: phi.copy(), heldOutFraction: options.heldOut, seed: options.seed)
+            }
+            let ln = FeatureCheckOptions.finalLayerNorm(ckpt.model)
+            let plane = try HyperplaneCheck(f: f, gamma: ln?.gamma, beta: ln?.beta)
+            var doc = CheckDocument(check: "linearity", settings: [
+                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features,
+                "held_out": "\(options.heldOut)", "seed": "\(options.seed)",
+                "conditional_mean": phip == nil ? "computed from f.npy and Φ" : "phip.npy"], result: check)
+            doc.hyperplane = plane
+            try options.write(doc, markdown: check.markdown() + "\n" + plane.markdown())
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+}
+
+/// `lmprobe analyze log-partition`: check 1b, log Z(θ) ≈ ½θᵀAθ + bᵀθ + c.
+struct AnalyzeLogPartition: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log-partition",
+        abstract: "Fit log Z(f(s)) with a quadratic (top-k PCA monomials or a degree-2 kernel) and a linear model; report held-out error.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: FeatureCheckOptions
+    @Option(help: "Quadratic model: pca (monomials of the top-k principal components) or kernel ((1 + θᵀθ')² kernel ridge).")
+    var method = "pca"
+    @Option(help: "pca: number of principal components in the quadratic part.") var k = 32
+    @Option(help: "kernel: ridge λ relative to trace(K)/n.") var relativeRidge = 1e-6
+
+    func validate() throws {
+        guard ["pca", "kernel"].contains(method) else { throw ValidationError("--method must be pca or kernel (got '\(method)')") }
+        guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
+        guard relativeRidge > 0, relativeRidge.isFinite else { throw ValidationError("--relative-ridge must be positive") }
+    }
+
+    func run() throws {
+        global.apply()
+        do {
+            let dirs = try options.folders()
+            let (ckpt, sha) = try options.loadCheckpoint(featureDirs: dirs)
+            guard let f = try options.stacked("f", in: dirs) else { throw CLIError("--features: f.npy missing") }
+            let phi = ckpt.model.phi.copy()
+            guard f.cols == phi.cols else {
+                throw CLIError("\(dirs[0].path)/f.npy has \(f.cols) columns but the checkpoint's d is \(phi.cols)")
+            }
+            let m: LogPartitionCheck.Method = method == "pca" ? .principalComponents(k: k)
+                                                               : .polynomialKernel(relativeRidge: relativeRidge)
+            let check = try LogPartitionCheck.run(f: f, phi: phi, method: m, heldOutFraction: options.heldOut,
+                                                  seed: options.seed)
+            let doc = CheckDocument(check: "log-partition", settings: [
+                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features,
+                "held_out": "\(options.heldOut)", "seed": "\(options.seed)", "method": method, "k": "\(k)",
+                "relative_ridge": "\(relativeRidge)"], result: check)
+            try options.write(doc, markdown: check.markdown())
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+}

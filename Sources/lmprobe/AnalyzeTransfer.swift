@@ -1,0 +1,158 @@
+import Analysis
+import ArgumentParser
+import Features
+import Foundation
+import Linalg
+import Model
+import Text
+
+/// `lmprobe analyze transfer`: check 1c, probe accuracy of every checkpoint of one run against its validation CE.
+struct AnalyzeTransfer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract: "Probe every checkpoint of one pretraining run on a task; plot accuracy vs validation CE and vs √(CE − best CE).",
+        discussion: """
+        Checkpoints: RUNDIR/ckpt-*.safetensors by step, plus final.safetensors (pretrain with --keep-checkpoints). \
+        Validation CE comes from each checkpoint's metadata, or is measured on the run's validation tokens. \
+        Features go to OUT/features/<checkpoint-sha>-<task>-<settings-hash>/{train,test} and are reused when their \
+        manifests match. Writes OUT/transfer.json, OUT/transfer.md, OUT/transfer-ce.svg, OUT/transfer-sqrt.svg.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("run"), help: "Run directory of one pretraining run.") var runDirectory: String
+    @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
+    @Option(help: "Data folder of the default tasks.") var dataDir = "data"
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …).") var sstDir: String?
+    @Option(help: "Labelled dataset (TSV, CSV, JSONL or class folders) instead of --task; needs --test-dataset or --test-fraction.")
+    var dataset: String?
+    @Option(help: "Test set for --dataset.") var testDataset: String?
+    @Option(help: "Test fraction for --dataset (stratified, --split-seed).") var testFraction: Double = 0
+    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
+    @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
+    @Flag(help: "No prompt, even for a default task.") var noPrompt = false
+    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset).")
+    var words: String?
+    @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
+    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
+    @Option(help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
+    var data: String?
+    @Option(help: "Validation batches when the CE must be measured.") var evalBatches = 8
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+
+    func validate() throws {
+        guard (task == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
+        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
+        guard evalBatches >= 1 else { throw ValidationError("--eval-batches must be at least 1") }
+    }
+
+    func run() throws {
+        global.apply()
+        do { try transfer() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+
+    /// The task: name, train/test splits with digests, prompt and words.
+    func loadTask() throws -> (name: String, splits: [TransferRun.Split], prompt: String, words: [String]) {
+        if let name = task {
+            let tasks = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir)
+            guard let spec = tasks.first(where: { $0.name == name }) else {
+                throw CLIError("--task: unknown task '\(name)' (known: \(tasks.map(\.name).joined(separator: ", ")); sst2/sst5 need --sst-dir)")
+            }
+            let (tr, te) = try spec.load()
+            let trDigest = try TransferRun.datasetDigest(spec.train.path)
+            let teDigest = try spec.test.map { try TransferRun.datasetDigest($0.path) } ?? trDigest
+            return (name, [.init(name: "train", data: tr, digest: trDigest), .init(name: "test", data: te, digest: teDigest)],
+                    spec.prompt, words.map(WordSubset.parse) ?? spec.words)
+        }
+        let path = dataset!
+        let main = try DatasetSource(path: path).load()
+        let digest = try TransferRun.datasetDigest(path)
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        var splits: [TransferRun.Split]
+        if let t = testDataset {
+            try main.checkTrainable()
+            splits = [.init(name: "train", data: main, digest: digest),
+                      .init(name: "test", data: try DatasetSource(path: t).load(classNames: main.classNames),
+                            digest: try TransferRun.datasetDigest(t))]
+        } else if testFraction > 0 {
+            let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
+            let d = digest + "-split\(testFraction)-\(splitSeed)"
+            splits = [.init(name: "train", data: tr, digest: d), .init(name: "test", data: te, digest: d)]
+        } else {
+            throw CLIError("--dataset \(path): the transfer check needs a test split (--test-dataset or --test-fraction)")
+        }
+        return (name, splits, "", words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+    }
+
+    func transfer() throws {
+        let runURL = URL(fileURLWithPath: runDirectory)
+        let files = try TransferRun.checkpoints(in: runURL)
+        let t = try loadTask()
+        var options = ExtractionOptions()
+        let promptText = noPrompt ? "" : (prompt ?? t.prompt)
+        options.prompt = promptText.isEmpty ? .none : try PromptTemplate(promptText)
+        options.writeFullDistribution = withP
+        options.maxBatchTokens = maxBatchTokens
+        let outURL = URL(fileURLWithPath: out)
+        var families: [FeatureFamily] = [.f, .phip]
+        var rows: [TransferCheck.Checkpoint] = []
+        var settings: [String: String] = ["run": runDirectory, "task": t.name, "prompt": options.prompt.template,
+                                          "probe": "ridge, exact LOO λ over logspace(-3, 3, 13), squared-error selection",
+                                          "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
+        var tokenizerCache: (String, BPETokenizer)? = nil
+        for (i, file) in files.enumerated() {
+            let ckpt = try Checkpoint.load(url: file.url)
+            let sha = try Digest.sha256(file: file.url)
+            guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
+                throw CLIError("--tokenizer: \(file.url.path) records no tokenizer; give its folder")
+            }
+            let tok: BPETokenizer
+            if let c = tokenizerCache, c.0 == tokDir { tok = c.1 } else {
+                tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir)); tokenizerCache = (tokDir, tok)
+            }
+            guard tok.vocabSize == ckpt.config.vocabSize else {
+                throw CLIError("tokenizer \(tokDir) has \(tok.vocabSize) tokens but \(file.url.path) has V = \(ckpt.config.vocabSize)")
+            }
+            var opts = options
+            opts.words = WordSubset(words: t.words, tokenizer: tok).count > 0 ? t.words : []
+            if i == 0 {
+                if opts.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
+                else { families += [.subsetProbs, .subsetLogits] }
+                if withP { families.append(.p) }
+                settings["words"] = opts.words.joined(separator: " ")
+            }
+            let (ce, source) = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
+                                                                       batches: evalBatches)
+            let key = TransferRun.settingsKey(task: t.name, splits: t.splits, options: opts)
+            let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(8))")
+            let bar = ProgressLine("extract \(file.label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
+            var offset = 0, lastSplit = ""
+            let reused = try TransferRun.features(
+                extractor: FeatureExtractor(model: ckpt.model, tokenizer: tok), checkpointSHA256: sha,
+                checkpointPath: file.url.path, tokenizer: tokDir, splits: t.splits, options: opts, directory: dir,
+                progress: { split, done, total in
+                    if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
+                    lastSplit = split
+                    bar.update(offset + done)
+                })
+            var probes: [String: TransferCheck.ProbeOutcome] = [:]
+            for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
+            eprint(String(format: "%@ (step %d): val CE %.4f (%@), features %@, f accuracy %.1f%%", file.label, file.step, ce,
+                          source, reused ? "reused" : "extracted", 100 * (probes["f"]?.accuracy ?? .nan)))
+            rows.append(.init(label: file.label, step: file.step, validationLoss: ce, probes: probes))
+            settings["checkpoint \(file.label)"] = "\(file.url.lastPathComponent) sha256 \(sha) val CE from \(source); features \(dir.lastPathComponent)"
+        }
+        let check = try TransferCheck(checkpoints: rows)
+        let doc = CheckDocument(check: "transfer", settings: settings, result: check)
+        try ReportWriter.writeJSON(doc, to: outURL.appendingPathComponent("transfer.json"))
+        let title = "\(t.name)\(options.prompt.isEmpty ? "" : " with “\(options.prompt.template.trimmingCharacters(in: .whitespaces))”")"
+        try ReportWriter.writeText(check.svg(title: "Probe accuracy vs validation CE · \(title)"),
+                                   to: outURL.appendingPathComponent("transfer-ce.svg"))
+        try ReportWriter.writeText(check.svg(sqrtExcess: true, title: "Probe accuracy vs √(CE − best CE) · \(title)"),
+                                   to: outURL.appendingPathComponent("transfer-sqrt.svg"))
+        let md = check.markdown() + "\nPlots: transfer-ce.svg (accuracy vs validation CE), transfer-sqrt.svg (vs √(CE − best)).\n"
+        try ReportWriter.writeText(md, to: outURL.appendingPathComponent("transfer.md"))
+        print(md, terminator: "")
+        eprint("wrote \(outURL.path)/transfer.{json,md} and transfer-{ce,sqrt}.svg")
+    }
+}

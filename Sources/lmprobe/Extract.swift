@@ -1,0 +1,143 @@
+import ArgumentParser
+import Features
+import Foundation
+import Linalg
+import Model
+import Text
+
+/// How a labelled dataset is read (shared by `extract` and `compare`).
+struct DatasetOptions: ParsableArguments {
+    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, or a folder with one subfolder per class.")
+    var dataset: String
+    @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
+    var testDataset: String?
+    @Option(help: "Hold out this fraction of --dataset as a fixed-seed stratified test split (0: no split).")
+    var testFraction: Double = 0
+    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
+    @Option(help: "Dataset format: tsv, csv, jsonl or folders (default: from the path).") var format: String?
+    @Option(help: "CSV column / JSONL field holding the text.") var textColumn = "text"
+    @Option(help: "CSV column / JSONL field holding the label.") var labelColumn = "label"
+    @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
+    @Option(help: "Undo tokenisation of the input text: none or ptb (Penn Treebank, as in the SST files).")
+    var detokenize = "none"
+
+    func validate() throws {
+        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
+        guard ["none", "ptb"].contains(detokenize) else { throw ValidationError("--detokenize must be none or ptb") }
+        if let f = format, DatasetSource.Format(rawValue: f) == nil {
+            throw ValidationError("--format must be one of tsv, csv, jsonl, folders (got '\(f)')")
+        }
+        if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
+    }
+
+    func source(_ path: String) -> DatasetSource {
+        DatasetSource(path: path, format: format.flatMap(DatasetSource.Format.init(rawValue:)), textColumn: textColumn,
+                      labelColumn: labelColumn, filter: filter, detokenizePTB: detokenize == "ptb")
+    }
+
+    /// Named splits: [("all", d)] or [("train", …), ("test", …)].
+    func load() throws -> [(name: String, data: LabelledDataset, path: String)] {
+        let main = try source(dataset).load()
+        if let t = testDataset {
+            try main.checkTrainable()
+            return [("train", main, dataset), ("test", try source(t).load(classNames: main.classNames), t)]
+        }
+        if testFraction > 0 {
+            let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
+            return [("train", tr, dataset), ("test", te, dataset)]
+        }
+        return [("all", main, dataset)]
+    }
+}
+
+/// `lmprobe extract`: run a checkpoint over a labelled dataset and write every feature family as .npy.
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Extract f(s), p_f(s), Φp_f(s) and word-subset features of a labelled dataset to .npy files.",
+        discussion: """
+        Writes OUT/{f,p,phip,subset_logits,subset_probs,labels}.npy and OUT/manifest.json; with a test set
+        (--test-dataset or --test-fraction) the same files go to OUT/train and OUT/test.
+        Features are taken at the last real token; long inputs are truncated from the left so the prompt is kept.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Checkpoint (.safetensors) or run folder (its latest checkpoint).") var checkpoint: String
+    @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
+    var tokenizer: String?
+    @OptionGroup var data: DatasetOptions
+    @Option(help: "Prompt template: '{text} This movie is', or a suffix such as ' This movie is' (default: none).")
+    var prompt: String?
+    @Option(help: "Word list for the subset features, space-separated; 'paper' = the paper's 14 sentiment words.")
+    var words: String?
+    @Option(help: "Zero-shot class words in class order: one word per class (':( :)'), or groups split by '|'.")
+    var classWords: String?
+    @Option(help: "dtype of p.npy: float32 or float16.") var pDtype = "float32"
+    @Flag(help: "Do not write the n × V p.npy.") var noP = false
+    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Print a JSON summary (the manifests) instead of text.") var json = false
+
+    func validate() throws {
+        guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
+        guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
+    }
+
+    func run() throws {
+        global.apply()
+        do { try extract() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+
+    func extract() throws {
+        let ckptURL = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
+        let ckpt = try Checkpoint.load(url: ckptURL)
+        guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
+            throw CLIError("--tokenizer: the checkpoint \(ckptURL.path) records no tokenizer; give its folder")
+        }
+        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
+        guard tok.vocabSize == ckpt.config.vocabSize else {
+            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
+        }
+        var options = ExtractionOptions()
+        if let p = prompt { options.prompt = try PromptTemplate(p) }
+        if let w = words { options.words = w == "paper" ? WordSubset.paperSentimentWords : WordSubset.parse(w) }
+        if let cw = classWords { options.classWords = Self.parseClassWords(cw) }
+        options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        options.writeFullDistribution = !noP
+        options.maxBatchTokens = maxBatchTokens
+        let ckptHash = try Digest.sha256(file: ckptURL)
+        let extractor = FeatureExtractor(model: ckpt.model, tokenizer: tok)
+        let splits = try data.load()
+        var manifests: [ExtractionManifest] = []
+        for split in splits {
+            let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
+            let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptHash, tokenizer: tokDir,
+                                  dataset: split.data.source,
+                                  datasetSHA256: try Digest.sha256(path: split.path),
+                                  split: split.name)
+            let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
+            let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
+                                          classNames: split.data.classNames, to: dir, options: options,
+                                          provenance: prov, progress: { done, _, _ in bar.update(done) })
+            manifests.append(m)
+            if !json {
+                var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
+                                  split.name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
+                print(line)
+                if let ws = m.wordSubset, !ws.missingWords.isEmpty {
+                    print("  words with no single-token variant: \(ws.missingWords.joined(separator: " "))")
+                }
+            }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try enc.encode(manifests), as: UTF8.self))
+        }
+    }
+
+    static func parseClassWords(_ s: String) -> [[String]] {
+        if s.contains("|") { return s.split(separator: "|").map { WordSubset.parse(String($0)) } }
+        return WordSubset.parse(s).map { [$0] }
+    }
+}

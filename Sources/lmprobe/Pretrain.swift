@@ -1,0 +1,125 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Linalg
+import Model
+
+
+/// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pretrain a GPT-2-style model (cross-entropy or the paper's Quad objective) on token files.",
+        discussion: """
+        Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors and RUNDIR/log.jsonl.
+        Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Token directory from `lmprobe tokenize` (tokens.json, train.bin, val.bin).") var data: String
+    @Option(help: "Run directory for checkpoints and the log.") var out: String
+    @Option(help: "Transformer blocks L.") var layers = 4
+    @Option(help: "Width d.") var dim = 256
+    @Option(help: "Attention heads h.") var heads = 4
+    @Option(help: "Context length T.") var context = 128
+    @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
+    @Option(help: "Objective: ce or quad.") var objective: String = "ce"
+    @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
+    @Option(help: "Copy Φ from this checkpoint (file or run directory).") var phiFrom: String?
+    @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
+    @Option(help: "Sequences per micro-batch.") var batch = 16
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
+    @Option(help: "Optimizer steps.") var steps: Int?
+    @Option(help: "Wall-clock budget in minutes (plans the step count after warmup).") var timeBudget: Double?
+    @Option(help: "Peak learning rate.") var lr = 1e-3
+    @Option(help: "Final learning rate of the cosine decay.") var minLr = 1e-4
+    @Option(help: "Linear warmup steps.") var warmup = 100
+    @Option(help: "AdamW decoupled weight decay (matrices only).") var weightDecay = 0.1
+    @Option(help: "Gradient-norm clipping threshold (0: off).") var clip = 1.0
+    @Option(help: "Validate every N steps.") var evalEvery = 200
+    @Option(help: "Validation batches.") var evalBatches = 8
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
+    @Flag(help: "Keep every periodic checkpoint (for analysis across training).") var keepCheckpoints = false
+    @Option(help: "Random seed (initialisation and batch sampling).") var seed: UInt64 = 1337
+    @Flag(help: "Continue the run in --out from its latest checkpoint (other options come from the checkpoint).")
+    var resume = false
+
+    func run() throws {
+        global.apply()
+        do { try train() } catch let e as ModelError { throw CLIError(e.description) }
+    }
+
+    func train() throws {
+        let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
+        let runDir = URL(fileURLWithPath: out)
+        let trainer: Trainer
+        if resume {
+            trainer = try Trainer(resuming: runDir, dataset: dataset)
+            eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
+        } else {
+            guard let obj = Objective(rawValue: objective) else {
+                throw CLIError("--objective must be ce or quad (got '\(objective)')")
+            }
+            if let v = vocabSize, v != dataset.vocabSize {
+                throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
+            }
+            if FileManager.default.fileExists(atPath: runDir.appendingPathComponent("latest").path) {
+                throw CLIError("--out \(out) already holds a run; use --resume to continue it or choose another directory")
+            }
+            let config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
+                                   vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
+            let model = try GPT(config: config, seed: seed)
+            if let src = phiFrom {
+                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try model.copyPhi(from: ck.model)
+                eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
+            }
+            var o = TrainingOptions()
+            o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget
+            if steps != nil && timeBudget != nil { throw CLIError("give either --steps or --time-budget, not both") }
+            o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.weightDecay = weightDecay; o.clip = clip
+            o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
+            o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
+            o.phiFrom = phiFrom
+            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
+            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
+        }
+        signal(SIGINT, SIG_IGN)
+        let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        sigint.setEventHandler {
+            Trainer.stopRequested = true
+            eprint("\ninterrupt: checkpointing after this step (Ctrl-C again to abort)")
+            signal(SIGINT, SIG_DFL)
+        }
+        sigint.resume()
+        let summary = try trainer.run { event in
+            switch event {
+            case let .planned(total, perStep):
+                eprint(String(format: "time budget: %.3f s/step → %d steps", perStep, total))
+            case let .step(r):
+                let eta = r.etaSeconds.isFinite ? String(format: "%dm%02ds", Int(r.etaSeconds) / 60, Int(r.etaSeconds) % 60) : "?"
+                eprint(String(format: "step %6d/%d  loss %.4f  lr %.2e  |g| %.3f  %7.0f tok/s  ETA %@", r.step,
+                              r.totalSteps, r.loss, r.lr, r.gradNorm, r.tokensPerSecond, eta))
+            case let .validation(v):
+                eprint(String(format: "  val @%d: loss %.4f  ce %.4f  ppl %.2f", v.step, v.loss, v.crossEntropy, v.perplexity))
+            case let .checkpoint(url):
+                eprint("  checkpoint \(url.path)")
+            case let .note(s):
+                eprint("note: \(s)")
+            }
+        }
+        sigint.cancel()
+        var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
+                     String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
+                            summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
+        if let v = summary.validation {
+            lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
+                                v.loss, v.crossEntropy, v.perplexity))
+        }
+        if let c = summary.checkpoint { lines.append("checkpoint: \(c.path)") }
+        if summary.interrupted { lines.append("continue with: lmprobe pretrain --data \(data) --out \(out) --resume") }
+        print(lines.joined(separator: "\n"))
+    }
+}
+

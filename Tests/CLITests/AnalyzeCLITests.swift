@@ -1,0 +1,184 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+
+/// Whole-command tests of `lmprobe analyze` on a tiny model pretrained here (tokenize → pretrain → extract → analyze).
+struct FixtureError: Error, CustomStringConvertible { let description: String }
+
+/// A tiny corpus, tokenizer, 20-step run (checkpoints at 10 and 20), a 60-row TSV task and its features, built once
+/// per test process and shared by the whole-command tests of `extract`, `analyze` and `compare`.
+enum TinyPipeline {
+    /// Removes the fixture folder (a later `fixture()` call builds it again).
+    static func cleanUp() {
+        if let d = workDir { try? FileManager.default.removeItem(at: d) }
+        workDir = nil
+    }
+
+    nonisolated(unsafe) static var workDir: URL?
+
+    /// Builds (once) a tiny corpus, tokenizer, 20-step run with checkpoints at 10 and 20, a TSV task, and features.
+    static func fixture() throws -> URL {
+        if let d = Self.workDir { return d }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-analyze-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let pos = "great charming happy fantastic exciting strong classic interesting".split(separator: " ")
+        let neg = "boring sad terrible flawed dull awful bad weak".split(separator: " ")
+        let nouns = "movie film story plot actor scene ending cast".split(separator: " ")
+        var lines: [String] = [], rows: [String] = []
+        var state: UInt64 = 12345   // a fixed LCG: the corpus is the same on every run, and mostly distinct lines
+        func pick(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let adjectives = pos + neg
+        for _ in 0..<400 {
+            lines.append("The \(nouns[pick(8)]) is \(adjectives[pick(16)]) and the \(nouns[pick(8)]) was \(adjectives[pick(16)]).")
+        }
+        for i in 0..<60 {
+            let label = i % 2
+            let w = label == 1 ? pos[(i / 2) % 8] : neg[(i / 2) % 8]
+            rows.append("\(label)\tthe \(nouns[(i * 3) % 8]) was \(w)")
+        }
+        try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
+        try (rows.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("data.tsv"), atomically: true, encoding: .utf8)
+        let p = dir.path
+        for args in [
+            ["tokenize", "--out", p + "/tok", "--vocab-size", "400", "--doc-split", "line", p + "/corpus.txt"],
+            ["pretrain", "--data", p + "/tok", "--out", p + "/run", "--layers", "1", "--dim", "16", "--heads", "2",
+             "--context", "16", "--batch", "4", "--steps", "20", "--checkpoint-every", "10", "--eval-every", "20",
+             "--eval-batches", "2", "--warmup", "2", "--keep-checkpoints", "--threads", "2"],
+            ["extract", "--checkpoint", p + "/run", "--dataset", p + "/data.tsv", "--test-fraction", "0.25",
+             "--words", "paper", "--out", p + "/feat"],
+        ] {
+            let r = try runLMProbe(args)
+            guard r.status == 0 else { throw FixtureError(description: "fixture step \(args[0]) failed: \(r.stderr)") }
+        }
+        Self.workDir = dir
+        return dir
+    }
+
+
+}
+
+final class AnalyzeCLITests: XCTestCase {
+    func fixture() throws -> URL { try TinyPipeline.fixture() }
+    override class func tearDown() { TinyPipeline.cleanUp() }
+
+    func json(_ url: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: url)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any], url.path)
+    }
+
+    func testLinearityFromPhipAgreesWithComputedFromPhi() throws {
+        let p = try fixture().path
+        let a = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--features", p + "/feat",
+                                "--out", p + "/lin-a"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.contains("### Linearity"), a.stdout)
+        let ja = try json(URL(fileURLWithPath: p + "/lin-a/linearity.json"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: p + "/lin-a/linearity.md"))
+        let ra = try XCTUnwrap(ja["result"] as? [String: Any])
+        XCTAssertEqual(ra["contexts"] as? Int, 60)          // train and test folders pooled
+        XCTAssertEqual(ra["dimension"] as? Int, 16)
+        let r2a = try XCTUnwrap(ra["heldOutR2"] as? Double)
+        XCTAssertLessThanOrEqual(r2a, 1)
+        XCTAssertGreaterThan(r2a, 0.5)
+        XCTAssertEqual((ra["heldOutR2PerDimension"] as? [Any])?.count, 16)
+        // The final LayerNorm puts every f on a hyperplane.
+        let plane = try XCTUnwrap(ja["hyperplane"] as? [String: Any])
+        XCTAssertEqual(plane["onHyperplane"] as? Bool, true)
+        XCTAssertLessThan(try XCTUnwrap(plane["maxRelativeResidual"] as? Double), 1e-4)
+
+        // Without phip.npy, Φp_f is recomputed from f.npy and Φ: the extractor's Φp_f and the analysis' must agree.
+        let copy = p + "/feat-nophip"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: p + "/feat", toPath: copy)
+        for s in ["train", "test"] { try FileManager.default.removeItem(atPath: "\(copy)/\(s)/phip.npy") }
+        let b = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--features", copy, "--out", p + "/lin-b"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let rb = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/lin-b/linearity.json"))["result"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(rb["heldOutR2"] as? Double), r2a, accuracy: 1e-4)
+        XCTAssertEqual(rb["vocabularySize"] as? Int, ra["vocabularySize"] as? Int)
+    }
+
+    func testLogPartitionBothMethods() throws {
+        let p = try fixture().path
+        for (method, extra) in [("pca", ["--k", "4"]), ("kernel", [])] {
+            let out = p + "/lz-" + method
+            let r = try runLMProbe(["analyze", "log-partition", "--checkpoint", p + "/run", "--features", p + "/feat",
+                                    "--method", method, "--out", out] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("### Quadratic log-partition"), r.stdout)
+            let res = try XCTUnwrap(try json(URL(fileURLWithPath: out + "/log-partition.json"))["result"] as? [String: Any])
+            let quad = try XCTUnwrap(res["quadratic"] as? [String: Any]), lin = try XCTUnwrap(res["linear"] as? [String: Any])
+            if method == "pca" { XCTAssertEqual(quad["parameters"] as? Int, 4 * 5 / 2 + 16 + 1) }
+            for q in [quad, lin] {
+                let rel = try XCTUnwrap(q["heldOutRelativeErrorMean"] as? Double)
+                XCTAssertTrue(rel.isFinite && rel >= 0 && rel < 0.1, "\(q)")
+                XCTAssertLessThanOrEqual(try XCTUnwrap(q["trainR2"] as? Double), 1 + 1e-12)
+            }
+            let summary = try XCTUnwrap(res["logPartitionSummary"] as? [String: Any])
+            XCTAssertEqual(try XCTUnwrap(summary["count"] as? Int), 60)
+        }
+    }
+
+    func testTransferOverCheckpointsAndReuse() throws {
+        let p = try fixture().path
+        let args = ["analyze", "transfer", "--run", p + "/run", "--dataset", p + "/data.tsv", "--test-fraction", "0.25",
+                    "--out", p + "/tr"]
+        let r = try runLMProbe(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("### Transfer"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("features extracted"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("(evaluated)"), r.stderr)   // ckpt-10 has no validation record
+        XCTAssertTrue(r.stderr.contains("(metadata)"), r.stderr)    // ckpt-20 has one
+        let res = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr/transfer.json"))["result"] as? [String: Any])
+        let cps = try XCTUnwrap(res["checkpoints"] as? [[String: Any]])
+        XCTAssertEqual(cps.map { $0["step"] as? Int }, [10, 20])   // final.safetensors is step 20: not repeated
+        for c in cps {
+            let ce = try XCTUnwrap(c["validationLoss"] as? Double)
+            XCTAssertTrue(ce > 0 && ce < 10, "\(ce)")
+            let probes = try XCTUnwrap(c["probes"] as? [String: [String: Any]])
+            XCTAssertEqual(Set(probes.keys), ["f", "phip", "subset_logits", "subset_probs"])
+            for (_, o) in probes {
+                let acc = try XCTUnwrap(o["accuracy"] as? Double)
+                XCTAssertTrue(acc >= 0 && acc <= 1)
+                XCTAssertNotNil(o["loss"] as? Double)
+            }
+        }
+        let best = try XCTUnwrap(res["bestValidationLoss"] as? Double)
+        XCTAssertEqual(best, cps.compactMap { $0["validationLoss"] as? Double }.min()!, accuracy: 1e-12)
+        XCTAssertEqual((res["correlations"] as? [Any])?.count, 4)
+        for svg in ["transfer-ce.svg", "transfer-sqrt.svg"] {
+            let parser = XMLParser(contentsOf: URL(fileURLWithPath: p + "/tr/" + svg))
+            XCTAssertEqual(parser?.parse(), true, svg)
+        }
+        // Same inputs again: the content-addressed feature folders are reused, the numbers are identical.
+        let again = try runLMProbe(args)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(again.stderr.contains("features extracted"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("features reused"), again.stderr)
+        let res2 = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr/transfer.json"))["result"] as? [String: Any])
+        XCTAssertEqual(NSDictionary(dictionary: res2), NSDictionary(dictionary: res))
+    }
+
+    func testBadInputsGiveOneLineErrors() throws {
+        let p = try fixture().path
+        let missing = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--features", p + "/nope"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains(p + "/nope"), missing.stderr)
+        let noSplit = try runLMProbe(["analyze", "transfer", "--run", p + "/run", "--dataset", p + "/data.tsv", "--out", p + "/x"])
+        XCTAssertNotEqual(noSplit.status, 0)
+        XCTAssertTrue(noSplit.stderr.contains("--test-fraction"), noSplit.stderr)
+        let method = try runLMProbe(["analyze", "log-partition", "--checkpoint", p + "/run", "--features", p + "/feat",
+                                     "--method", "cubic"])
+        XCTAssertNotEqual(method.status, 0)
+        XCTAssertTrue(method.stderr.contains("--method"), method.stderr)
+        let noRun = try runLMProbe(["analyze", "transfer", "--run", p + "/feat", "--dataset", p + "/data.tsv",
+                                    "--test-fraction", "0.25", "--out", p + "/x"])
+        XCTAssertNotEqual(noRun.status, 0)
+        XCTAssertTrue(noRun.stderr.contains("ckpt-"), noRun.stderr)
+    }
+}

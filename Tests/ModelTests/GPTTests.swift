@@ -1,0 +1,155 @@
+import Foundation
+import Linalg
+import XCTest
+@testable import Model
+
+/// Whole-model checks: gradients against finite differences, CE at initialisation, overfitting one batch,
+/// the Quad minimiser, and the inference API.
+final class GPTTests: XCTestCase {
+    /// A tiny model with parameters spread out (std 0.3, LayerNorm gains near 1) so that every gradient is
+    /// well above Float finite-difference noise.
+    func tinyModel(objective: Objective, untied: Bool, seed: UInt64 = 3) throws -> GPT {
+        let c = GPTConfig(layers: 2, dim: 16, heads: 2, context: 6, vocabSize: 11, objective: objective, untiedPhi: untied)
+        let m = try GPT(config: c, seed: seed)
+        var rng = SeededRandom(seed: seed + 100)
+        for t in m.layout.tensors {
+            let p = m.parameters.pointer + t.offset
+            let isGain = t.name.hasSuffix("ln1.weight") || t.name.hasSuffix("ln2.weight") || t.name == "lnf.weight"
+            for i in 0..<t.count { p[i] = (isGain ? 1 : 0) + Float(rng.normal()) * (isGain ? 0.1 : 0.3) }
+        }
+        return m
+    }
+
+    func checkModelGradients(objective: Objective, untied: Bool) throws {
+        let m = try tinyModel(objective: objective, untied: untied)
+        let B = 2, T = 5
+        let inputs: [Int32] = [1, 4, 1, 0, 9, 3, 3, 10, 2, 7]
+        let targets: [Int32] = [4, 1, 0, 9, 2, 3, 10, 2, 7, 7]
+        let loss = { () -> Double in
+            try! inputs.withUnsafeBufferPointer { x in
+                try targets.withUnsafeBufferPointer { y in try m.evaluate(inputs: x, targets: y, batch: B, length: T).objective }
+            }
+        }
+        m.zeroGradients()
+        let value = try inputs.withUnsafeBufferPointer { x in
+            try targets.withUnsafeBufferPointer { y in try m.forwardBackward(inputs: x, targets: y, batch: B, length: T) }
+        }
+        XCTAssertEqual(value, loss(), accuracy: 1e-6)
+        let g = m.gradients.toArray()
+        var rng = SeededRandom(seed: 9)
+        for t in m.layout.tensors {
+            let idx = (0..<8).map { _ in t.offset + rng.int(below: t.count) }
+            checkGradient("\(objective) \(untied ? "untied" : "tied") \(t.name)", m.parameters.pointer, analytic: g,
+                          indices: idx, eps: 1e-2, atol: 1e-3, rtol: 3e-2, loss: loss)
+        }
+    }
+
+    func testWholeModelGradientsCETied() throws { try checkModelGradients(objective: .ce, untied: false) }
+    func testWholeModelGradientsCEUntied() throws { try checkModelGradients(objective: .ce, untied: true) }
+    func testWholeModelGradientsQuadTied() throws { try checkModelGradients(objective: .quad, untied: false) }
+    func testWholeModelGradientsQuadUntied() throws { try checkModelGradients(objective: .quad, untied: true) }
+
+    func testFrozenPhiGetsNoGradient() throws {
+        let m = try tinyModel(objective: .quad, untied: true)
+        m.freezePhi = true
+        m.zeroGradients()
+        let x: [Int32] = [1, 2, 3, 4], y: [Int32] = [2, 3, 4, 5]
+        _ = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in
+            try m.forwardBackward(inputs: x, targets: y, batch: 1, length: 4) } }
+        let phi = m.layout.tensor(named: "phi")!
+        XCTAssertTrue((phi.range).allSatisfy { m.gradients.pointer[$0] == 0 })
+        XCTAssertGreaterThan(globalNorm(m.gradients.pointer, count: m.layout.count), 0)
+    }
+
+    func testCrossEntropyAtInitialisationIsLogV() throws {
+        let V = 64
+        let m = try GPT(config: GPTConfig(layers: 2, dim: 32, heads: 4, context: 16, vocabSize: V), seed: 1)
+        var rng = SeededRandom(seed: 5)
+        let x = (0..<64).map { _ in Int32(rng.int(below: V)) }, y = (0..<64).map { _ in Int32(rng.int(below: V)) }
+        let r = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in
+            try m.evaluate(inputs: x, targets: y, batch: 4, length: 16) } }
+        XCTAssertEqual(r.objective, Foundation.log(Double(V)), accuracy: 0.05)
+    }
+
+    func testTinyModelOverfitsOneBatch() throws {
+        let m = try GPT(config: GPTConfig(layers: 2, dim: 32, heads: 2, context: 8, vocabSize: 16), seed: 2)
+        let opt = AdamW(layout: m.layout, dim: 32)
+        var rng = SeededRandom(seed: 6)
+        // A next-token stream whose 4 sequences start with distinct tokens, so every context is distinct and
+        // the batch can be memorised exactly.
+        let s = (0..<40).map { i in Int32(i % 10 == 0 ? i / 10 : rng.int(below: 16)) }
+        let x = (0..<4).flatMap { b in s[(b * 10)..<(b * 10 + 8)] }, y = (0..<4).flatMap { b in s[(b * 10 + 1)...(b * 10 + 8)] }
+        var loss = 0.0
+        for _ in 0..<200 {
+            m.zeroGradients()
+            loss = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in
+                try m.forwardBackward(inputs: x, targets: y, batch: 4, length: 8) } }
+            opt.step(parameters: m.parameters, gradients: m.gradients, lr: 1e-2, weightDecay: 0)
+        }
+        XCTAssertLessThan(loss, 0.05, "a 2-layer model should memorise 32 random next tokens")
+    }
+
+    /// With Φ fixed and f free, gradient descent on the Quad loss over targets drawn from p̂ must reach
+    /// f* = (ΦᵀΦ)⁻¹Φᵀp̂ (the paper's (ΦΦᵀ)⁻¹Φp with its d×V Φ), computed independently with LAPACK.
+    func testQuadMinimiserIsGramInverseTimesPhiP() throws {
+        let V = 12, d = 5
+        var rng = SeededRandom(seed: 11)
+        let phi = Buf(random: V * d, rng: &rng)
+        let counts = [5, 0, 3, 1, 7, 2, 0, 4, 1, 1, 6, 10]
+        let N = counts.reduce(0, +)
+        var targets: [Int32] = []
+        for (w, c) in counts.enumerated() { targets += Array(repeating: Int32(w), count: c) }
+        let f = Buf(N * d), df = Buf(N * d), losses = Buf(N), dphi = Buf(V * d)
+        let gram = Buf(d * d), ftf = Buf(d * d), fg = Buf(N * d)  // kept alive for the whole loop
+        let ws = QuadWorkspace(gram: gram.p, fTf: ftf.p, fG: fg.p)
+        var shared = [Float](repeating: 0, count: d)
+        var trace: Float = 0
+        for i in 0..<(V * d) { trace += phi.p[i] * phi.p[i] }
+        let lr = 1 / trace
+        for _ in 0..<3000 {
+            for r in 0..<N { for j in 0..<d { f.p[r * d + j] = shared[j] } }
+            targets.withUnsafeBufferPointer {
+                quadForwardBackward(f: f.p, phi: phi.p, targets: $0.baseAddress!, losses: losses.p, df: df.p, dphi: nil,
+                                    gradScale: 1 / Float(N), workspace: ws, N: N, d: d, V: V)
+            }
+            for j in 0..<d {
+                var g: Float = 0
+                for r in 0..<N { g += df.p[r * d + j] }
+                shared[j] -= lr * g
+            }
+        }
+        _ = dphi
+        withExtendedLifetime((gram, ftf, fg)) {}
+        let P = Matrix<Double>(rows: V, cols: d) { Double(phi.p[$0 * d + $1]) }
+        let G = try BLAS.matmul(P, P, transA: true)
+        let p = Matrix<Double>(rows: V, cols: 1) { i, _ in Double(counts[i]) / Double(N) }
+        let rhs = try BLAS.matmul(P, p, transA: true)
+        let fStar = try LAPACK.posv(G, rhs)
+        for j in 0..<d { XCTAssertEqual(Double(shared[j]), fStar[j, 0], accuracy: 1e-4) }
+    }
+
+    func testInferenceAPIMatchesTrainingForwardAndIsCausal() throws {
+        let m = try tinyModel(objective: .ce, untied: false)
+        let B = 2, T = 5
+        let tokens: [Int32] = [1, 4, 1, 0, 9, 3, 3, 10, 2, 7]
+        let all = try m.contextEmbeddings(tokens: tokens, batch: B, length: T)
+        let some = try m.contextEmbeddings(tokens: tokens, batch: B, length: T, positions: [2, 4])
+        XCTAssertEqual(some.rows, 2); XCTAssertEqual(some.cols, 16)
+        XCTAssertEqual(some.row(0).toArray(), all.row(2).toArray())
+        XCTAssertEqual(some.row(1).toArray(), all.row(5 + 4).toArray())
+        // Changing tokens after position 2 of sequence 0 leaves f at position 2 unchanged (causal attention).
+        var padded = tokens; padded[3] = 7; padded[4] = 7
+        let again = try m.contextEmbeddings(tokens: Array(padded[0..<3]) + [0, 0], batch: 1, length: 5, positions: [2])
+        XCTAssertEqual(again.row(0).toArray(), some.row(0).toArray())
+        // A shorter T reuses nothing stale.
+        let short = try m.contextEmbeddings(tokens: Array(tokens[0..<3]), batch: 1, length: 3, positions: [2])
+        for j in 0..<16 { XCTAssertEqual(short[0, j], some[0, j], accuracy: 1e-5) }
+        // Φ is wte when tied.
+        XCTAssertEqual(m.phi.rows, 11)
+        XCTAssertEqual(m.phi[3, 5], m.parameters.pointer[m.layout.wte + 3 * 16 + 5])
+        // Bad input is an error, not a crash.
+        XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 99], batch: 1, length: 3, positions: [2]))
+        XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 3], batch: 1, length: 3, positions: [3]))
+        XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 3, 4, 5, 6, 7], batch: 1, length: 7, positions: [0]))
+    }
+}

