@@ -260,7 +260,15 @@ public final class GPT {
         }
         // Grow (never shrink) so that shapes seen before keep fitting: extraction batches by length, and each
         // length's B·T ≤ the token budget, while B·h·T² grows with T.
-        let keep = acts.flatMap { $0.training == training ? ($0.capacityN, $0.capacityAtt) : nil }
+        // Inference grows geometrically (×2 on the dimension that no longer fits): extraction's lengths arrive in
+        // increasing order and each reallocation zero-fills ~15·N·d floats, so growing exactly would reallocate
+        // at every length. Training (L copies of every buffer, plus N×V logits) grows exactly.
+        let keep = acts.flatMap { old -> (Int, Int)? in
+            guard old.training == training else { return nil }
+            let needN = B * T, needAtt = B * config.heads * T * T, g = training ? 1 : 2
+            return (needN > old.capacityN ? max(needN, g * old.capacityN) : old.capacityN,
+                    needAtt > old.capacityAtt ? max(needAtt, g * old.capacityAtt) : old.capacityAtt)
+        }
         acts = nil  // free the old buffers before allocating new ones
         let a = Activations(config: config, B: B, T: T, training: training, withLogits: training,
                             capacityN: keep?.0, capacityAtt: keep?.1)
