@@ -14,7 +14,7 @@ public struct ExtractionOptions: Sendable {
     public var writeFullDistribution = true
     /// Upper bound on B·T per forward batch, and on B.
     public var maxBatchTokens = 8192
-    public var maxBatch = 128
+    public var maxBatch = 512
     /// Inputs are truncated to this many tokens (default: the model's context length).
     public var maxLength: Int? = nil
 

@@ -311,3 +311,33 @@ func attentionBackward(dqkv: UnsafeMutablePointer<Float>, datt: UnsafeMutablePoi
                    c: dk, ldc: C3)
     }
 }
+
+/// Inference, one query per sequence: for each batch row b and head hh, with t_b = positions[b],
+///   a = softmax(q_b·k_{b,j}ᵀ/√hs over j ≤ t_b);  out[b, hh·hs ..< (hh+1)·hs] = Σ_j a_j·v_{b,j}
+/// — row t_b of `attentionForward`'s output, at O(T·C) per sequence instead of O(T²·C).
+/// - out: (B,C); q: (B,C) queries; qkv: (B,T,3C) (only the key and value blocks are read);
+///   att: workspace of B·h·T floats; positions: (B) in 0..<T
+func attentionAtPositions(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                          att: UnsafeMutablePointer<Float>, positions: UnsafePointer<Int>,
+                          B: Int, T: Int, C: Int, heads h: Int) {
+    let hs = C / h, C3 = 3 &* C
+    let scale = 1 / Float(hs).squareRoot()
+    parallelChunks(B &* h, minChunk: 8) { items in
+        for i in items {
+            let b = i / h, hh = i % h
+            let n = positions[b] &+ 1
+            let qh = q + (b &* C &+ hh &* hs), s = att + i &* T
+            let k0 = qkv + (b &* T &* C3 &+ C &+ hh &* hs), v0 = k0 + C
+            for t in 0..<n { s[t] = scale * dot(qh, k0 + t &* C3, hs) }
+            causalSoftmaxRow(s, valid: n, length: n)
+            let o = out + (b &* C &+ hh &* hs)
+            o.update(repeating: 0, count: hs)
+            for t in 0..<n {
+                let w = F8(repeating: s[t]), v = v0 + t &* C3
+                var j = 0
+                while j &+ 8 <= hs { store8(load8(o + j).addingProduct(w, load8(v + j)), o + j); j &+= 8 }
+                while j < hs { o[j] += s[t] * v[j]; j &+= 1 }
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ import Linalg
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (GFLOP/s, tokens/s, seconds) for each pipeline stage.",
-        subcommands: [BenchGemm.self, BenchTokenizer.self, BenchTrain.self, BenchProbe.self]
+        subcommands: [BenchGemm.self, BenchTokenizer.self, BenchTrain.self, BenchProbe.self, BenchExtract.self]
     )
 }
 

@@ -152,4 +152,30 @@ final class GPTTests: XCTestCase {
         XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 3], batch: 1, length: 3, positions: [3]))
         XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 3, 4, 5, 6, 7], batch: 1, length: 7, positions: [0]))
     }
+
+    /// The pruned last-block path equals the full forward at the last positions, for 1 and 2 layers, and keeps
+    /// doing so when the activation buffers are reused for smaller and then larger shapes.
+    func testLastPositionFeaturesMatchFullForward() throws {
+        for layers in [1, 2] {
+            let m = try tinyModel(objective: .ce, untied: false)
+            let c = GPTConfig(layers: layers, dim: 16, heads: 2, context: 6, vocabSize: 11)
+            let model = try GPT(config: c, parameters: UnsafeBufferPointer(
+                start: m.parameters.pointer, count: ParameterLayout(c).count))
+            var rng = SeededRandom(seed: 7)
+            for (B, T) in [(3, 6), (2, 4), (1, 1), (4, 5), (3, 6)] {
+                let tokens = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+                let all = try model.contextEmbeddings(tokens: tokens, batch: B, length: T)
+                let last = try tokens.withUnsafeBufferPointer {
+                    try model.lastPositionFeatures(tokens: $0.baseAddress!, batch: B, length: T)
+                }
+                XCTAssertEqual(last.rows, B); XCTAssertEqual(last.cols, 16)
+                for b in 0..<B { for j in 0..<16 {
+                    XCTAssertEqual(last[b, j], all[b * T + T - 1, j], accuracy: 1e-5, "L=\(layers) B=\(B) T=\(T)")
+                } }
+            }
+            XCTAssertThrowsError(try [Int32(1)].withUnsafeBufferPointer {
+                try model.lastPositionFeatures(tokens: $0.baseAddress!, batch: 0, length: 1)
+            })
+        }
+    }
 }
