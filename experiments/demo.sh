@@ -14,7 +14,10 @@ mkdir -p "$RUN"
 
 echo "== 1/3 tokenizer + token files (IMDb, V = 4096) → $RUN/tok"
 if [ ! -f "$RUN/tok/tokens.json" ]; then
-    $BIN tokenize --out "$RUN/tok" --vocab-size 4096 --csv-filter source=imdb --strip-html-breaks "$CSV"
+    # No leakage: drop IMDb reviews that contain a Rotten Tomatoes sentence of 3+ words (compare re-checks).
+    python3 experiments/paper_cpu/exclusion_list.py "${SST_DIR:-../shared/data/sst}" "$CSV" > "$RUN/exclude.txt"
+    $BIN tokenize --out "$RUN/tok" --vocab-size 4096 --csv-filter source=imdb --strip-html-breaks \
+        --exclude "$RUN/exclude.txt" --exclude-min-words 3 "$CSV"
 else
     echo "   reusing $RUN/tok"
 fi
