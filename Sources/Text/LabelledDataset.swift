@@ -119,7 +119,10 @@ public struct LabelledDataset: Sendable {
 
     /// A folder with one subfolder per class (sorted names are the classes), each holding `*.txt` documents
     /// (e.g. BBC news: `bbcnews/data/<topic>/*.txt`).
-    public static func readFolders(_ url: URL, fileExtension: String = "txt", detokenize: Detokenize = .none) throws -> LabelledDataset {
+    /// `latin1Fallback`: a document that is not valid UTF-8 is read as ISO Latin-1 instead of refused (the BBC
+    /// corpus has such files, e.g. a '£' stored as the single byte 0xA3); `latin1Files` counts them.
+    public static func readFolders(_ url: URL, fileExtension: String = "txt", detokenize: Detokenize = .none,
+                                   latin1Fallback: Bool = false) throws -> LabelledDataset {
         let fm = FileManager.default
         let subs: [String]
         do { subs = try fm.contentsOfDirectory(atPath: url.path) } catch { throw TextError(file: url, "cannot list folder") }
@@ -134,7 +137,13 @@ public struct LabelledDataset: Sendable {
             let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix("." + fileExtension) && !$0.hasPrefix(".") }.sorted()
             for f in files {
                 let fu = dir.appendingPathComponent(f)
-                let raw = try readUTF8(fu)
+                let raw: String
+                if latin1Fallback {
+                    let bytes = try readFileBytes(fu)
+                    raw = String(validating: bytes, as: UTF8.self) ?? String(decoding: bytes.map { UInt16($0) }, as: UTF16.self)
+                } else {
+                    raw = try readUTF8(fu)
+                }
                 let t = detokenize == .ptb ? PTB.detokenize(raw) : raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 if t.isEmpty { throw TextError(file: fu, "empty document") }
                 texts.append(t); labels.append(c)

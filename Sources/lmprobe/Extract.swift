@@ -20,6 +20,8 @@ struct DatasetOptions: ParsableArguments {
     @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
     @Option(help: "Undo tokenisation of the input text: none or ptb (Penn Treebank, as in the SST files).")
     var detokenize = "none"
+    @Flag(help: "Class folders: read documents that are not valid UTF-8 as ISO Latin-1 (the BBC corpus has some).")
+    var latin1Fallback = false
 
     func validate() throws {
         guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
@@ -32,7 +34,8 @@ struct DatasetOptions: ParsableArguments {
 
     func source(_ path: String) -> DatasetSource {
         DatasetSource(path: path, format: format.flatMap(DatasetSource.Format.init(rawValue:)), textColumn: textColumn,
-                      labelColumn: labelColumn, filter: filter, detokenizePTB: detokenize == "ptb")
+                      labelColumn: labelColumn, filter: filter, detokenizePTB: detokenize == "ptb",
+                      latin1Fallback: latin1Fallback)
     }
 
     /// Named splits: [("all", d)] or [("train", …), ("test", …)].

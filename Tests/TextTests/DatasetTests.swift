@@ -65,6 +65,14 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(b.classNames, ["sport", "tech"])
         XCTAssertEqual(b.labels, [0, 0, 0, 1, 1])
         XCTAssertEqual(b.texts[3], "tech article 0")
+        // A Latin-1 document ("£5" stored as 0xA3 0x35) is refused by default, read with latin1Fallback.
+        let latin = root.appendingPathComponent("tech/9.txt")
+        try Data([0x63, 0x6F, 0x73, 0x74, 0x73, 0x20, 0xA3, 0x35]).write(to: latin)
+        XCTAssertThrowsError(try LabelledDataset.readFolders(root)) { e in
+            XCTAssertTrue("\(e)".contains("9.txt") && "\(e)".contains("UTF-8"), "\(e)")
+        }
+        let lb = try LabelledDataset.readFolders(root, latin1Fallback: true)
+        XCTAssertEqual(lb.texts.last, "costs £5")
     }
 
     func testStratifiedSplit() throws {
