@@ -47,3 +47,19 @@ struct BenchGemm: ParsableCommand {
         }
     }
 }
+
+/// The model shape every model benchmark takes (defaults: the reference config L=4, d=256, h=4, T=128, V=8192, B=16).
+struct BenchModelOptions: ParsableArguments {
+    @Option(help: "Transformer blocks L.") var layers = 4
+    @Option(help: "Width d.") var dim = 256
+    @Option(help: "Attention heads h.") var heads = 4
+    @Option(help: "Context length T.") var context = 128
+    @Option(help: "Vocabulary size V.") var vocabSize = 8192
+    @Option(help: "Sequences per batch B.") var batch = 16
+
+    func validate() throws {
+        guard layers >= 1, dim >= 1, heads >= 1, context >= 1, vocabSize >= 1, batch >= 1 else {
+            throw ValidationError("--layers, --dim, --heads, --context, --vocab-size, --batch must be ≥ 1")
+        }
+    }
+}

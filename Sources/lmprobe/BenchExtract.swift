@@ -20,24 +20,19 @@ struct BenchExtract: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option var layers = 4
-    @Option var dim = 256
-    @Option var heads = 4
-    @Option var context = 128
-    @Option var vocabSize = 8192
-    @Option var batch = 16
+    @OptionGroup var shape: BenchModelOptions
     @Option(help: "Timed forwards (after 2 warm-up forwards); the median is reported.") var steps = 10
     @Flag(help: "Run the full forward at every position (the pre-pruning path), for comparison.") var fullForward = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard layers >= 1, dim >= 1, heads >= 1, context >= 1, vocabSize >= 1, batch >= 1, steps >= 1 else {
-            throw ValidationError("--layers, --dim, --heads, --context, --vocab-size, --batch, --steps must be ≥ 1")
-        }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
     }
 
     func run() throws {
         global.apply()
+        let (layers, dim, heads, context, vocabSize, batch) =
+            (shape.layers, shape.dim, shape.heads, shape.context, shape.vocabSize, shape.batch)
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize)
         let model: GPT
         do { model = try GPT(config: c, seed: 1) } catch { throw CLIError("\(error)") }

@@ -12,12 +12,7 @@ struct BenchTrain: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option var layers = 4
-    @Option var dim = 256
-    @Option var heads = 4
-    @Option var context = 128
-    @Option var vocabSize = 8192
-    @Option var batch = 16
+    @OptionGroup var shape: BenchModelOptions
     @Option(help: "ce or quad.") var objective = "ce"
     @Flag(help: "Untied Φ.") var untiedPhi = false
     @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 6
@@ -26,6 +21,8 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         global.apply()
+        let (layers, dim, heads, context, vocabSize, batch) =
+            (shape.layers, shape.dim, shape.heads, shape.context, shape.vocabSize, shape.batch)
         guard let obj = Objective(rawValue: objective) else { throw CLIError("--objective must be ce or quad") }
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize,
                           objective: obj, untiedPhi: untiedPhi)
