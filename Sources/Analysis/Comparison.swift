@@ -114,6 +114,7 @@ public final class ComparisonRunner {
     public let cacheDirectory: URL
     let log: (String) -> Void
     let progress: ((String, Int, Int) -> Void)?
+    var datasetHashes: [String: String] = [:]
 
     public init(models: [ComparisonModel], tasks: [TaskSpec], settings: ComparisonSettings, cacheDirectory: URL,
                 log: @escaping (String) -> Void = { _ in }, progress: ((String, Int, Int) -> Void)? = nil) throws {
@@ -257,6 +258,14 @@ public final class ComparisonRunner {
         return bow
     }
 
+    /// SHA-256 of a dataset file or class folder, computed once per path.
+    func datasetHash(_ path: String) throws -> String {
+        if let h = datasetHashes[path] { return h }
+        let h = try Digest.sha256(path: path)
+        datasetHashes[path] = h
+        return h
+    }
+
     func jsonString<T: Encodable>(_ v: T) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -279,7 +288,11 @@ public final class ComparisonRunner {
                 log("task \(task.name): some class has no single-token class word in \(m.spec.name)'s vocabulary; no zero-shot score")
             }
         }
-        let keyText = [m.sha, try jsonString(task.train), try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)",
+        // Content address: the checkpoint's and the dataset files' hashes plus every setting that changes the files.
+        let trainHash = try datasetHash(task.train.path)
+        let testHash = try task.test.map { try datasetHash($0.path) } ?? trainHash
+        let keyText = [m.sha, trainHash, testHash, try jsonString(task.train),
+                       try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)",
                        options.prompt.template, options.words.joined(separator: " "),
                        (options.classWords ?? []).map { $0.joined(separator: " ") }.joined(separator: "|"),
                        options.pDtype, String(options.writeFullDistribution), lmprobeVersion].joined(separator: "\n")
@@ -297,7 +310,8 @@ public final class ComparisonRunner {
         let extractor = FeatureExtractor(model: m.checkpoint.model, tokenizer: m.tokenizer)
         for (split, data, dir) in [("train", train, dirs.0), ("test", test, dirs.1)] {
             let prov = Provenance(checkpoint: m.url.path, checkpointSHA256: m.sha, tokenizer: m.tokenizerPath,
-                                  dataset: data.source, datasetSHA256: Digest.sha256(keyText), split: split)
+                                  dataset: data.source, datasetSHA256: split == "train" ? trainHash : testHash,
+                                  split: split)
             let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt") · \(split)"
             let man = try extractor.extract(texts: data.texts, labels: data.labels, classNames: data.classNames, to: dir,
                                             options: options, provenance: prov,
