@@ -80,28 +80,6 @@ public enum TransferRun {
         return (sum / Double(batches), "evaluated")
     }
 
-    /// SHA-256 of a dataset: of the file, or for a folder of the sorted relative paths and file hashes.
-    public static func datasetDigest(_ path: String) throws -> String {
-        let url = URL(fileURLWithPath: path)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw AnalysisError.invalidArgument("\(path): no such dataset file or folder")
-        }
-        if !isDir.boolValue { return try Digest.sha256(file: url) }
-        guard let e = FileManager.default.enumerator(atPath: path) else {
-            throw AnalysisError.invalidArgument("\(path): cannot list the dataset folder")
-        }
-        var lines: [String] = []
-        for case let rel as String in e {
-            var d: ObjCBool = false
-            let full = url.appendingPathComponent(rel)
-            if FileManager.default.fileExists(atPath: full.path, isDirectory: &d), !d.boolValue {
-                lines.append(rel + "\t" + (try Digest.sha256(file: full)))
-            }
-        }
-        return Digest.sha256(lines.sorted().joined(separator: "\n"))
-    }
-
     /// One split's data and where it came from.
     public struct Split {
         public var name: String

@@ -59,21 +59,21 @@ struct AnalyzeTransfer: ParsableCommand {
                 throw CLIError("--task: unknown task '\(name)' (known: \(tasks.map(\.name).joined(separator: ", ")); sst2/sst5 need --sst-dir)")
             }
             let (tr, te) = try spec.load()
-            let trDigest = try TransferRun.datasetDigest(spec.train.path)
-            let teDigest = try spec.test.map { try TransferRun.datasetDigest($0.path) } ?? trDigest
+            let trDigest = try Digest.sha256(path: spec.train.path)
+            let teDigest = try spec.test.map { try Digest.sha256(path: $0.path) } ?? trDigest
             return (name, [.init(name: "train", data: tr, digest: trDigest), .init(name: "test", data: te, digest: teDigest)],
                     spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
         let path = dataset!
         let main = try DatasetSource(path: path).load()
-        let digest = try TransferRun.datasetDigest(path)
+        let digest = try Digest.sha256(path: path)
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         var splits: [TransferRun.Split]
         if let t = testDataset {
             try main.checkTrainable()
             splits = [.init(name: "train", data: main, digest: digest),
                       .init(name: "test", data: try DatasetSource(path: t).load(classNames: main.classNames),
-                            digest: try TransferRun.datasetDigest(t))]
+                            digest: try Digest.sha256(path: t))]
         } else if testFraction > 0 {
             let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
             let d = digest + "-split\(testFraction)-\(splitSeed)"
