@@ -66,10 +66,23 @@ struct FeatureCheckOptions: ParsableArguments {
         let out = Matrix<Float>(rows: parts.reduce(0) { $0 + $1.rows }, cols: first.cols)
         var r = 0
         for p in parts {
-            for i in 0..<p.rows { for j in 0..<p.cols { out[r + i, j] = p[i, j] } }
+            try out.rows(r..<(r + p.rows)).assign(p)
             r += p.rows
         }
         return out
+    }
+
+    /// The feature folders, their checkpoint (with its SHA-256), f(s) stacked over the folders and the checkpoint's Φ
+    /// (a V × d view), after checking that f and Φ have the same width d.
+    func loadContexts() throws -> (dirs: [URL], checkpoint: Checkpoint, sha: String, f: Matrix<Float>, phi: Matrix<Float>) {
+        let dirs = try folders()
+        let (ckpt, sha) = try loadCheckpoint(featureDirs: dirs)
+        guard let f = try stacked("f", in: dirs) else { throw CLIError("--features: f.npy missing") }
+        let phi = ckpt.model.phi
+        guard f.cols == phi.cols else {
+            throw CLIError("\(dirs[0].path)/f.npy has \(f.cols) columns but the checkpoint's d is \(phi.cols)")
+        }
+        return (dirs, ckpt, sha, f, phi)
     }
 
     /// Loads the checkpoint, warning when the features were extracted from another one.
@@ -112,13 +125,7 @@ struct AnalyzeLinearity: ParsableCommand {
     func run() throws {
         global.apply()
         do {
-            let dirs = try options.folders()
-            let (ckpt, sha) = try options.loadCheckpoint(featureDirs: dirs)
-            guard let f = try options.stacked("f", in: dirs) else { throw CLIError("--features: f.npy missing") }
-            let phi = ckpt.model.phi
-            guard f.cols == phi.cols else {
-                throw CLIError("\(dirs[0].path)/f.npy has \(f.cols) columns but the checkpoint's d is \(phi.cols)")
-            }
+            let (dirs, ckpt, sha, f, phi) = try options.loadContexts()
             let phip = try options.stacked("phip", in: dirs)
             let check: LinearityCheck
             if let phip {
@@ -161,13 +168,8 @@ struct AnalyzeLogPartition: ParsableCommand {
     func run() throws {
         global.apply()
         do {
-            let dirs = try options.folders()
-            let (ckpt, sha) = try options.loadCheckpoint(featureDirs: dirs)
-            guard let f = try options.stacked("f", in: dirs) else { throw CLIError("--features: f.npy missing") }
-            let phi = ckpt.model.phi.copy()
-            guard f.cols == phi.cols else {
-                throw CLIError("\(dirs[0].path)/f.npy has \(f.cols) columns but the checkpoint's d is \(phi.cols)")
-            }
+            let (_, ckpt, sha, f, phiView) = try options.loadContexts()
+            let phi = phiView.copy()
             let m: LogPartitionCheck.Method = method == "pca" ? .principalComponents(k: k)
                                                                : .polynomialKernel(relativeRidge: relativeRidge)
             let check = try LogPartitionCheck.run(f: f, phi: phi, method: m, heldOutFraction: options.heldOut,
