@@ -299,24 +299,20 @@ public final class ComparisonRunner {
         let key = Digest.sha256(keyText).prefix(16)
         let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
         let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
-        let wanted = settings.families.map { $0.rawValue + ".npy" } + ["labels.npy", "manifest.json"]
-        func complete(_ d: URL) -> Bool {
-            wanted.allSatisfy { FileManager.default.fileExists(atPath: d.appendingPathComponent($0).path) }
-        }
-        if complete(dirs.0) && complete(dirs.1) {
+        let splits = [TransferRun.Split(name: "train", data: train, digest: trainHash),
+                      TransferRun.Split(name: "test", data: test, digest: testHash)]
+        let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt")"
+        let reused = try TransferRun.features(
+            extractor: FeatureExtractor(model: m.checkpoint.model, tokenizer: m.tokenizer), checkpointSHA256: m.sha,
+            checkpointPath: m.url.path, tokenizer: m.tokenizerPath, splits: splits, options: options, directory: base,
+            progress: { split, done, total in self.progress?("\(label) · \(split)", done, total) })
+        if reused {
             log("\(m.spec.name) · \(task.name) · \(prompt ?? "no prompt"): reusing features \(base.lastPathComponent)")
-            return dirs
-        }
-        let extractor = FeatureExtractor(model: m.checkpoint.model, tokenizer: m.tokenizer)
-        for (split, data, dir) in [("train", train, dirs.0), ("test", test, dirs.1)] {
-            let prov = Provenance(checkpoint: m.url.path, checkpointSHA256: m.sha, tokenizer: m.tokenizerPath,
-                                  dataset: data.source, datasetSHA256: split == "train" ? trainHash : testHash,
-                                  split: split)
-            let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt") · \(split)"
-            let man = try extractor.extract(texts: data.texts, labels: data.labels, classNames: data.classNames, to: dir,
-                                            options: options, provenance: prov,
-                                            progress: { done, total, _ in self.progress?(label, done, total) })
-            log(String(format: "%@: %d sentences, %.0f sentences/s", label, man.n, man.sentencesPerSecond))
+        } else {
+            for (split, dir) in [("train", dirs.0), ("test", dirs.1)] {
+                let man = try FeatureFolder.manifest(dir)
+                log(String(format: "%@ · %@: %d sentences, %.0f sentences/s", label, split, man.n, man.sentencesPerSecond))
+            }
         }
         return dirs
     }

@@ -99,7 +99,8 @@ public enum TransferRun {
     }
 
     /// Loads `directory/{train,test}` when both manifests match the checkpoint, datasets, prompt, words and the
-    /// files needed; otherwise extracts into it. Returns the folder and whether it was reused.
+    /// files needed; otherwise extracts into it. Returns whether it was reused. Shared by `analyze transfer` and
+    /// `compare`, which only differ in how they name the folder.
     public static func features(extractor: FeatureExtractor, checkpointSHA256: String, checkpointPath: String,
                                 tokenizer: String, splits: [Split], options: ExtractionOptions, directory: URL,
                                 progress: ((String, Int, Int) -> Void)? = nil) throws -> Bool {
