@@ -36,7 +36,7 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
         ], swiftSettings: swift5),
         .target(name: "Model", dependencies: [
-            "Linalg",
+            "Linalg", "Text",
             .product(name: "Numerics", package: "swift-numerics"),
         ], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Text", "Linalg"], swiftSettings: swift5),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],

@@ -283,7 +283,7 @@ public final class LeakageIndex {
     public func scan(file url: URL, byLine: Bool = true) throws {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw AnalysisError.invalidArgument("\(url.path): cannot read corpus (\(error.localizedDescription))")
+            throw AnalysisError.invalidArgument("\(url.path): cannot read corpus (\(ioErrorText(error)))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw AnalysisError.invalidArgument("\(url.path): corpus is not valid UTF-8")

@@ -268,7 +268,7 @@ public enum NPY {
             throw FileError(path: url.path, message: "no such file")
         }
         do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw FileError(path: url.path, message: "cannot read: \(error.localizedDescription)")
+            throw FileError(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
     }
 }

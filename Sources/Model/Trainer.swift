@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Text
 
 /// Hyper-parameters of a pretraining run (stored in every training checkpoint).
 public struct TrainingOptions: Codable, Equatable, Sendable {
@@ -176,7 +177,7 @@ public final class Trainer {
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         let o = state.options, c = model.config, T = c.context, B = o.batch
         let logURL = runDirectory.appendingPathComponent("log.jsonl")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
         guard let log = try? FileHandle(forWritingTo: logURL) else {
             throw ModelError.io(path: logURL.path, reason: "cannot open the training log for writing")
         }
@@ -304,7 +305,7 @@ public final class Trainer {
                             dataDirectory: dataset.directory.path, validation: state.validation)
         let pointer = runDirectory.appendingPathComponent("latest")
         do { try Data((url.lastPathComponent + "\n").utf8).write(to: pointer, options: .atomic) } catch {
-            throw ModelError.io(path: pointer.path, reason: "cannot write: \(error.localizedDescription)")
+            throw ModelError.io(path: pointer.path, reason: "cannot write: \(ioErrorText(error))")
         }
         if let prev = lastCheckpoint, prev.standardizedFileURL.path != url.standardizedFileURL.path,
            !state.options.keepCheckpoints,
@@ -317,7 +318,7 @@ public final class Trainer {
             try? FileManager.default.removeItem(at: f)
             do { try FileManager.default.linkItem(at: url, to: f) } catch {
                 do { try FileManager.default.copyItem(at: url, to: f) } catch {
-                    throw ModelError.io(path: f.path, reason: "cannot write: \(error.localizedDescription)")
+                    throw ModelError.io(path: f.path, reason: "cannot write: \(ioErrorText(error))")
                 }
             }
         }

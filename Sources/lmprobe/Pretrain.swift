@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Linalg
 import Model
+import Text
 
 
 /// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.
