@@ -40,3 +40,23 @@ public final class DirectoryLock {
 
     deinit { release() }
 }
+
+/// Names that become file or folder names inside an output folder (task names, model names): one path component
+/// that cannot climb out of the folder or hide in it.
+public enum PathName {
+    /// Throws a one-line error unless `name` is non-empty, at most 200 bytes, and contains no `/`, no NUL and no
+    /// `..`, and does not start with `.`. `role` names it in the message ("task name", "model name").
+    public static func check(_ name: String, role: String) throws {
+        let problem: String?
+        if name.isEmpty { problem = "is empty" }
+        else if name.contains("/") { problem = "contains '/'" }
+        else if name.contains("..") { problem = "contains '..'" }
+        else if name.hasPrefix(".") { problem = "starts with '.'" }
+        else if name.utf8.contains(0) { problem = "contains a NUL byte" }
+        else if name.utf8.count > 200 { problem = "is longer than 200 bytes" }
+        else { problem = nil }
+        if let p = problem {
+            throw LinalgError.invalidArgument("\(role) '\(name)' \(p); it is used in file names inside --out, so it must be one plain path component")
+        }
+    }
+}
