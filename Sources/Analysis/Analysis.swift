@@ -30,10 +30,8 @@
 ///   `RidgeClassifierCV` with `gcv_mode="eigen"`, without ever forming a d × d matrix.
 /// * **Reports** (`SVGChart`, `MarkdownTable`, `ReportWriter`): hand-written SVG (escaped, well-formed XML), Markdown
 ///   tables with the best value per column in bold, and Codable JSON.
-/// * **Leakage** (`LeakageIndex`, `LeakageNormalization`): an evaluation sentence is leaked when its normalised form
-///   (lowercase, PTB detokenised, whitespace collapsed) is a substring of a normalised corpus document. Found with a
-///   Rabin–Karp rolling hash over the corpus bytes keyed on each sentence's first bytes, every hit verified by a byte
-///   comparison, so there are no false positives from hashing.
+/// * **Leakage**: `compare` counts evaluation sentences found in a pretraining corpus with Text's `SentenceIndex`,
+///   the same test `tokenize --exclude` uses.
 ///
 /// Guarantees: every function validates shapes and finiteness and throws `AnalysisError` with a one-line message
 /// naming the argument; nothing here traps on user input. Fits are computed in Double regardless of input precision.

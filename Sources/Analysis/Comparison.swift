@@ -28,8 +28,8 @@ public struct ComparisonSettings: Codable, Sendable {
     public var bagOfWords = true
     public var leakageCheck = true
     /// Evaluation sentences shorter than this (normalised, in bytes) are not checked for leakage: short phrases
-    /// ("Why ?") occur in unrelated text.
-    public var leakageMinimumLength = 25
+    /// ("Why ?") occur in unrelated text. The same threshold as `tokenize --exclude-min-length`.
+    public var leakageMinimumLength = SentenceIndex.defaultMinimumLength
     public var pDtype = "<f4"
     public var maxBatchTokens = 8192
 
@@ -163,9 +163,11 @@ public final class ComparisonRunner {
                 for m in loaded {
                     if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
                     guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
-                    let index = try LeakageIndex(sentences: train.texts + test.texts,
-                                                 minimumLength: settings.leakageMinimumLength)
-                    for d in docs { index.scan(document: d) }
+                    let index = SentenceIndex(sentences: train.texts + test.texts,
+                                              minimumLength: settings.leakageMinimumLength)
+                    index.scan(documents: docs, progress: { done, total in
+                        self.progress?("leakage \(task.name) · \(m.spec.name)", done, total)
+                    })
                     let rep = index.report()
                     outcome.leakage[m.spec.name] = rep
                     log("task \(task.name): \(rep.leaked) of \(rep.sentences) sentences occur in \(m.spec.name)'s pretraining corpus")

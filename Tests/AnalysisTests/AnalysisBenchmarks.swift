@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import Linalg
 @testable import Analysis
+import Text
 
 /// Timings at realistic sizes. Skipped unless LMPROBE_BENCH=1 (run them in a release build:
 /// `swift build -c release --build-tests -Xswiftc -enable-testing && LMPROBE_BENCH=1 swift test -c release
@@ -58,8 +59,8 @@ final class AnalysisBenchmarks: XCTestCase {
         func sentence(_ k: Int) -> String { (0..<k).map { _ in words[rng.int(below: words.count)] }.joined(separator: " ") }
         let docs = (0..<30000).map { _ in sentence(170) }      // ~30 MB
         let eval = (0..<10000).map { _ in sentence(3 + rng.int(below: 30)) }
-        var index: LeakageIndex!
-        try time("leakage index 10k sentences") { index = try LeakageIndex(sentences: eval) }
+        var index: SentenceIndex!
+        time("leakage index 10k sentences") { index = SentenceIndex(sentences: eval) }
         time("leakage scan \(docs.reduce(0) { $0 + $1.utf8.count } / 1_000_000) MB") {
             index.scan(documents: docs)
         }
