@@ -20,14 +20,9 @@
 /// * **Transfer vs LM quality** (`TransferCheck`). For checkpoints of one run: probe accuracy and loss per feature
 ///   family against validation cross-entropy ℓ and against √(ℓ − ℓ_best) (the paper's O(√ε) bound), with Pearson
 ///   and Spearman (average ranks for ties) correlations per family.
-/// * **Bag-of-words baseline** (`TfidfVectorizer`, `SparseMatrix`, `KernelRidgeClassifier`). TF-IDF over unigrams and
-///   bigrams exactly as scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` defaults: lowercase, tokens are maximal
-///   runs of ≥ 2 Unicode word characters, idf = ln((1 + n)/(1 + df)) + 1, raw counts × idf, rows scaled to unit L2
-///   norm (matches scikit-learn to 1e-12 on the committed fixtures). The ridge classifier works in the dual on a
-///   precomputed linear kernel K = XXᵀ (sparse-sparse products, rows in parallel): targets ±1 one-vs-rest, the
-///   intercept by centring, and exact leave-one-out errors e_i = c_i / G⁻¹_ii for every α from one eigendecomposition
-///   of the centred K (plus 11ᵀ to isolate the unpenalised intercept direction) — scikit-learn's
-///   `RidgeClassifierCV` with `gcv_mode="eigen"`, without ever forming a d × d matrix.
+/// * **Bag-of-words baseline** (`BagOfWordsBaseline`): TF-IDF uni+bigram features (`TfidfVectorizer`,
+///   `SparseMatrix`) and the ridge probe on their Gram matrix (`RidgeClassifier.fit(gram:…)`, exact LOO α) —
+///   scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` + `RidgeClassifierCV`.
 /// * **Reports** (`SVGChart`, `MarkdownTable`, `ReportWriter`): hand-written SVG (escaped, well-formed XML), Markdown
 ///   tables with the best value per column in bold, and Codable JSON.
 /// * **Leakage**: `compare` counts evaluation sentences found in a pretraining corpus with Text's `SentenceIndex`,

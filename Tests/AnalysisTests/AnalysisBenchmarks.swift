@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import Linalg
 @testable import Analysis
+import Probes
 import Text
 
 /// Timings at realistic sizes. Skipped unless LMPROBE_BENCH=1 (run them in a release build:
@@ -46,9 +47,13 @@ final class AnalysisBenchmarks: XCTestCase {
         var k: Matrix<Double>!, kt: Matrix<Double>!
         try time("sparse gram 8000×8000") { k = try SparseMatrix.gram(xtr, xtr) }
         try time("sparse cross gram 1800×8000") { kt = try SparseMatrix.gram(xte, xtr) }
-        var model: KernelRidgeClassifier!
-        try time("kernel ridge LOO, 7 alphas, n=8000") {
-            model = try KernelRidgeClassifier(gram: k, labels: labels, alphas: [0.01, 0.1, 1, 3, 10, 30, 100])
+        var model: DualRidgeModel!
+        for decomposition in [RidgeDecomposition.band, .tridiagonal] {
+            try time("gram ridge LOO (\(decomposition)), 9 alphas, n=8000") {
+                model = try RidgeClassifier.fit(gram: k, labels: labels, classes: 2,
+                                                alphas: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100],
+                                                decomposition: decomposition)
+            }
         }
         try time("kernel ridge predict 1800") { _ = try model.predict(crossKernel: kt) }
     }
