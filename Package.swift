@@ -58,12 +58,12 @@ let package = Package(
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg"],
-                    swiftSettings: swift5),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
-                    resources: [.copy("Fixtures")], swiftSettings: swift5),
+                    swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
 )

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import Linalg
 @testable import Analysis
+import Features
 import Probes
 import Text
 

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 import Linalg
 import Probes
-@testable import Analysis
+@testable import Features
 
 /// The committed scikit-learn reference (Fixtures/make_fixtures.py → tfidf_sklearn.json).
 struct SklearnFixture: Decodable {
@@ -33,7 +33,7 @@ struct SklearnFixture: Decodable {
     static func load() throws -> SklearnFixture {
         guard let url = Bundle.module.url(forResource: "tfidf_sklearn", withExtension: "json",
                                           subdirectory: "Fixtures") else {
-            throw AnalysisError.emptyInput("fixture tfidf_sklearn.json missing from the test bundle")
+            throw FeatureError.badInput("fixture tfidf_sklearn.json missing from the test bundle")
         }
         return try JSONDecoder().decode(SklearnFixture.self, from: Data(contentsOf: url))
     }
@@ -119,18 +119,5 @@ final class GramRidgeOnTfidfTests: XCTestCase {
             XCTAssertEqual(try model.predict(crossKernel: kt), ref.predictions)
             }
         }
-    }
-
-    func testBagOfWordsBaselineEndToEndMatchesScikitLearn() throws {
-        let fx = try SklearnFixture.load()
-        let ref = fx.ridge.multiclass
-        let b = try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: ref.labels, testTexts: fx.test,
-                                       testLabels: fx.test_labels, alphas: fx.ridge.alphas)
-        XCTAssertEqual(b.alpha, ref.alpha)
-        XCTAssertEqual(b.testPredictions, ref.predictions)
-        let expected = Double(zip(ref.predictions, fx.test_labels).filter { $0 == $1 }.count) / Double(fx.test.count)
-        XCTAssertEqual(b.testAccuracy, expected)
-        XCTAssertEqual(b.vocabularySize, fx.cases[0].vocabulary.count)
-        XCTAssertThrowsError(try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: [0, 1], testTexts: [], testLabels: []))
     }
 }
