@@ -1,4 +1,5 @@
-/// Analysis — the checks of the paper's theory, the bag-of-words baseline, and the report writers.
+/// Analysis — the checks of the paper's theory and the report writers (it analyses; running the stages together is
+/// `Experiments`).
 ///
 /// Notation (Saunshi, Malladi & Arora, ICLR 2021): a context s has embedding f(s) ∈ ℝᵈ; the output word embeddings
 /// are the rows φ_w of Φ ∈ ℝ^{V×d}; the model's next-word distribution is p_f(s) = softmax(Φ f(s)) ∈ Δ_V; and the
@@ -20,13 +21,8 @@
 /// * **Transfer vs LM quality** (`TransferCheck`). For checkpoints of one run: probe accuracy and loss per feature
 ///   family against validation cross-entropy ℓ and against √(ℓ − ℓ_best) (the paper's O(√ε) bound), with Pearson
 ///   and Spearman (average ranks for ties) correlations per family.
-/// * **Bag-of-words baseline** (`BagOfWordsBaseline`): TF-IDF uni+bigram features (`TfidfVectorizer`,
-///   `SparseMatrix`) and the ridge probe on their Gram matrix (`RidgeClassifier.fit(gram:…)`, exact LOO α) —
-///   scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` + `RidgeClassifierCV`.
 /// * **Reports** (`SVGChart`, `MarkdownTable`, `ReportWriter`): hand-written SVG (escaped, well-formed XML), Markdown
 ///   tables with the best value per column in bold, and Codable JSON.
-/// * **Leakage**: `compare` counts evaluation sentences found in a pretraining corpus with Text's `SentenceIndex`,
-///   the same test `tokenize --exclude` uses.
 ///
 /// Guarantees: every function validates shapes and finiteness and throws `AnalysisError` with a one-line message
 /// naming the argument; nothing here traps on user input. Fits are computed in Double regardless of input precision.

@@ -2,7 +2,7 @@ import Features
 import Foundation
 import Linalg
 import Probes
-@testable import Analysis
+@testable import Experiments
 import XCTest
 
 final class BagOfWordsBaselineTests: XCTestCase {

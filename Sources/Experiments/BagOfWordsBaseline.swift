@@ -23,10 +23,10 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
                 alphas: [Double] = BagOfWordsBaseline.defaultAlphas,
                 minimumDocumentFrequency: TfidfVectorizer.MinimumDocumentFrequency = .count(1)) throws {
         guard trainTexts.count == trainLabels.count else {
-            throw AnalysisError.shapeMismatch("bag of words: \(trainTexts.count) training texts but \(trainLabels.count) labels")
+            throw ExperimentError("bag of words: \(trainTexts.count) training texts but \(trainLabels.count) labels")
         }
         guard testTexts.count == testLabels.count else {
-            throw AnalysisError.shapeMismatch("bag of words: \(testTexts.count) test texts but \(testLabels.count) labels")
+            throw ExperimentError("bag of words: \(testTexts.count) test texts but \(testLabels.count) labels")
         }
         let vectorizer = try TfidfVectorizer(fit: trainTexts, ngramRange: 1...2,
                                              minimumDocumentFrequency: minimumDocumentFrequency)
