@@ -2,10 +2,10 @@ import Features
 import Foundation
 import Linalg
 import XCTest
-@testable import Analysis
+@testable import Experiments
 
 /// Issue 16: names that become file names under --out cannot climb out of it.
-final class HardeningAnalysisTests: XCTestCase {
+final class HardeningExperimentsTests: XCTestCase {
     func testTaskAndModelNamesThatLeaveTheOutputFolderAreRefused() throws {
         let task = TaskSpec(name: "rt", train: DatasetSource(path: "/nonexistent.csv"), test: nil, prompt: " x",
                             words: ["good"], classWords: nil)
