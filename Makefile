@@ -3,6 +3,7 @@
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
 #   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
+#   make fuzz   libFuzzer + AddressSanitizer on every file reader, FUZZ_RUNS executions each (Linux)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
@@ -16,7 +17,7 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean demo data
+.PHONY: all deps build test bench bench-c clean demo data fuzz fuzz-build
 
 all: build
 
@@ -57,3 +58,29 @@ bench-c: deps
 # builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
 demo: data build
 	sh experiments/demo.sh
+
+# Fuzzing (Linux, swiftc's libFuzzer): every file reader (Sources/FuzzTargets) under -sanitize=fuzzer,address, built
+# with checks on (-O, not -Ounchecked, so an overflow is a crash the fuzzer reports). Each target runs FUZZ_RUNS
+# executions from the committed cases (Tests/FuzzTargetsTests/Cases/<target>, replayed by `make test`) plus the
+# corpus it grows in .build/fuzz/corpus/<target>. A single allocation above 512 MB, 2 GB of RSS, a leak or a
+# 10-second input counts as a crash; crashing inputs land in .build/fuzz/crashes/<target>/ — commit each as a
+# regression case under Tests/FuzzTargetsTests/Cases/<target>/ once fixed.
+FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest
+FUZZ_RUNS ?= 1000000
+FUZZ_FLAGS ?= -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
+FUZZ_BIN := .build/fuzz/release/lmprobe-fuzz
+
+fuzz-build: deps
+	$(SWIFT) build -c release --build-path .build/fuzz --product lmprobe-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .build/fuzz/corpus/$$t .build/fuzz/crashes/$$t; \
+		echo "== fuzz $$t: $(FUZZ_RUNS) runs"; \
+		LMPROBE_FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) \
+			-artifact_prefix=.build/fuzz/crashes/$$t/ .build/fuzz/corpus/$$t Tests/FuzzTargetsTests/Cases/$$t \
+			2>&1 | tee .build/fuzz/$$t.log | grep -E "^#[0-9]+.*(INITED|DONE)|stat::|ERROR|SUMMARY" ; \
+		if grep -qE "ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|SUMMARY: " .build/fuzz/$$t.log; then \
+			echo "fuzz $$t: FAILED, see .build/fuzz/$$t.log and .build/fuzz/crashes/$$t/"; exit 1; fi; \
+	done

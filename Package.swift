@@ -56,6 +56,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
+        // Fuzz targets for every file reader, and the driver: libFuzzer with `make fuzz`, a replayer otherwise.
+        .target(name: "FuzzTargets", dependencies: ["Linalg", "Text", "Model", "Features"], swiftSettings: swift5),
+        .executableTarget(name: "lmprobe-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swift5),
+
         // Tests: one target per module, plus whole-command CLI tests.
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
@@ -68,6 +72,8 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]

@@ -258,6 +258,12 @@ public enum Corpus {
             throw TextError("--val-fraction must be in [0, 1), got \(options.valFraction)")
         }
         guard options.tokenizer != nil || options.vocabSize != nil else { throw TextError("give --vocab-size N (train) or --tokenizer DIR (reuse)") }
+        // Everything is written into a staging folder that replaces `out` at the end in one step: an interrupted or
+        // failed run never leaves one run's vocab.json beside another's train.bin.
+        let staging: OutputFolder
+        do { staging = try OutputFolder(replacing: out, markers: ["tokens.json"]) } catch { throw TextError("\(error)") }
+        let destination = out
+        let out = staging.url
         let tRead = Benchmark.now()
         var (docs, sources) = try readDocuments(inputs, options: options)
         log(String(format: "read %d documents from %d files in %.1f s", docs.count, sources.count, Benchmark.now() - tRead))
@@ -327,7 +333,7 @@ public enum Corpus {
                 progress?(doneBytes, totalBytes)
             }
             do { try data.write(to: out.appendingPathComponent(name), options: .atomic) }
-            catch { throw TextError(file: out.appendingPathComponent(name), "cannot write (\(ioErrorText(error)))") }
+            catch { throw TextError(file: destination.appendingPathComponent(name), "cannot write (\(ioErrorText(error)))") }
             return tokens
         }
         let trainTokens = try write(trainDocs, name: "train.bin")
@@ -352,7 +358,8 @@ public enum Corpus {
         if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
         let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
         do { try json.write(to: out.appendingPathComponent("tokens.json"), options: .atomic) }
-        catch { throw TextError(file: out.appendingPathComponent("tokens.json"), "cannot write") }
+        catch { throw TextError(file: destination.appendingPathComponent("tokens.json"), "cannot write (\(ioErrorText(error)))") }
+        do { try staging.commit() } catch { throw TextError("\(error)") }
         return summary
     }
 }

@@ -95,8 +95,11 @@ struct Extract: ParsableCommand {
         let extractor = model.extractor
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
+        // Built whole in a staging folder, then swapped in: no split or stale file of an earlier run survives.
+        let staging = try OutputFolder(replacing: URL(fileURLWithPath: out), markers: ["manifest.json", "train/manifest.json", "test/manifest.json"])
         for split in splits {
-            let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
+            let dir = split.name == "all" ? staging.url : staging.url.appendingPathComponent(split.name)
+            let shown = split.name == "all" ? staging.destination : staging.destination.appendingPathComponent(split.name)
             let prov = Provenance(checkpoint: model.url.path, checkpointSHA256: model.sha256, tokenizer: model.tokenizerPath,
                                   dataset: split.data.source, datasetSHA256: split.digest, split: split.name)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
@@ -106,7 +109,7 @@ struct Extract: ParsableCommand {
             manifests.append(m)
             if !json {
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
-                                  split.name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                                  split.name, m.n, shown.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
                 if let ws = m.wordSubset, !ws.missingWords.isEmpty {
@@ -114,6 +117,7 @@ struct Extract: ParsableCommand {
                 }
             }
         }
+        try staging.commit()
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

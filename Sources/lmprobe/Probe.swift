@@ -1,4 +1,5 @@
 import ArgumentParser
+import Features
 import Foundation
 import Linalg
 import Probes
@@ -49,6 +50,7 @@ struct Probe: ParsableCommand {
         let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
         guard folds >= 2 else { throw CLIError("--folds must be at least 2 (got \(folds))") }
 
+        if let t = test { try FeatureFolder.checkSameExtraction(train: URL(fileURLWithPath: train), test: URL(fileURLWithPath: t)) }
         let trainSet = try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train")
         let classValues = Array(Set(trainSet.labels)).sorted()
         guard !trainSet.labels.isEmpty else { throw CLIError("\(trainSet.labelsPath): no labels") }
