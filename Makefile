@@ -78,7 +78,7 @@ fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p .build/fuzz/corpus/$$t .build/fuzz/crashes/$$t; \
 		echo "== fuzz $$t: $(FUZZ_RUNS) runs"; \
-		LMPROBE_FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) \
+		SWIFT_BACKTRACE=enable=no LMPROBE_FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) \
 			-artifact_prefix=.build/fuzz/crashes/$$t/ .build/fuzz/corpus/$$t Tests/FuzzTargetsTests/Cases/$$t \
 			2>&1 | tee .build/fuzz/$$t.log | grep -E "^#[0-9]+.*(INITED|DONE)|stat::|ERROR|SUMMARY" ; \
 		if grep -qE "ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|SUMMARY: " .build/fuzz/$$t.log; then \

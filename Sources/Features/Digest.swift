@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import Text
 
 /// SHA-256 of files, for manifests and content-addressed feature folders (Text's FIPS 180-4 implementation:
@@ -6,8 +7,9 @@ import Text
 public enum Digest {
     /// Hex SHA-256 of a file's bytes.
     public static func sha256(file url: URL) throws -> String {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw FeatureError.file(path: url.path, message: "cannot read file")
+        let data: Data
+        do { data = try readFileData(url) } catch {
+            throw FeatureError.file(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
         return SHA256.hex([UInt8](data))
     }

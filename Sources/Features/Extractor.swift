@@ -260,8 +260,9 @@ extension ExtractionManifest {
     }
 
     public static func read(from url: URL) throws -> ExtractionManifest {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw FeatureError.file(path: url.path, message: "no such file")
+        let data: Data
+        do { data = try readFileData(url) } catch {
+            throw FeatureError.file(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
         let m: ExtractionManifest
         do { m = try JSONDecoder().decode(ExtractionManifest.self, from: data) } catch {

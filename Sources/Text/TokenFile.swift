@@ -52,7 +52,7 @@ public final class TokenFile: @unchecked Sendable {
     public static func readHeader(directory: URL) throws -> Header {
         let url = directory.appendingPathComponent("tokens.json")
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = try readFileData(url) } catch {
             throw TextError(file: url, "cannot read (\(ioErrorText(error)); run `lmprobe tokenize` first?)")
         }
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw TextError(file: url, "not a JSON object") }

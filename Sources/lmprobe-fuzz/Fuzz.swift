@@ -22,6 +22,18 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     fuzzTarget.run(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
+
+// SwiftPM links an executable's entry point under the name `<product>_main`; hand it to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("lmprobe_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc, v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { data, size in fuzzOneInput(data, size) }
+}
 #else
 @main
 struct Replay {
@@ -33,7 +45,7 @@ struct Replay {
         }
         defer { FuzzTarget.cleanUp() }
         for path in args.dropFirst() {
-            guard let d = FileManager.default.contents(atPath: path) else { print("\(path): cannot read"); exit(1) }
+            guard let d = try? Data(contentsOf: URL(fileURLWithPath: path)) else { print("\(path): cannot read"); exit(1) }
             let refusal = d.withUnsafeBytes { target.run($0) }
             print("\(path): " + (refusal.map { "refused: \($0)" } ?? "accepted"))
         }

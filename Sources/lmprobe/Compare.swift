@@ -82,7 +82,9 @@ struct Compare: ParsableCommand {
             log: { eprint("compare: " + $0) },
             progress: { label, done, total in Self.bar(label, done, total) })
         let report = try runner.run()
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
+            throw CLIError("--out \(outURL.path): cannot create folder (\(ioErrorText(error)))")
+        }
         try ReportWriter.writeJSON(report, to: outURL.appendingPathComponent("report.json"))
         let md = try report.markdown()
         try ReportWriter.writeText(md, to: outURL.appendingPathComponent("report.md"))
@@ -106,7 +108,8 @@ struct Compare: ParsableCommand {
     func resolveTasks() throws -> [TaskSpec] {
         var tasks: [TaskSpec] = []
         if let f = tasksFile {
-            guard let data = FileManager.default.contents(atPath: f) else { throw CLIError("--tasks-file \(f): cannot read") }
+            let data: Data
+            do { data = try readFileData(URL(fileURLWithPath: f)) } catch { throw CLIError("--tasks-file \(f): cannot read (\(ioErrorText(error)))") }
             do { tasks = try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
                 throw CLIError("--tasks-file \(f): not a JSON array of task specs (\(error))")
             }
