@@ -137,3 +137,13 @@ public struct TaskSpec: Codable, Equatable, Sendable {
         return tasks
     }
 }
+
+extension TaskSpec {
+    /// The task with its prompt ending in a space, as the paper's official code writes its prompts
+    /// (' This movie is ', ' This article is about ').
+    public func withTrailingSpacePrompt() -> TaskSpec {
+        var t = self
+        if !t.prompt.isEmpty && !t.prompt.hasSuffix(" ") { t.prompt += " " }
+        return t
+    }
+}
