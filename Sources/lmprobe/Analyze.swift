@@ -127,10 +127,11 @@ struct AnalyzeLinearity: ParsableCommand {
         do {
             let (dirs, ckpt, sha, f, phi) = try options.loadContexts()
             let phip = try options.stacked("phip", in: dirs)
-            let check: LinearityCheck
+            var check: LinearityCheck
             if let phip {
                 check = try LinearityCheck.run(f: f, conditionalMean: phip, heldOutFraction: options.heldOut,
                                                seed: options.seed, vocabularySize: phi.rows)
+                try check.addBaselines(f: f, phi: phi.copy(), heldOutFraction: options.heldOut)
             } else {
                 check = try LinearityCheck.run(f: f, phi: phi.copy(), heldOutFraction: options.heldOut, seed: options.seed)
             }
