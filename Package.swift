@@ -64,6 +64,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Model", "Probes", "Analysis"], swiftSettings: swift5),
     ]
 )

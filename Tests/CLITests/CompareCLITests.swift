@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import XCTest
 
 /// Whole-command tests of `lmprobe extract` errors and `lmprobe compare` on the tiny pipeline fixture.
@@ -94,5 +95,38 @@ final class CompareCLITests: XCTestCase {
         XCTAssertEqual(files["p"]?["shape"] as? [Int], [30, try XCTUnwrap(manifests[0]["vocab_size"] as? Int)])
         let probe = try runLMProbe(["probe", "--train", p + "/ex/train", "--test", p + "/ex/test", "--feature", "phip", "--json"])
         XCTAssertEqual(probe.status, 0, probe.stderr)
+        // NumPy itself reads every file: shapes and dtypes as the manifest says, values as our reader sees them.
+        let pythonPath = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+            .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let py = pythonPath else { throw XCTSkip("no python3 on PATH: the NumPy read is not checked") }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: py)
+        check.arguments = ["-c", "import numpy"]
+        check.standardError = FileHandle.nullDevice
+        try check.run(); check.waitUntilExit()
+        guard check.terminationStatus == 0 else { throw XCTSkip("numpy is not importable by \(py): the NumPy read is not checked") }
+        let f: Matrix<Float> = try NPY.readMatrix(URL(fileURLWithPath: p + "/ex/train/f.npy"))
+        var sum = 0.0
+        for i in 0..<f.rows { for j in 0..<f.cols { sum += Double(f[i, j]) } }
+        let vocab = try XCTUnwrap(manifests[0]["vocab_size"] as? Int)
+        let script = """
+        import numpy as np, sys
+        d = sys.argv[1]
+        f = np.load(d + "/f.npy"); p = np.load(d + "/p.npy"); y = np.load(d + "/labels.npy")
+        assert f.dtype == np.float32 and f.shape[0] == 30, (f.dtype, f.shape)
+        assert p.dtype == np.float16 and p.shape == (30, int(sys.argv[2])), (p.dtype, p.shape)
+        assert y.shape == (30,) and y.dtype.kind == "i", (y.dtype, y.shape)
+        assert abs(p.astype(np.float64).sum(axis=1) - 1).max() < 1e-2, "p rows must sum to 1"
+        print(repr(float(f.astype(np.float64).sum())))
+        """
+        let run = Process(), out = Pipe()
+        run.executableURL = URL(fileURLWithPath: py)
+        run.arguments = ["-c", script, p + "/ex/train", String(vocab)]
+        run.standardOutput = out
+        try run.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        XCTAssertEqual(run.terminationStatus, 0, text)
+        XCTAssertEqual(Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan, sum, accuracy: 1e-9 * max(1, abs(sum)))
     }
 }
