@@ -73,6 +73,10 @@ public struct TaskSpec: Codable, Equatable, Sendable {
     public var test: DatasetSource?
     public var testFraction: Double = 0.2
     public var seed: UInt64 = 0
+    /// Without a test file: when set, the test split is fold `fold` of a stratified `folds`-fold partition (seeded by
+    /// `seed`) instead of a `testFraction` split.
+    public var folds: Int? = nil
+    public var fold: Int? = nil
     public var prompt: String
     public var words: [String]
     /// One word list per class, in class order (nil: no zero-shot score).
@@ -92,7 +96,29 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             let te = try test.load(classNames: tr.classNames)
             return (tr, te)
         }
+        if let k = folds { return try tr.stratifiedFold(fold ?? 0, of: k, seed: seed) }
         return try tr.stratifiedSplit(testFraction: testFraction, seed: seed)
+    }
+
+    /// How the test split is made, for cache keys and reports ("file", "split 0.2 seed 3", "fold 2/5 seed 0").
+    public var splitDescription: String {
+        if test != nil { return "file" }
+        if let k = folds { return "fold \(fold ?? 0)/\(k) seed \(seed)" }
+        return "split \(testFraction) seed \(seed)"
+    }
+
+    /// The K resamplings of a task without a test file: K stratified splits (seeds 0..<K), or with `crossValidate`
+    /// the K folds of one stratified K-fold partition (seed 0), each named TASK@sS / TASK@fF. A task with a test
+    /// file is returned unchanged (its split is fixed).
+    public func resamplings(_ k: Int, crossValidate: Bool) -> [TaskSpec] {
+        guard test == nil, k > 1 else { return [self] }
+        return (0..<k).map { i in
+            var t = self
+            if crossValidate { t.folds = k; t.fold = i; t.seed = 0; t.name = "\(name)@f\(i)" } else {
+                t.seed = UInt64(i); t.name = "\(name)@s\(i)"
+            }
+            return t
+        }
     }
 
     /// The paper's sentiment words, and BBC's topic words (the paper's AG News list adapted to BBC's five classes:

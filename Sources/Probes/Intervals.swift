@@ -175,3 +175,19 @@ public struct PairedComparison: Codable, Equatable, Sendable {
         bootstrapP = b == c && b == 0 ? 1 : min(1, 2 * Double(min(le, ge)) / Double(resamples))
     }
 }
+
+/// One score over K resamplings (seeds or folds): mean ± sample standard deviation (n − 1), and the values.
+public struct ResampledScore: Codable, Equatable, Sendable {
+    public let values: [Double]
+    public let mean: Double
+    /// Sample standard deviation (0 for one value).
+    public let standardDeviation: Double
+
+    public init(_ values: [Double]) {
+        self.values = values
+        let n = Double(values.count)
+        mean = values.isEmpty ? .nan : values.reduce(0, +) / n
+        let m = mean
+        standardDeviation = values.count < 2 ? 0 : (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)).squareRoot()
+    }
+}

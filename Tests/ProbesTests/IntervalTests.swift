@@ -187,3 +187,12 @@ final class GridExtensionTests: XCTestCase {
         XCTAssertEqual(ProbeProtocol.lmprobe.multiclass(classes: 5, multinomialFeature: false), .multinomial)
     }
 }
+
+final class ResampledScoreTests: XCTestCase {
+    func testMeanAndSampleStandardDeviation() {
+        let s = ResampledScore([0.60, 0.64, 0.62])
+        XCTAssertEqual(s.mean, 0.62, accuracy: 1e-15)
+        XCTAssertEqual(s.standardDeviation, 0.02, accuracy: 1e-15)
+        XCTAssertEqual(ResampledScore([0.5]).standardDeviation, 0)
+    }
+}
