@@ -163,6 +163,35 @@ final class AnalyzeCLITests: XCTestCase {
         return try Checkpoint.load(url: url).model.phi.copy()
     }
 
+    /// The plug-in value of a reference CE model, and a Quad model on its frozen Φ scored on the same windows; a
+    /// model with another Φ is refused in one line.
+    func testPlugInQuadLoss() throws {
+        let p = try fixture().path
+        let quad = try runLMProbe(["pretrain", "--data", p + "/tok", "--out", p + "/quad", "--layers", "1", "--dim", "16",
+                                   "--heads", "2", "--context", "16", "--batch", "4", "--steps", "6", "--eval-every", "6",
+                                   "--eval-batches", "1", "--warmup", "1", "--objective", "quad", "--untied-phi",
+                                   "--phi-from", p + "/run/final.safetensors", "--freeze-phi", "--threads", "2"])
+        XCTAssertEqual(quad.status, 0, quad.stderr)
+        let r = try runLMProbe(["analyze", "plug-in", "--checkpoint", p + "/run", "--quad", p + "/quad",
+                                "--out", p + "/plug"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Plug-in Quad loss") && r.stdout.contains("relative gap"), r.stdout)
+        let doc = try json(URL(fileURLWithPath: p + "/plug/plug-in.json"))
+        let plug = try XCTUnwrap(doc["plugIn"] as? [String: Any]), q = try XCTUnwrap(doc["quad"] as? [String: Any])
+        // Known answers: the library on the same files.
+        let ref = try Checkpoint.load(url: try Checkpoint.resolve(URL(fileURLWithPath: p + "/run")))
+        let tokens = try TokenDataset(directory: URL(fileURLWithPath: p + "/tok"))
+        let library = try PlugInQuadLoss.compute(reference: ref.model, data: tokens)
+        XCTAssertEqual(try XCTUnwrap(plug["loss"] as? Double), library.loss, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(plug["windows"] as? Int), library.windows)
+        let quadModel = try Checkpoint.load(url: try Checkpoint.resolve(URL(fileURLWithPath: p + "/quad"))).model
+        XCTAssertEqual(try XCTUnwrap(q["objective"] as? Double), try quadModel.splitLoss(data: tokens, batch: 8).objective,
+                       accuracy: 1e-9)
+        let bad = try runLMProbe(["analyze", "plug-in", "--checkpoint", p + "/run", "--quad", p + "/run", "--out", p + "/plug2"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("not a Quad model"), bad.stderr)
+    }
+
     func testTransferOverCheckpointsAndReuse() throws {
         let p = try fixture().path
         let args = ["analyze", "transfer", "--run", p + "/run", "--dataset", p + "/data.tsv", "--test-fraction", "0.25",
