@@ -92,7 +92,7 @@ func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: Static
 final class TransferCheckTests: XCTestCase {
     func testSqrtExcessAndCorrelations() throws {
         let cps = [
-            TransferCheck.Checkpoint(label: "c", step: 3000, validationLoss: 5.14,
+            TransferCheck.Checkpoint(label: "c", step: 3000, validationLoss: 5.20,
                                      probes: ["f": .init(accuracy: 0.694, loss: 0.58), "phip": .init(accuracy: 0.686)]),
             TransferCheck.Checkpoint(label: "a", step: 1000, validationLoss: 5.55,
                                      probes: ["f": .init(accuracy: 0.651, loss: 0.63), "phip": .init(accuracy: 0.64)]),
@@ -101,22 +101,51 @@ final class TransferCheckTests: XCTestCase {
         ]
         let t = try TransferCheck(checkpoints: cps)
         XCTAssertEqual(t.checkpoints.map { $0.label }, ["a", "b", "c"])
-        XCTAssertEqual(t.bestValidationLoss, 5.14)
-        XCTAssertEqual(t.sqrtExcessLoss, [(0.41).squareRoot(), (0.16).squareRoot(), 0], accuracy: 1e-12)
+        // Three checkpoints: ℓ∞ + a·t^−b passes through all three, and ℓ* is its asymptote, below every loss.
+        let fit = try XCTUnwrap(t.lossCurve)
+        XCTAssertTrue(fit.usable)
+        for (step, loss) in [(1000.0, 5.55), (2000, 5.30), (3000, 5.20)] { XCTAssertEqual(fit.loss(atStep: step), loss, accuracy: 1e-6) }
+        let star = t.bestValidationLoss
+        XCTAssertEqual(star, fit.asymptote)
+        XCTAssertLessThan(star, 5.20)
+        XCTAssertEqual(t.sqrtExcessLoss, [5.55, 5.30, 5.20].map { ($0 - star).squareRoot() }, accuracy: 1e-12)
+        XCTAssertTrue(t.markdown().contains("ℓ∞ of ℓ(t) = ℓ∞ + a·t^−b fitted to the 3 checkpoints"))
         let f = t.correlations.first { $0.feature == "f" }!
         XCTAssertEqual(f.checkpoints, 3)
         XCTAssertEqual(f.spearmanAccuracyLoss, -1, accuracy: 1e-12)
-        XCTAssertLessThan(f.pearsonAccuracyLoss, -0.99)
-        XCTAssertEqual(f.pearsonProbeLossLoss!, 1, accuracy: 0.05)
+        XCTAssertEqual(f.pearsonAccuracyLoss, -0.98894199, accuracy: 1e-7)      // numpy.corrcoef
+        XCTAssertEqual(f.pearsonProbeLossLoss!, 0.93676591, accuracy: 1e-7)
         let p = t.correlations.first { $0.feature == "phip" }!
         XCTAssertEqual(p.checkpoints, 2)
         XCTAssertEqual(p.pearsonAccuracyLoss, -1, accuracy: 1e-12)   // two points: perfectly (anti)correlated
         XCTAssertNil(p.pearsonProbeLossLoss)
-        XCTAssertTrue(t.markdown().contains("| b | 2000 | 5.3000 | 0.4000 | 67.6 (0.610) | — |"))
+        XCTAssertTrue(t.markdown().contains("| b | 2000 | 5.3000 | \(String(format: "%.4f", (5.30 - star).squareRoot())) | 67.6 (0.610) | — |"),
+                      t.markdown())
+        // Two checkpoints: no fit, ℓ* is the smallest loss, and the report says so.
+        let two = try TransferCheck(checkpoints: Array(cps[0..<2]))
+        XCTAssertEqual(two.bestValidationLoss, 5.20)
+        XCTAssertTrue(two.markdown().contains("fewer than 3 checkpoints"))
+        // Decrements that shrink more slowly than any power law (0.25 then 0.16 over equal steps): degenerate, said.
+        let slow = try TransferCheck(checkpoints: [cps[1], cps[2], .init(label: "c", step: 3000, validationLoss: 5.14, probes: [:])])
+        XCTAssertEqual(slow.bestValidationLoss, 5.14)
+        XCTAssertTrue(slow.markdown().contains("degenerate"))
         for sq in [false, true] { XCTAssertTrue(XMLCheck.parse(t.svg(sqrtExcess: sq)).ok) }
         XCTAssertThrowsError(try TransferCheck(checkpoints: []))
         XCTAssertThrowsError(try TransferCheck(checkpoints: [.init(label: "x", step: 1, validationLoss: 5,
                                                                    probes: ["f": .init(accuracy: 69)])]))
+    }
+
+    /// ℓ = 5 + 3·t^−0.5 sampled without noise: the fit recovers the three parameters.
+    func testLossCurveFitRecoversAKnownPowerLaw() throws {
+        let steps = [100, 200, 400, 800, 1600, 3200]
+        let fit = try LossCurveFit(steps: steps, losses: steps.map { 5 + 3 * pow(Double($0), -0.5) })
+        XCTAssertEqual(fit.asymptote, 5, accuracy: 1e-6)
+        XCTAssertEqual(fit.scale, 3, accuracy: 1e-4)
+        XCTAssertEqual(fit.exponent, 0.5, accuracy: 1e-5)
+        XCTAssertThrowsError(try LossCurveFit(steps: [1, 2], losses: [3, 2]))
+        // A rising loss is not a usable curve (a ≤ 0).
+        XCTAssertFalse(try LossCurveFit(steps: [100, 200, 400], losses: [5, 5.1, 5.3]).usable)
+        XCTAssertFalse(try LossCurveFit(steps: [1000, 2000, 3000], losses: [5.55, 5.30, 5.14]).usable)
     }
 
     func testCorrelationReferences() {

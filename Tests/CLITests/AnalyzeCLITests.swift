@@ -216,7 +216,7 @@ final class AnalyzeCLITests: XCTestCase {
                 XCTAssertNotNil(o["loss"] as? Double)
             }
         }
-        let best = try XCTUnwrap(res["bestValidationLoss"] as? Double)
+        let best = try XCTUnwrap(res["bestValidationLoss"] as? Double)   // two checkpoints: no ℓ(t) fit
         XCTAssertEqual(best, cps.compactMap { $0["validationLoss"] as? Double }.min()!, accuracy: 1e-12)
         XCTAssertEqual((res["correlations"] as? [Any])?.count, 4)
         for svg in ["transfer-ce.svg", "transfer-sqrt.svg"] {
