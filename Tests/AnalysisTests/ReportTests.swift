@@ -5,6 +5,7 @@ import FoundationXML
 #endif
 @testable import Analysis
 import Linalg
+import Probes
 
 /// Parses `text` as XML; returns the parser error, or nil when well-formed. Also counts elements by name.
 final class XMLCheck: NSObject, XMLParserDelegate {
@@ -241,5 +242,41 @@ final class LeakageTests: XCTestCase {
         XCTAssertEqual(index.report().leakedIndices, expected)
         XCTAssertGreaterThan(expected.count, 5)
         XCTAssertLessThan(expected.count, eval.count)
+    }
+}
+
+final class PairedReportTests: XCTestCase {
+    func result(_ model: String, _ feature: String, correct: [Bool]) throws -> ProbeResult {
+        let truth = [Int](repeating: 1, count: correct.count)
+        let m = try ClassificationMetrics(predicted: correct.map { $0 ? 1 : 0 }, truth: truth, classes: 2)
+        return ProbeResult(task: "t", prompt: nil, model: model, feature: feature, metrics: m, probe: "ridge")
+    }
+
+    /// 1000 examples: B is 4 points behind A (60 vs 20 discordant: significant), C is 0.2 points behind A (6 vs 4
+    /// discordant: not); the table prints ± half-widths and marks C's cell ⁿˢ and not B's.
+    func testTableMarksNonSignificantDifferences() throws {
+        var a = [Bool](repeating: true, count: 1000)
+        for i in 0..<200 { a[i] = false }
+        var b = a, c = a
+        for i in 200..<260 { b[i] = false }
+        for i in 0..<20 { b[i] = true }
+        for i in 200..<206 { c[i] = false }
+        for i in 0..<4 { c[i] = true }
+        let rs = [try result("A", "f · ridge", correct: a), try result("B", "f · ridge", correct: b),
+                  try result("C", "f · ridge", correct: c)]
+        let table = try ComparisonTable(results: rs)
+        XCTAssertEqual(table.notSignificant, [[false, false, true]])
+        let md = table.markdown()
+        XCTAssertTrue(md.contains("**80.0** ±2.5 |"), md)       // Wilson half-width at 800/1000
+        XCTAssertTrue(md.contains("**76.0** ±2.6 |"), md)
+        XCTAssertTrue(md.contains("**79.8** ±2.5 ⁿˢ |"), md)
+        let tests = try PairedTests.all(results: rs)
+        XCTAssertEqual(tests.map(\.a), ["B · f · ridge", "C · f · ridge"])
+        XCTAssertEqual(tests[0].comparison.onlyB, 60)
+        XCTAssertTrue(tests[0].comparison.significant())
+        XCTAssertTrue(PairedTests.markdown(tests).contains("| -4.0 |"), PairedTests.markdown(tests))
+        // Family against the first family of the same probe method, within one model.
+        let fam = try PairedTests.all(results: [try result("A", "f · ridge", correct: a), try result("A", "p · ridge", correct: c)])
+        XCTAssertEqual(fam.map(\.b), ["A · f · ridge"])
     }
 }
