@@ -1,5 +1,6 @@
 import Foundation
 import Probes
+import Text
 
 /// One probe result: a feature family evaluated on one task, with or without a prompt, from one model.
 public struct ProbeResult: Codable, Equatable, Sendable {
