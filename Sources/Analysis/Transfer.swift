@@ -1,4 +1,5 @@
 import Foundation
+import Probes
 
 /// Pearson and Spearman correlation of two equally long lists (NaN when undefined: fewer than 2 points or a
 /// constant list). Spearman is Pearson on average ranks (ties share their mean rank).
@@ -96,6 +97,8 @@ public struct TransferCheck: Codable, Equatable, Sendable {
     public struct ProbeOutcome: Codable, Equatable, Sendable {
         public var accuracy: Double
         public var loss: Double?
+        /// 95 % interval of `accuracy` over the test examples.
+        public var interval: ConfidenceInterval? = nil
         public init(accuracy: Double, loss: Double? = nil) { self.accuracy = accuracy; self.loss = loss }
     }
 
@@ -188,7 +191,7 @@ public struct TransferCheck: Codable, Equatable, Sendable {
     /// Markdown: the per-checkpoint table (accuracy % and probe loss per family) and the correlations.
     public func markdown() -> String {
         var out = "### Transfer vs language-model quality\n\n"
-        out += "ℓ* = \(fmt(bestValidationLoss)): \(bestLossSource). Accuracy in %, probe loss in brackets.\n\n"
+        out += "ℓ* = \(fmt(bestValidationLoss)): \(bestLossSource). Accuracy in % (± half the 95 % Wilson interval), probe loss in brackets. Correlations over \(checkpoints.count) checkpoints are descriptive: with so few points none is a test.\n\n"
         out += "| checkpoint | step | val. CE ℓ | √(ℓ − ℓ*) | " + features.joined(separator: " | ") + " |\n"
         out += "|---|---:|---:|---:|" + String(repeating: "---:|", count: features.count) + "\n"
         for (i, c) in checkpoints.enumerated() {
@@ -196,6 +199,7 @@ public struct TransferCheck: Codable, Equatable, Sendable {
             for f in features {
                 if let p = c.probes[f] {
                     out += " \(String(format: "%.1f", 100 * p.accuracy))"
+                    if let ci = p.interval { out += String(format: " ±%.1f", 100 * ci.halfWidth) }
                     if let l = p.loss { out += " (\(fmt(l, 3)))" }
                     out += " |"
                 } else { out += " — |" }

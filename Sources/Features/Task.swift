@@ -74,7 +74,7 @@ public struct TaskSpec: Codable, Equatable, Sendable {
     public var testFraction: Double = 0.2
     public var seed: UInt64 = 0
     /// Without a test file: when set, the test split is fold `fold` of a stratified `folds`-fold partition (seeded by
-    /// `seed`) instead of a `testFraction` split.
+    /// `seed`) instead of a `testFraction` split (read by Experiments' `DatasetSplits.load(_:)`).
     public var folds: Int? = nil
     public var fold: Int? = nil
     public var prompt: String
@@ -96,15 +96,7 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             let te = try test.load(classNames: tr.classNames)
             return (tr, te)
         }
-        if let k = folds { return try tr.stratifiedFold(fold ?? 0, of: k, seed: seed) }
         return try tr.stratifiedSplit(testFraction: testFraction, seed: seed)
-    }
-
-    /// How the test split is made, for cache keys and reports ("file", "split 0.2 seed 3", "fold 2/5 seed 0").
-    public var splitDescription: String {
-        if test != nil { return "file" }
-        if let k = folds { return "fold \(fold ?? 0)/\(k) seed \(seed)" }
-        return "split \(testFraction) seed \(seed)"
     }
 
     /// The K resamplings of a task without a test file: K stratified splits (seeds 0..<K), or with `crossValidate`

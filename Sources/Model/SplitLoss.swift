@@ -30,12 +30,23 @@ extension GPT {
     /// vocabularies differ.
     public func splitLoss(data: TokenDataset, split: TokenDataset.Split = .val, batch: Int = 16,
                           maxWindows: Int? = nil) throws -> SplitLoss {
+        try windowLoss(data: data, split: split,
+                       starts: try data.tilingStarts(split, length: config.context, maxWindows: maxWindows), batch: batch)
+    }
+
+    /// The one windowed loss routine: mean objective and cross-entropy over the windows of length T starting at
+    /// `starts` (each predicting its next T tokens), `batch` windows per forward pass, with standard errors over the
+    /// forward batches. `splitLoss` tiles the whole split; training's periodic validation uses evenly spaced windows.
+    public func windowLoss(data: TokenDataset, split: TokenDataset.Split, starts: [Int], batch: Int) throws -> SplitLoss {
         let T = config.context, count = data.count(split)
         guard data.vocabSize == config.vocabSize else {
             throw ModelError.badInput("\(data.directory.path): vocab_size \(data.vocabSize) does not match the model's \(config.vocabSize)")
         }
         guard batch >= 1 else { throw ModelError.badInput("batch must be ≥ 1 (got \(batch))") }
-        let starts = try data.tilingStarts(split, length: T, maxWindows: maxWindows)
+        guard !starts.isEmpty else { throw ModelError.badInput("no windows to evaluate") }
+        for s in starts where s < 0 || s + T + 1 > count {
+            throw ModelError.badInput("window start \(s) + \(T + 1) tokens is outside the \(split) split's \(count) tokens")
+        }
         var inputs = [Int32](repeating: 0, count: batch * T), targets = inputs
         var objectives: [Double] = [], entropies: [Double] = []
         var s = 0

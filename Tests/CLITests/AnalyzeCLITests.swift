@@ -5,6 +5,7 @@ import FoundationXML
 import Analysis
 import Linalg
 import Model
+import Probes
 import XCTest
 
 /// Whole-command tests of `lmprobe analyze` on a tiny model pretrained here (tokenize → pretrain → extract → analyze).
@@ -148,6 +149,36 @@ final class AnalyzeCLITests: XCTestCase {
         }
     }
 
+    /// `compare` and `analyze transfer` probe through one code path: the same checkpoint, split and family give the
+    /// same test accuracy in both reports.
+    func testCompareAndTransferAgree() throws {
+        let p = try fixture().path
+        let task = """
+        [{"name": "toy", "train": {"path": "\(p)/data.tsv", "format": "tsv", "textColumn": "text", "labelColumn": "label",
+          "detokenizePTB": false}, "testFraction": 0.25, "seed": 0, "prompt": "", "words": [], "classWords": null}]
+        """
+        try task.write(toFile: p + "/toy-task.json", atomically: true, encoding: .utf8)
+        let c = try runLMProbe(["compare", "--checkpoint", "M=" + p + "/run/final.safetensors", "--tasks-file",
+                                p + "/toy-task.json", "--prompts", "without", "--families", "f,phip", "--no-bow",
+                                "--no-leakage-check", "--out", p + "/cmp-agree"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let report = try json(URL(fileURLWithPath: p + "/cmp-agree/report.json"))
+        let results = try XCTUnwrap(report["results"] as? [[String: Any]])
+        func compared(_ feature: String) throws -> Double {
+            try XCTUnwrap(results.first { $0["feature"] as? String == feature }?["accuracy"] as? Double, feature)
+        }
+        let t = try runLMProbe(["analyze", "transfer", "--run", p + "/run", "--dataset", p + "/data.tsv",
+                                "--test-fraction", "0.25", "--out", p + "/tr-agree"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let res = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr-agree/transfer.json"))["result"] as? [String: Any])
+        let final = try XCTUnwrap((res["checkpoints"] as? [[String: Any]])?.last)
+        let probes = try XCTUnwrap(final["probes"] as? [String: [String: Any]])
+        XCTAssertEqual(try XCTUnwrap(probes["f"]?["accuracy"] as? Double), try compared("f(s) · ridge"))
+        XCTAssertEqual(try XCTUnwrap(probes["phip"]?["accuracy"] as? Double), try compared("Φp_f(s) · ridge"))
+        // Every cell carries its interval.
+        XCTAssertNotNil(results.first?["interval"] as? [String: Any])
+    }
+
     /// f of the fixture's train and test folders, stacked.
     func stackedF(_ p: String) throws -> Matrix<Float> {
         let a: Matrix<Float> = try NPY.readMatrix(URL(fileURLWithPath: "\(p)/feat/train/f.npy"))
@@ -200,19 +231,26 @@ final class AnalyzeCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("### Transfer"), r.stdout)
         XCTAssertTrue(r.stderr.contains("features extracted"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("(evaluated)"), r.stderr)   // ckpt-10 has no validation record
-        XCTAssertTrue(r.stderr.contains("(metadata)"), r.stderr)    // ckpt-20 has one
+        XCTAssertTrue(r.stderr.contains("whole validation split"), r.stderr)   // every checkpoint measured the same way
+        XCTAssertFalse(r.stderr.contains("(metadata)"), r.stderr)   // not even ckpt-20, which records one
         let res = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr/transfer.json"))["result"] as? [String: Any])
         let cps = try XCTUnwrap(res["checkpoints"] as? [[String: Any]])
         XCTAssertEqual(cps.map { $0["step"] as? Int }, [10, 20])   // final.safetensors is step 20: not repeated
-        for c in cps {
+        // Known answer: each row's CE is the checkpoint's whole-split loss.
+        let tokens = try TokenDataset(directory: URL(fileURLWithPath: p + "/tok"))
+        for (c, name) in zip(cps, ["ckpt-10", "ckpt-20"]) {
             let ce = try XCTUnwrap(c["validationLoss"] as? Double)
-            XCTAssertTrue(ce > 0 && ce < 10, "\(ce)")
+            let model = try Checkpoint.load(url: URL(fileURLWithPath: p + "/run/\(name).safetensors")).model
+            XCTAssertEqual(ce, try model.splitLoss(data: tokens).crossEntropy, accuracy: 1e-9)
             let probes = try XCTUnwrap(c["probes"] as? [String: [String: Any]])
             XCTAssertEqual(Set(probes.keys), ["f", "phip", "subset_logits", "subset_probs"])
             for (_, o) in probes {
+                // The interval is the Wilson interval of the accuracy over the 16 test sentences (8 per class).
                 let acc = try XCTUnwrap(o["accuracy"] as? Double)
-                XCTAssertTrue(acc >= 0 && acc <= 1)
+                let ci = try XCTUnwrap(o["interval"] as? [String: Any])
+                let w = try Intervals.wilson(successes: Int((acc * 16).rounded()), trials: 16)
+                XCTAssertEqual(try XCTUnwrap(ci["lower"] as? Double), w.lower, accuracy: 1e-12)
+                XCTAssertEqual(try XCTUnwrap(ci["upper"] as? Double), w.upper, accuracy: 1e-12)
                 XCTAssertNotNil(o["loss"] as? Double)
             }
         }
