@@ -84,14 +84,4 @@ public struct ContextSet: Sendable {
                               + "of the validation tokens in \(tokens.path)",
                           texts: texts, prompt: "{text}")
     }
-
-    /// Extracts f (and Φp_f) for the contexts into `directory` with the given model; labels are all 0.
-    public func extract(with extractor: FeatureExtractor, to directory: URL, provenance: Provenance) throws
-        -> ExtractionManifest {
-        var options = ExtractionOptions()
-        options.prompt = try PromptTemplate(prompt)
-        options.writeFullDistribution = false
-        return try extractor.extract(texts: texts, labels: [Int](repeating: 0, count: texts.count),
-                                     classNames: ["context"], to: directory, options: options, provenance: provenance)
-    }
 }

@@ -288,3 +288,32 @@ final class AnalyzeCLITests: XCTestCase {
         XCTAssertTrue(noRun.stderr.contains("ckpt-"), noRun.stderr)
     }
 }
+
+final class AnalyzeContextsCLITests: XCTestCase {
+    override class func tearDown() { TinyPipeline.cleanUp() }
+
+    /// --contexts corpus-prefixes: random prefixes of the run's validation tokens are extracted under OUT (reused the
+    /// second time), the check names its context set, and --features with --contexts is refused.
+    func testCorpusPrefixContexts() throws {
+        let p = try TinyPipeline.fixture().path
+        let args = ["analyze", "linearity", "--checkpoint", p + "/run", "--contexts", "corpus-prefixes",
+                    "--context-count", "40", "--out", p + "/ctx"]
+        let r = try runLMProbe(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("40 contexts, features extracted"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("Contexts: preset corpus-prefixes"), r.stdout)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: p + "/ctx/linearity.json"))) as? [String: Any])
+        XCTAssertEqual((doc["result"] as? [String: Any])?["contexts"] as? Int, 40)
+        let again = try runLMProbe(args)
+        XCTAssertTrue(again.stderr.contains("features reused"), again.stderr)
+        let both = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--contexts", "sst-prompt",
+                                   "--features", p + "/feat", "--out", p + "/ctx2"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("exactly one of --features and --contexts"), both.stderr)
+        let noSST = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--contexts", "sst-prompt",
+                                    "--out", p + "/ctx3"])
+        XCTAssertNotEqual(noSST.status, 0)
+        XCTAssertTrue(noSST.stderr.contains("--sst-dir"), noSST.stderr)
+    }
+}
