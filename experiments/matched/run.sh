@@ -20,7 +20,7 @@
 # Environment: REF (default runs/paper/ce), TOK (default runs/paper/tok), RUN (default runs/matched),
 #   SEEDS (default "1 2 3"), STEPS0 (default 1200), MAX_STEPS (default 19200), TOLERANCE (default 0.10),
 #   FOLDS (default 5), TASKS (default "--task sst2 --task sst5 --task rt --task bbc"), SST_DIR (default data/sst),
-#   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), EXTRA_COMPARE (extra compare options, e.g. a
+#   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
 #   --tasks-file for a toy check), OUT (default experiments/matched/results).
 # Every phase skips work whose output exists. Nothing here is run by `make test`; a toy-scale check of the whole
 # script runs in seconds (see experiments/matched/README.md).
@@ -37,9 +37,10 @@ MAX_STEPS=${MAX_STEPS:-19200}
 TOLERANCE=${TOLERANCE:-0.10}
 FOLDS=${FOLDS:-5}
 SST_DIR=${SST_DIR:-data/sst}
-TASKS=${TASKS:-"--task sst2 --task sst5 --task rt --task bbc"}
+TASKS=${TASKS-"--task sst2 --task sst5 --task rt --task bbc"}
 LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; CONTEXT=${CONTEXT:-128}; BATCH=${BATCH:-16}
 EXTRA_COMPARE=${EXTRA_COMPARE:-}
+METHODS=${METHODS:-ridge,logistic}
 PHASES=${*:-plugin quad ce compare summary}
 MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BATCH --untied-phi --phi-from $REF --freeze-phi"
 mkdir -p "$RUN" "$OUT"
@@ -87,7 +88,7 @@ compare)
     for s in $SEEDS; do
         stamp "compare seed $s: CE vs Quad, paired tests; RT and BBC by $FOLDS-fold CV over all examples"
         [ -f "$OUT/compare-s$s/report.json" ] || $BIN compare --checkpoint "CE=$RUN/ce-s$s" --checkpoint "Quad=$RUN/quad-s$s" \
-            $TASKS --sst-dir "$SST_DIR" --methods ridge,logistic --seeds "$FOLDS" --cv $EXTRA_COMPARE \
+            $TASKS --sst-dir "$SST_DIR" --methods "$METHODS" --seeds "$FOLDS" --cv $EXTRA_COMPARE \
             --out "$OUT/compare-s$s" --cache "$RUN/features"
     done ;;
 summary)
