@@ -55,17 +55,23 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
             let stats = try SoftmaxStatistics.compute(f: f, phi: phi)        // Φᵀp_CE (b·T × d), log Z
             let mean = stats.conditionalMean.converted(to: Double.self)
             let plug = try BLAS.matmul(mean, gInverse)                       // f = G⁻¹Φᵀp_CE, row-wise
+            // Per position: ℓ = −f·φ_w + ½ f·(Φᵀp) for the plug-in f, and the reference's CE log Z − f_CE·φ_w.
             var sum = 0.0
-            for r in 0..<(b * T) {
-                let w = Int(targets[r])
-                var fPhi = 0.0, fMean = 0.0, logit = 0.0
-                for j in 0..<d {
-                    fPhi += plug[r, j] * phiD[w, j]
-                    fMean += plug[r, j] * mean[r, j]
-                    logit += Double(f[r, j]) * phiD[w, j]
+            let pp = plug.pointer, mp = mean.pointer, fp = f.pointer, php = phiD.pointer
+            targets.withUnsafeBufferPointer { tb in
+                for r in 0..<(b &* T) {
+                    let w = Int(tb[r])
+                    let pr = pp + r &* plug.stride, mr = mp + r &* mean.stride, fr = fp + r &* f.stride
+                    let phw = php + w &* phiD.stride
+                    var fPhi = 0.0, fMean = 0.0, logit = 0.0
+                    for j in 0..<d {
+                        fPhi += pr[j] * phw[j]
+                        fMean += pr[j] * mr[j]
+                        logit += Double(fr[j]) * phw[j]
+                    }
+                    sum += -fPhi + 0.5 * fMean
+                    ceSum += stats.logPartition[r] - logit
                 }
-                sum += -fPhi + 0.5 * fMean
-                ceSum += stats.logPartition[r] - logit
             }
             batchMeans.append((sum / Double(b * T), b))
             s += b
