@@ -225,7 +225,12 @@ public final class ComparisonRunner {
                     }
                 }
             }
-            if settings.leakageCheck {
+            // Resamplings of one task (TASK@s…, TASK@f…) share their sentences: count the leakage once.
+            let baseName = task.name.split(separator: "@").first.map(String.init) ?? task.name
+            if settings.leakageCheck, let first = outcomes.first(where: { $0.task.split(separator: "@").first.map(String.init) == baseName && $0.task != task.name }),
+               !first.leakage.isEmpty {
+                outcome.leakage = first.leakage
+            } else if settings.leakageCheck {
                 for m in loaded {
                     if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
                     guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
