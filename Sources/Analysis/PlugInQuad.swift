@@ -28,6 +28,7 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         guard batch >= 1 else { throw AnalysisError.invalidArgument("batch must be ≥ 1 (got \(batch))") }
         let T = reference.config.context, d = reference.config.dim
         let starts = try data.tilingStarts(.val, length: T, maxWindows: maxWindows)
+        let batch = min(batch, starts.count)   // never allocate for more windows than there are
         let phi = reference.phi.copy()                                   // V × d
         let phiD = phi.converted(to: Double.self)
         // G⁻¹ through the eigendecomposition (G is d × d, symmetric positive definite when Φ has rank d).
