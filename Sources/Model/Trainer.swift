@@ -185,7 +185,7 @@ public final class Trainer {
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         let o = state.options, c = model.config, T = c.context, B = o.batch
         let logURL = runDirectory.appendingPathComponent("log.jsonl")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
         guard let log = try? FileHandle(forWritingTo: logURL) else {
             throw ModelError.io(path: logURL.path, reason: "cannot open the training log for writing")
         }
