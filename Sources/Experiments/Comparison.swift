@@ -241,7 +241,8 @@ public final class ComparisonRunner {
         log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
         let t0 = Benchmark.now()
         let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
-                                         testTexts: test.data.texts, testLabels: test.data.labels)
+                                         testTexts: test.data.texts, testLabels: test.data.labels,
+                                         log: { self.log("task \(task.name): BoW \($0)") })
         log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
         try ReportWriter.writeJSON(bow, to: url)
         return bow
