@@ -122,6 +122,11 @@ public final class ComparisonRunner {
         guard !tasks.isEmpty else { throw ExperimentError("compare: no tasks to run") }
         let names = models.map(\.name)
         if Set(names).count != names.count { throw ExperimentError("compare: model names must differ (\(names))") }
+        // Names become file and folder names under --out and the cache: nothing may climb out of them.
+        do {
+            for n in names { try PathName.check(n, role: "model name") }
+            for t in tasks { try PathName.check(t.name, role: "task name") }
+        } catch { throw ExperimentError("compare: \(error)") }
         for m in settings.methods where !["ridge", "logistic"].contains(m) {
             throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
         }
