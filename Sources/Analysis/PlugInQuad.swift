@@ -1,6 +1,7 @@
 import Foundation
 import Linalg
 import Model
+import Text
 
 /// The Quad loss reachable on a frozen Φ, estimated by plugging a reference model's next-word distribution into the
 /// Quad optimum (issue 14, the matched-compute CE vs Quad protocol).

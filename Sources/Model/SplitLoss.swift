@@ -1,4 +1,5 @@
 import Foundation
+import Text
 
 /// A model's losses on a whole token split: the one validation estimator for comparing checkpoints (issue 14 found
 /// two estimators mixed in one transfer table — 16 evenly spaced batches from training metadata for some

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import Model
+import Text
 
 /// `lmprobe analyze plug-in`: the Quad loss reachable on a frozen Φ (f = G⁻¹Φᵀp_CE(s)), and a Quad model's own
 /// loss on the same validation windows.

@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Analysis
 import Model
+import Text
 import XCTest
 
 final class PlugInQuadTests: XCTestCase {

@@ -6,6 +6,7 @@ import Analysis
 import Linalg
 import Model
 import Probes
+import Text
 import XCTest
 
 /// Whole-command tests of `lmprobe analyze` on a tiny model pretrained here (tokenize → pretrain → extract → analyze).
