@@ -86,6 +86,15 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
                               tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
     }
 
+    /// Throws unless `quad` is a Quad model whose Φ is exactly the reference's (the plug-in value applies only then).
+    public static func checkComparable(reference: GPT, quad: GPT, quadPath: String) throws {
+        guard quad.config.objective == .quad else { throw AnalysisError.invalidArgument("\(quadPath): not a Quad model") }
+        let a = reference.phi, b = quad.phi
+        guard a.rows == b.rows, a.cols == b.cols, try a.maxAbsDifference(b) == 0 else {
+            throw AnalysisError.invalidArgument("\(quadPath): its Φ is not the reference's frozen Φ, so the plug-in value does not apply")
+        }
+    }
+
     public func markdown(quad: SplitLoss? = nil) -> String {
         var out = "### Plug-in Quad loss on the frozen Φ\n\n"
         out += "f = G⁻¹Φᵀp_CE(s) from the reference model, scored with the Quad objective on the real next token over "
