@@ -261,9 +261,11 @@ public final class ComparisonRunner {
                                                         classes: train.classNames.count)
                 for m in loaded {
                     for p in promptSettings(task) {
-                        results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
-                                                   feature: "BoW TF-IDF · ridge", metrics: metrics,
-                                                   probe: "ridge α=\(bow.alpha)"))
+                        // One model-free baseline repeated in every column: its interval, but no paired tests.
+                        var r = ProbeResult(task: task.name, prompt: p, model: m.spec.name, feature: "BoW TF-IDF · ridge",
+                                            metrics: metrics, probe: "ridge α=\(bow.alpha)")
+                        r.correct = nil
+                        results.append(r)
                     }
                 }
             }
@@ -302,11 +304,10 @@ public final class ComparisonRunner {
         var report = ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
                                       models: modelOutcomes, tasks: outcomes, results: results,
                                       seconds: Benchmark.now() - start)
-        // BoW rows repeat one baseline per model and prompt: test them against nothing.
-        report.pairedTests = try PairedTests.all(results: results.filter { !$0.feature.hasPrefix("BoW") })
+        report.pairedTests = try PairedTests.all(results: results)
         report.resampled = ResampledResult.summarize(results)
         // K-fold tasks: every example is tested once, so the folds pool into one test of all examples.
-        let pooled = try ResampledResult.poolFolds(results.filter { !$0.feature.hasPrefix("BoW") })
+        let pooled = try ResampledResult.poolFolds(results)
         report.pooledFolds = pooled
         report.pairedTests += try PairedTests.all(results: pooled)
         return report
