@@ -32,6 +32,11 @@ public struct ComparisonSettings: Codable, Sendable {
     public var leakageMinimumLength = 25
     public var pDtype = "<f4"
     public var maxBatchTokens = 8192
+    /// Add f_mean(s) (the final-LayerNorm output averaged over every token, prompt included) beside f(s).
+    public var meanPooled = true
+    /// Add the best layer: the residual stream after each block k = 0…L at the last token, ridge-probed, the k
+    /// with the highest leave-one-out training accuracy reported on the test split (L + 1 extractions).
+    public var bestLayer = false
 
     public init() {}
 }
@@ -89,7 +94,8 @@ public struct ComparisonReport: Codable, Sendable {
         for t in tasks {
             let rs = results.filter { $0.task == t.task }
             guard !rs.isEmpty else { continue }
-            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes)\n\n"
+            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes: "
+            out += t.classNames.joined(separator: ", ") + ")\n\n"
             out += try ComparisonTable(results: rs).markdown() + "\n"
             if let b = t.bagOfWords {
                 out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%.\n", b.vocabularySize,
@@ -175,6 +181,7 @@ public final class ComparisonRunner {
                 for p in promptSettings(task) {
                     let dirs = try features(m, task, train, test, prompt: p)
                     results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                    results += try readoutRows(m, task, train, test, prompt: p, classes: train.classNames.count)
                 }
             }
             outcomes.append(outcome)
@@ -273,15 +280,19 @@ public final class ComparisonRunner {
     }
 
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
+    /// With a `pooling`/`layer` other than the default only f.npy is extracted (see `ExtractionOptions.layer`).
     func features(_ m: LoadedModel, _ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset,
-                  prompt: String?) throws -> (train: URL, test: URL) {
+                  prompt: String?, pooling: Pooling = .last, layer: Int? = nil) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
-        options.words = task.words
+        options.pooling = pooling
+        options.layer = layer
+        let full = options.isDefaultReadout
+        options.words = full ? task.words : []
         options.pDtype = settings.pDtype
-        options.writeFullDistribution = settings.families.contains(.p)
+        options.writeFullDistribution = full && settings.families.contains(.p)
         options.maxBatchTokens = settings.maxBatchTokens
-        if let cw = task.classWords {
+        if full, let cw = task.classWords {
             // Zero-shot needs a single-token word for every class; otherwise skip it for this tokenizer.
             let usable = cw.allSatisfy { WordSubset(words: $0, tokenizer: m.tokenizer).count > 0 }
             if usable { options.classWords = cw } else {
@@ -296,8 +307,10 @@ public final class ComparisonRunner {
                        options.prompt.template, options.words.joined(separator: " "),
                        (options.classWords ?? []).map { $0.joined(separator: " ") }.joined(separator: "|"),
                        options.pDtype, String(options.writeFullDistribution), lmprobeVersion].joined(separator: "\n")
+            + (full ? "" : "\npooling=\(pooling.rawValue) layer=\(layer.map(String.init) ?? "final")")
         let key = Digest.sha256(keyText).prefix(16)
-        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
+        let readout = full ? "" : "-\(pooling == .mean ? "mean" : "last")\(layer.map { "-layer\($0)" } ?? "")"
+        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")\(readout)-\(key)")
         let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
         let splits = [TransferRun.Split(name: "train", data: train, digest: trainHash),
                       TransferRun.Split(name: "test", data: test, digest: testHash)]
@@ -317,10 +330,44 @@ public final class ComparisonRunner {
         return dirs
     }
 
-    func probe(_ m: LoadedModel, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
-               classes: Int) throws -> [ProbeResult] {
+    /// The f_mean(s) rows (every probe method) and the best-layer row (ridge), as the settings ask.
+    func readoutRows(_ m: LoadedModel, _ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset,
+                     prompt: String?, classes: Int) throws -> [ProbeResult] {
+        guard settings.families.contains(.f) else { return [] }
         var out: [ProbeResult] = []
-        for family in settings.families {
+        if settings.meanPooled {
+            let dirs = try features(m, task, train, test, prompt: prompt, pooling: .mean)
+            out += try probe(m, task, prompt, dirs, classes: classes, families: [.f], name: "f_mean(s)")
+        }
+        if settings.bestLayer {
+            var best: (layer: Int, loo: Double, result: ProbeResult)? = nil
+            for k in 0...m.checkpoint.config.layers {
+                let dirs = try features(m, task, train, test, prompt: prompt, layer: k)
+                let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: .f, as: Float.self)
+                let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: .f, as: Float.self)
+                let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes,
+                                                    alphas: settings.alphas, standardize: settings.standardize)
+                let predicted = try model.predict(xTest)
+                let acc = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(max(yTest.count, 1))
+                let loo = model.looAccuracy[model.chosenIndex]
+                log(String(format: "%@ · %@ · %@ · layer %d: LOO %.1f%%, test %.1f%%", m.spec.name, task.name,
+                           prompt ?? "no prompt", k, 100 * loo, 100 * acc))
+                if best == nil || loo > best!.loo {
+                    best = (k, loo, ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                                feature: "f best layer (LOO) · ridge", accuracy: acc,
+                                                probe: "ridge α=\(model.alpha), layer \(k) of 0…\(m.checkpoint.config.layers)"))
+                }
+            }
+            if let b = best { out.append(b.result) }
+        }
+        return out
+    }
+
+    func probe(_ m: LoadedModel, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
+               classes: Int, families: [FeatureFamily]? = nil, name: String? = nil) throws -> [ProbeResult] {
+        var out: [ProbeResult] = []
+        for family in families ?? settings.families {
+            let displayName = name ?? family.displayName
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
             for method in settings.methods {
@@ -347,14 +394,14 @@ public final class ComparisonRunner {
                 }
                 let acc = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(max(yTest.count, 1))
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           family.displayName, method, 100 * acc, Benchmark.now() - t0))
+                           displayName, method, 100 * acc, Benchmark.now() - t0))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(family.displayName) · \(method)", accuracy: acc, loss: loss,
+                                       feature: "\(displayName) · \(method)", accuracy: acc, loss: loss,
                                        probe: detail))
             }
         }
         let manifest = try FeatureFolder.manifest(dirs.test)
-        if let z = manifest.zeroShotAccuracy {
+        if families == nil, let z = manifest.zeroShotAccuracy {
             out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
                                    feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f"))
         }

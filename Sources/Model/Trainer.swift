@@ -19,6 +19,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalEvery = 200
     public var evalBatches = 8
     public var checkpointEvery = 500
+    /// When set, `checkpointEvery` becomes total steps / this count once the total is known (at start with
+    /// `steps`, after the probe steps with a time budget): evenly spaced checkpoints over the run.
+    public var checkpointCount: Int? = nil
     public var logEvery = 10
     public var seed: UInt64 = 1337
     /// Keep every periodic checkpoint (for analysis across training), not only the newest.
@@ -39,6 +42,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if minLR < 0 || minLR > lr { throw bad("--min-lr must be in [0, lr]") }
         if warmup < 0 { throw bad("--warmup must be ≥ 0") }
         if weightDecay < 0 { throw bad("--weight-decay must be ≥ 0") }
+        if let n = checkpointCount, n < 1 { throw bad("--checkpoints must be at least 1") }
         if evalEvery < 1 || evalBatches < 1 || checkpointEvery < 1 || logEvery < 1 {
             throw bad("--eval-every, --eval-batches, --checkpoint-every and --log-every must be at least 1")
         }
@@ -104,6 +108,8 @@ public final class Trainer {
         sampler = SeededRandom(seed: options.seed ^ 0x5EED_0F_DA7A)
         let total = options.steps ?? Int(Int32.max)
         totalPlanned = options.steps != nil
+        var options = options
+        if let n = options.checkpointCount, let steps = options.steps { options.checkpointEvery = max(1, steps / n) }
         state = TrainingState(step: 0, schedule: LearningRateSchedule(maxLR: options.lr, minLR: options.minLR,
                                                                       warmup: options.warmup, totalSteps: total),
                               options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
@@ -176,7 +182,7 @@ public final class Trainer {
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         let o = state.options, c = model.config, T = c.context, B = o.batch
         let logURL = runDirectory.appendingPathComponent("log.jsonl")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logURL.path) { _ = FileManager.default.createFile(atPath: logURL.path, contents: nil) }
         guard let log = try? FileHandle(forWritingTo: logURL) else {
             throw ModelError.io(path: logURL.path, reason: "cannot open the training log for writing")
         }
@@ -249,6 +255,7 @@ public final class Trainer {
                     let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
                     let remaining = minutes * 60 - (now - start)
                     state.schedule.totalSteps = state.step + max(0, Int(remaining / (perStep * overhead)))
+                    if let n = o.checkpointCount { state.options.checkpointEvery = max(1, state.schedule.totalSteps / n) }
                     totalPlanned = true
                     progress(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
                     writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])
@@ -264,17 +271,19 @@ public final class Trainer {
                 let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
                 progress(.step(r))
-                writeLog([("step", r.step), ("loss", r.loss), ("lr", r.lr), ("grad_norm", r.gradNorm),
-                          ("tokens_per_s", r.tokensPerSecond), ("elapsed_s", r.elapsedSeconds)])
+                writeLog([("step", r.step), ("tokens", state.tokensSeen), ("loss", r.loss), ("lr", r.lr),
+                          ("grad_norm", r.gradNorm), ("tokens_per_s", r.tokensPerSecond),
+                          ("elapsed_s", r.elapsedSeconds)])
                 windowStart = now; windowSteps = 0
             }
             if state.step % o.evalEvery == 0 || done {
                 let v = try validate()
                 state.validation.append(v)
                 progress(.validation(v))
-                writeLog([("step", v.step), ("val_loss", v.loss), ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
+                writeLog([("step", v.step), ("tokens", state.tokensSeen), ("val_loss", v.loss),
+                          ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
             }
-            if state.step % o.checkpointEvery == 0 && !done {
+            if state.step % state.options.checkpointEvery == 0 && !done {
                 progress(.checkpoint(try saveCheckpoint(final: false)))
             }
         }
