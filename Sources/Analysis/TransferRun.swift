@@ -46,9 +46,12 @@ public enum TransferRun {
     /// The checkpoint's validation cross-entropy at its own step, from its metadata when recorded (source
     /// "metadata"), else measured now on the run's validation tokens (source "evaluated"): `batches` × `batchSize`
     /// evenly spaced windows of the model's context length, as `pretrain` validates.
+    /// With `alwaysMeasure` the metadata is ignored, so every checkpoint gets the same estimator (the recorded
+    /// values use each run's own batch size and validation batches).
     public static func validationCrossEntropy(_ ckpt: Checkpoint, tokenDirectory: URL?, batches: Int = 8,
-                                              batchSize: Int = 16) throws -> (crossEntropy: Double, source: String) {
-        if let r = ckpt.validation.last(where: { $0.step == ckpt.step }), r.crossEntropy.isFinite {
+                                              batchSize: Int = 16, alwaysMeasure: Bool = false) throws
+        -> (crossEntropy: Double, source: String) {
+        if !alwaysMeasure, let r = ckpt.validation.last(where: { $0.step == ckpt.step }), r.crossEntropy.isFinite {
             return (r.crossEntropy, "metadata")
         }
         guard let dir = tokenDirectory ?? ckpt.metadata["data"].map({ URL(fileURLWithPath: $0) }) else {
@@ -95,6 +98,7 @@ public enum TransferRun {
         var s = "task=\(task)\nprompt=\(options.prompt.template)\nwords=\(options.words.joined(separator: " "))\n"
         s += "p=\(options.writeFullDistribution ? options.pDtype : "none")\n"
         for sp in splits { s += "\(sp.name)=\(sp.digest) n=\(sp.data.count) first=\(sp.data.texts.first ?? "")\n" }
+        if !options.isDefaultReadout { s += "pooling=\(options.pooling.rawValue) layer=\(options.layer.map(String.init) ?? "final")\n" }
         return Digest.sha256(s)
     }
 
