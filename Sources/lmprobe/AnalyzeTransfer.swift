@@ -33,7 +33,7 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false
-    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset).")
+    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
     var words: String?
     @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
     @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
@@ -130,7 +130,9 @@ struct AnalyzeTransfer: ParsableCommand {
             var opts = options
             opts.words = WordSubset(words: t.words, tokenizer: tok).count > 0 ? t.words : []
             if i == 0 {
-                if opts.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
+                if opts.words.isEmpty {
+                    if !t.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
+                }
                 else { families += [.subsetProbs, .subsetLogits] }
                 if withP { families.append(.p) }
                 if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
