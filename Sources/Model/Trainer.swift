@@ -19,8 +19,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalEvery = 200
     public var evalBatches = 8
     public var checkpointEvery = 500
-    /// When set, `checkpointEvery` becomes total steps / this count once the total is known (at start with
-    /// `steps`, after the probe steps with a time budget): evenly spaced checkpoints over the run.
+    /// When set, `checkpointEvery` becomes ⌈total steps / this count⌉ once the total is known (at start with
+    /// `steps`, after the probe steps with a time budget): at most this many evenly spaced checkpoints, the final
+    /// one last (exactly this many unless ⌈total / count⌉ rounding leaves one fewer, e.g. total 9, count 4).
     public var checkpointCount: Int? = nil
     public var logEvery = 10
     public var seed: UInt64 = 1337
@@ -109,7 +110,7 @@ public final class Trainer {
         let total = options.steps ?? Int(Int32.max)
         totalPlanned = options.steps != nil
         var options = options
-        if let n = options.checkpointCount, let steps = options.steps { options.checkpointEvery = max(1, steps / n) }
+        if let n = options.checkpointCount, let steps = options.steps { options.checkpointEvery = Trainer.spacing(steps, n) }
         state = TrainingState(step: 0, schedule: LearningRateSchedule(maxLR: options.lr, minLR: options.minLR,
                                                                       warmup: options.warmup, totalSteps: total),
                               options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
@@ -144,6 +145,10 @@ public final class Trainer {
         lastCheckpoint = url
         totalPlanned = true
     }
+
+    /// Steps between checkpoints for `count` evenly spaced ones over `total` steps: ⌈total / count⌉, so the last
+    /// periodic one would fall at or after the end, where the final checkpoint is written instead.
+    static func spacing(_ total: Int, _ count: Int) -> Int { max(1, total / count + (total % count == 0 ? 0 : 1)) }
 
     static func checkCompatible(_ c: GPTConfig, _ o: TrainingOptions, _ d: TokenDataset) throws {
         guard c.vocabSize == d.vocabSize else {
@@ -255,7 +260,7 @@ public final class Trainer {
                     let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
                     let remaining = minutes * 60 - (now - start)
                     state.schedule.totalSteps = state.step + max(0, Int(remaining / (perStep * overhead)))
-                    if let n = o.checkpointCount { state.options.checkpointEvery = max(1, state.schedule.totalSteps / n) }
+                    if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
                     totalPlanned = true
                     progress(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
                     writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])

@@ -33,6 +33,19 @@ final class TrainingLogTests: XCTestCase {
         XCTAssertThrowsError(try TrainingLog.read(url)) { e in XCTAssertTrue("\(e)".contains(":5"), "\(e)") }
     }
 
+    /// `--checkpoints n`: ⌈total / n⌉ apart, so n − 1 periodic checkpoints and the final one — never a periodic
+    /// checkpoint a few steps before the final one.
+    func testCheckpointSpacing() {
+        XCTAssertEqual(Trainer.spacing(20, 4), 5)
+        XCTAssertEqual(Trainer.spacing(3371, 3), 1124)      // 1124, 2248, final 3371 (not 3369 and 3371)
+        XCTAssertEqual(Trainer.spacing(2, 9), 1)
+        for (total, n) in [(3371, 3), (20, 4), (1000, 9), (7, 7)] {
+            let every = Trainer.spacing(total, n)
+            let periodic = (1..<total).filter { $0 % every == 0 }.count
+            XCTAssertEqual(periodic + 1, n, "total \(total), n \(n)")
+        }
+    }
+
     func testBadLinesAreNamed() throws {
         for (text, line) in [("{\"step\":1,\"tokens\":1,\"loss\":1}\n[1,2]\n", 2), ("{\"tokens\":1,\"loss\":1}\n", 1),
                              ("{\"step\":1,\"tokens\":1,\"loss\":1}\n{\"step\":\n", 2)] {
