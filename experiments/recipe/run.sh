@@ -5,7 +5,7 @@
 #   sh experiments/recipe/run.sh [phase ...]     phases: data sweep train eval collect (default: all, in order)
 #
 # data     tokenizer + token files of the default corpus (IMDb reviews minus every review containing an SST or
-#          Rotten Tomatoes sentence of ≥ 3 words), V = $VOCAB.
+#          Rotten Tomatoes sentence of ≥ 25 normalised bytes, compare's leakage threshold), V = $VOCAB.
 # sweep    per size, a short run ($SWEEP_MINUTES min) for every learning rate in $SWEEP_LRS × batch in $SWEEP_BATCHES
 #          (same wall clock each: the sweep asks what is best per CPU-minute); the lowest final validation CE wins
 #          (collect.py sweep → $RUN/sweep/choice-<size>, $OUT/sweep.md). Validation uses $EVAL_WINDOWS windows
@@ -77,7 +77,7 @@ for row in r:
             corpus=$RUN/corpus.csv
         fi
         $BIN tokenize --out "$RUN/tok" --vocab-size "$VOCAB" --csv-filter source=imdb --strip-html-breaks \
-            --exclude "$RUN/exclude.txt" --exclude-min-words 3 "$corpus"
+            --exclude "$RUN/exclude.txt" "$corpus"
     fi ;;
 sweep)
     for size in $SIZES; do
