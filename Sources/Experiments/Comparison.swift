@@ -128,6 +128,11 @@ public final class ComparisonRunner {
         guard !tasks.isEmpty else { throw ExperimentError("compare: no tasks to run") }
         let names = models.map(\.name)
         if Set(names).count != names.count { throw ExperimentError("compare: model names must differ (\(names))") }
+        // Names become file and folder names under --out and the cache: nothing may climb out of them.
+        do {
+            for n in names { try PathName.check(n, role: "model name") }
+            for t in tasks { try PathName.check(t.name, role: "task name") }
+        } catch { throw ExperimentError("compare: \(error)") }
         for m in settings.methods where !["ridge", "logistic"].contains(m) {
             throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
         }
@@ -248,7 +253,8 @@ public final class ComparisonRunner {
         log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
         let t0 = Benchmark.now()
         let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
-                                         testTexts: test.data.texts, testLabels: test.data.labels)
+                                         testTexts: test.data.texts, testLabels: test.data.labels,
+                                         log: { self.log("task \(task.name): BoW \($0)") })
         log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
         try ReportWriter.writeJSON(bow, to: url)
         return bow

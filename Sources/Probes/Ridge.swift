@@ -193,6 +193,8 @@ public struct DualRidgeModel {
     /// ȳ, K′ values: the intercept (the features are centred through the kernel).
     public let intercepts: [Double]
     public let decomposition: RidgeDecomposition
+    /// Wall-clock seconds of each phase (centre, eigen, rotate, loo), for benchmarks.
+    public let timings: [(phase: String, seconds: Double)]
     let kernelRowMeans: [Double]
     let kernelMean: Double
 
@@ -604,6 +606,6 @@ public enum RidgeClassifier {
         return DualRidgeModel(classes: classes, alpha: alphas[selection.best], alphas: alphas, selection: select,
                               looMeanSquaredError: selection.mse, looAccuracy: selection.acc,
                               chosenIndex: selection.best, dualCoefficients: c, intercepts: targets.yMean,
-                              decomposition: decomposition, kernelRowMeans: m, kernelMean: mbar)
+                              decomposition: decomposition, timings: clock.timings, kernelRowMeans: m, kernelMean: mbar)
     }
 }
