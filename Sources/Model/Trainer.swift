@@ -248,27 +248,14 @@ public final class Trainer {
         return ValidationRecord(step: state.step, loss: r.objective, crossEntropy: r.crossEntropy)
     }
 
-    /// The one validation-loss routine (training and `analyze transfer`): mean objective and cross-entropy of `model`
-    /// over `batches` × `batchSize` evenly spaced windows of the model's context length in the val split.
+    /// Training's periodic validation: mean objective and cross-entropy of `model` over `batches` × `batchSize`
+    /// evenly spaced windows of the val split, through the one windowed-loss routine (`GPT.windowLoss`; comparing
+    /// checkpoints uses the whole split, `GPT.splitLoss`).
     public static func validationLoss(model: GPT, data: TokenDataset, batches: Int,
                                       batchSize B: Int) throws -> (objective: Double, crossEntropy: Double) {
-        let T = model.config.context
-        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: T)
-        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
-        var sumObj = 0.0, sumCE = 0.0
-        for k in 0..<batches {
-            inputs.withUnsafeMutableBufferPointer { x in
-                targets.withUnsafeMutableBufferPointer { y in
-                    data.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
-                                   inputs: x.baseAddress!, targets: y.baseAddress!)
-                }
-            }
-            let r = try inputs.withUnsafeBufferPointer { x in
-                try targets.withUnsafeBufferPointer { y in try model.evaluate(inputs: x, targets: y, batch: B, length: T) }
-            }
-            sumObj += r.objective; sumCE += r.crossEntropy
-        }
-        return (sumObj / Double(batches), sumCE / Double(batches))
+        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: model.config.context)
+        let r = try model.windowLoss(data: data, split: .val, starts: starts, batch: B)
+        return (r.objective, r.crossEntropy)
     }
 
     /// Trains until the planned total (or `stopAfter` steps in total, or `Trainer.stopRequested`), validating,

@@ -8,27 +8,26 @@
 #          Rotten Tomatoes sentence of ≥ 25 normalised bytes, compare's leakage threshold), V = $VOCAB.
 # sweep    per size, a short run ($SWEEP_MINUTES min) for every learning rate in $SWEEP_LRS × batch in $SWEEP_BATCHES
 #          (same wall clock each: the sweep asks what is best per CPU-minute); the lowest final validation CE wins
-#          (collect.py sweep → $RUN/sweep/choice-<size>, $OUT/sweep.md). Validation uses $EVAL_WINDOWS windows
-#          (eval-batches = EVAL_WINDOWS / batch), so every sweep run is judged on the same windows.
+#          (collect.py sweep → $RUN/sweep/choice-<size>; the table is in $OUT/SUMMARY.md). Validation uses
+#          $EVAL_WINDOWS windows (eval-batches = EVAL_WINDOWS / batch), so every sweep run is judged on the same windows.
 # train    per size, $MINUTES min with the chosen lr/batch, $CHECKPOINTS evenly spaced checkpoints (45 / 9 = one every
 #          ~5 min), all kept; an interrupted run resumes from its last checkpoint.
-# eval     per task in $TASKS: `analyze transfer` over every checkpoint of every size — validation CE measured on
-#          the same windows for all (--measure-ce: $EVAL_WINDOWS windows of 128 tokens), and ridge-probe test
-#          accuracy of f(s), Φp_f(s) and f_mean(s) (mean over every token, prompt included), all with the task's
-#          prompt " This movie is". Features are content-addressed under $RUN/eval-<task>/features and reused.
+# eval     per task in $TASKS: `analyze transfer` over every checkpoint of every size — validation CE by one
+#          estimator for all (the whole validation split; MAX_WINDOWS caps it), and ridge-probe test accuracy with
+#          its 95 % Wilson interval of f(s), Φp_f(s) and f_mean(s) (mean over every token, prompt included), all with
+#          the task's prompt " This movie is". Features are content-addressed under $RUN/eval-<task>/features.
 # collect  $OUT/<task>/transfer-ce.svg (accuracy vs validation CE, all sizes: one scatter), transfer-tokens.svg
 #          (vs training tokens seen), transfer.{json,md}; $OUT/curves.svg (training curves of the sizes);
 #          $OUT/SUMMARY.md (collect.py summary). Every phase appends its wall time and the load to $OUT/phases.log.
 #
-# Intervals: the transfer probes report point accuracies; when the probe interval machinery lands, re-run
-# eval + collect (features are reused) to add them.
 # Every phase skips work whose output exists, so the script can be re-run after an interruption.
 #
 # Environment (defaults = the real study; see the toy check in experiments/recipe/README.md):
 #   BIN=.build/release/lmprobe  RUN=runs/recipe  OUT=experiments/recipe/results  SST_DIR=data/sst  DATA_DIR=data
 #   SIZES="2,128,2 4,256,4 6,384,6" (layers,dim,heads)  MINUTES=45  CHECKPOINTS=9  CONTEXT=128  VOCAB=8192
 #   SWEEP_MINUTES=4  SWEEP_LRS="5e-4 1e-3 2e-3"  SWEEP_BATCHES="16 32"  EVAL_WINDOWS=256  TASKS="sst2 rt"
-#   WARMUP=100  CORPUS_LIMIT (tokenize only the first N documents; toy checks)
+#   WARMUP=100  MAX_WINDOWS (validation windows per checkpoint in eval; default the whole split)
+#   CORPUS_LIMIT (tokenize only the first N documents; toy checks)
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/lmprobe}
@@ -134,7 +133,7 @@ EOS
         stamp "eval $task: every checkpoint of every size"
         # shellcheck disable=SC2086
         $BIN analyze transfer $runs --task "$task" --data-dir "$DATA_DIR" --sst-dir "$SST_DIR" --words '' --f-mean \
-            --measure-ce --eval-batches $((EVAL_WINDOWS / 16)) --out "$RUN/eval-$task" > /dev/null
+            ${MAX_WINDOWS:+--max-windows "$MAX_WINDOWS"} --out "$RUN/eval-$task" > /dev/null
         stamp "eval $task: done"
     done ;;
 collect)
