@@ -37,6 +37,11 @@ public struct ComparisonSettings: Codable, Sendable {
     public var probeProtocol: ProbeProtocol = .lmprobe
     /// Extend a grid whose chosen λ/C is at an end (`GridExtension`; the paper protocol's C grid is never extended).
     public var extendGrids = true
+    /// Add f_mean(s) (the final-LayerNorm output averaged over every token, prompt included) beside f(s).
+    public var meanPooled = true
+    /// Add the best layer: the residual stream after each block k = 0…L at the last token, ridge-probed, the k
+    /// with the highest leave-one-out training accuracy reported on the test split (L + 1 extractions).
+    public var bestLayer = false
 
     public init() {}
 }
@@ -103,7 +108,8 @@ public struct ComparisonReport: Codable, Sendable {
         for t in tasks {
             let rs = results.filter { $0.task == t.task }
             guard !rs.isEmpty else { continue }
-            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes)\n\n"
+            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes: "
+            out += t.classNames.joined(separator: ", ") + ")\n\n"
             out += try ComparisonTable(results: rs).markdown() + "\n"
             if let b = t.bagOfWords {
                 out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%.\n", b.vocabularySize,
@@ -292,6 +298,7 @@ public final class ComparisonRunner {
                 for p in promptSettings(task) {
                     let dirs = try features(m, task, trainSplit, testSplit, prompt: p)
                     results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                    results += try readoutRows(m, task, trainSplit, testSplit, prompt: p, classes: train.classNames.count)
                 }
             }
             outcomes.append(outcome)
@@ -372,15 +379,19 @@ public final class ComparisonRunner {
     }
 
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
+    /// With a `pooling`/`layer` other than the default only f.npy is extracted (see `ExtractionOptions.layer`).
     func features(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
-                  prompt: String?) throws -> (train: URL, test: URL) {
+                  prompt: String?, pooling: Pooling = .last, layer: Int? = nil) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
-        options.words = task.words
+        options.pooling = pooling
+        options.layer = layer
+        let full = options.isDefaultReadout
+        options.words = full ? task.words : []
         options.pDtype = settings.pDtype
-        options.writeFullDistribution = settings.families.contains(.p)
+        options.writeFullDistribution = full && settings.families.contains(.p)
         options.maxBatchTokens = settings.maxBatchTokens
-        if let cw = task.classWords {
+        if full, let cw = task.classWords {
             // Zero-shot needs a single-token word for every class; otherwise skip it for this tokenizer.
             let usable = cw.allSatisfy { WordSubset(words: $0, tokenizer: m.tokenizer).count > 0 }
             if usable { options.classWords = cw } else {
@@ -389,7 +400,8 @@ public final class ComparisonRunner {
         }
         let splits = [train, test]
         let key = FeatureCache.key(checkpointSHA256: m.model.sha256, splits: splits, options: options).prefix(16)
-        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
+        let readout = full ? "" : "-\(pooling == .mean ? "mean" : "last")\(layer.map { "-layer\($0)" } ?? "")"
+        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")\(readout)-\(key)")
         let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
         let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt")"
         let reused = try FeatureCache.features(model: m.model, splits: splits, options: options, directory: base,
@@ -405,11 +417,48 @@ public final class ComparisonRunner {
         return dirs
     }
 
+    /// The f_mean(s) rows (every probe method) and the best-layer row (ridge), as the settings ask.
+    func readoutRows(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
+                     prompt: String?, classes: Int) throws -> [ProbeResult] {
+        guard settings.families.contains(.f) else { return [] }
+        var out: [ProbeResult] = []
+        if settings.meanPooled {
+            let dirs = try features(m, task, train, test, prompt: prompt, pooling: .mean)
+            out += try probe(m, task, prompt, dirs, classes: classes, only: .f, name: "f_mean(s)")
+        }
+        if settings.bestLayer {
+            let L = m.checkpoint.config.layers
+            var best: (loo: Double, result: ProbeResult)? = nil
+            for k in 0...L {
+                let dirs = try features(m, task, train, test, prompt: prompt, layer: k)
+                let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: .f, as: Float.self)
+                let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: .f, as: Float.self)
+                let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes, alphas: settings.alphas,
+                                                    standardize: settings.probeProtocol == .paper ? false : settings.standardize,
+                                                    extension: settings.extendGrids ? .ridge : nil)
+                let metrics = try ClassificationMetrics(predicted: try model.predict(xTest), truth: yTest, classes: classes)
+                let loo = model.looAccuracy[model.chosenIndex]
+                log(String(format: "%@ · %@ · %@ · layer %d: LOO %.1f%%, test %.1f%%", m.spec.name, task.name,
+                           prompt ?? "no prompt", k, 100 * loo, 100 * metrics.accuracy))
+                if best == nil || loo > best!.loo {
+                    best = (loo, ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                             feature: "f best layer (LOO) · ridge", metrics: metrics,
+                                             probe: "ridge α=\(model.alpha), layer \(k) of 0…\(L)",
+                                             gridNote: model.gridSearch?.note))
+                }
+            }
+            if let b = best { out.append(b.result) }
+        }
+        return out
+    }
+
+    /// Every family of the settings (or only `only`, then shown as `name` and without the zero-shot row).
     func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
-               classes: Int) throws -> [ProbeResult] {
+               classes: Int, only: FeatureFamily? = nil, name displayName: String? = nil) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
         // The paper's "subset" feature is the logits f·Φ_Sᵀ; its protocol has no subset-probability row.
-        let families = settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families
+        let families = only.map { [$0] }
+            ?? (settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families)
         for family in families {
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
@@ -420,15 +469,15 @@ public final class ComparisonRunner {
                 let o = try FamilyProbe.run(train: xTrain, yTrain, test: xTest, yTest, classes: classes, family: family,
                                             method: method, settings: settings)
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
+                           displayName ?? family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
                     + (o.gridNote.map { " — " + $0 } ?? ""))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(family.displayName) · \(name)", metrics: o.metrics,
+                                       feature: "\(displayName ?? family.displayName) · \(name)", metrics: o.metrics,
                                        probe: o.detail, gridNote: o.gridNote))
             }
         }
         let manifest = try FeatureFolder.manifest(dirs.test)
-        if let z = manifest.zeroShotAccuracy {
+        if only == nil, let z = manifest.zeroShotAccuracy {
             var r = ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
                                 feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f")
             let k = Int((z * Double(manifest.n)).rounded())

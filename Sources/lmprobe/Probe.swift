@@ -1,4 +1,5 @@
 import ArgumentParser
+import Features
 import Foundation
 import Linalg
 import Probes
@@ -79,6 +80,10 @@ struct Probe: ParsableCommand {
         let start = Benchmark.now()
         var out: [String: Any] = ["method": method, "classes": classValues, "n_train": y.count,
                                   "d": trainSet.features.cols, "standardize": standardize]
+        // Class names from the extract folder's manifest, when it has one naming every label.
+        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
+        if let names { out["class_names"] = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
@@ -140,7 +145,7 @@ struct Probe: ParsableCommand {
             }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
-                rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
+                rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
         } else {
             out["test_accuracy"] = NSNull()
@@ -236,6 +241,8 @@ struct LabelledFeatures {
     let labelsPath: String
     let features: AnyFeatures
     let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    var classNames: [String]? = nil
 
     static func load(_ path: String, labels labelsOption: String?, feature: String, role: String) throws
         -> LabelledFeatures {
@@ -272,7 +279,13 @@ struct LabelledFeatures {
             throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
+        var names: [String]? = nil
+        if isDir.boolValue, labelsOption == nil,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("manifest.json")) {
+            names = try FeatureFolder.manifest(URL(fileURLWithPath: path)).classNames
+        }
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: names)
     }
 
     /// A probe error as one line naming the file it concerns.

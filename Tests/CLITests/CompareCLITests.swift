@@ -30,8 +30,9 @@ final class CompareCLITests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: p + "/cmp/report.json"))
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let results = try XCTUnwrap(report["results"] as? [[String: Any]])
-        // 5 families × ridge + 4 families × logistic (p skipped) + BoW + zero-shot, for each prompt setting.
-        XCTAssertEqual(results.count, 2 * (5 + 4 + 2), "\(results.map { $0["feature"] ?? "" })")
+        // 5 families × ridge + 4 families × logistic (p skipped) + f_mean × 2 methods + BoW + zero-shot, for each
+        // prompt setting.
+        XCTAssertEqual(results.count, 2 * (5 + 4 + 2 + 2), "\(results.map { $0["feature"] ?? "" })")
         for r in results {
             // Known answers: the accuracy is the share of correct test examples, its interval their Wilson interval.
             let acc = try XCTUnwrap(r["accuracy"] as? Double)
