@@ -16,7 +16,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
@@ -27,23 +26,14 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
 
         // Pipeline stages.
-        .target(name: "Linalg", dependencies: [
-            "CBLAS", "CLAPACKE",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: swift5),
         .target(name: "Text", dependencies: [
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
         ], swiftSettings: swift5),
-        .target(name: "Model", dependencies: [
-            "Linalg", "Text",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
-        .target(name: "Probes", dependencies: [
-            "Linalg",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),
         // Orchestration: loading a model with its tokenizer, dataset splits, the feature cache, compare, transfer.
@@ -75,6 +65,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5),
     ]
 )

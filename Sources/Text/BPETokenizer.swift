@@ -308,9 +308,6 @@ public struct BPETokenizer: Sendable {
 
     /// The text of `ids`; byte sequences that are not valid UTF-8 become U+FFFD (use `decodeBytes` for exact bytes).
     public func decode(_ ids: [Int]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
-
-    /// Token string (byte-level form) of `id`, or nil if out of range.
-    public func tokenString(_ id: Int) -> String? { id >= 0 && id < tokenStrings.count ? tokenStrings[id] : nil }
 }
 
 /// JSON string literal with the escapes serde_json (HF) uses: `"` `\` and control characters; other text raw UTF-8.

@@ -177,3 +177,37 @@ final class RowWriterTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
     }
 }
+
+final class SoftmaxKernelTests: XCTestCase {
+    /// The one row softmax against a Double reference, for lengths around the 8-lane boundary and a large spread.
+    func testRowSoftmaxMatchesDoubleReference() {
+        var rng = SeededRandom(seed: 5)
+        for n in [1, 7, 8, 9, 31, 1000] {
+            let x = (0..<n).map { _ in Float(rng.normal() * 20) }
+            let m = Double(x.max()!)
+            let s = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
+            var row = x
+            let (mx, sum) = row.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: n, scale: 2) }
+            XCTAssertEqual(Double(mx), m)
+            XCTAssertEqual(Double(sum), s, accuracy: 1e-5 * s)
+            for j in 0..<n { XCTAssertEqual(Double(row[j]), 2 * Foundation.exp(Double(x[j]) - m) / s, accuracy: 1e-6) }
+            let lse = x.withUnsafeBufferPointer { logSumExpRow($0.baseAddress!, count: n) }
+            XCTAssertEqual(Double(lse), m + Foundation.log(s), accuracy: 1e-5 * max(1, abs(m)))
+            var d = x.map(Double.init)
+            d.withUnsafeMutableBufferPointer { _ = softmaxRow($0.baseAddress!, count: n) }
+            for j in 0..<n { XCTAssertEqual(d[j], Foundation.exp(Double(x[j]) - m) / s, accuracy: 1e-12) }
+        }
+    }
+
+    /// One parallel-for: every index once, worker ranges contiguous and ordered.
+    func testParallelHelpersCoverEveryIndexOnce() {
+        var hits = [Int](repeating: 0, count: 1001)
+        hits.withUnsafeMutableBufferPointer { h in
+            let h = h
+            parallelFor(1001) { h[$0] += 1 }
+            parallelChunks(1001, minChunk: 10) { r in for i in r { h[i] += 1 } }
+            parallelWorkers(1001, minChunk: 100) { _, r in for i in r { h[i] += 1 } }
+        }
+        XCTAssertEqual(Set(hits), [3])
+    }
+}
