@@ -43,6 +43,12 @@ final class HardeningCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 
+    func testThreadsAboveTheCoreCountAreCapped() throws {
+        let r = try runLMProbe(["bench", "gemm", "--json", "--sizes", "64", "--seconds", "0.01", "--threads", "4096"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("note: --threads 4096 capped at the"), r.stderr)
+    }
+
     func testBadFlagsAndTaskNamesAreOneLineErrors() throws {
         let p = try TinyPipeline.fixture().path
         let base = ["pretrain", "--data", p + "/tok", "--layers", "1", "--dim", "16", "--heads", "2", "--context", "16",
