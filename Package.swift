@@ -1,18 +1,25 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // lmprobe — why language models help downstream tasks, measured on a CPU.
 //
 // Targets read as the pipeline stages (see README.md):
 //   Linalg → Text → Model → Features → Probes → Analysis, and the thin `lmprobe` CLI on top.
 // Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
+// Package trait MPI (off by default): data-parallel pretraining over OpenMPI (`swift build --traits MPI`,
+// `make build MPI=1`); without it the Cluster target is a single-process stand-in and nothing needs MPI.
 import PackageDescription
 
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+/// `#if MPI` in the targets that behave differently with the trait (Cluster, and the CLI tests that run mpirun).
+let mpiDefine: [SwiftSetting] = [.define("MPI", .when(traits: ["MPI"]))]
 
 let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
         .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel pretraining over MPI (needs libopenmpi-dev: pkg-config ompi-c)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +32,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", path: "Modulemaps/CLAPACKE", pkgConfig: "lapacke",
                        providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Modulemaps/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // Pipeline stages.
         .target(name: "Linalg", dependencies: [
@@ -44,12 +53,16 @@ let package = Package(
             "Linalg",
             .product(name: "Numerics", package: "swift-numerics"),
         ], swiftSettings: swift5),
+        // Ranks and collectives for `mpirun -np N lmprobe pretrain` (MPI with the trait, one process without).
+        .target(name: "Cluster", dependencies: [
+            "Model", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+        ], swiftSettings: swift5 + mpiDefine),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis",
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Cluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -64,6 +77,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5 + mpiDefine),
     ]
 )

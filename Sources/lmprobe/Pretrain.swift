@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Linalg
@@ -12,6 +13,9 @@ struct Pretrain: ParsableCommand {
         discussion: """
         Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors and RUNDIR/log.jsonl.
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
+        Data-parallel over MPI (build with `make build MPI=1`): `mpirun -np N lmprobe pretrain … --threads T`; each
+        rank trains on its own --batch B micro-batches (global batch N·B·grad-accum), rank 0 alone prints and writes
+        checkpoints, --resume needs the same N.
         """
     )
 
@@ -47,15 +51,21 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do { try train() } catch let e as ModelError { throw CLIError(e.description) }
+        let ranks: GradientReducer?
+        do { ranks = try Cluster.join() } catch let e as ClusterError { throw CLIError(e.description) }
+        defer { Cluster.leave(ranks) }
+        do { try train(ranks: ranks) } catch let e as ModelError { throw CLIError(e.description) }
+          catch let e as ClusterError { throw CLIError(e.description) }
     }
 
-    func train() throws {
+    func train(ranks: GradientReducer?) throws {
+        let root = (ranks?.rank ?? 0) == 0
+        let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
         if resume {
-            trainer = try Trainer(resuming: runDir, dataset: dataset)
+            trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
             guard let obj = Objective(rawValue: objective) else {
@@ -82,8 +92,8 @@ struct Pretrain: ParsableCommand {
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
-            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
-            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
+            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
+            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
@@ -110,6 +120,7 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        guard root else { return }
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
