@@ -77,6 +77,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5 + mpiDefine),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Model"], swiftSettings: swift5 + mpiDefine),
     ]
 )
