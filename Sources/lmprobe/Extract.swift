@@ -61,6 +61,8 @@ struct Extract: ParsableCommand {
         Writes OUT/{f,p,phip,subset_logits,subset_probs,labels}.npy and OUT/manifest.json; with a test set
         (--test-dataset or --test-fraction) the same files go to OUT/train and OUT/test.
         Features are taken at the last real token; long inputs are truncated from the left so the prompt is kept.
+        --shard k/n extracts only the contiguous rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋ of each split (k = 0 … n−1, e.g. a
+        Slurm array task id), recording the shard in the manifest; `probe --train S0 S1 …` takes the shard folders.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -77,12 +79,15 @@ struct Extract: ParsableCommand {
     @Option(help: "dtype of p.npy: float32 or float16.") var pDtype = "float32"
     @Flag(help: "Do not write the n × V p.npy.") var noP = false
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @Option(help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
+    var shard: String?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Print a JSON summary (the manifests) instead of text.") var json = false
 
     func validate() throws {
         guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
         guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
+        if let s = shard { do { _ = try Shard.parse(s) } catch { throw ValidationError("\(error)") } }
     }
 
     func run() throws {
@@ -111,20 +116,28 @@ struct Extract: ParsableCommand {
         let extractor = FeatureExtractor(model: ckpt.model, tokenizer: tok)
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
-        for split in splits {
+        for var split in splits {
+            var part: Shard? = nil
+            if let s = shard {
+                let (k, n) = try Shard.parse(s)
+                let p = try Shard(index: k, count: n, of: split.data.count)
+                split.data = split.data.subset(Array(p.rowStart..<p.rowEnd), note: "(shard \(k)/\(n))")
+                part = p
+            }
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
             let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptHash, tokenizer: tokDir,
                                   dataset: split.data.source,
                                   datasetSHA256: try Digest.sha256(path: split.path),
-                                  split: split.name)
+                                  split: split.name, shard: part)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
             let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
                                           classNames: split.data.classNames, to: dir, options: options,
                                           provenance: prov, progress: { done, _, _ in bar.update(done) })
             manifests.append(m)
             if !json {
+                let name = split.name + (part.map { " shard \($0.index)/\($0.count) (rows \($0.rowStart)..<\($0.rowEnd) of \($0.splitRows))" } ?? "")
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
-                                  split.name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                                  name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
                 if let ws = m.wordSubset, !ws.missingWords.isEmpty {
