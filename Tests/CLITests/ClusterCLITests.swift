@@ -177,6 +177,46 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertTrue(childProcesses(of: p.processIdentifier).isEmpty)
     }
 
+    /// experiments/cluster/pretrain.sbatch with LAUNCH="mpirun -np 2 --oversubscribe" (the srun line's local
+    /// equivalent): a fresh run, then the same script again continues it with --resume.
+    func testPretrainScriptUnderMpirunTrainsAndResumes() throws {
+        let tok = try Self.tokenFolder().path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("experiments/cluster/pretrain.sbatch")
+        func run(steps: Int) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = [script.path]
+            var env = ProcessInfo.processInfo.environment
+            env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+            env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+            env["LAUNCH"] = "mpirun -np 2 --oversubscribe"
+            env["LMPROBE"] = productsDirectory.appendingPathComponent("lmprobe").path
+            env["DATA"] = tok
+            env["OUT"] = dir.path + "/run"
+            env["PRETRAIN_ARGS"] = (["--steps", "\(steps)", "--checkpoint-every", "2"] + Self.model.dropLast(2)).joined(separator: " ")
+            p.environment = env
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            _ = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (s1, o1) = try run(steps: 4)
+        XCTAssertEqual(s1, 0, o1)
+        XCTAssertTrue(o1.contains("finished at step 4/4"), o1)
+        // The resubmitted job finds RUNDIR/latest and resumes (nothing left to train: it says so and stops).
+        let (s2, o2) = try run(steps: 4)
+        XCTAssertEqual(s2, 0, o2)
+        XCTAssertTrue(o2.contains("at step 4/4"), o2)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.path + "/run/final.safetensors"))
+    }
+
     /// Pids whose parent is `pid` (from /proc).
     func childProcesses(of pid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
