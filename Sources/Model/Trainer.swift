@@ -71,6 +71,9 @@ public struct TrainingSummary: Sendable {
     public var checkpoint: URL?
     /// True when the run stopped before `totalSteps` (interrupt or `stopAfter`); `--resume` continues it.
     public var interrupted: Bool
+    /// Wall-clock seconds this rank spent in the per-step allreduces (0 for one process). It includes waiting for
+    /// the slowest rank to finish its micro-batches, not only the transfer.
+    public var allreduceSeconds: Double = 0
 }
 
 /// The collectives data-parallel pretraining needs: the consumer owns the protocol, `Cluster.MPICommunicator`
@@ -247,6 +250,7 @@ public final class Trainer {
         let startStep = state.step
         var lastLoss = Double.nan
         var interrupted = false
+        var allreduceSeconds = 0.0
         let tokensPerStep = B * T * microBatches
 
         while state.step < state.schedule.totalSteps {
@@ -279,6 +283,8 @@ public final class Trainer {
             }
             if let sum = gradientSum { model.gradients.pointer.update(from: sum.pointer, count: model.layout.count) }
             if let ranks, size > 1 {
+                let r0 = Benchmark.now()
+                defer { allreduceSeconds += Benchmark.now() - r0 }
                 try ranks.sum(model.gradients.pointer, count: model.layout.count)
                 var shared = [loss, Trainer.stopRequested ? 1 : 0]
                 try ranks.sum(&shared)
@@ -355,7 +361,7 @@ public final class Trainer {
         return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: lastLoss,
                                validation: state.validation.last, tokensSeen: state.tokensSeen, seconds: seconds,
                                tokensPerSecond: Double(trained * tokensPerStep) / max(seconds, 1e-9),
-                               checkpoint: ckpt, interrupted: interrupted)
+                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: allreduceSeconds)
     }
 
     /// Writes RUNDIR/ckpt-STEP.safetensors (and final.safetensors when `final`), updates RUNDIR/latest, and

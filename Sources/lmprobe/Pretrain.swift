@@ -95,6 +95,7 @@ struct Pretrain: ParsableCommand {
             trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
             eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }
+        let startStep = trainer.state.step
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
@@ -124,6 +125,12 @@ struct Pretrain: ParsableCommand {
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
+        if let r = ranks, r.size > 1, summary.steps > 0 {
+            let trained = Double(max(1, summary.steps - startStep))
+            lines.append(String(format: "allreduce (rank 0): %.1f ms/step, %.1f%% of the wall time (%d ranks, %.1f MB of gradients)",
+                                1000 * summary.allreduceSeconds / trained, 100 * summary.allreduceSeconds / max(summary.seconds, 1e-9),
+                                r.size, Double(trainer.model.layout.count * 4) / 1e6))
+        }
         if let v = summary.validation {
             lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
                                 v.loss, v.crossEntropy, v.perplexity))
