@@ -71,9 +71,10 @@ public struct TrainingSummary: Sendable {
     public var checkpoint: URL?
     /// True when the run stopped before `totalSteps` (interrupt or `stopAfter`); `--resume` continues it.
     public var interrupted: Bool
-    /// Wall-clock seconds this rank spent in the per-step allreduces (0 for one process). It includes waiting for
-    /// the slowest rank to finish its micro-batches, not only the transfer.
+    /// Wall-clock seconds this rank spent in the per-step gradient allreduces (0 for one process), and waiting for
+    /// the slowest rank before them (the small loss/stop allreduce that precedes each gradient allreduce).
     public var allreduceSeconds: Double = 0
+    public var waitSeconds: Double = 0
 }
 
 /// The collectives data-parallel pretraining needs: the consumer owns the protocol, `Cluster.MPICommunicator`
@@ -250,7 +251,7 @@ public final class Trainer {
         let startStep = state.step
         var lastLoss = Double.nan
         var interrupted = false
-        var allreduceSeconds = 0.0
+        var allreduceSeconds = 0.0, waitSeconds = 0.0
         let tokensPerStep = B * T * microBatches
 
         while state.step < state.schedule.totalSteps {
@@ -283,13 +284,17 @@ public final class Trainer {
             }
             if let sum = gradientSum { model.gradients.pointer.update(from: sum.pointer, count: model.layout.count) }
             if let ranks, size > 1 {
+                // The small allreduce first: it returns when the slowest rank has finished its micro-batches, so
+                // its time is the waiting and the gradient allreduce's time is the transfer.
                 let r0 = Benchmark.now()
-                defer { allreduceSeconds += Benchmark.now() - r0 }
-                try ranks.sum(model.gradients.pointer, count: model.layout.count)
                 var shared = [loss, Trainer.stopRequested ? 1 : 0]
                 try ranks.sum(&shared)
                 loss = shared[0]
                 stopEveryRank = shared[1] > 0   // the same decision on every rank
+                let r1 = Benchmark.now()
+                try ranks.sum(model.gradients.pointer, count: model.layout.count)
+                waitSeconds += r1 - r0
+                allreduceSeconds += Benchmark.now() - r1
             }
             let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
             guard loss.isFinite, norm.isFinite else {
@@ -361,7 +366,8 @@ public final class Trainer {
         return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: lastLoss,
                                validation: state.validation.last, tokensSeen: state.tokensSeen, seconds: seconds,
                                tokensPerSecond: Double(trained * tokensPerStep) / max(seconds, 1e-9),
-                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: allreduceSeconds)
+                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: allreduceSeconds,
+                               waitSeconds: waitSeconds)
     }
 
     /// Writes RUNDIR/ckpt-STEP.safetensors (and final.safetensors when `final`), updates RUNDIR/latest, and

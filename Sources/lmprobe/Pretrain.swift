@@ -127,9 +127,9 @@ struct Pretrain: ParsableCommand {
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
         if let r = ranks, r.size > 1, summary.steps > 0 {
             let trained = Double(max(1, summary.steps - startStep))
-            lines.append(String(format: "allreduce (rank 0): %.1f ms/step, %.1f%% of the wall time (%d ranks, %.1f MB of gradients)",
-                                1000 * summary.allreduceSeconds / trained, 100 * summary.allreduceSeconds / max(summary.seconds, 1e-9),
-                                r.size, Double(trainer.model.layout.count * 4) / 1e6))
+            lines.append(String(format: "allreduce (rank 0): %.1f ms/step for %.1f MB of gradients over %d ranks (%.1f%% of the wall time), plus %.1f ms/step waiting for the slowest rank",
+                                1000 * summary.allreduceSeconds / trained, Double(trainer.model.layout.count * 4) / 1e6, r.size,
+                                100 * summary.allreduceSeconds / max(summary.seconds, 1e-9), 1000 * summary.waitSeconds / trained))
         }
         if let v = summary.validation {
             lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
