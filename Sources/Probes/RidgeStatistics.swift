@@ -251,21 +251,17 @@ public struct RidgeStatistics: Equatable {
 
     // MARK: Fit
 
-    /// Ridge with exact-LOO λ from these statistics and one streaming pass over their sources (see the type doc).
-    /// Labels map to classes by ascending value (`labelValues`).
+    /// Ridge with exact-LOO λ from these statistics and a streaming pass over their sources (see the type doc).
+    /// Labels map to classes by ascending value (`labelValues`). With `extension` (the default, as
+    /// `RidgeClassifier.fit`), a λ chosen at an end of the grid grows the grid past that end and only the new
+    /// values are scored, in one more streaming pass per round (the eigendecomposition is reused).
     public func fit(alphas: [Double] = RidgeClassifier.defaultAlphas, select: RidgeSelection = .squaredError,
-                    standardize: Bool = false) throws -> RidgeModel {
+                    standardize: Bool = false, extension: GridExtension? = .ridge) throws -> RidgeModel {
         guard n > 0, !sources.isEmpty else { throw ProbeError.empty("statistics of no rows") }
         guard labelValues.count >= 2 else { throw ProbeError.singleClass(label: labelValues.first ?? 0) }
-        guard !alphas.isEmpty else { throw ProbeError.invalidArgument("the alpha grid is empty") }
-        for a in alphas where !(a > 0 && a.isFinite) {
-            throw ProbeError.invalidArgument("alpha must be positive and finite (got \(a))")
-        }
-        var timings: [(String, Double)] = []
-        var clock = Benchmark.now()
-        func lap(_ phase: String) { let t = Benchmark.now(); timings.append((phase, t - clock)); clock = t }
-        let classes = labelValues.count, kk = classes == 2 ? 1 : classes, na = alphas.count, w1 = kk
-        let classOf = Dictionary(uniqueKeysWithValues: labelValues.enumerated().map { ($1, $0) })
+        try RidgeClassifier.checkAlphas(alphas)
+        let clock = PhaseClock()
+        let classes = labelValues.count, kk = classes == 2 ? 1 : classes
         let invN = 1 / Double(n)
 
         // σ (standardising) and S = M / σσᵀ.
@@ -281,14 +277,68 @@ public struct RidgeStatistics: Equatable {
         let targetClass: [Int] = kk == 1 ? [1] : Array(0..<classes)
         let yMean = targetClass.map { Double(2 * labelCounts[$0] - n) * invN }
         let xty = Matrix<Double>(rows: d, cols: kk) { j, k in 2 * labelSums[targetClass[k]][j] / sigma[j] }
-        lap("statistics")
+        clock.lap("statistics")
         let (ell, v) = try LAPACK.syevd(s)
-        lap("eigen")
+        clock.lap("eigen")
         let r = try BLAS.matmul(v, xty, transA: true)                  // VᵀX_cᵀY_c, d × K′
+
+        // LOO (and train) scores per λ, computed only for λ not scored yet.
+        var scored: [Double: (mse: Double, acc: Double, train: Double)] = [:]
+        var grid = alphas, rounds = 0
+        while true {
+            let fresh = Array(Set(grid.filter { scored[$0] == nil })).sorted()
+            if !fresh.isEmpty {
+                let pass = try leaveOneOutPass(alphas: fresh, v: v, ell: ell, r: r, sigma: sigma, yMean: yMean, kk: kk)
+                for (a, lambda) in fresh.enumerated() {
+                    scored[lambda] = (pass.sq[a] / Double(n * kk), Double(pass.loo[a]) / Double(n),
+                                      Double(pass.train[a]) / Double(n))
+                }
+            }
+            let mse = grid.map { scored[$0]!.mse }, acc = grid.map { scored[$0]!.acc }
+            for x in mse + acc where !x.isFinite {
+                throw ProbeError.numerical("ridge leave-one-out scores are not finite (ill-conditioned features?)")
+            }
+            var best = 0                                                // first best, as RidgeClassifier
+            for a in 1..<grid.count {
+                switch select {
+                case .squaredError: if mse[a] < mse[best] { best = a }
+                case .accuracy: if acc[a] > acc[best] { best = a }
+                }
+            }
+            let scores = select == .squaredError ? mse.map { -$0 } : acc
+            if let ext = `extension`, let more = ext.next(grid, scores: scores, chosen: grid[best]) {
+                grid += more.values
+                rounds += 1
+                continue
+            }
+            clock.lap("loo")
+            // W = V D_λ VᵀX_cᵀY_c at the chosen λ, mapped to raw features; b = ȳ − Wᵀμ.
+            let lambda = grid[best]
+            let scaled = Matrix<Double>(rows: d, cols: kk) { j, k in r[j, k] / (ell[j] + lambda) }
+            let w = try BLAS.matmul(v, scaled)
+            for j in 0..<d { for k in 0..<kk { w[j, k] /= sigma[j] } }
+            var b = yMean
+            for k in 0..<kk { for j in 0..<d { b[k] -= mean[j] * w[j, k] } }
+            clock.lap("coefficients")
+            var model = RidgeModel(classes: classes, alpha: lambda, alphas: grid, selection: select,
+                                   looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best, coefficients: w,
+                                   intercepts: b, featureMean: mean, featureScale: standardize ? sigma : nil,
+                                   mode: "cov", decomposition: .eigen, trainAccuracy: scored[lambda]!.train,
+                                   timings: clock.timings)
+            model.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: lambda, extensions: rounds,
+                                          limit: `extension`)
+            return model
+        }
+    }
+
+    /// One streaming pass over the sources: per λ, Σ eᵢ² over all n·K′ LOO residuals, and the LOO-correct and
+    /// train-correct counts. Checks each source against its recorded rows, labels and checksum.
+    func leaveOneOutPass(alphas: [Double], v: Matrix<Double>, ell: [Double], r: Matrix<Double>, sigma: [Double],
+                         yMean: [Double], kk: Int) throws -> (sq: [Double], loo: [Int], train: [Int]) {
+        let na = alphas.count, w1 = kk, invN = 1 / Double(n), classes = labelValues.count
+        let classOf = Dictionary(uniqueKeysWithValues: labelValues.enumerated().map { ($1, $0) })
         let dmat = Matrix<Double>(rows: d, cols: na) { j, a in 1 / (ell[j] + alphas[a]) }
         let scaled = Matrix<Double>(rows: d, cols: na * w1) { j, c in r[j, c % w1] * dmat[j, c / w1] }
-
-        // Second pass: per λ, Σ eᵢ², LOO-correct and train-correct counts.
         var sq = [Double](repeating: 0, count: na)
         var looCorrect = [Int](repeating: 0, count: na), trainCorrect = [Int](repeating: 0, count: na)
         var seen = 0
@@ -303,7 +353,8 @@ public struct RidgeStatistics: Equatable {
             }
             var sum = 0.0, rowsRead = 0
             let url = URL(fileURLWithPath: src.features)
-            let header = try NPY.readHeader(url)
+            let header: NPY.Header
+            do { header = try NPY.readHeader(url) } catch { throw ProbeError.invalidArgument("\(error)") }
             guard header.shape == [src.rows, d] else {
                 throw ProbeError.invalidArgument("\(src.features): shape \(header.shape), but the statistics were computed from [\(src.rows), \(d)] (changed since --stats-out?)")
             }
@@ -314,11 +365,11 @@ public struct RidgeStatistics: Equatable {
                     let row = xp + i &* d
                     for j in 0..<d { row[j] = (row[j] - mean[j]) / sigma[j] }
                 }
-                let z = try BLAS.matmul(block, v)                      // b × d
+                let z = try BLAS.matmul(block, v)                      // b × d: rows of X_c V
                 let fitted = try BLAS.matmul(z, scaled)               // b × n_λK′: x_cᵀW_λ
                 let zp = z.pointer
                 for t in 0..<(b * d) { zp[t] *= zp[t] }
-                let h = try BLAS.matmul(z, dmat)                      // b × n_λ: leverages
+                let h = try BLAS.matmul(z, dmat)                      // b × n_λ: leverages hᵢ
                 let hp = h.pointer, fp = fitted.pointer, ldf = na &* w1
                 var target = [Double](repeating: 0, count: kk), loo = target, train = target
                 for i in 0..<b {
@@ -350,29 +401,7 @@ public struct RidgeStatistics: Equatable {
         guard seen == n, recount == labelCounts else {
             throw ProbeError.invalidArgument("the sources hold \(seen) rows with label counts \(recount), the statistics \(n) with \(labelCounts)")
         }
-        lap("loo")
-
-        let mse = sq.map { $0 / Double(n * kk) }
-        let acc = looCorrect.map { Double($0) / Double(n) }
-        for x in mse + acc where !x.isFinite {
-            throw ProbeError.numerical("ridge leave-one-out scores are not finite (ill-conditioned features?)")
-        }
-        var best = 0
-        for a in 1..<na {
-            switch select {
-            case .squaredError: if mse[a] < mse[best] { best = a }
-            case .accuracy: if acc[a] > acc[best] { best = a }
-            }
-        }
-        let w = try BLAS.matmul(v, scaled.columns((best * w1)..<(best * w1 + kk)).copy())   // d × K′, standardised space
-        for j in 0..<d { for k in 0..<kk { w[j, k] /= sigma[j] } }
-        var b = yMean
-        for k in 0..<kk { for j in 0..<d { b[k] -= mean[j] * w[j, k] } }
-        lap("coefficients")
-        return RidgeModel(classes: classes, alpha: alphas[best], alphas: alphas, selection: select,
-                          looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best, coefficients: w,
-                          intercepts: b, featureMean: mean, featureScale: standardize ? sigma : nil, mode: "cov",
-                          decomposition: .eigen, trainAccuracy: Double(trainCorrect[best]) / Double(n), timings: timings)
+        return (sq, looCorrect, trainCorrect)
     }
 
     /// argmax (first on ties), or value > 0 for one column — `classesFromScores` for one row.

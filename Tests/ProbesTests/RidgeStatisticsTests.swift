@@ -79,6 +79,8 @@ final class RidgeStatisticsTests: XCTestCase {
 
         XCTAssertEqual(fromStats.chosenIndex, direct.chosenIndex, "λ", file: file, line: line)
         XCTAssertEqual(fromStats.alpha, direct.alpha, file: file, line: line)
+        XCTAssertEqual(fromStats.alphas, direct.alphas, "searched grid (with extensions)", file: file, line: line)
+        XCTAssertEqual(fromStats.gridSearch, direct.gridSearch, file: file, line: line)
         let w1 = Array(UnsafeBufferPointer(start: fromStats.coefficients.pointer, count: fromStats.coefficients.count))
         let w0 = Array(UnsafeBufferPointer(start: direct.coefficients.pointer, count: direct.coefficients.count))
         XCTAssertLessThanOrEqual(relative(w1, w0), 1e-9, "coefficients", file: file, line: line)
