@@ -41,6 +41,13 @@ public enum Cluster {
         return nil
     }
 
+    /// Ranks a launcher placed on this node (OMPI_COMM_WORLD_LOCAL_SIZE, or Slurm's SLURM_NTASKS_PER_NODE), or nil.
+    /// With N local ranks each should use about 1/N of the cores (`Pretrain` divides its default thread count).
+    public static func localRanks(environment env: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        guard launch(environment: env) != nil else { return nil }
+        return env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? env["SLURM_NTASKS_PER_NODE"].flatMap(Int.init)
+    }
+
     /// The communicator of a process started by mpirun/srun, or nil for a single process. Throws when a launcher
     /// started several ranks but this build has no MPI, or when MPI_Init fails.
     public static func join() throws -> GradientReducer? {

@@ -52,6 +52,10 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
+        // Several ranks on one node share its cores: without --threads, each takes its share.
+        if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
+            Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+        }
         let ranks: GradientReducer?
         do { ranks = try Cluster.join() } catch let e as ClusterError { throw CLIError(e.description) }
         defer { Cluster.leave(ranks) }
