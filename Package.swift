@@ -72,6 +72,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
     ]
 )

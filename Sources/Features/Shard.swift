@@ -54,12 +54,13 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
     public var prompt: String
     public var words: [String]
     public var classNames: [String]
-    /// The feature family (file stem) used from the folder.
+    /// The feature family (file stem) used from the folder, and the readout it was taken with (pooling, layer).
     public var feature: String
+    public var readout: String?
 
     enum CodingKeys: String, CodingKey {
         case shard, checkpointSHA256 = "checkpoint_sha256", datasetSHA256 = "dataset_sha256", dataset, split, prompt
-        case words, classNames = "class_names", feature
+        case words, classNames = "class_names", feature, readout
     }
 
     public init(manifest m: ExtractionManifest, feature: String) {
@@ -72,6 +73,7 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
         words = m.wordSubset?.words ?? []
         classNames = m.classNames
         self.feature = feature
+        readout = m.readout
     }
 
     /// Checks that `parts` (a name for messages, its identity) are the complete shard set of one extraction: all
@@ -99,6 +101,7 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
             if b.words != a.words { throw differ("word list", a.words.joined(separator: " "), b.words.joined(separator: " ")) }
             if b.classNames != a.classNames { throw differ("classes", "\(a.classNames)", "\(b.classNames)") }
             if b.feature != a.feature { throw differ("feature", a.feature, b.feature) }
+            if b.readout != a.readout { throw differ("readout", a.readout ?? "default", b.readout ?? "default") }
         }
         var byIndex: [Int: Int] = [:]
         for (i, p) in parts.enumerated() {

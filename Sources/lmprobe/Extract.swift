@@ -56,6 +56,9 @@ struct Extract: ParsableCommand {
         Features are taken at the last real token; long inputs are truncated from the left so the prompt is kept.
         --shard k/n extracts only the contiguous rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋ of each split (k = 0 … n−1, e.g. a
         Slurm array task id), recording the shard in the manifest; `probe --train S0 S1 …` takes the shard folders.
+        --pool mean averages over every real token of the input instead (prompt tokens included: each sees the
+        text before it; without a prompt this is the mean over the text), --layer K reads the residual stream
+        after block K; the manifest records both (pooling, layer, readout).
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -74,6 +77,10 @@ struct Extract: ParsableCommand {
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
     @Option(help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
     var shard: String?
+    @Option(help: "f.npy at the last token, or the mean over all tokens of the input (prompt tokens included). Anything but the default (last, no --layer) writes only f.npy and labels.npy.")
+    var pool: Pooling = .last
+    @Option(help: "Read the residual stream after block K (0 = embeddings, L = last block, before the final LayerNorm) instead of f(s), the final LayerNorm output.")
+    var layer: Int?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Print a JSON summary (the manifests) instead of text.") var json = false
 
@@ -81,6 +88,10 @@ struct Extract: ParsableCommand {
         guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
         guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
         if let s = shard { do { _ = try Shard.parse(s) } catch { throw ValidationError("\(error)") } }
+        if let k = layer, k < 0 { throw ValidationError("--layer must be at least 0 (got \(k))") }
+        if pool != .last || layer != nil, words != nil || classWords != nil {
+            throw ValidationError("--words and --class-words read p_f at the last token: they need --pool last and no --layer")
+        }
     }
 
     func run() throws {
@@ -97,6 +108,8 @@ struct Extract: ParsableCommand {
         options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
         options.writeFullDistribution = !noP
         options.maxBatchTokens = maxBatchTokens
+        options.pooling = pool
+        options.layer = layer
         let extractor = model.extractor
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
@@ -121,6 +134,7 @@ struct Extract: ParsableCommand {
                 let name = split.name + (part.map { " shard \($0.index)/\($0.count) (rows \($0.rowStart)..<\($0.rowEnd) of \($0.splitRows))" } ?? "")
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
                                   name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                if !options.isDefaultReadout, let r = m.readout { line += ", " + r }
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
                 if let ws = m.wordSubset, !ws.missingWords.isEmpty {
@@ -140,3 +154,5 @@ struct Extract: ParsableCommand {
         return WordSubset.parse(s).map { [$0] }
     }
 }
+
+extension Pooling: ExpressibleByArgument {}

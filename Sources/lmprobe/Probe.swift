@@ -44,6 +44,10 @@ struct Probe: ParsableCommand {
     var statsOut: String?
     @Option(parsing: .upToNextOption, help: "Fit ridge from these statistics files (from --stats-out), merged.")
     var stats: [String] = []
+    @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
+    var multiclass: LogisticMulticlass = .multinomial
+    @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
+    var fixedGrid = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
@@ -106,16 +110,21 @@ struct Probe: ParsableCommand {
         let start = Benchmark.now()
         var out: [String: Any] = ["method": method, "classes": classValues, "n_train": nTrain,
                                   "d": width, "standardize": standardize]
+        // Class names from the extract folder's manifest, when it has one naming every label.
+        let names = trainSet?.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
+        if let names { out["class_names"] = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
             if method == "ridge" {
-                let m = try merged?.fit(alphas: alphaGrid, select: selection, standardize: standardize)
+                let m = try merged?.fit(alphas: alphaGrid, select: selection, standardize: standardize,
+                                        extension: fixedGrid ? nil : .ridge)
                     ?? trainSet!.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                    select: selection, standardize: standardize,
-                                                   decomposition: decomposition)
+                                                   decomposition: decomposition, extend: !fixedGrid)
                 if merged != nil { out["from_statistics"] = stats }
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
@@ -131,7 +140,10 @@ struct Probe: ParsableCommand {
             } else {
                 let m = try trainSet!.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
-                                                          maxIterations: maxIterations)
+                                                          maxIterations: maxIterations, multiclass: multiclass,
+                                                          extend: !fixedGrid)
+                out["multiclass"] = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out["per_class_C"] = m.perClassC }
                 out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
                 out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
                 out["converged"] = m.converged; out["iterations"] = m.iterations
@@ -166,7 +178,7 @@ struct Probe: ParsableCommand {
             }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
-                rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
+                rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
         } else {
             out["test_accuracy"] = NSNull()
@@ -297,24 +309,28 @@ enum AnyFeatures {
     }
 
     func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition) throws -> RidgeModel {
+                  decomposition: RidgeDecomposition, extend: Bool) throws -> RidgeModel {
+        let ext: GridExtension? = extend ? .ridge : nil
         switch self {
         case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                            select: select, standardize: standardize,
-                                                           decomposition: decomposition)
+                                                           decomposition: decomposition, extension: ext)
         case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                             select: select, standardize: standardize,
-                                                            decomposition: decomposition)
+                                                            decomposition: decomposition, extension: ext)
         }
     }
 
     func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int) throws -> LogisticModel {
+                     maxIterations: Int, multiclass: LogisticMulticlass, extend: Bool) throws -> LogisticModel {
+        let ext: GridExtension? = extend ? .logistic : nil
         switch self {
         case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         }
     }
 
@@ -340,6 +356,8 @@ struct LabelledFeatures {
     let labelsPath: String
     let features: AnyFeatures
     let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    var classNames: [String]? = nil
 
     /// A features file with its labels file, and the shard identity when it is an extract folder with a manifest.
     struct Source {
@@ -396,7 +414,8 @@ struct LabelledFeatures {
     static func load(_ paths: [String], labels labelsOption: String?, feature: String, role: String) throws
         -> LabelledFeatures {
         let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
-            try load($0.featuresPath, labels: $0.labelsPath)
+            try load($0.featuresPath, labels: $0.labelsPath,
+                     classNames: labelsOption == nil ? $0.identity?.classNames : nil)
         }
         guard parts.count > 1 else { return parts[0] }
         let d = parts[0].features.cols
@@ -425,11 +444,12 @@ struct LabelledFeatures {
         }
         return LabelledFeatures(featuresPath: parts.map(\.featuresPath).joined(separator: " "),
                                 labelsPath: parts.map(\.labelsPath).joined(separator: " "),
-                                features: features, labels: parts.flatMap(\.labels))
+                                features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
     }
 
-    /// One features file and its labels file.
-    static func load(_ featuresPath: String, labels labelsPath: String) throws -> LabelledFeatures {
+    /// One features file and its labels file (`classNames`: the names of the label values, when known).
+    static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil) throws
+        -> LabelledFeatures {
         let url = URL(fileURLWithPath: featuresPath)
         let header = try NPY.readHeader(url)
         guard header.shape.count == 2 else {
@@ -445,7 +465,8 @@ struct LabelledFeatures {
             throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: classNames)
     }
 
     /// A probe error as one line naming the file it concerns.
@@ -456,3 +477,5 @@ struct LabelledFeatures {
         }
     }
 }
+
+extension LogisticMulticlass: ExpressibleByArgument {}

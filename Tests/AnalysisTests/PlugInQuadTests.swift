@@ -1,8 +1,8 @@
 import Foundation
-import Text
 import Linalg
 @testable import Analysis
 import Model
+import Text
 import XCTest
 
 final class PlugInQuadTests: XCTestCase {

@@ -1,5 +1,4 @@
 import Foundation
-import Text
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -7,6 +6,7 @@ import Analysis
 import Linalg
 import Model
 import Probes
+import Text
 import XCTest
 
 /// Whole-command tests of `lmprobe analyze` on a tiny model pretrained here (tokenize → pretrain → extract → analyze).

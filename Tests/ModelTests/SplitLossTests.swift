@@ -1,6 +1,6 @@
 import Foundation
-import Text
 import Linalg
+import Text
 @testable import Model
 import XCTest
 
