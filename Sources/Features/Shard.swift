@@ -63,6 +63,13 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
         case words, classNames = "class_names", feature, readout
     }
 
+    public init(shard: Shard?, checkpointSHA256: String, datasetSHA256: String, dataset: String, split: String,
+                prompt: String, words: [String], classNames: [String], feature: String, readout: String? = nil) {
+        self.shard = shard; self.checkpointSHA256 = checkpointSHA256; self.datasetSHA256 = datasetSHA256
+        self.dataset = dataset; self.split = split; self.prompt = prompt; self.words = words
+        self.classNames = classNames; self.feature = feature; self.readout = readout
+    }
+
     public init(manifest m: ExtractionManifest, feature: String) {
         shard = m.provenance.shard
         checkpointSHA256 = m.provenance.checkpointSHA256
