@@ -90,6 +90,9 @@ public struct ComparisonReport: Codable, Sendable {
     public var pairedTests: [PairedTestRecord] = []
     /// Tasks run on K resamplings (TASK@sS splits or TASK@fF folds): each cell's mean ± std over them.
     public var resampled: [ResampledResult] = []
+    /// K-fold tasks: each cell over all examples (its K test folds pooled, "TASK (K folds pooled)"), with its
+    /// Wilson interval; their paired tests are in `pairedTests`.
+    public var pooledFolds: [ProbeResult] = []
 
     /// Markdown: one table per task (rows: features; columns: prompt × model), then BoW and leakage facts, the
     /// paired tests, and the mean ± std of resampled tasks.
@@ -132,6 +135,10 @@ public struct ComparisonReport: Codable, Sendable {
             }
             out += "\n"
         }
+        if !pooledFolds.isEmpty {
+            out += "## K-fold tasks, all examples (test folds pooled)\n\n"
+            out += try ComparisonTable(results: pooledFolds).markdown() + "\n"
+        }
         if !pairedTests.isEmpty {
             out += "## Paired tests (same test examples)\n\n"
             out += "McNemar exact and mid-p on the discordant examples; Δ's 95 % interval by the paired bootstrap over "
@@ -171,6 +178,36 @@ public struct ResampledResult: Codable, Sendable {
             var g = groups[k]!.0
             g.score = ResampledScore(groups[k]!.1)
             return g
+        }
+    }
+}
+
+extension ResampledResult {
+    /// Results of TASK@f0 … TASK@f(K−1) pooled per (prompt, model, feature) into one result over all examples:
+    /// correctness concatenated in fold order, accuracy and Wilson interval over the union. Needs every fold of the
+    /// cell (with per-example correctness); other results are ignored.
+    public static func poolFolds(_ results: [ProbeResult]) throws -> [ProbeResult] {
+        var order: [String] = [], parts: [String: [(Int, ProbeResult)]] = [:]
+        for r in results {
+            guard let at = r.task.lastIndex(of: "@"), r.task[r.task.index(after: at)...].first == "f",
+                  let fold = Int(r.task[r.task.index(r.task.index(after: at), offsetBy: 1)...]), r.correct != nil else { continue }
+            let key = [String(r.task[..<at]), r.prompt ?? "\u{2}", r.model, r.feature].joined(separator: "\u{1}")
+            if parts[key] == nil { order.append(key) }
+            parts[key, default: []].append((fold, r))
+        }
+        return try order.compactMap { key in
+            let ps = parts[key]!.sorted { $0.0 < $1.0 }
+            guard ps.map(\.0) == Array(0..<ps.count), ps.count >= 2 else { return nil }
+            let first = ps[0].1
+            let base = String(first.task[..<first.task.lastIndex(of: "@")!])
+            let correct = ps.map { $0.1.correct! }.joined()
+            let k = correct.filter { $0 == "1" }.count
+            var r = ProbeResult(task: "\(base) (\(ps.count) folds pooled)", prompt: first.prompt, model: first.model,
+                                feature: first.feature, accuracy: Double(k) / Double(correct.count),
+                                probe: "\(ps.count)-fold CV, test folds pooled")
+            r.interval = try Intervals.wilson(successes: k, trials: correct.count)
+            r.correct = correct
+            return r
         }
     }
 }
@@ -230,13 +267,20 @@ public final class ComparisonRunner {
                                                         classes: train.classNames.count)
                 for m in loaded {
                     for p in promptSettings(task) {
-                        results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
-                                                   feature: "BoW TF-IDF · ridge", metrics: metrics,
-                                                   probe: "ridge α=\(bow.alpha)"))
+                        // One model-free baseline repeated in every column: its interval, but no paired tests.
+                        var r = ProbeResult(task: task.name, prompt: p, model: m.spec.name, feature: "BoW TF-IDF · ridge",
+                                            metrics: metrics, probe: "ridge α=\(bow.alpha)")
+                        r.correct = nil
+                        results.append(r)
                     }
                 }
             }
-            if settings.leakageCheck {
+            // Resamplings of one task (TASK@s…, TASK@f…) share their sentences: count the leakage once.
+            let baseName = task.name.split(separator: "@").first.map(String.init) ?? task.name
+            if settings.leakageCheck, let first = outcomes.first(where: { $0.task.split(separator: "@").first.map(String.init) == baseName && $0.task != task.name }),
+               !first.leakage.isEmpty {
+                outcome.leakage = first.leakage
+            } else if settings.leakageCheck {
                 for m in loaded {
                     if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
                     guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
@@ -267,9 +311,12 @@ public final class ComparisonRunner {
         var report = ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
                                       models: modelOutcomes, tasks: outcomes, results: results,
                                       seconds: Benchmark.now() - start)
-        // BoW rows repeat one baseline per model and prompt: test them against nothing.
-        report.pairedTests = try PairedTests.all(results: results.filter { !$0.feature.hasPrefix("BoW") })
+        report.pairedTests = try PairedTests.all(results: results)
         report.resampled = ResampledResult.summarize(results)
+        // K-fold tasks: every example is tested once, so the folds pool into one test of all examples.
+        let pooled = try ResampledResult.poolFolds(results)
+        report.pooledFolds = pooled
+        report.pairedTests += try PairedTests.all(results: pooled)
         return report
     }
 
