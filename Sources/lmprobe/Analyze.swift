@@ -25,7 +25,7 @@ struct CheckDocument<Result: Encodable>: Encodable {
 
 /// Shared by the feature-folder checks: the checkpoint, the features and the output folder.
 struct FeatureCheckOptions: ParsableArguments {
-    @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint): gives Φ.") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its final / latest checkpoint) or Hugging Face GPT-2 folder: gives Φ.") var checkpoint: String
     @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled).")
     var features: String
     @Option(help: "Fraction of contexts held out for scoring.") var heldOut: Double = 0.2
