@@ -2,7 +2,7 @@
 // lmprobe — why language models help downstream tasks, measured on a CPU.
 //
 // Targets read as the pipeline stages (see README.md):
-//   Linalg → Text → Model → Features → Probes → Analysis, and the thin `lmprobe` CLI on top.
+//   Linalg → Text → Model → Features → Probes → Analysis → Experiments (orchestration), and the thin `lmprobe` CLI on top.
 // Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
 import PackageDescription
 
@@ -12,11 +12,10 @@ let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
-        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"]),
+        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
@@ -27,29 +26,23 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
 
         // Pipeline stages.
-        .target(name: "Linalg", dependencies: [
-            "CBLAS", "CLAPACKE",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: swift5),
         .target(name: "Text", dependencies: [
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
         ], swiftSettings: swift5),
-        .target(name: "Model", dependencies: [
-            "Linalg",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
-        .target(name: "Probes", dependencies: [
-            "Linalg",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
+                swiftSettings: swift5),
+        // Orchestration: loading a model with its tokenizer, dataset splits, the feature cache, compare, transfer.
+        .target(name: "Experiments", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis",
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -57,14 +50,16 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], exclude: ["Fixtures"],
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Text", "Linalg"], exclude: ["Fixtures"],
                     swiftSettings: swift5),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg"],
-                    swiftSettings: swift5),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
-                    resources: [.copy("Fixtures")], swiftSettings: swift5),
+                    swiftSettings: swift5),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
 )

@@ -3,9 +3,9 @@ import Linalg
 
 /// Φp_f and log Z for many contexts at once, computed in blocks of rows so the n × V probability matrix never exists.
 ///
-/// For a block F_blk (b × d): L = F_blk Φᵀ (sgemm, b × V); per row m = max L, e = exp(L − m), s = Σ e
-/// (Double accumulation); log Z = m + log s; Φp_f = (e Φ) / s (sgemm, b × d). Rows of the softmax are computed in
-/// parallel (`parallelFor`) between the two gemms, so lmprobe's threads and OpenBLAS's never run at once.
+/// For a block F_blk (b × d): L = F_blk Φᵀ (sgemm, b × V); per row the one row softmax (`softmaxRow`: m = max L,
+/// s = Σ e^{L − m}, P = e^{L − m}/s); log Z = m + log s; Φp_f = P Φ (sgemm, b × d). Rows of the softmax are computed
+/// in parallel (`parallelFor`) between the two gemms, so lmprobe's threads and OpenBLAS's never run at once.
 public enum SoftmaxStatistics {
     /// Returns the conditional mean embeddings Φᵀp_f (n × d, Float) and log-partitions log Z (n values, Double).
     /// - Parameters:
@@ -25,9 +25,8 @@ public enum SoftmaxStatistics {
         let mean = Matrix<Float>(rows: n, cols: d)
         var logZ = [Double](repeating: 0, count: n)
         let block = Matrix<Float>(rows: min(blockRows, max(n, 1)), cols: v)
-        let scale = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
         let lz = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
-        defer { scale.deallocate(); lz.deallocate() }
+        defer { lz.deallocate() }
         var start = 0
         while start < n {
             let b = min(block.rows, n - start)
@@ -35,24 +34,12 @@ public enum SoftmaxStatistics {
             try BLAS.gemm(transB: true, f.rows(start..<start + b), phi, into: logits)
             let base = logits.pointer, ld = logits.stride
             parallelFor(b) { i in
-                let row = base + i &* ld
-                var m = -Float.infinity
-                for j in 0..<v { m = Swift.max(m, row[j]) }
-                var s = 0.0
-                for j in 0..<v {
-                    let e = Foundation.exp(row[j] - m)
-                    row[j] = e
-                    s += Double(e)
-                }
-                scale[i] = 1 / s
-                lz[i] = Double(m) + Foundation.log(s)
+                let (m, s) = softmaxRow(base + i &* ld, count: v)
+                lz[i] = Double(m) + Foundation.log(Double(s))
             }
             let out = mean.rows(start..<start + b)
             try BLAS.gemm(logits, phi, into: out)
-            for i in 0..<b {
-                BLAS.scal(Float(scale[i]), out.row(i))
-                logZ[start + i] = lz[i]
-            }
+            for i in 0..<b { logZ[start + i] = lz[i] }
             start += b
         }
         return (mean, logZ)

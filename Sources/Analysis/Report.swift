@@ -1,4 +1,6 @@
 import Foundation
+import Text
+import Linalg
 
 /// One probe result: a feature family evaluated on one task, with or without a prompt, from one model.
 public struct ProbeResult: Codable, Equatable, Sendable {
@@ -161,7 +163,7 @@ public enum ReportWriter {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url, options: .atomic)
         } catch {
-            throw AnalysisError.invalidArgument("\(url.path): cannot write (\(error.localizedDescription))")
+            throw AnalysisError.invalidArgument("\(url.path): cannot write (\(ioErrorText(error)))")
         }
     }
 }

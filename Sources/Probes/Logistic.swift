@@ -166,14 +166,9 @@ public enum LogisticRegression {
                         loss += (z > 0 ? z + Foundation.log1p(Foundation.exp(-z)) : Foundation.log1p(Foundation.exp(z))) - t * z
                         row[0] = (z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))) - t
                     } else {
-                        var mx = row[0]
-                        for k in 1..<kk where row[k] > mx { mx = row[k] }
-                        let zy = row[y] - mx
-                        var sum = 0.0
-                        for k in 0..<kk { let e = Foundation.exp(row[k] - mx); row[k] = e; sum += e }
-                        let inv = 1 / sum
-                        loss += Foundation.log(sum) - zy   // −log softmax_y = log Σₖ e^{zₖ−max} − (z_y − max)
-                        for k in 0..<kk { row[k] *= inv }
+                        let zy = row[y]
+                        let (mx, sum) = softmaxRow(row, count: kk)
+                        loss += Foundation.log(sum) - (zy - mx)   // −log softmax_y = log Σₖ e^{zₖ−max} − (z_y − max)
                         row[y] -= 1
                     }
                 }
@@ -235,11 +230,8 @@ func probabilities(fromLogits z: Matrix<Double>, classes: Int) -> Matrix<Double>
             let s = v >= 0 ? 1 / (1 + Foundation.exp(-v)) : Foundation.exp(v) / (1 + Foundation.exp(v))
             p[i, 0] = 1 - s; p[i, 1] = s
         } else {
-            var mx = z[i, 0]
-            for k in 1..<z.cols where z[i, k] > mx { mx = z[i, k] }
-            var sum = 0.0
-            for k in 0..<z.cols { let e = Foundation.exp(z[i, k] - mx); p[i, k] = e; sum += e }
-            for k in 0..<z.cols { p[i, k] /= sum }
+            for k in 0..<z.cols { p[i, k] = z[i, k] }
+            softmaxRow(p.pointer + i &* p.stride, count: z.cols)
         }
     }
     return p

@@ -62,9 +62,13 @@ public struct LabelledDataset: Sendable {
         return LabelledDataset(texts: texts, labels: labels, classNames: names, source: source)
     }
 
-    /// `label<TAB>text` per line (the SST files). Blank lines are skipped; a line without a tab is an error.
+    /// `label<TAB>text` per line (the SST files), no header. Blank lines are skipped; a line without a tab is an
+    /// error; a UTF-8 byte-order mark is skipped (as the CSV reader does); a first row that looks like a header
+    /// (its label is not an integer while every other label is, e.g. `label<TAB>sentence`) is refused rather than
+    /// read as a class.
     public static func readTSV(_ url: URL, detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
-        let text = try readUTF8(url)
+        var text = try readUTF8(url)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
         for (i, raw) in textLines(text).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
@@ -73,6 +77,9 @@ public struct LabelledDataset: Sendable {
             let label = line[..<tab].trimmingCharacters(in: .whitespaces)
             if label.isEmpty { throw TextError(file: url, line: i + 1, "empty label") }
             rows.append((label, String(line[line.index(after: tab)...]), i + 1))
+        }
+        if rows.count >= 2, Int(rows[0].0) == nil, rows.dropFirst().allSatisfy({ Int($0.0) != nil }) {
+            throw TextError(file: url, line: rows[0].2, "looks like a header row ('\(rows[0].0)' among integer labels); TSV datasets have no header — remove the line")
         }
         return try make(rows, file: url.path, source: url.path, classNames: classNames, detokenize: detokenize)
     }
@@ -100,7 +107,8 @@ public struct LabelledDataset: Sendable {
     /// One JSON object per line with a string text field and a string or integer label field.
     public static func readJSONL(_ url: URL, textField: String = "text", labelField: String = "label",
                                  detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
-        let text = try readUTF8(url)
+        var text = try readUTF8(url)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
         for (i, line) in textLines(text).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg
@@ -38,18 +39,10 @@ struct DatasetOptions: ParsableArguments {
                       latin1Fallback: latin1Fallback)
     }
 
-    /// Named splits: [("all", d)] or [("train", …), ("test", …)].
-    func load() throws -> [(name: String, data: LabelledDataset, path: String)] {
-        let main = try source(dataset).load()
-        if let t = testDataset {
-            try main.checkTrainable()
-            return [("train", main, dataset), ("test", try source(t).load(classNames: main.classNames), t)]
-        }
-        if testFraction > 0 {
-            let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
-            return [("train", tr, dataset), ("test", te, dataset)]
-        }
-        return [("all", main, dataset)]
+    /// Named splits: [all] or [train, test].
+    func load() throws -> [DatasetSplit] {
+        try DatasetSplits.load(train: source(dataset), test: testDataset.map(source), testFraction: testFraction,
+                               seed: splitSeed)
     }
 }
 
@@ -91,15 +84,7 @@ struct Extract: ParsableCommand {
     }
 
     func extract() throws {
-        let ckptURL = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
-        let ckpt = try Checkpoint.load(url: ckptURL)
-        guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
-            throw CLIError("--tokenizer: the checkpoint \(ckptURL.path) records no tokenizer; give its folder")
-        }
-        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
-        }
+        let model = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
         var options = ExtractionOptions()
         if let p = prompt { options.prompt = try PromptTemplate(p) }
         if let w = words { options.words = w == "paper" ? WordSubset.paperSentimentWords : WordSubset.parse(w) }
@@ -107,16 +92,13 @@ struct Extract: ParsableCommand {
         options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
         options.writeFullDistribution = !noP
         options.maxBatchTokens = maxBatchTokens
-        let ckptHash = try Digest.sha256(file: ckptURL)
-        let extractor = FeatureExtractor(model: ckpt.model, tokenizer: tok)
+        let extractor = model.extractor
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
         for split in splits {
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
-            let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptHash, tokenizer: tokDir,
-                                  dataset: split.data.source,
-                                  datasetSHA256: try Digest.sha256(path: split.path),
-                                  split: split.name)
+            let prov = Provenance(checkpoint: model.url.path, checkpointSHA256: model.sha256, tokenizer: model.tokenizerPath,
+                                  dataset: split.data.source, datasetSHA256: split.digest, split: split.name)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
             let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
                                           classNames: split.data.classNames, to: dir, options: options,

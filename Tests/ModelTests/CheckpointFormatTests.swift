@@ -95,17 +95,27 @@ final class CheckpointFormatTests: XCTestCase {
     /// A config-only checkpoint (issue 16: 248 bytes → a 13 TB allocation) is refused before anything is allocated.
     func testConfigOnlyCheckpointIsRefusedBeforeAllocation() throws {
         let tmp = TempDir()
-        let huge = GPTConfig(layers: 48, dim: 65536, heads: 64, context: 4096, vocabSize: 1_000_000)
-        let cj = String(decoding: try JSONEncoder().encode(huge), as: UTF8.self)
-        let url = tmp.url.appendingPathComponent("config-only.safetensors")
-        try SafeTensors.write(to: url, tensors: [], metadata: ["format": Checkpoint.format, "config": cj])
+        func configOnly(_ c: GPTConfig) throws -> URL {
+            let url = tmp.url.appendingPathComponent("config-only.safetensors")
+            try SafeTensors.write(to: url, tensors: [], metadata: ["format": Checkpoint.format,
+                                                                 "config": String(decoding: try JSONEncoder().encode(c), as: UTF8.self)])
+            return url
+        }
+        // GPT-2 small's shape (a 500 MB block this machine could allocate) and no tensors: refused by the first
+        // missing tensor, in a file of a few hundred bytes.
+        let url = try configOnly(GPTConfig(layers: 12, dim: 768, heads: 12, context: 1024, vocabSize: 50257))
         XCTAssertLessThan(try Data(contentsOf: url).count, 1024)
         XCTAssertThrowsError(try Checkpoint.load(url: url)) { XCTAssertTrue("\($0)".contains("tensor \"wte\" is missing"), "\($0)") }
-        // Sizes that overflow Int are refused by name too.
-        let over = GPTConfig(layers: 1 << 40, dim: 1 << 30, heads: 1, context: 8, vocabSize: 8)
-        try SafeTensors.write(to: url, tensors: [], metadata: ["format": Checkpoint.format,
-                                                             "config": String(decoding: try JSONEncoder().encode(over), as: UTF8.self)])
-        XCTAssertThrowsError(try Checkpoint.load(url: url)) { XCTAssertTrue("\($0)".contains("overflow"), "\($0)") }
+        // The issue's 13 TB config and sizes beyond the limits: refused by the config check, before any size is used.
+        for (c, needle) in [(GPTConfig(layers: 48, dim: 65536, heads: 64, context: 4096, vocabSize: 1_000_000), "more than"),
+                            (GPTConfig(layers: 1 << 40, dim: 1 << 30, heads: 1, context: 8, vocabSize: 8), "above the limit")] {
+            XCTAssertThrowsError(try Checkpoint.load(url: try configOnly(c))) { XCTAssertTrue("\($0)".contains(needle), "\($0)") }
+        }
+        // The overflow-checked shape computation itself (defence in depth below the config limits).
+        XCTAssertThrowsError(try Checkpoint.expectedTensors(GPTConfig(layers: 1 << 40, dim: 1 << 30, heads: 1, context: 8,
+                                                                      vocabSize: 8), path: "x")) {
+            XCTAssertTrue("\($0)".contains("overflow"), "\($0)")
+        }
     }
 
     func testHostileHeadersAreRefused() throws {

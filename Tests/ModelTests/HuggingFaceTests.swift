@@ -111,7 +111,8 @@ final class HuggingFaceTests: XCTestCase {
             ("untied", { $0["tie_word_embeddings"] = false }, "lm_head.weight"),
             ("layers", { $0["n_layer"] = 1 }, "h.1."),
             ("vocab", { $0["vocab_size"] = 301 }, "wte.weight"),
-            ("huge", { $0["n_layer"] = 1_000_000_000; $0["n_embd"] = 1_000_000_000 }, "overflow"),
+            ("huge", { $0["n_layer"] = 1_000_000_000; $0["n_embd"] = 1_000_000_000 }, "above the limit"),
+            ("deep", { $0["n_layer"] = 1000 }, "needs 12000 block tensors"),
         ]
         for (name, edit, needle) in cases {
             let dir = try variant(tmp, name: name, config: edit)
