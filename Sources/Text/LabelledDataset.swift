@@ -185,4 +185,24 @@ public struct LabelledDataset: Sendable {
         let note = String(format: "[stratified split seed %llu, test %.3f]", seed, testFraction)
         return (subset(tr, note: note + " train"), subset(te, note: note + " test"))
     }
+
+    /// Fold `fold` of a fixed-seed stratified k-fold partition: in each class the examples are shuffled (seeded) and
+    /// dealt to the folds in turn, so every example is in exactly one test fold and class proportions are kept.
+    /// Returns (the other folds, this fold), both in the original order; recorded in `source`.
+    public func stratifiedFold(_ fold: Int, of folds: Int, seed: UInt64) throws -> (train: LabelledDataset, test: LabelledDataset) {
+        guard folds >= 2 else { throw TextError("k-fold: need at least 2 folds, got \(folds)") }
+        guard fold >= 0, fold < folds else { throw TextError("k-fold: fold \(fold) is outside 0..<\(folds)") }
+        guard count >= folds else { throw TextError("k-fold: \(folds) folds but only \(count) examples") }
+        var rng = SeededRandom(seed: seed)
+        var assigned = [Int](repeating: 0, count: count)
+        var next = 0   // continue the dealing across classes so fold sizes differ by at most one
+        for c in 0..<classNames.count {
+            var idx = labels.indices.filter { labels[$0] == c }
+            for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
+            for i in idx { assigned[i] = next % folds; next += 1 }
+        }
+        let tr = (0..<count).filter { assigned[$0] != fold }, te = (0..<count).filter { assigned[$0] == fold }
+        let note = "[stratified \(folds)-fold seed \(seed), fold \(fold)]"
+        return (subset(tr, note: note + " train"), subset(te, note: note + " test"))
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Features
 import Foundation
 import Linalg
 import Probes
@@ -23,15 +24,19 @@ struct Probe: ParsableCommand {
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
     @Option(help: "Feature file inside extract folders: f, p, phip, subset_logits, subset_probs.") var feature: String = "f"
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: String?
+    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 6, 19); extended at an edge up to 1e-8…1e12).") var alphas: String?
     @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
     @Option(help: "Ridge: auto (default: band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
     var decomposition: String = "auto"
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
-    @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: String?
+    @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: String?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
+    @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
+    var multiclass: LogisticMulticlass = .multinomial
+    @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
+    var fixedGrid = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
@@ -75,14 +80,19 @@ struct Probe: ParsableCommand {
         let start = Benchmark.now()
         var out: [String: Any] = ["method": method, "classes": classValues, "n_train": y.count,
                                   "d": trainSet.features.cols, "standardize": standardize]
+        // Class names from the extract folder's manifest, when it has one naming every label.
+        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
+        if let names { out["class_names"] = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method)]
         let predictTest: (AnyFeatures) throws -> [Int]
+        var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
             if method == "ridge" {
                 let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                        select: selection, standardize: standardize,
-                                                       decomposition: decomposition)
+                                                       decomposition: decomposition, extend: !fixedGrid)
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
                 out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
@@ -91,11 +101,16 @@ struct Probe: ParsableCommand {
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                          ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
                          ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out["grid_note"] = g.note }
+                out["alphas_searched"] = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
-                                                          maxIterations: maxIterations)
+                                                          maxIterations: maxIterations, multiclass: multiclass,
+                                                          extend: !fixedGrid)
+                out["multiclass"] = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out["per_class_C"] = m.perClassC }
                 out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
                 out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
                 out["converged"] = m.converged; out["iterations"] = m.iterations
@@ -103,7 +118,9 @@ struct Probe: ParsableCommand {
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
                          ("L-BFGS", "\(m.iterations) iterations\(m.converged ? "" : " (NOT converged)")")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out["grid_note"] = g.note }
                 predictTest = { try $0.predict(logistic: m) }
+                predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
             throw CLIError(trainSet.describe(e))
@@ -112,14 +129,23 @@ struct Probe: ParsableCommand {
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
-            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count)
+            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count,
+                                                    probabilities: try predictProbabilities?(t.features))
             out["test_accuracy"] = metrics.accuracy; out["n_test"] = yTest.count
+            if let ci = metrics.accuracyInterval { out["test_accuracy_interval"] = [ci.lower, ci.upper] }
+            if let l = metrics.logLoss { out["test_log_loss"] = l }
+            if let ci = metrics.logLossInterval { out["test_log_loss_interval"] = [ci.lower, ci.upper] }
             out["test_per_class_accuracy"] = metrics.perClassAccuracy.map { $0 ?? NSNull() as Any }
             out["test_confusion"] = metrics.confusion
-            rows.append(("test accuracy", fmt(metrics.accuracy)))
+            rows.append(("test accuracy", fmt(metrics.accuracy) + (metrics.accuracyInterval.map {
+                "  (95 % Wilson interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            if let l = metrics.logLoss {
+                rows.append(("test log-loss", fmt(l) + (metrics.logLossInterval.map {
+                    "  (95 % bootstrap interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
-                rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
+                rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
         } else {
             out["test_accuracy"] = NSNull()
@@ -168,24 +194,28 @@ enum AnyFeatures {
     }
 
     func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition) throws -> RidgeModel {
+                  decomposition: RidgeDecomposition, extend: Bool) throws -> RidgeModel {
+        let ext: GridExtension? = extend ? .ridge : nil
         switch self {
         case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                            select: select, standardize: standardize,
-                                                           decomposition: decomposition)
+                                                           decomposition: decomposition, extension: ext)
         case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                             select: select, standardize: standardize,
-                                                            decomposition: decomposition)
+                                                            decomposition: decomposition, extension: ext)
         }
     }
 
     func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int) throws -> LogisticModel {
+                     maxIterations: Int, multiclass: LogisticMulticlass, extend: Bool) throws -> LogisticModel {
+        let ext: GridExtension? = extend ? .logistic : nil
         switch self {
         case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         }
     }
 
@@ -196,6 +226,13 @@ enum AnyFeatures {
     func predict(logistic m: LogisticModel) throws -> [Int] {
         switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
     }
+
+    func predictProbabilities(logistic m: LogisticModel) throws -> Matrix<Double> {
+        switch self {
+        case .float(let x): return try m.predictProbabilities(x)
+        case .double(let x): return try m.predictProbabilities(x)
+        }
+    }
 }
 
 /// A features file and its labels file, loaded and checked against each other.
@@ -204,6 +241,8 @@ struct LabelledFeatures {
     let labelsPath: String
     let features: AnyFeatures
     let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    var classNames: [String]? = nil
 
     static func load(_ path: String, labels labelsOption: String?, feature: String, role: String) throws
         -> LabelledFeatures {
@@ -240,7 +279,13 @@ struct LabelledFeatures {
             throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
+        var names: [String]? = nil
+        if isDir.boolValue, labelsOption == nil,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("manifest.json")) {
+            names = try FeatureFolder.manifest(URL(fileURLWithPath: path)).classNames
+        }
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: names)
     }
 
     /// A probe error as one line naming the file it concerns.
@@ -251,3 +296,5 @@ struct LabelledFeatures {
         }
     }
 }
+
+extension LogisticMulticlass: ExpressibleByArgument {}
