@@ -1,6 +1,7 @@
 # lmprobe — build, test, benchmark.
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
-#   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
+#   make build  release build: -O with checks on (not -Ounchecked, see README "Hostile input"), and an FMA-capable
+#               -target-cpu on x86_64 only
 #   MPI=1       (make build MPI=1, make test MPI=1) installs OpenMPI if missing and builds with the package trait MPI
 #               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
 #               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
@@ -15,7 +16,9 @@ ARCH := $(shell uname -m)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Release flags live here and nowhere else. haswell = AVX2 + FMA (this swiftc does not know x86-64-v3).
-RELEASE_FLAGS := -Xswiftc -Ounchecked
+# -O keeps overflow and bounds checks: -Ounchecked measured no faster on `bench train`/`bench extract` (README,
+# "Hostile input"), and with checks a size bug traps instead of reading or writing past a buffer.
+RELEASE_FLAGS :=
 ifeq ($(ARCH),x86_64)
 RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc haswell
 endif
@@ -89,7 +92,7 @@ demo: data build
 	sh experiments/demo.sh
 
 # Fuzzing (Linux, swiftc's libFuzzer): every file reader (Sources/FuzzTargets) under -sanitize=fuzzer,address, built
-# with checks on (-O, not -Ounchecked, so an overflow is a crash the fuzzer reports). Each target runs FUZZ_RUNS
+# with checks on (-O, as release builds, so an overflow is a crash the fuzzer reports). Each target runs FUZZ_RUNS
 # executions from the committed cases (Tests/FuzzTargetsTests/Cases/<target>, replayed by `make test`) plus the
 # corpus it grows in .build/fuzz/corpus/<target>. A single allocation above 512 MB, 2 GB of RSS, a leak or a
 # 10-second input counts as a crash; crashing inputs land in .build/fuzz/crashes/<target>/ — commit each as a

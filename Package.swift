@@ -3,7 +3,7 @@
 //
 // Targets read as the pipeline stages (see README.md):
 //   Linalg → Text → Model → Features → Probes → Analysis → Experiments (orchestration), and the thin `lmprobe` CLI on top.
-// Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
+// Release-only flags (-target-cpu; -O keeps checks on) are set in one place: the Makefile.
 // Package trait MPI (off by default): data-parallel pretraining over OpenMPI (`swift build --traits MPI`,
 // `make build MPI=1`); without it the Cluster target is a single-process stand-in and nothing needs MPI.
 import PackageDescription
