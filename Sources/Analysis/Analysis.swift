@@ -30,7 +30,7 @@ import Foundation
 import Linalg
 
 /// Errors from the analysis stage; each description is one line naming the offending argument.
-public enum AnalysisError: Error, CustomStringConvertible, Equatable {
+public enum AnalysisError: Error, LocalizedError, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     case shapeMismatch(String)
     case nonFinite(String)
@@ -59,4 +59,9 @@ func requireFinite<T: BLASScalar>(_ m: Matrix<T>, _ name: String) throws {
 /// Formats a number for Markdown with `digits` decimals (NaN as "—").
 func fmt(_ x: Double, _ digits: Int = 4) -> String {
     x.isFinite ? String(format: "%.\(digits)f", x) : "—"
+}
+
+extension AnalysisError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
 }

@@ -13,8 +13,8 @@ import Text
 public struct ComparisonSettings: Codable, Sendable {
     public enum PromptMode: String, Codable, Sendable, CaseIterable { case both, with, without }
     public var families: [FeatureFamily] = FeatureFamily.allCases
-    /// Probe methods: "ridge" (closed form, exact LOO over `alphas`) and/or "logistic" (k-fold CV over `Cs`).
-    public var methods: [String] = ["ridge"]
+    /// Probe methods: ridge (closed form, exact LOO over `alphas`) and/or logistic (k-fold CV over `Cs`).
+    public var methods: [ProbeMethod] = [.ridge]
     /// Families the logistic probe skips (p is V-wide and slow to fit iteratively).
     public var logisticSkips: [FeatureFamily] = [.p]
     public var prompts: PromptMode = .both
@@ -54,6 +54,8 @@ public struct TaskOutcome: Codable, Sendable {
     public var bagOfWords: BagOfWordsBaseline?
     /// Overlap of the task's sentences (train + test) with each model's pretraining corpus, by model name.
     public var leakage: [String: LeakageReport]
+    /// What was skipped and why (e.g. subset families for a tokenizer without the task's words).
+    public var notes: [String] = []
 }
 
 /// Model facts recorded in the report.
@@ -85,7 +87,7 @@ public struct ComparisonReport: Codable, Sendable {
             "**\(m.name)** (\(m.config), step \(m.step)" +
                 (m.validationCrossEntropy.map { String(format: ", val CE %.3f", $0) } ?? "") + ")"
         }.joined(separator: "; ") + ".\n"
-        out += "Probes: \(settings.methods.joined(separator: ", ")) on the train split, accuracy (%) on the test split"
+        out += "Probes: \(settings.methods.map(\.rawValue).joined(separator: ", ")) on the train split, accuracy (%) on the test split"
         out += settings.standardize ? " (features standardised).\n\n" : ".\n\n"
         for t in tasks {
             let rs = results.filter { $0.task == t.task }
@@ -100,6 +102,7 @@ public struct ComparisonReport: Codable, Sendable {
                 out += "Leakage (\(model)'s pretraining corpus): \(l.leaked) of \(l.sentences - l.notChecked) sentences " +
                     "(≥ \(l.minimumLength) bytes) occur in it; \(l.notChecked) shorter ones not checked.\n"
             }
+            for note in t.notes { out += "Note: \(note).\n" }
             out += "\n"
         }
         return out
@@ -122,9 +125,6 @@ public final class ComparisonRunner {
         guard !tasks.isEmpty else { throw ExperimentError("compare: no tasks to run") }
         let names = models.map(\.name)
         if Set(names).count != names.count { throw ExperimentError("compare: model names must differ (\(names))") }
-        for m in settings.methods where !["ridge", "logistic"].contains(m) {
-            throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
-        }
         self.models = models; self.tasks = tasks; self.settings = settings; self.cacheDirectory = cacheDirectory
         self.log = log; self.progress = progress
     }
@@ -149,6 +149,14 @@ public final class ComparisonRunner {
             let train = trainSplit.data, test = testSplit.data
             var outcome = TaskOutcome(task: task.name, trainCount: train.count, testCount: test.count,
                                       classNames: train.classNames, prompt: task.prompt, bagOfWords: nil, leakage: [:])
+            // Subset families need a word of the task's list that is a single token of the model's tokenizer.
+            var skips: [String: Set<FeatureFamily>] = [:]
+            for m in loaded where WordSubset(words: task.words, tokenizer: m.tokenizer).count == 0 {
+                skips[m.spec.name] = [.subsetLogits, .subsetProbs]
+                let note = "\(m.spec.name): no word of the task's list is a single token of its tokenizer; subset families skipped"
+                outcome.notes.append(note)
+                log("task \(task.name): \(note)")
+            }
             if settings.bagOfWords {
                 let bow = try bagOfWords(task, trainSplit, testSplit)
                 outcome.bagOfWords = bow
@@ -176,8 +184,9 @@ public final class ComparisonRunner {
             }
             for m in loaded {
                 for p in promptSettings(task) {
-                    let dirs = try features(m, task, trainSplit, testSplit, prompt: p)
-                    results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                    let skip = skips[m.spec.name] ?? []
+                    let dirs = try features(m, task, trainSplit, testSplit, prompt: p, withWords: skip.isEmpty)
+                    results += try probe(m, task, p, dirs, classes: train.classNames.count, skip: skip)
                 }
             }
             outcomes.append(outcome)
@@ -250,10 +259,10 @@ public final class ComparisonRunner {
 
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
     func features(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
-                  prompt: String?) throws -> (train: URL, test: URL) {
+                  prompt: String?, withWords: Bool) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
-        options.words = task.words
+        options.words = withWords ? task.words : []
         options.pDtype = settings.pDtype
         options.writeFullDistribution = settings.families.contains(.p)
         options.maxBatchTokens = settings.maxBatchTokens
@@ -283,17 +292,17 @@ public final class ComparisonRunner {
     }
 
     func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
-               classes: Int) throws -> [ProbeResult] {
+               classes: Int, skip: Set<FeatureFamily>) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
-        for family in settings.families {
+        for family in settings.families where !skip.contains(family) {
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
             for method in settings.methods {
-                if method == "logistic" && settings.logisticSkips.contains(family) { continue }
+                if method == .logistic && settings.logisticSkips.contains(family) { continue }
                 let t0 = Benchmark.now()
                 let predicted: [Int], detail: String
                 var loss: Double? = nil
-                if method == "ridge" {
+                if method == .ridge {
                     let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes,
                                                         alphas: settings.alphas, standardize: settings.standardize)
                     predicted = try model.predict(xTest)
@@ -312,9 +321,9 @@ public final class ComparisonRunner {
                 }
                 let acc = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(max(yTest.count, 1))
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           family.displayName, method, 100 * acc, Benchmark.now() - t0))
+                           family.displayName, method.rawValue, 100 * acc, Benchmark.now() - t0))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(family.displayName) · \(method)", accuracy: acc, loss: loss,
+                                       feature: "\(family.displayName) · \(method.rawValue)", accuracy: acc, loss: loss,
                                        probe: detail))
             }
         }

@@ -27,3 +27,16 @@
 /// scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))`, with their linear kernel `SparseMatrix.gram` for the ridge
 /// probe's Gram entry point.
 import Linalg
+import Foundation
+
+extension FeatureError: LocalizedError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
+}
+
+/// Precision of the n × V `p.npy`.
+public enum ProbabilityDType: String, CaseIterable, Codable, Sendable {
+    case float32, float16
+    /// The NumPy descr written (`ExtractionOptions.pDtype`).
+    public var npyDescr: String { self == .float16 ? "<f2" : "<f4" }
+}

@@ -16,9 +16,10 @@
 /// Double-precision reference to the usual `O(k·ε)` for a length-`k` inner product.
 import CBLAS
 import CLAPACKE
+import Foundation
 
 /// Errors from the linear-algebra layer. Every message is one line and names the shapes or routine involved.
-public enum LinalgError: Error, CustomStringConvertible, Equatable {
+public enum LinalgError: Error, LocalizedError, CustomStringConvertible, Equatable {
     /// Two operands disagree: `operation` names the call, `lhs`/`rhs` the offending shapes, e.g. "(3×4)".
     case shapeMismatch(operation: String, lhs: String, rhs: String)
     /// `posv`: the leading minor of this order is not positive definite.
@@ -53,3 +54,8 @@ public enum LinalgError: Error, CustomStringConvertible, Equatable {
 /// Formats a shape as "(r×c)", the way every error message in lmprobe prints shapes.
 @inlinable
 public func shapeString(_ rows: Int, _ cols: Int) -> String { "(\(rows)×\(cols))" }
+
+extension LinalgError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
+}

@@ -34,7 +34,7 @@
 import Foundation
 
 /// Errors of the Model stage; each description is one line naming the file, argument or value at fault.
-public enum ModelError: Error, CustomStringConvertible, Equatable {
+public enum ModelError: Error, LocalizedError, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case badInput(String)
     case badTokenFile(path: String, reason: String)
@@ -54,4 +54,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .io(path, reason): return "\(path): \(reason)"
         }
     }
+}
+
+extension ModelError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
 }

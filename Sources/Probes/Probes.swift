@@ -77,8 +77,11 @@
 import Foundation
 import Linalg
 
+/// The linear probes: ridge (closed form, exact LOO λ) and logistic (k-fold CV over C).
+public enum ProbeMethod: String, Codable, CaseIterable, Sendable { case ridge, logistic }
+
 /// Bad probe input or a failed solve. Each description is one line; the CLI prefixes the offending file name.
-public enum ProbeError: Error, CustomStringConvertible, Equatable {
+public enum ProbeError: Error, LocalizedError, CustomStringConvertible, Equatable {
     case empty(String)
     case lengthMismatch(features: Int, labels: Int)
     case nonFinite(row: Int, column: Int)
@@ -233,4 +236,9 @@ func doubleMatrix<T: BLASScalar>(_ x: Matrix<T>) -> Matrix<Double> {
         }
     }
     return m
+}
+
+extension ProbeError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
 }

@@ -21,3 +21,10 @@
 /// order, optionally undoes PTB tokenisation (`PTB`), and makes fixed-seed stratified splits. Every malformed input is
 /// a one-line `TextError` naming file and line.
 public enum Text {}
+
+import Foundation
+
+extension TextError: LocalizedError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
+}

@@ -24,32 +24,27 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks.") var dataDir = "data"
     @Option(help: "SST folder of the default tasks (sst_train.tsv, …).") var sstDir: String?
-    @Option(help: "Labelled dataset (TSV, CSV, JSONL or class folders) instead of --task; needs --test-dataset or --test-fraction.")
-    var dataset: String?
-    @Option(help: "Test set for --dataset.") var testDataset: String?
-    @Option(help: "Test fraction for --dataset (stratified, --split-seed).") var testFraction: Double = 0
-    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
+    @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false
     @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset).")
     var words: String?
     @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
-    @Option(help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
-    var data: String?
+    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
+    var tokens: String?
     @Option(help: "Validation batches when the CE must be measured.") var evalBatches = 8
     @Option(help: "Output folder.") var out: String
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
 
     func validate() throws {
-        guard (task == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
-        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
+        guard (task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
         guard evalBatches >= 1 else { throw ValidationError("--eval-batches must be at least 1") }
     }
 
     func run() throws {
         global.apply()
-        do { try transfer() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        try transfer()
     }
 
     /// The task: name, train/test splits with digests, prompt and words.
@@ -62,14 +57,9 @@ struct AnalyzeTransfer: ParsableCommand {
             let (tr, te) = try DatasetSplits.load(spec)
             return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
-        let path = dataset!
-        let splits = try DatasetSplits.load(train: DatasetSource(path: path), test: testDataset.map { DatasetSource(path: $0) },
-                                            testFraction: testFraction, seed: splitSeed)
-        guard splits.count == 2 else {
-            throw CLIError("--dataset \(path): the transfer check needs a test split (--test-dataset or --test-fraction)")
-        }
-        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return (name, splits, "", words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let spec = try data.task(prompt: "", words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let (tr, te) = try DatasetSplits.load(spec)
+        return (spec.name, [tr, te], spec.prompt, spec.words)
     }
 
     func transfer() throws {
@@ -99,7 +89,7 @@ struct AnalyzeTransfer: ParsableCommand {
                 if withP { families.append(.p) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
-            let (ce, source) = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
+            let (ce, source) = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
                                                                        batches: evalBatches)
             let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
             let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")

@@ -4,6 +4,7 @@ import Experiments
 import Features
 import Foundation
 import Linalg
+import Probes
 
 /// `lmprobe compare`: every feature family × probe, for each model, task and prompt setting, with the BoW
 /// baseline and the zero-shot score; writes report.md, report.json and one SVG chart per task.
@@ -24,47 +25,38 @@ struct Compare: ParsableCommand {
     @Option(help: "JSON file with an array of task specs (name, train, test, prompt, words, classWords).")
     var tasksFile: String?
     @Option(help: "Default data folder (make data).") var dataDir = "data"
-    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv.")
-    var sstDir = "../shared/data/sst"
-    @Option(help: "Prompt settings: both, with, without.") var prompts = "both"
-    @Option(help: "Probe methods, comma-separated: ridge, logistic.") var methods = "ridge"
-    @Option(help: "Feature families, comma-separated: f, phip, p, subset_logits, subset_probs.")
-    var families = "f,phip,p,subset_logits,subset_probs"
+    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (see the README).")
+    var sstDir = "data/sst"
+    @OptionGroup(title: "Your own task (instead of or besides --task)") var data: DatasetOptions
+    @Option(help: "With --dataset: the prompt suffix of the task (default: none).") var prompt: String = ""
+    @Option(help: "With --dataset: the word list of the subset features (default: the paper's sentiment words).")
+    var words: String?
+    @Option(help: "Prompt settings.") var prompts: ComparisonSettings.PromptMode = .both
+    @Option(help: "Probe methods, comma-separated (\(ProbeMethod.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var methods = CommaList<ProbeMethod>([.ridge])
+    @Option(help: "Feature families, comma-separated (\(FeatureFamily.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var families = CommaList<FeatureFamily>(FeatureFamily.allCases)
     @Flag(help: "Do not standardise features before probing.") var noStandardize = false
     @Flag(help: "Skip the bag-of-words baseline.") var noBow = false
     @Flag(help: "Skip the pretraining-corpus overlap check.") var noLeakageCheck = false
-    @Option(help: "dtype of cached p.npy: float32 or float16.") var pDtype = "float32"
+    @Option(help: "dtype of cached p.npy.") var pDtype: ProbabilityDType = .float32
     @Option(help: "Report folder (report.md, report.json, <task>.svg).") var out: String
     @Option(help: "Feature cache folder (default: <out>/features).") var cache: String?
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one --checkpoint") }
-        guard ComparisonSettings.PromptMode(rawValue: prompts) != nil else {
-            throw ValidationError("--prompts must be both, with or without")
-        }
-        guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
     }
 
     func run() throws {
         global.apply()
-        do { try compare() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
-    }
-
-    func compare() throws {
         var settings = ComparisonSettings()
-        settings.prompts = ComparisonSettings.PromptMode(rawValue: prompts)!
-        settings.methods = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        settings.families = try families.split(separator: ",").map {
-            let name = $0.trimmingCharacters(in: .whitespaces)
-            guard let f = FeatureFamily(rawValue: name) else {
-                throw CLIError("--families: unknown family '\(name)' (f, phip, p, subset_logits, subset_probs)")
-            }
-            return f
-        }
+        settings.prompts = prompts
+        settings.methods = methods.values
+        settings.families = families.values
         settings.standardize = !noStandardize
         settings.bagOfWords = !noBow
         settings.leakageCheck = !noLeakageCheck
-        settings.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        settings.pDtype = pDtype.npyDescr
 
         let models = checkpoints.map { spec -> ComparisonModel in
             if let eq = spec.firstIndex(of: "="), !spec[..<eq].contains("/") {
@@ -82,7 +74,6 @@ struct Compare: ParsableCommand {
             log: { eprint("compare: " + $0) },
             progress: { label, done, total in Self.bar(label, done, total) })
         let report = try runner.run()
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         try ReportWriter.writeJSON(report, to: outURL.appendingPathComponent("report.json"))
         let md = try report.markdown()
         try ReportWriter.writeText(md, to: outURL.appendingPathComponent("report.md"))
@@ -126,6 +117,9 @@ struct Compare: ParsableCommand {
                 throw CLIError("--task: unknown task '\(name)' (\(known.joined(separator: ", ")), or use --tasks-file)")
             }
             tasks.append(t)
+        }
+        if data.dataset != nil {
+            tasks.append(try data.task(prompt: prompt, words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords))
         }
         if tasks.isEmpty {
             tasks = available.filter { !$0.name.hasSuffix("-detok") }.filter { t in

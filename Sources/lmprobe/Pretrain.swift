@@ -18,19 +18,17 @@ struct Pretrain: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Token directory from `lmprobe tokenize` (tokens.json, train.bin, val.bin).") var data: String
     @Option(help: "Run directory for checkpoints and the log.") var out: String
-    @Option(help: "Transformer blocks L.") var layers = 4
-    @Option(help: "Width d.") var dim = 256
-    @Option(help: "Attention heads h.") var heads = 4
-    @Option(help: "Context length T.") var context = 128
+    @OptionGroup var shape: ModelShapeOptions
     @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
-    @Option(help: "Objective: ce or quad.") var objective: String = "ce"
+    @Option(help: "Objective: ce (cross-entropy) or quad (the paper's quadratic loss).") var objective: Objective = .ce
     @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
     @Option(help: "Copy Φ from this checkpoint (file or run directory).") var phiFrom: String?
     @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
     @Option(help: "Optimizer steps.") var steps: Int?
-    @Option(help: "Wall-clock budget in minutes (plans the step count after warmup).") var timeBudget: Double?
+    @Option(help: "Wall-clock budget in MINUTES (the step count is planned from the measured step time).")
+    var timeBudget: Double?
     @Option(help: "Peak learning rate.") var lr = 1e-3
     @Option(help: "Final learning rate of the cosine decay.") var minLr = 1e-4
     @Option(help: "Linear warmup steps.") var warmup = 100
@@ -45,12 +43,12 @@ struct Pretrain: ParsableCommand {
     @Flag(help: "Continue the run in --out from its latest checkpoint (other options come from the checkpoint).")
     var resume = false
 
-    func run() throws {
-        global.apply()
-        do { try train() } catch let e as ModelError { throw CLIError(e.description) }
+    func validate() throws {
+        if steps != nil && timeBudget != nil { throw ValidationError("give either --steps or --time-budget, not both") }
     }
 
-    func train() throws {
+    func run() throws {
+        global.apply()
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
@@ -58,26 +56,22 @@ struct Pretrain: ParsableCommand {
             trainer = try Trainer(resuming: runDir, dataset: dataset)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
-            guard let obj = Objective(rawValue: objective) else {
-                throw CLIError("--objective must be ce or quad (got '\(objective)')")
-            }
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
             if FileManager.default.fileExists(atPath: runDir.appendingPathComponent("latest").path) {
                 throw CLIError("--out \(out) already holds a run; use --resume to continue it or choose another directory")
             }
-            let config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
-                                   vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
+            let config = GPTConfig(layers: shape.layers, dim: shape.dim, heads: shape.heads, context: shape.context,
+                                   vocabSize: vocabSize ?? dataset.vocabSize, objective: objective, untiedPhi: untiedPhi)
             let model = try GPT(config: config, seed: seed)
             if let src = phiFrom {
-                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                let ck = try Checkpoint.load(url: try Checkpoint.resolve(URL(fileURLWithPath: src)))
                 try model.copyPhi(from: ck.model)
                 eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
             }
             var o = TrainingOptions()
             o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget
-            if steps != nil && timeBudget != nil { throw CLIError("give either --steps or --time-budget, not both") }
             o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.weightDecay = weightDecay; o.clip = clip
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
@@ -98,9 +92,13 @@ struct Pretrain: ParsableCommand {
             case let .planned(total, perStep):
                 eprint(String(format: "time budget: %.3f s/step → %d steps", perStep, total))
             case let .step(r):
-                let eta = r.etaSeconds.isFinite ? String(format: "%dm%02ds", Int(r.etaSeconds) / 60, Int(r.etaSeconds) % 60) : "?"
-                eprint(String(format: "step %6d/%d  loss %.4f  lr %.2e  |g| %.3f  %7.0f tok/s  ETA %@", r.step,
-                              r.totalSteps, r.loss, r.lr, r.gradNorm, r.tokensPerSecond, eta))
+                // Before a time budget is turned into a step count there is no total (and no ETA) to show.
+                let planned = r.totalSteps < Int(Int32.max)
+                let eta = planned && r.etaSeconds.isFinite
+                    ? String(format: "  ETA %dm%02ds", Int(r.etaSeconds) / 60, Int(r.etaSeconds) % 60) : ""
+                let total = planned ? "/\(r.totalSteps)" : " (planning the step count)"
+                eprint(String(format: "step %6d%@  loss %.4f  lr %.2e  |g| %.3f  %7.0f tok/s%@", r.step, total,
+                              r.loss, r.lr, r.gradNorm, r.tokensPerSecond, eta))
             case let .validation(v):
                 eprint(String(format: "  val @%d: loss %.4f  ce %.4f  ppl %.2f", v.step, v.loss, v.crossEntropy, v.perplexity))
             case let .checkpoint(url):
@@ -120,6 +118,8 @@ struct Pretrain: ParsableCommand {
         if let c = summary.checkpoint { lines.append("checkpoint: \(c.path)") }
         if summary.interrupted { lines.append("continue with: lmprobe pretrain --data \(data) --out \(out) --resume") }
         print(lines.joined(separator: "\n"))
+        // Interrupted (Ctrl-C) runs exit like an interrupted process (128 + SIGINT), after their checkpoint.
+        if summary.interrupted { throw ExitCode(130) }
     }
 }
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Experiments
+import Features
 import Foundation
 import Linalg
 import Probes
@@ -14,40 +16,35 @@ struct Probe: ParsableCommand {
         """
     )
 
-    static let featureNames = ["f", "p", "phip", "subset_logits", "subset_probs"]
-
     @OptionGroup var global: GlobalOptions
     @Option(help: "Training features (.npy) or an extract folder.") var train: String
     @Option(help: "Training labels (.npy); default DIR/labels.npy when --train is a folder.") var trainLabels: String?
     @Option(help: "Test features (.npy) or an extract folder.") var test: String?
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
-    @Option(help: "Feature file inside extract folders: f, p, phip, subset_logits, subset_probs.") var feature: String = "f"
-    @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: String?
-    @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
-    @Option(help: "Ridge: auto (default: band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
-    var decomposition: String = "auto"
+    @Option(help: "Feature file inside extract folders.") var feature: FeatureFamily = .f
+    @Option(help: "Probe.") var method: ProbeMethod = .ridge
+    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: PositiveGrid?
+    @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: RidgeSelection = .squaredError
+    @Option(help: "Ridge: auto (band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
+    var decomposition: RidgeDecomposition = .auto
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
-    @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: String?
+    @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: PositiveGrid?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
+    func validate() throws {
+        try alphas?.checkPositive("--alphas")
+        try cs?.checkPositive("--cs")
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+    }
+
     func run() throws {
         global.apply()
-        guard method == "ridge" || method == "logistic" else {
-            throw CLIError("--method: unknown probe '\(method)' (use ridge or logistic)")
-        }
-        guard let selection = RidgeSelection(rawValue: select) else {
-            throw CLIError("--select: unknown selection '\(select)' (use squared-error or accuracy)")
-        }
-        guard let decomposition = RidgeDecomposition(rawValue: decomposition) else {
-            throw CLIError("--decomposition: unknown decomposition '\(self.decomposition)' (use auto, band, tridiagonal or eigen)")
-        }
-        let alphaGrid = try alphas.map { try parseGrid($0, option: "--alphas") } ?? RidgeClassifier.defaultAlphas
-        let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
-        guard folds >= 2 else { throw CLIError("--folds must be at least 2 (got \(folds))") }
+        let selection = select
+        let alphaGrid = alphas?.values ?? RidgeClassifier.defaultAlphas
+        let cGrid = cs?.values ?? LogisticRegression.defaultCs
 
         let trainSet = try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train")
         let classValues = Array(Set(trainSet.labels)).sorted()
@@ -73,19 +70,19 @@ struct Probe: ParsableCommand {
         }
 
         let start = Benchmark.now()
-        var out: [String: Any] = ["method": method, "classes": classValues, "n_train": y.count,
-                                  "d": trainSet.features.cols, "standardize": standardize]
-        var rows: [(String, String)] = [("method", method)]
+        var out = Summary(method: method.rawValue, classes: classValues, nTrain: y.count, d: trainSet.features.cols,
+                          standardize: standardize)
+        var rows: [(String, String)] = [("method", method.rawValue)]
         let predictTest: (AnyFeatures) throws -> [Int]
         let trainAccuracy: Double
         do {
-            if method == "ridge" {
+            if method == .ridge {
                 let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                        select: selection, standardize: standardize,
                                                        decomposition: decomposition)
-                out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
-                out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
-                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
+                out.alpha = m.alpha; out.alphas = m.alphas; out.select = selection.rawValue
+                out.looMSE = m.looMeanSquaredError; out.looAccuracy = m.looAccuracy
+                out.cvScore = m.looScore; out.mode = m.mode; out.decomposition = m.decomposition.rawValue
                 trainAccuracy = m.trainAccuracy
                 rows += [("alpha (λ)", fmt(m.alpha)),
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
@@ -96,9 +93,9 @@ struct Probe: ParsableCommand {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
                                                           maxIterations: maxIterations)
-                out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
-                out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
-                out["converged"] = m.converged; out["iterations"] = m.iterations
+                out.C = m.C; out.Cs = m.Cs; out.folds = folds; out.cvAccuracy = m.cvAccuracy
+                out.cvScore = m.cvScore; out.trainLogLoss = m.trainLogLoss
+                out.converged = m.converged; out.iterations = m.iterations
                 trainAccuracy = m.trainAccuracy
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
@@ -108,146 +105,68 @@ struct Probe: ParsableCommand {
         } catch let e as ProbeError {
             throw CLIError(trainSet.describe(e))
         }
-        out["train_accuracy"] = trainAccuracy
+        out.trainAccuracy = trainAccuracy
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
             let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count)
-            out["test_accuracy"] = metrics.accuracy; out["n_test"] = yTest.count
-            out["test_per_class_accuracy"] = metrics.perClassAccuracy.map { $0 ?? NSNull() as Any }
-            out["test_confusion"] = metrics.confusion
+            out.testAccuracy = metrics.accuracy; out.nTest = yTest.count
+            out.testPerClassAccuracy = metrics.perClassAccuracy
+            out.testConfusion = metrics.confusion
             rows.append(("test accuracy", fmt(metrics.accuracy)))
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
                 rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
-        } else {
-            out["test_accuracy"] = NSNull()
         }
-        out["seconds"] = Benchmark.now() - start
+        out.seconds = Benchmark.now() - start
         if json {
-            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(out)
         } else {
-            print("\(method) probe on \(trainSet.featuresPath): n = \(y.count), d = \(trainSet.features.cols), \(classValues.count) classes")
+            print("\(method.rawValue) probe on \(trainSet.featuresPath): n = \(y.count), d = \(trainSet.features.cols), \(classValues.count) classes")
             let width = rows.map(\.0.count).max() ?? 0
             for (k, v) in rows { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
         }
     }
 
-    func parseGrid(_ text: String, option: String) throws -> [Double] {
-        let values = try text.split(separator: ",").map { s -> Double in
-            let t = s.trimmingCharacters(in: .whitespaces)
-            guard let v = Double(t), v > 0, v.isFinite else { throw CLIError("\(option): '\(t)' is not a positive number") }
-            return v
+    /// `--json`: every number of the fit (null where it does not apply).
+    struct Summary: Encodable {
+        let method: String
+        let classes: [Int]
+        let nTrain, d: Int
+        let standardize: Bool
+        var alpha: Double?, alphas: [Double]?, select: String?, looMSE: [Double]?, looAccuracy: [Double]?
+        var cvScore: Double?, mode: String?, decomposition: String?
+        var C: Double?, Cs: [Double]?, folds: Int?, cvAccuracy: [Double]?, trainLogLoss: Double?, converged: Bool?
+        var iterations: Int?
+        var trainAccuracy = 0.0
+        var testAccuracy: Double?, nTest: Int?, testPerClassAccuracy: [Double?]?, testConfusion: [[Int]]?
+        var seconds = 0.0
+
+        enum CodingKeys: String, CodingKey {
+            case method, classes, nTrain = "n_train", d, standardize, alpha, alphas, select, looMSE = "loo_mse"
+            case looAccuracy = "loo_accuracy", cvScore = "cv_score", mode, decomposition, C, Cs, folds
+            case cvAccuracy = "cv_accuracy", trainLogLoss = "train_log_loss", converged, iterations
+            case trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy", nTest = "n_test"
+            case testPerClassAccuracy = "test_per_class_accuracy", testConfusion = "test_confusion", seconds
         }
-        guard !values.isEmpty else { throw CLIError("\(option): empty list") }
-        return values
+
+        func encode(to encoder: Encoder) throws {   // optional values as JSON null, so every key is always present
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(method, forKey: .method); try c.encode(classes, forKey: .classes)
+            try c.encode(nTrain, forKey: .nTrain); try c.encode(d, forKey: .d); try c.encode(standardize, forKey: .standardize)
+            try c.encode(alpha, forKey: .alpha); try c.encode(alphas, forKey: .alphas); try c.encode(select, forKey: .select)
+            try c.encode(looMSE, forKey: .looMSE); try c.encode(looAccuracy, forKey: .looAccuracy)
+            try c.encode(cvScore, forKey: .cvScore); try c.encode(mode, forKey: .mode)
+            try c.encode(decomposition, forKey: .decomposition); try c.encode(C, forKey: .C); try c.encode(Cs, forKey: .Cs)
+            try c.encode(folds, forKey: .folds); try c.encode(cvAccuracy, forKey: .cvAccuracy)
+            try c.encode(trainLogLoss, forKey: .trainLogLoss); try c.encode(converged, forKey: .converged)
+            try c.encode(iterations, forKey: .iterations); try c.encode(trainAccuracy, forKey: .trainAccuracy)
+            try c.encode(testAccuracy, forKey: .testAccuracy); try c.encode(nTest, forKey: .nTest)
+            try c.encode(testPerClassAccuracy, forKey: .testPerClassAccuracy)
+            try c.encode(testConfusion, forKey: .testConfusion); try c.encode(seconds, forKey: .seconds)
+        }
     }
 
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
-}
-
-
-/// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
-enum AnyFeatures {
-    case float(Matrix<Float>)
-    case double(Matrix<Double>)
-
-    var rows: Int { switch self { case .float(let m): return m.rows; case .double(let m): return m.rows } }
-    var cols: Int { switch self { case .float(let m): return m.cols; case .double(let m): return m.cols } }
-
-    func checkFinite(path: String) throws {
-        func first<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
-            for i in 0..<m.rows { for j in 0..<m.cols where !m[i, j].isFinite { return (i, j) } }
-            return nil
-        }
-        let bad: (Int, Int)?
-        switch self { case .float(let m): bad = first(m); case .double(let m): bad = first(m) }
-        if let (i, j) = bad { throw CLIError("\(path): non-finite feature value (NaN or inf) at row \(i), column \(j)") }
-    }
-
-    func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition) throws -> RidgeModel {
-        switch self {
-        case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                           select: select, standardize: standardize,
-                                                           decomposition: decomposition)
-        case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                            select: select, standardize: standardize,
-                                                            decomposition: decomposition)
-        }
-    }
-
-    func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int) throws -> LogisticModel {
-        switch self {
-        case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
-        case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
-        }
-    }
-
-    func predict(ridge m: RidgeModel) throws -> [Int] {
-        switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
-    }
-
-    func predict(logistic m: LogisticModel) throws -> [Int] {
-        switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
-    }
-}
-
-/// A features file and its labels file, loaded and checked against each other.
-struct LabelledFeatures {
-    let featuresPath: String
-    let labelsPath: String
-    let features: AnyFeatures
-    let labels: [Int]
-
-    static func load(_ path: String, labels labelsOption: String?, feature: String, role: String) throws
-        -> LabelledFeatures {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw CLIError("\(path): no such file or folder (\(role))")
-        }
-        let featuresPath: String, labelsPath: String
-        if isDir.boolValue {
-            guard Probe.featureNames.contains(feature) else {
-                throw CLIError("--feature: unknown feature '\(feature)' (use one of \(Probe.featureNames.joined(separator: ", ")))")
-            }
-            featuresPath = (path as NSString).appendingPathComponent("\(feature).npy")
-            labelsPath = labelsOption ?? (path as NSString).appendingPathComponent("labels.npy")
-        } else {
-            guard let l = labelsOption else {
-                throw CLIError("\(role) \(path) is a file: give its labels with \(role)-labels")
-            }
-            featuresPath = path
-            labelsPath = l
-        }
-        let url = URL(fileURLWithPath: featuresPath)
-        let header = try NPY.readHeader(url)
-        guard header.shape.count == 2 else {
-            throw CLIError("\(featuresPath): expected a 2-D feature array (n × d), got shape \(header.shape)")
-        }
-        guard header.shape[0] > 0, header.shape[1] > 0 else {
-            throw CLIError("\(featuresPath): empty feature array (shape \(header.shape))")
-        }
-        let features: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
-                                                          : .float(try NPY.readMatrix(url, as: Float.self))
-        let labels = try NPY.readIntegers(URL(fileURLWithPath: labelsPath))
-        guard labels.count == features.rows else {
-            throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
-        }
-        try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
-    }
-
-    /// A probe error as one line naming the file it concerns.
-    func describe(_ e: ProbeError) -> String {
-        switch e {
-        case .lengthMismatch, .singleClass, .labelOutOfRange: return "\(labelsPath): \(e)"
-        default: return "\(featuresPath): \(e)"
-        }
-    }
 }
