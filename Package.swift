@@ -31,7 +31,7 @@ let package = Package(
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
         ], swiftSettings: swift5),
-        .target(name: "Model", dependencies: ["Linalg"], swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
         .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Text", "Linalg"], swiftSettings: swift5),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
@@ -59,6 +59,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5),
     ]
 )

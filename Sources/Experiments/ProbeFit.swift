@@ -33,6 +33,13 @@ extension AnyFeatures {
     public func predict(logistic m: LogisticModel) throws -> [Int] {
         switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
     }
+
+    public func predictProbabilities(logistic m: LogisticModel) throws -> Matrix<Double> {
+        switch self {
+        case .float(let x): return try m.predictProbabilities(x)
+        case .double(let x): return try m.predictProbabilities(x)
+        }
+    }
 }
 
 extension LabelledFeatures {

@@ -1,19 +1,4 @@
-/// Linalg — the numerical floor every lmprobe stage stands on.
-///
-/// * `Matrix<T>`: owned, 64-byte-aligned, row-major storage for `Float` (models, features) and `Double` (probes),
-///   with views (rows, row ranges, column ranges) that share storage instead of copying. A `Matrix` has reference
-///   semantics like a NumPy array: assigning it shares the buffer; call `copy()` for an independent one.
-/// * BLAS (OpenBLAS through `CBLAS`): `gemm` in all four transpose combinations with `alpha`/`beta` (β = 1
-///   accumulates, as backward passes need), strided-batched `gemm`, `gemv`, `syrk`, `axpy`, `scal`, `dot`.
-///   Pointer-level `sgemm` entry points serve the llm.c-style model kernels.
-/// * LAPACK (through `CLAPACKE`): Cholesky solve (`posv`), symmetric eigendecomposition (`syevd`), least squares
-///   (`gelsd`), SVD (`gesdd`). A non-zero LAPACK `info` becomes a typed `LinalgError`, never a crash.
-/// * Thread control in one place (`Threads`): OpenBLAS's thread count and lmprobe's own `parallelFor`.
-/// * `SeededRandom`: a deterministic generator (xoshiro256**) with normal sampling, for reproducible runs.
-/// * `NPY`: NumPy `.npy` (format 1.0) reading and writing, the interchange format between stages.
-///
-/// Precision: the wrappers add no error of their own beyond the BLAS/LAPACK routine they call; results match a
-/// Double-precision reference to the usual `O(k·ε)` for a length-`k` inner product.
+// The module overview (Linalg's purpose, guarantees and notation) is Linalg.docc/Linalg.md.
 import CBLAS
 import CLAPACKE
 import Foundation

@@ -18,11 +18,15 @@ public enum Threads {
     /// Current thread count for OpenBLAS and `parallelFor`.
     public static var count: Int { current }
 
-    /// Sets OpenBLAS's thread count and lmprobe's own; `n ≤ 0` means all cores.
-    public static func set(_ n: Int) {
-        let k = n <= 0 ? available : n
+    /// Sets OpenBLAS's thread count and lmprobe's own; `n ≤ 0` means all cores, and more than the cores available
+    /// is capped at that count (oversubscription only slows the kernels down, and OpenBLAS's per-thread buffers
+    /// can exhaust a limited address space). Returns the count in effect.
+    @discardableResult
+    public static func set(_ n: Int) -> Int {
+        let k = n <= 0 ? available : min(n, available)
         current = k
         openblas_set_num_threads(Int32(k))
+        return k
     }
 
     /// Runs `body` with OpenBLAS limited to `n` threads, then restores the current count.

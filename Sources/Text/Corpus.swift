@@ -327,7 +327,7 @@ public enum Corpus {
                 progress?(doneBytes, totalBytes)
             }
             do { try data.write(to: out.appendingPathComponent(name), options: .atomic) }
-            catch { throw TextError(file: out.appendingPathComponent(name), "cannot write (\((error as NSError).localizedDescription))") }
+            catch { throw TextError(file: out.appendingPathComponent(name), "cannot write (\(ioErrorText(error)))") }
             return tokens
         }
         let trainTokens = try write(trainDocs, name: "train.bin")

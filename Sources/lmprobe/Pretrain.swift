@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Linalg
 import Model
+import Text
 
 
 /// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.
@@ -59,9 +60,6 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            if FileManager.default.fileExists(atPath: runDir.appendingPathComponent("latest").path) {
-                throw CLIError("--out \(out) already holds a run; use --resume to continue it or choose another directory")
-            }
             let config = GPTConfig(layers: shape.layers, dim: shape.dim, heads: shape.heads, context: shape.context,
                                    vocabSize: vocabSize ?? dataset.vocabSize, objective: objective, untiedPhi: untiedPhi)
             let model = try GPT(config: config, seed: seed)
@@ -82,9 +80,14 @@ struct Pretrain: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
+            if Trainer.stopRequested {
+                // Second Ctrl-C: abort now, without leaving a half-written checkpoint behind.
+                Trainer.removeCheckpointTemporaries(in: runDir, pid: getpid())
+                eprint("aborted; the last complete checkpoint is kept")
+                Foundation.exit(130)
+            }
             Trainer.stopRequested = true
             eprint("\ninterrupt: checkpointing after this step (Ctrl-C again to abort)")
-            signal(SIGINT, SIG_DFL)
         }
         sigint.resume()
         let summary = try trainer.run { event in

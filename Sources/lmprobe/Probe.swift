@@ -23,13 +23,13 @@ struct Probe: ParsableCommand {
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
     @Option(help: "Feature file inside extract folders.") var feature: FeatureFamily = .f
     @Option(help: "Probe.") var method: ProbeMethod = .ridge
-    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: PositiveGrid?
+    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 6, 19); extended at an edge up to 1e-8…1e12).") var alphas: PositiveGrid?
     @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: RidgeSelection = .squaredError
     @Option(help: "Ridge: auto (band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
     var decomposition: RidgeDecomposition = .auto
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
-    @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: PositiveGrid?
+    @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: PositiveGrid?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
     @Flag(help: "Print one JSON object instead of a table.") var json = false
@@ -74,6 +74,7 @@ struct Probe: ParsableCommand {
                           standardize: standardize)
         var rows: [(String, String)] = [("method", method.rawValue)]
         let predictTest: (AnyFeatures) throws -> [Int]
+        var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
             if method == .ridge {
@@ -88,6 +89,8 @@ struct Probe: ParsableCommand {
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                          ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
                          ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out.gridNote = g.note }
+                out.alphasSearched = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
@@ -100,7 +103,9 @@ struct Probe: ParsableCommand {
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
                          ("L-BFGS", "\(m.iterations) iterations\(m.converged ? "" : " (NOT converged)")")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out.gridNote = g.note }
                 predictTest = { try $0.predict(logistic: m) }
+                predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
             throw CLIError(trainSet.describe(e))
@@ -109,11 +114,20 @@ struct Probe: ParsableCommand {
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
-            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count)
+            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count,
+                                                    probabilities: try predictProbabilities?(t.features))
             out.testAccuracy = metrics.accuracy; out.nTest = yTest.count
+            out.testAccuracyInterval = metrics.accuracyInterval.map { [$0.lower, $0.upper] }
+            out.testLogLoss = metrics.logLoss
+            out.testLogLossInterval = metrics.logLossInterval.map { [$0.lower, $0.upper] }
             out.testPerClassAccuracy = metrics.perClassAccuracy
             out.testConfusion = metrics.confusion
-            rows.append(("test accuracy", fmt(metrics.accuracy)))
+            rows.append(("test accuracy", fmt(metrics.accuracy) + (metrics.accuracyInterval.map {
+                "  (95 % Wilson interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            if let l = metrics.logLoss {
+                rows.append(("test log-loss", fmt(l) + (metrics.logLossInterval.map {
+                    "  (95 % bootstrap interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
                 rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
@@ -141,6 +155,8 @@ struct Probe: ParsableCommand {
         var iterations: Int?
         var trainAccuracy = 0.0
         var testAccuracy: Double?, nTest: Int?, testPerClassAccuracy: [Double?]?, testConfusion: [[Int]]?
+        var testAccuracyInterval: [Double]?, testLogLoss: Double?, testLogLossInterval: [Double]?
+        var gridNote: String?, alphasSearched: [Double]?
         var seconds = 0.0
 
         enum CodingKeys: String, CodingKey {
@@ -149,6 +165,8 @@ struct Probe: ParsableCommand {
             case cvAccuracy = "cv_accuracy", trainLogLoss = "train_log_loss", converged, iterations
             case trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy", nTest = "n_test"
             case testPerClassAccuracy = "test_per_class_accuracy", testConfusion = "test_confusion", seconds
+            case testAccuracyInterval = "test_accuracy_interval", testLogLoss = "test_log_loss"
+            case testLogLossInterval = "test_log_loss_interval", gridNote = "grid_note", alphasSearched = "alphas_searched"
         }
 
         func encode(to encoder: Encoder) throws {   // optional values as JSON null, so every key is always present
@@ -165,6 +183,12 @@ struct Probe: ParsableCommand {
             try c.encode(testAccuracy, forKey: .testAccuracy); try c.encode(nTest, forKey: .nTest)
             try c.encode(testPerClassAccuracy, forKey: .testPerClassAccuracy)
             try c.encode(testConfusion, forKey: .testConfusion); try c.encode(seconds, forKey: .seconds)
+            // Present only when measured (as before): the intervals and the log-loss.
+            try c.encodeIfPresent(testAccuracyInterval, forKey: .testAccuracyInterval)
+            try c.encodeIfPresent(testLogLoss, forKey: .testLogLoss)
+            try c.encodeIfPresent(testLogLossInterval, forKey: .testLogLossInterval)
+            try c.encodeIfPresent(gridNote, forKey: .gridNote)
+            try c.encodeIfPresent(alphasSearched, forKey: .alphasSearched)
         }
     }
 

@@ -101,6 +101,32 @@ final class SupportTests: XCTestCase {
         }
     }
 
+    /// Issue 16: shapes whose byte size wraps around (2³¹ × 2³¹ × 4 = 2⁶⁴ → 0) used to allocate a 1-element matrix and
+    /// copy the file past it; now the size is computed with overflow checks and compared with the bytes present.
+    func testNPYHugeShapesAreRefusedBeforeAllocating() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ descr: String, _ shape: [Int], dataBytes: Int) throws -> URL {
+            let url = dir.appendingPathComponent("\(descr.dropFirst())-\(shape.map(String.init).joined(separator: "x")).npy")
+            try (NPY.encodeHeader(NPY.Header(descr: descr, shape: shape)) + Data(count: dataBytes)).write(to: url)
+            return url
+        }
+        let wraps = try file("<f4", [1 << 31, 1 << 31], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readMatrix(wraps, as: Float.self)) { e in
+            XCTAssertEqual("\(e)", "\(wraps.path): header shape [2147483648, 2147483648] <f4 needs more bytes than can be addressed; file has 64")
+        }
+        XCTAssertThrowsError(try NPY.readHeader(wraps)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        let labels = try file("<i8", [1 << 61], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readIntegers(labels)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        let f = try file("<f4", [1 << 62, 32], dataBytes: 128)
+        XCTAssertThrowsError(try NPY.readMatrix(f, as: Double.self)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        // A size that fits but exceeds the file is "truncated", as before.
+        let big = try file("<f8", [1 << 40], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readMatrix(big, as: Double.self)) { e in
+            XCTAssertTrue("\(e)".contains("truncated data: header says [1099511627776] <f8 = 8796093022208 bytes, file has 64"), "\(e)")
+        }
+    }
+
     func testNumpyReadsOurFilesWhenAvailable() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
         let python = path.split(separator: ":").map { "\($0)/python3" }

@@ -4,7 +4,7 @@
 #   sh experiments/paper_cpu/run.sh [phase ...]     phases: data ce quad table1 table2 theory (default: all)
 #
 # Environment: CE_MINUTES (default 90), QUAD_MINUTES (default CE_MINUTES), RUN (default runs/paper),
-#              SST_DIR (default ../shared/data/sst), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config).
+#              SST_DIR (default data/sst, see the README), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config).
 # Every phase skips work whose output exists (pretraining resumes from its last checkpoint), so the script can be
 # re-run after an interruption. Results (Markdown + JSON + SVG) are copied to experiments/paper_cpu/results/.
 #
@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/lmprobe}
 RUN=${RUN:-runs/paper}
-SST_DIR=${SST_DIR:-../shared/data/sst}
+SST_DIR=${SST_DIR:-data/sst}
 CE_MINUTES=${CE_MINUTES:-90}
 QUAD_MINUTES=${QUAD_MINUTES:-$CE_MINUTES}
 LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}
