@@ -97,7 +97,7 @@ struct Compare: ParsableCommand {
 
     nonisolated(unsafe) static var bars: [String: ProgressLine] = [:]
     static func bar(_ label: String, _ done: Int, _ total: Int) {
-        let b = bars[label] ?? ProgressLine(label, total: total, unit: "sent")
+        let b = bars[label] ?? ProgressLine(label, total: total, unit: label.hasPrefix("leakage") ? "docs" : "sent")
         bars[label] = b
         b.update(done)
     }
