@@ -23,7 +23,7 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(name: .customLong("run"), help: "Run directory of one pretraining run.") var runDirectory: String
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks.") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …).") var sstDir: String?
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
     @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false
@@ -51,10 +51,7 @@ struct AnalyzeTransfer: ParsableCommand {
     /// The task: name, train/test splits with digests, prompt and words.
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
         if let name = task {
-            let tasks = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir)
-            guard let spec = tasks.first(where: { $0.name == name }) else {
-                throw CLIError("--task: unknown task '\(name)' (known: \(tasks.map(\.name).joined(separator: ", ")); sst2/sst5 need --sst-dir)")
-            }
+            let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
             let (tr, te) = try DatasetSplits.load(spec)
             return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }

@@ -103,40 +103,16 @@ struct Compare: ParsableCommand {
     }
 
     func resolveTasks() throws -> [TaskSpec] {
-        var tasks: [TaskSpec] = []
-        if let f = tasksFile {
-            guard let data = FileManager.default.contents(atPath: f) else { throw CLIError("--tasks-file \(f): cannot read") }
-            do { tasks = try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
-                throw CLIError("--tasks-file \(f): not a JSON array of task specs (\(error))")
-            }
-        }
-        let sstPresent = FileManager.default.fileExists(atPath: sstDir + "/sst_train.tsv")
-        var available = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstPresent ? sstDir : nil)
-        if sstPresent {
-            available += TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir, detokenizeSST: true)
-                .filter { $0.name.hasSuffix("-detok") }
-        }
-        for name in taskNames {
-            guard let t = available.first(where: { $0.name == name }) else {
-                let known = ["sst2", "sst5", "sst2-detok", "sst5-detok", "rt", "bbc"]
-                if name.hasPrefix("sst") && known.contains(name) {
-                    throw CLIError("--task \(name): SST files not found in --sst-dir \(sstDir)")
-                }
-                throw CLIError("--task: unknown task '\(name)' (\(known.joined(separator: ", ")), or use --tasks-file)")
-            }
-            tasks.append(t)
-        }
+        let catalog = TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir)
+        var tasks = try tasksFile.map(TaskCatalog.read) ?? []
+        tasks += try taskNames.map(catalog.task)
         if data.dataset != nil {
             tasks.append(try data.task(prompt: prompt, words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords))
         }
         if tasks.isEmpty {
-            tasks = available.filter { !$0.name.hasSuffix("-detok") }.filter { t in
-                FileManager.default.fileExists(atPath: t.train.path)
-            }
+            tasks = catalog.present
             if tasks.isEmpty { throw CLIError("no task data found: run `make data` or give --task/--tasks-file") }
         }
         return tasks
     }
 }
-
-extension ProbeProtocol: ExpressibleByArgument {}

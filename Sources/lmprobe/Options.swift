@@ -13,6 +13,7 @@ extension Objective: ExpressibleByArgument {}
 extension RidgeSelection: ExpressibleByArgument {}
 extension RidgeDecomposition: ExpressibleByArgument {}
 extension ProbeMethod: ExpressibleByArgument {}
+extension ProbeProtocol: ExpressibleByArgument {}
 extension FeatureFamily: ExpressibleByArgument {}
 extension ProbabilityDType: ExpressibleByArgument {}
 extension ComparisonSettings.PromptMode: ExpressibleByArgument {}
