@@ -336,23 +336,43 @@ public enum Corpus {
                               valTokens: valTokens, eotToken: eot, documents: docs.count, trainDocuments: trainDocs.count,
                               valDocuments: valDocs.count, duplicatesRemoved: duplicates, excluded: excluded,
                               sources: sources, trainedTokenizer: options.tokenizer == nil)
-        var header: [String: Any] = [
-            "format": TokenFile.format, "vocab_size": summary.vocabSize, "dtype": summary.dtype,
-            "train_tokens": trainTokens, "val_tokens": valTokens, "eot_token": eot, "documents": docs.count,
-            "train_documents": trainDocs.count, "val_documents": valDocs.count,
-            "duplicates_removed": duplicates, "excluded_documents": excluded,
-            "sources": sources.map { ["path": $0.path, "sha256": $0.sha256] },
-            "tokenizer": ".", "tokenizer_trained": summary.trainedTokenizer,
-            "val_fraction": options.valFraction, "seed": options.seed, "doc_split": options.docSplit.rawValue,
-            "strip_html_breaks": options.stripHTMLBreaks, "dedupe": options.dedupe,
-            "documents_start_with_eot": true,
-        ]
-        if options.tokenizer == nil { header["min_frequency"] = options.minFrequency }
-        if let f = options.csvFilter { header["csv_filter"] = "\(f.column)=\(f.value)" }
-        if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
-        let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
-        do { try json.write(to: out.appendingPathComponent("tokens.json"), options: .atomic) }
-        catch { throw TextError(file: out.appendingPathComponent("tokens.json"), "cannot write") }
+        let header = TokensHeader(
+            format: TokenFile.format, vocabSize: summary.vocabSize, dtype: summary.dtype, trainTokens: trainTokens,
+            valTokens: valTokens, eotToken: eot, documents: docs.count, trainDocuments: trainDocs.count,
+            valDocuments: valDocs.count, duplicatesRemoved: duplicates, excludedDocuments: excluded,
+            sources: sources.map { .init(path: $0.path, sha256: $0.sha256) }, tokenizer: ".",
+            tokenizerTrained: summary.trainedTokenizer, valFraction: options.valFraction, seed: options.seed,
+            docSplit: options.docSplit.rawValue, stripHTMLBreaks: options.stripHTMLBreaks, dedupe: options.dedupe,
+            documentsStartWithEOT: true, minFrequency: options.tokenizer == nil ? options.minFrequency : nil,
+            csvFilter: options.csvFilter.map { "\($0.column)=\($0.value)" }, exclude: options.exclude?.path,
+            excludeMinLength: options.exclude == nil ? nil : options.excludeMinimumLength)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let url = out.appendingPathComponent("tokens.json")
+        do { try enc.encode(header).write(to: url, options: .atomic) }
+        catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
         return summary
+    }
+}
+
+/// `tokens.json` as `tokenize` writes it (TokenFile reads the fields it needs; the rest records how it was made).
+struct TokensHeader: Encodable {
+    struct Source: Encodable { let path: String, sha256: String }
+    let format: String
+    let vocabSize: Int, dtype: String, trainTokens: Int, valTokens: Int, eotToken: Int
+    let documents: Int, trainDocuments: Int, valDocuments: Int, duplicatesRemoved: Int, excludedDocuments: Int
+    let sources: [Source]
+    let tokenizer: String, tokenizerTrained: Bool
+    let valFraction: Double, seed: UInt64, docSplit: String, stripHTMLBreaks: Bool, dedupe: Bool
+    let documentsStartWithEOT: Bool
+    let minFrequency: Int?, csvFilter: String?, exclude: String?, excludeMinLength: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case format, vocabSize = "vocab_size", dtype, trainTokens = "train_tokens", valTokens = "val_tokens"
+        case eotToken = "eot_token", documents, trainDocuments = "train_documents", valDocuments = "val_documents"
+        case duplicatesRemoved = "duplicates_removed", excludedDocuments = "excluded_documents", sources, tokenizer
+        case tokenizerTrained = "tokenizer_trained", valFraction = "val_fraction", seed, docSplit = "doc_split"
+        case stripHTMLBreaks = "strip_html_breaks", dedupe, documentsStartWithEOT = "documents_start_with_eot"
+        case minFrequency = "min_frequency", csvFilter = "csv_filter", exclude, excludeMinLength = "exclude_min_length"
     }
 }
