@@ -324,11 +324,12 @@ public final class ComparisonRunner {
             return cached
         }
         log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
-        let t0 = Benchmark.now()
+        let t0 = Benchmark.now(), cpu0 = Benchmark.cpuSeconds()
         let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
                                          testTexts: test.data.texts, testLabels: test.data.labels,
                                          log: { self.log("task \(task.name): BoW \($0)") })
-        log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
+        log(String(format: "task %@: BoW %.1f%% (%.1f s wall, %.1f s CPU on %d threads)", task.name, 100 * bow.testAccuracy,
+                   Benchmark.now() - t0, Benchmark.cpuSeconds() - cpu0, Threads.count))
         try ReportWriter.writeJSON(bow, to: url)
         return bow
     }
