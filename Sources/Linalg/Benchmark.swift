@@ -13,7 +13,11 @@ public enum Benchmark {
     /// a step divided by the cores it keeps busy estimates its wall time on an idle one.
     public static func cpuSeconds() -> Double {
         var u = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        #else
         getrusage(RUSAGE_SELF, &u)
+        #endif
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6
             + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
     }
