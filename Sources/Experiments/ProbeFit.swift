@@ -4,25 +4,32 @@ import Probes
 
 /// The probes on features kept in their file's precision.
 extension AnyFeatures {
+    /// The ridge probe; `extend` lets a choice at an end of the grid extend it (`GridExtension.ridge`).
     public func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition) throws -> RidgeModel {
+                         decomposition: RidgeDecomposition, extend: Bool = true) throws -> RidgeModel {
+        let ext: GridExtension? = extend ? .ridge : nil
         switch self {
         case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                            select: select, standardize: standardize,
-                                                           decomposition: decomposition)
+                                                           decomposition: decomposition, extension: ext)
         case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                             select: select, standardize: standardize,
-                                                            decomposition: decomposition)
+                                                            decomposition: decomposition, extension: ext)
         }
     }
 
+    /// The logistic probe with k-fold CV over C; `extend` as for ridge (`GridExtension.logistic`).
     public func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int) throws -> LogisticModel {
+                            maxIterations: Int, multiclass: LogisticMulticlass = .multinomial,
+                            extend: Bool = true) throws -> LogisticModel {
+        let ext: GridExtension? = extend ? .logistic : nil
         switch self {
         case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         }
     }
 

@@ -26,6 +26,8 @@ public struct LabelledFeatures {
     public let labelsPath: String
     public let features: AnyFeatures
     public let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    public var classNames: [String]? = nil
 
     /// `path` is a features .npy (then `labels` names the labels .npy) or an extract folder (then the `feature`
     /// family's file and labels.npy, unless `labels` is given). `role` names the option in errors.
@@ -61,6 +63,12 @@ public struct LabelledFeatures {
             throw FeatureError.file(path: labelsPath, message: "\(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
+        var names: [String]? = nil
+        if isDir.boolValue, labelsOption == nil,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("manifest.json")) {
+            names = try FeatureFolder.manifest(URL(fileURLWithPath: path)).classNames
+        }
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: names)
     }
 }

@@ -178,8 +178,9 @@ public struct GridExtension: Codable, Equatable, Sendable {
         self.lowerLimit = lowerLimit; self.upperLimit = upperLimit; self.pointsPerStep = pointsPerStep
     }
 
-    /// Ridge λ: 10⁻⁸ … 10¹².
-    public static let ridge = GridExtension(lowerLimit: 1e-8, upperLimit: 1e12)
+    /// Ridge λ: 10⁻⁸ … 10¹², 12 values per round (6 decades of a half-decade grid): every round repeats the
+    /// decomposition, while each extra λ costs only a banded solve and one streaming pass.
+    public static let ridge = GridExtension(lowerLimit: 1e-8, upperLimit: 1e12, pointsPerStep: 12)
     /// Logistic C: 10⁻¹⁰ … 10⁸.
     public static let logistic = GridExtension(lowerLimit: 1e-10, upperLimit: 1e8)
 

@@ -11,7 +11,7 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the paper's theory: linearity of f ↦ Φp_f, a quadratic log-partition, transfer vs LM loss.",
         discussion: "Each check writes OUT/<check>.json (every number and the settings) and OUT/<check>.md, and prints the Markdown.",
-        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self, AnalyzePlugIn.self])
+        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self, AnalyzePlugIn.self, AnalyzeCurve.self])
 }
 
 /// A check's JSON document: the settings it ran with and its result.
@@ -26,7 +26,7 @@ struct CheckDocument<Result: Encodable>: Encodable {
 
 /// Shared by the feature-folder checks: the checkpoint, the features and the output folder.
 struct FeatureCheckOptions: ParsableArguments {
-    @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint): gives Φ.") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its final / latest checkpoint) or Hugging Face GPT-2 folder: gives Φ.") var checkpoint: String
     @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled): your own context set.")
     var features: String?
     @Option(help: "A documented context set instead of --features: sst-prompt (SST-2 sentences + \" This movie is\"), sst-noprompt, corpus-prefixes (random prefixes of the pretraining validation tokens). Extracted into OUT/contexts-*.")

@@ -18,7 +18,7 @@ struct Compare: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("checkpoint"), help: "NAME=PATH or PATH of a checkpoint or run folder (repeatable).")
+    @Option(name: .customLong("checkpoint"), help: "NAME=PATH or PATH of a checkpoint, run folder or Hugging Face GPT-2 folder (repeatable).")
     var checkpoints: [String] = []
     @Option(name: .customLong("task"), help: "Task name (repeatable): sst2 sst5 sst2-detok sst5-detok rt bbc.")
     var taskNames: [String] = []
@@ -40,6 +40,10 @@ struct Compare: ParsableCommand {
     @Flag(help: "Skip the bag-of-words baseline.") var noBow = false
     @Flag(help: "Skip the pretraining-corpus overlap check.") var noLeakageCheck = false
     @Option(help: "dtype of cached p.npy.") var pDtype: ProbabilityDType = .float32
+    @Flag(help: "Skip the f_mean(s) row (f averaged over every token, prompt included; one more extraction).")
+    var noFMean = false
+    @Flag(help: "Add the best layer: ridge on the residual stream after each block (0 = embeddings … L), the layer with the best leave-one-out accuracy reported (L + 1 extractions).")
+    var bestLayer = false
     @Option(help: "Report folder (report.md, report.json, <task>.svg).") var out: String
     @Option(help: "Feature cache folder (default: <out>/features).") var cache: String?
     @Option(name: .customLong("protocol"), help: "Probe protocol: lmprobe (default) or paper (the official test_downstream.py settings: prompts with a trailing space, no scaling, its C grids, one-vs-rest, subset = logits).")
@@ -64,6 +68,8 @@ struct Compare: ParsableCommand {
         settings.bagOfWords = !noBow
         settings.leakageCheck = !noLeakageCheck
         settings.pDtype = pDtype.npyDescr
+        settings.meanPooled = !noFMean
+        settings.bestLayer = bestLayer
         settings.probeProtocol = probeProtocol
 
         let models = checkpoints.map { spec -> ComparisonModel in

@@ -14,6 +14,7 @@ extension RidgeSelection: ExpressibleByArgument {}
 extension RidgeDecomposition: ExpressibleByArgument {}
 extension ProbeMethod: ExpressibleByArgument {}
 extension ProbeProtocol: ExpressibleByArgument {}
+extension LogisticMulticlass: ExpressibleByArgument {}
 extension FeatureFamily: ExpressibleByArgument {}
 extension ProbabilityDType: ExpressibleByArgument {}
 extension ComparisonSettings.PromptMode: ExpressibleByArgument {}
@@ -78,7 +79,8 @@ struct ModelShapeOptions: ParsableArguments {
 
 /// A checkpoint and its tokenizer (`extract`): `load()` is `ModelLoader`'s one way to get both with the hash.
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint).") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its final / latest checkpoint) or Hugging Face GPT-2 folder.")
+    var checkpoint: String
     @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
     var tokenizer: String?
 

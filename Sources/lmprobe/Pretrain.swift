@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -11,7 +12,8 @@ struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pretrain a GPT-2-style model (cross-entropy or the paper's Quad objective) on token files.",
         discussion: """
-        Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors and RUNDIR/log.jsonl.
+        Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors, RUNDIR/log.jsonl and, at the
+        end, RUNDIR/curve.svg (training and validation loss against tokens seen; `lmprobe analyze curve` for several runs).
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
         """
     )
@@ -23,7 +25,9 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
     @Option(help: "Objective: ce (cross-entropy) or quad (the paper's quadratic loss).") var objective: Objective = .ce
     @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
-    @Option(help: "Copy Φ from this checkpoint (file or run directory).") var phiFrom: String?
+    @Option(help: "Copy Φ from this checkpoint (file, run directory or Hugging Face GPT-2 folder).") var phiFrom: String?
+    @Option(help: "Fine-tune: start from this checkpoint's weights and shape (file, run directory or Hugging Face GPT-2 folder); --layers/--dim/--heads/--context/--untied-phi come from it.")
+    var initFrom: String?
     @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
@@ -38,6 +42,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Validate every N steps.") var evalEvery = 200
     @Option(help: "Validation batches.") var evalBatches = 8
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Instead of --checkpoint-every: this many evenly spaced checkpoints over the planned run (with --time-budget, e.g. 9 over 45 minutes = one every ~5 minutes).")
+    var checkpoints: Int?
     @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
     @Flag(help: "Keep every periodic checkpoint (for analysis across training).") var keepCheckpoints = false
     @Option(help: "Random seed (initialisation and batch sampling).") var seed: UInt64 = 1337
@@ -60,11 +66,27 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            let config = GPTConfig(layers: shape.layers, dim: shape.dim, heads: shape.heads, context: shape.context,
+            let config: GPTConfig
+            let model: GPT
+            if let src = initFrom {
+                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--init-from")
+                var c = ck.config
+                c.objective = objective
+                config = c
+                // Same layout (the objective is not part of it): copy the block as it is.
+                model = try GPT(config: c) { block, layout in
+                    block.update(from: ck.model.parameters.pointer, count: layout.count)
+                }
+                eprint("fine-tuning from \(ck.url.path) (\(c))")
+            } else {
+                config = GPTConfig(layers: shape.layers, dim: shape.dim, heads: shape.heads, context: shape.context,
                                    vocabSize: vocabSize ?? dataset.vocabSize, objective: objective, untiedPhi: untiedPhi)
-            let model = try GPT(config: config, seed: seed)
+                model = try GPT(config: config, seed: seed)
+            }
             if let src = phiFrom {
-                let ck = try Checkpoint.load(url: try Checkpoint.resolve(URL(fileURLWithPath: src)))
+                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--phi-from")
                 try model.copyPhi(from: ck.model)
                 eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
             }
@@ -72,6 +94,7 @@ struct Pretrain: ParsableCommand {
             o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget
             o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.weightDecay = weightDecay; o.clip = clip
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
+            o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
             trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
@@ -111,6 +134,14 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        // The training curve of this run (RUNDIR/curve.svg); a failure here does not fail the training.
+        let curveURL = runDir.appendingPathComponent("curve.svg")
+        do {
+            let log = try TrainingLog.read(runDirectory: runDir)
+            try ReportWriter.writeText(try TrainingCurve.svg([.init(name: runDir.lastPathComponent, log: log)],
+                                                             title: "Training curve · \(runDir.lastPathComponent)"),
+                                       to: curveURL)
+        } catch { eprint("warning: training curve not written (\(error))") }
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
@@ -123,6 +154,19 @@ struct Pretrain: ParsableCommand {
         print(lines.joined(separator: "\n"))
         // Interrupted (Ctrl-C) runs exit like an interrupted process (128 + SIGINT), after their checkpoint.
         if summary.interrupted { throw ExitCode(130) }
+    }
+
+    /// Refuses a checkpoint whose tokenizer is not the token files' (ids would mean other words).
+    static func checkSameTokenizer(checkpoint ck: Checkpoint, dataset: TokenDataset, flag: String) throws {
+        guard ck.config.vocabSize == dataset.vocabSize else {
+            throw CLIError("\(flag) \(ck.url.path): vocabulary \(ck.config.vocabSize) but the token files have \(dataset.vocabSize)")
+        }
+        guard let dir = ck.tokenizerDirectory,
+              URL(fileURLWithPath: dir).standardizedFileURL.path != dataset.tokenizerDirectory.standardizedFileURL.path else { return }
+        let a = try BPETokenizer(directory: URL(fileURLWithPath: dir)), b = try BPETokenizer(directory: dataset.tokenizerDirectory)
+        guard a.tokenStrings == b.tokenStrings else {
+            throw CLIError("\(flag) \(ck.url.path): its tokenizer (\(dir)) differs from the token files' (\(dataset.tokenizerDirectory.path))")
+        }
     }
 }
 

@@ -32,6 +32,10 @@ struct Probe: ParsableCommand {
     @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: PositiveGrid?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
+    @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
+    var multiclass: LogisticMulticlass = .multinomial
+    @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
+    var fixedGrid = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func validate() throws {
@@ -73,6 +77,10 @@ struct Probe: ParsableCommand {
         var out = Summary(method: method.rawValue, classes: classValues, nTrain: y.count, d: trainSet.features.cols,
                           standardize: standardize)
         var rows: [(String, String)] = [("method", method.rawValue)]
+        // Class names from the extract folder's manifest, when it has one naming every label.
+        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
+        out.classNames = names.map { n in classValues.map { n[$0] } }
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
@@ -80,7 +88,7 @@ struct Probe: ParsableCommand {
             if method == .ridge {
                 let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                        select: selection, standardize: standardize,
-                                                       decomposition: decomposition)
+                                                       decomposition: decomposition, extend: !fixedGrid)
                 out.alpha = m.alpha; out.alphas = m.alphas; out.select = selection.rawValue
                 out.looMSE = m.looMeanSquaredError; out.looAccuracy = m.looAccuracy
                 out.cvScore = m.looScore; out.mode = m.mode; out.decomposition = m.decomposition.rawValue
@@ -95,7 +103,10 @@ struct Probe: ParsableCommand {
             } else {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
-                                                          maxIterations: maxIterations)
+                                                          maxIterations: maxIterations, multiclass: multiclass,
+                                                          extend: !fixedGrid)
+                out.multiclass = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out.perClassC = m.perClassC }
                 out.C = m.C; out.Cs = m.Cs; out.folds = folds; out.cvAccuracy = m.cvAccuracy
                 out.cvScore = m.cvScore; out.trainLogLoss = m.trainLogLoss
                 out.converged = m.converged; out.iterations = m.iterations
@@ -130,7 +141,7 @@ struct Probe: ParsableCommand {
             }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
-                rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
+                rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
         }
         out.seconds = Benchmark.now() - start
@@ -157,6 +168,7 @@ struct Probe: ParsableCommand {
         var testAccuracy: Double?, nTest: Int?, testPerClassAccuracy: [Double?]?, testConfusion: [[Int]]?
         var testAccuracyInterval: [Double]?, testLogLoss: Double?, testLogLossInterval: [Double]?
         var gridNote: String?, alphasSearched: [Double]?
+        var classNames: [String]?, multiclass: String?, perClassC: [Double]?
         var seconds = 0.0
 
         enum CodingKeys: String, CodingKey {
@@ -167,6 +179,7 @@ struct Probe: ParsableCommand {
             case testPerClassAccuracy = "test_per_class_accuracy", testConfusion = "test_confusion", seconds
             case testAccuracyInterval = "test_accuracy_interval", testLogLoss = "test_log_loss"
             case testLogLossInterval = "test_log_loss_interval", gridNote = "grid_note", alphasSearched = "alphas_searched"
+            case classNames = "class_names", multiclass, perClassC = "per_class_C"
         }
 
         func encode(to encoder: Encoder) throws {   // optional values as JSON null, so every key is always present
@@ -189,6 +202,9 @@ struct Probe: ParsableCommand {
             try c.encodeIfPresent(testLogLossInterval, forKey: .testLogLossInterval)
             try c.encodeIfPresent(gridNote, forKey: .gridNote)
             try c.encodeIfPresent(alphasSearched, forKey: .alphasSearched)
+            try c.encodeIfPresent(classNames, forKey: .classNames)
+            try c.encodeIfPresent(multiclass, forKey: .multiclass)
+            try c.encodeIfPresent(perClassC, forKey: .perClassC)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Text
 @testable import Model
 import Text
 import XCTest
