@@ -12,7 +12,7 @@ let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
-        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"]),
+        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Synthetic"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,9 +47,13 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),
 
+        // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
+        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
+                swiftSettings: swift5),
+
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis",
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Synthetic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -64,6 +68,8 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
 )

@@ -46,3 +46,14 @@ public struct ClassificationMetrics: Equatable {
         }
     }
 }
+
+/// The Wilson score interval for a binomial proportion: `successes` of `trials`, at normal quantile `z`
+/// (1.96 → 95 %). Unlike p̂ ± z√(p̂(1−p̂)/n) it stays inside [0, 1] and is sensible at p̂ = 0 or 1.
+/// Returns (0, 1) for no trials.
+public func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959963984540054) -> (lower: Double, upper: Double) {
+    guard trials > 0 else { return (0, 1) }
+    let n = Double(trials), p = Double(successes) / n, z2 = z * z
+    let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    let half = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
+    return (max(0, centre - half), min(1, centre + half))
+}

@@ -7,14 +7,14 @@ import Text
 
 /// How a labelled dataset is read (shared by `extract` and `compare`).
 struct DatasetOptions: ParsableArguments {
-    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, or a folder with one subfolder per class.")
+    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, a folder with one subfolder per class, or a token-id file (*.ids: label<TAB>id id …).")
     var dataset: String
     @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
     var testDataset: String?
     @Option(help: "Hold out this fraction of --dataset as a fixed-seed stratified test split (0: no split).")
     var testFraction: Double = 0
     @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
-    @Option(help: "Dataset format: tsv, csv, jsonl or folders (default: from the path).") var format: String?
+    @Option(help: "Dataset format: tsv, csv, jsonl, folders or ids (default: from the path).") var format: String?
     @Option(help: "CSV column / JSONL field holding the text.") var textColumn = "text"
     @Option(help: "CSV column / JSONL field holding the label.") var labelColumn = "label"
     @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
@@ -27,10 +27,13 @@ struct DatasetOptions: ParsableArguments {
         guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
         guard ["none", "ptb"].contains(detokenize) else { throw ValidationError("--detokenize must be none or ptb") }
         if let f = format, DatasetSource.Format(rawValue: f) == nil {
-            throw ValidationError("--format must be one of tsv, csv, jsonl, folders (got '\(f)')")
+            throw ValidationError("--format must be one of \(DatasetSource.Format.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(f)')")
         }
         if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
     }
+
+    /// Whether the dataset is token ids (read with the identity tokenizer, no BPE).
+    var isTokenIDs: Bool { source(dataset).format == .ids }
 
     func source(_ path: String) -> DatasetSource {
         DatasetSource(path: path, format: format.flatMap(DatasetSource.Format.init(rawValue:)), textColumn: textColumn,
@@ -93,12 +96,22 @@ struct Extract: ParsableCommand {
     func extract() throws {
         let ckptURL = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
         let ckpt = try Checkpoint.load(url: ckptURL)
-        guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
-            throw CLIError("--tokenizer: the checkpoint \(ckptURL.path) records no tokenizer; give its folder")
-        }
-        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
+        let tok: FeatureTokenizer, tokDir: String
+        if data.isTokenIDs {
+            // Token-id datasets are already tokenised: prompts and words are ids too, checked against V by the extractor.
+            tok = TokenIDText(); tokDir = "token ids"
+            if let p = prompt, TokenIDText.parse(p.replacingOccurrences(of: "{text}", with: "")) == nil {
+                throw CLIError("--prompt '\(p)': a token-id dataset needs a prompt of space-separated token ids")
+            }
+        } else {
+            guard let dir = tokenizer ?? ckpt.tokenizerDirectory else {
+                throw CLIError("--tokenizer: the checkpoint \(ckptURL.path) records no tokenizer; give its folder")
+            }
+            let bpe = try BPETokenizer(directory: URL(fileURLWithPath: dir))
+            guard bpe.vocabSize == ckpt.config.vocabSize else {
+                throw CLIError("--tokenizer \(dir) has \(bpe.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
+            }
+            tok = bpe; tokDir = dir
         }
         var options = ExtractionOptions()
         if let p = prompt { options.prompt = try PromptTemplate(p) }
