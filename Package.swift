@@ -68,7 +68,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Probes", "Text", "Linalg"],
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
     ]
