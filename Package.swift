@@ -2,7 +2,7 @@
 // lmprobe — why language models help downstream tasks, measured on a CPU.
 //
 // Targets read as the pipeline stages (see README.md):
-//   Linalg → Text → Model → Features → Probes → Analysis, and the thin `lmprobe` CLI on top.
+//   Linalg → Text → Model → Features → Probes → Analysis → Experiments (orchestration), and the thin `lmprobe` CLI on top.
 // Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
 import PackageDescription
 
@@ -12,7 +12,8 @@ let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
-        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Synthetic"]),
+        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments",
+                                            "Synthetic"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,14 +47,17 @@ let package = Package(
         ], swiftSettings: swift5),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),
+        // Orchestration: loading a model with its tokenizer, dataset splits, the feature cache, compare, transfer.
+        .target(name: "Experiments", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
+                swiftSettings: swift5),
 
         // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
-        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
+        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Synthetic",
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments", "Synthetic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -62,12 +66,14 @@ let package = Package(
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg"],
-                    swiftSettings: swift5),
+        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
-                    resources: [.copy("Fixtures")], swiftSettings: swift5),
+                    swiftSettings: swift5),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),

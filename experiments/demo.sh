@@ -17,7 +17,7 @@ if [ ! -f "$RUN/tok/tokens.json" ]; then
     # No leakage: drop IMDb reviews that contain a Rotten Tomatoes sentence of 3+ words (compare re-checks).
     python3 experiments/paper_cpu/exclusion_list.py "${SST_DIR:-../shared/data/sst}" "$CSV" > "$RUN/exclude.txt"
     $BIN tokenize --out "$RUN/tok" --vocab-size 4096 --csv-filter source=imdb --strip-html-breaks \
-        --exclude "$RUN/exclude.txt" --exclude-min-words 3 "$CSV"
+        --exclude "$RUN/exclude.txt" "$CSV"
 else
     echo "   reusing $RUN/tok"
 fi

@@ -1,4 +1,5 @@
-/// Analysis — the checks of the paper's theory, the bag-of-words baseline, and the report writers.
+/// Analysis — the checks of the paper's theory and the report writers (it analyses; running the stages together is
+/// `Experiments`).
 ///
 /// Notation (Saunshi, Malladi & Arora, ICLR 2021): a context s has embedding f(s) ∈ ℝᵈ; the output word embeddings
 /// are the rows φ_w of Φ ∈ ℝ^{V×d}; the model's next-word distribution is p_f(s) = softmax(Φ f(s)) ∈ Δ_V; and the
@@ -20,20 +21,8 @@
 /// * **Transfer vs LM quality** (`TransferCheck`). For checkpoints of one run: probe accuracy and loss per feature
 ///   family against validation cross-entropy ℓ and against √(ℓ − ℓ_best) (the paper's O(√ε) bound), with Pearson
 ///   and Spearman (average ranks for ties) correlations per family.
-/// * **Bag-of-words baseline** (`TfidfVectorizer`, `SparseMatrix`, `KernelRidgeClassifier`). TF-IDF over unigrams and
-///   bigrams exactly as scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` defaults: lowercase, tokens are maximal
-///   runs of ≥ 2 Unicode word characters, idf = ln((1 + n)/(1 + df)) + 1, raw counts × idf, rows scaled to unit L2
-///   norm (matches scikit-learn to 1e-12 on the committed fixtures). The ridge classifier works in the dual on a
-///   precomputed linear kernel K = XXᵀ (sparse-sparse products, rows in parallel): targets ±1 one-vs-rest, the
-///   intercept by centring, and exact leave-one-out errors e_i = c_i / G⁻¹_ii for every α from one eigendecomposition
-///   of the centred K (plus 11ᵀ to isolate the unpenalised intercept direction) — scikit-learn's
-///   `RidgeClassifierCV` with `gcv_mode="eigen"`, without ever forming a d × d matrix.
 /// * **Reports** (`SVGChart`, `MarkdownTable`, `ReportWriter`): hand-written SVG (escaped, well-formed XML), Markdown
 ///   tables with the best value per column in bold, and Codable JSON.
-/// * **Leakage** (`LeakageIndex`, `LeakageNormalization`): an evaluation sentence is leaked when its normalised form
-///   (lowercase, PTB detokenised, whitespace collapsed) is a substring of a normalised corpus document. Found with a
-///   Rabin–Karp rolling hash over the corpus bytes keyed on each sentence's first bytes, every hit verified by a byte
-///   comparison, so there are no false positives from hashing.
 ///
 /// Guarantees: every function validates shapes and finiteness and throws `AnalysisError` with a one-line message
 /// naming the argument; nothing here traps on user input. Fits are computed in Double regardless of input precision.

@@ -1,4 +1,5 @@
 import Foundation
+import Text
 
 /// One probe result: a feature family evaluated on one task, with or without a prompt, from one model.
 public struct ProbeResult: Codable, Equatable, Sendable {

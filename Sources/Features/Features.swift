@@ -22,4 +22,8 @@
 /// feature row is always the last real token; rows are written to preallocated `.partial` files as they are
 /// computed (n × V never has to fit in memory) and renamed only at the end, so an interrupted run leaves no file
 /// that looks complete. The softmax is computed in Float32 with max-subtraction (relative error ~1e-6 per entry).
+///
+/// The other feature family needs no model: TF-IDF bag-of-words rows (`TfidfVectorizer`, `SparseMatrix`), exactly
+/// scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))`, with their linear kernel `SparseMatrix.gram` for the ridge
+/// probe's Gram entry point.
 import Linalg

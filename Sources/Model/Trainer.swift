@@ -150,15 +150,24 @@ public final class Trainer {
 
     /// Mean validation losses over `evalBatches` batches of fixed, evenly spaced windows of the val split.
     public func validate() throws -> ValidationRecord {
-        let o = state.options, T = model.config.context, B = o.batch
-        let starts = dataset.evenlySpacedStarts(.val, count: o.evalBatches * B, length: T)
+        let r = try Trainer.validationLoss(model: model, data: dataset, batches: state.options.evalBatches,
+                                           batchSize: state.options.batch)
+        return ValidationRecord(step: state.step, loss: r.objective, crossEntropy: r.crossEntropy)
+    }
+
+    /// The one validation-loss routine (training and `analyze transfer`): mean objective and cross-entropy of `model`
+    /// over `batches` × `batchSize` evenly spaced windows of the model's context length in the val split.
+    public static func validationLoss(model: GPT, data: TokenDataset, batches: Int,
+                                      batchSize B: Int) throws -> (objective: Double, crossEntropy: Double) {
+        let T = model.config.context
+        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: T)
         var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
         var sumObj = 0.0, sumCE = 0.0
-        for k in 0..<o.evalBatches {
+        for k in 0..<batches {
             inputs.withUnsafeMutableBufferPointer { x in
                 targets.withUnsafeMutableBufferPointer { y in
-                    dataset.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
-                                      inputs: x.baseAddress!, targets: y.baseAddress!)
+                    data.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
+                                   inputs: x.baseAddress!, targets: y.baseAddress!)
                 }
             }
             let r = try inputs.withUnsafeBufferPointer { x in
@@ -166,7 +175,7 @@ public final class Trainer {
             }
             sumObj += r.objective; sumCE += r.crossEntropy
         }
-        return ValidationRecord(step: state.step, loss: sumObj / Double(o.evalBatches), crossEntropy: sumCE / Double(o.evalBatches))
+        return (sumObj / Double(batches), sumCE / Double(batches))
     }
 
     /// Trains until the planned total (or `stopAfter` steps in total, or `Trainer.stopRequested`), validating,

@@ -22,6 +22,10 @@
 ///      eᵢ = (Y_c − Z D ZᵀY_c)ᵢ / (1 − hᵢ − (1 − (Z D Zᵀ1)ᵢ)/n).
 ///  * n ≤ d ("gram" mode): S = X_cX_cᵀ (n × n) = Q diag(ℓ) Qᵀ, G = S + λI. Then c = G⁻¹Y_c = Q D QᵀY_c,
 ///    I − H = λG⁻¹ − 11ᵀ/n, so eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) with G⁻¹ᵢᵢ = Σⱼ Qᵢⱼ² Dⱼ, and W = X_cᵀc.
+///  * a precomputed kernel (`RidgeClassifier.fit(gram:…)`, for features never held densely such as TF-IDF): K = XXᵀ
+///    is centred, K_c = K − m1ᵀ − 1mᵀ + m̄11ᵀ = X_cX_cᵀ (m = row means), and the gram-mode formulas run on S = K_c —
+///    the same targets, intercept rule and selection. New rows are scored from the cross kernel K_* = X_*Xᵀ,
+///    centred with the training row means: K_*c c + 1ȳᵀ.
 ///  The "− …/n" terms are the intercept: scikit-learn's `_RidgeGCV` (dense X, `gcv_mode=None` → "gram" if n ≤ d
 ///  else "cov") centres X and Y in `_preprocess_data` and corrects the diagonal by d ← d − (G⁻¹1)ᵢ/n; it evaluates
 ///  G⁻¹1 through the decomposition rather than assuming X_cᵀ1 = 0, and so do we. Every λ is then a rescaling.

@@ -177,38 +177,82 @@ struct BandShifts {
     }
 }
 
-/// Closed-form ridge classifier with exact LOO selection of λ from one eigendecomposition (see the module doc).
-public enum RidgeClassifier {
-    /// logspace(−3, 3, 13): 0.001, 0.00316, …, 1000.
-    public static let defaultAlphas = logspace(-3, 3, 13)
-    /// Half-bandwidth of the `.band` reduction: wide enough for efficient BLAS-3 panels, narrow enough that the
-    /// per-λ banded solves (2·bandwidth flops per entry of E) stay cheap.
-    public static let bandwidth = 32
-    /// `.auto` uses `.band` above this size of the decomposed matrix.
-    public static let bandThreshold = 3000
+/// A ridge classifier fitted on a Gram matrix K = XXᵀ (`RidgeClassifier.fit(gram:…)`): the dual form, for features
+/// that are never formed densely (TF-IDF bag-of-words). Scores of new rows come from the cross kernel K_* = X_*Xᵀ.
+public struct DualRidgeModel {
+    /// Number of classes K; K′ = 1 decision column when K = 2, else K.
+    public let classes: Int
+    public let alpha: Double
+    public let alphas: [Double]
+    public let selection: RidgeSelection
+    public let looMeanSquaredError: [Double]
+    public let looAccuracy: [Double]
+    public let chosenIndex: Int
+    /// c = (K_c + λI)⁻¹Y_c, n × K′, at the chosen λ.
+    public let dualCoefficients: Matrix<Double>
+    /// ȳ, K′ values: the intercept (the features are centred through the kernel).
+    public let intercepts: [Double]
+    public let decomposition: RidgeDecomposition
+    let kernelRowMeans: [Double]
+    let kernelMean: Double
 
-    /// Fits ±1 one-vs-rest ridge targets with an unpenalised intercept, choosing λ from `alphas` by exact LOO.
-    /// `labels` are class indices in 0..<classes (at least two distinct). X may be Float or Double; the work is
-    /// in Double. Throws `ProbeError` on empty data, length mismatch, NaN/inf, a single class, or λ ≤ 0.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int,
-                                          alphas: [Double] = defaultAlphas, select: RidgeSelection = .squaredError,
-                                          standardize: Bool = false,
-                                          decomposition: RidgeDecomposition = .auto) throws -> RidgeModel {
-        try validateTraining(x, labels, classes: classes)
-        guard !alphas.isEmpty else { throw ProbeError.invalidArgument("the alpha grid is empty") }
-        for a in alphas where !(a > 0 && a.isFinite) {
-            throw ProbeError.invalidArgument("alpha must be positive and finite (got \(a))")
+    /// Mean squared LOO error at the chosen λ (scikit-learn's `best_score_` is minus this).
+    public var looScore: Double {
+        selection == .squaredError ? looMeanSquaredError[chosenIndex] : looAccuracy[chosenIndex]
+    }
+    /// LOO accuracy at the chosen λ.
+    public var leaveOneOutAccuracy: Double { looAccuracy[chosenIndex] }
+
+    /// Decision values (m × K′) from the cross kernel K_* = X_*Xᵀ (m × n):
+    /// Σ_j c_j (x − x̄)ᵀ(x_j − x̄) + ȳ, the kernel centred with the training row means.
+    public func decisionFunction(crossKernel kt: Matrix<Double>) throws -> Matrix<Double> {
+        let n = kernelRowMeans.count
+        guard kt.cols == n else { throw ProbeError.widthMismatch(expected: n, got: kt.cols) }
+        try checkFinite(kt)
+        let m = kt.rows
+        let centred = Matrix<Double>(rows: m, cols: n)
+        let src = kt.pointer, lds = kt.stride, dst = centred.pointer, mbar = kernelMean
+        kernelRowMeans.withUnsafeBufferPointer { rm in
+            let rp = rm.baseAddress!
+            parallelChunks(m, minChunk: 16) { range in
+                for i in range {
+                    let row = src + i &* lds, out = dst + i &* n
+                    var mt = 0.0
+                    for j in 0..<n { mt += row[j] }
+                    mt /= Double(n)
+                    for j in 0..<n { out[j] = row[j] - mt - rp[j] + mbar }
+                }
+            }
         }
-        let n = x.rows, d = x.cols, kk = classes == 2 ? 1 : classes, na = alphas.count
-        var timings: [(String, Double)] = []
-        var clock = Benchmark.now()
-        func lap(_ phase: String) { let t = Benchmark.now(); timings.append((phase, t - clock)); clock = t }
-        let centred = CentredFeatures(x, standardize: standardize)
-        let xc = centred.xc
+        let out = Matrix<Double>(rows: m, cols: intercepts.count) { _, t in intercepts[t] }
+        try BLAS.gemm(centred, dualCoefficients, beta: 1, into: out)
+        return out
+    }
 
-        // ±1 targets, their column means ȳ and the centred Y_c.
+    /// Predicted classes from the cross kernel (argmax; sign for two classes).
+    public func predict(crossKernel kt: Matrix<Double>) throws -> [Int] {
+        classesFromScores(try decisionFunction(crossKernel: kt))
+    }
+}
+
+/// Wall-clock phases of a fit.
+final class PhaseClock {
+    var timings: [(phase: String, seconds: Double)] = []
+    var clock = Benchmark.now()
+    func lap(_ phase: String) { let t = Benchmark.now(); timings.append((phase, t - clock)); clock = t }
+}
+
+/// ±1 one-vs-rest targets of a ridge fit: Y_c (centred, n × K′), their means ȳ, and [Y_c | 1] (both right-hand
+/// sides of every LOO formula, so each basis is packed once).
+struct RidgeTargets {
+    let n: Int
+    let kk: Int
+    let yc: Matrix<Double>
+    let yMean: [Double]
+    let yc1: Matrix<Double>
+
+    init(labels: [Int], classes: Int) {
+        let n = labels.count, kk = classes == 2 ? 1 : classes
         let yc = Matrix<Double>(rows: n, cols: kk)
         var yMean = [Double](repeating: 0, count: kk)
         for i in 0..<n {
@@ -220,73 +264,209 @@ public enum RidgeClassifier {
         }
         for k in 0..<kk { yMean[k] /= Double(n) }
         for i in 0..<n { for k in 0..<kk { yc.pointer[i &* kk &+ k] -= yMean[k] } }
-
-        // [Y_c | 1]: both right-hand sides of every LOO formula, so each basis is packed once.
         let yc1 = Matrix<Double>(rows: n, cols: kk + 1)
         for i in 0..<n {
             for k in 0..<kk { yc1.pointer[i &* (kk + 1) &+ k] = yc.pointer[i &* kk &+ k] }
             yc1.pointer[i &* (kk + 1) &+ kk] = 1
         }
-        var mse = [Double](repeating: 0, count: na), acc = [Double](repeating: 0, count: na)
-        var best = -1
-        var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
-        var basis: Matrix<Double>                // cov: V (d × d), or q (d × d) with XᵀX = qᵀTq; gram: unused
-        let mode = n > d ? "cov" : "gram"
-        let decomposition: RidgeDecomposition = decomposition != .auto ? decomposition
-            : (min(n, d) > RidgeClassifier.bandThreshold ? .band : .tridiagonal)
+        self.n = n; self.kk = kk; self.yc = yc; self.yMean = yMean; self.yc1 = yc1
+    }
+}
 
-        // Scores λ number a from its LOO residuals e = num/den (n × K′, den one value per row).
-        func score(_ a: Int, numerator: Matrix<Double>, denominator: (Int) -> Double) -> Bool {
-            var sq = 0.0, correct = 0
-            let num = numerator.pointer, ldn = numerator.stride
-            var pred = [Double](repeating: 0, count: kk)
-            for i in 0..<n {
-                let den = denominator(i)
-                for k in 0..<kk {
-                    let e = num[i &* ldn &+ k] / den
-                    sq += e * e
-                    pred[k] = yc.pointer[i &* kk &+ k] + yMean[k] - e   // LOO decision value, uncentred
-                }
-                var cls: Int
-                if kk == 1 { cls = pred[0] > 0 ? 1 : 0 } else {
-                    cls = 0
-                    for k in 1..<kk where pred[k] > pred[cls] { cls = k }
-                }
-                if cls == labels[i] { correct += 1 }
+/// Scores each λ from its exact LOO residuals and remembers the best (first on ties).
+struct LeaveOneOutSelection {
+    let targets: RidgeTargets
+    let labels: [Int]
+    let select: RidgeSelection
+    var mse: [Double]
+    var acc: [Double]
+    var best = -1
+
+    init(targets: RidgeTargets, labels: [Int], select: RidgeSelection, count: Int) {
+        self.targets = targets; self.labels = labels; self.select = select
+        mse = [Double](repeating: 0, count: count); acc = mse
+    }
+
+    /// Scores λ number a from its LOO residuals e = num/den (n × K′, den one value per row); whether it is the best so far.
+    mutating func score(_ a: Int, numerator: Matrix<Double>, denominator: (Int) -> Double) -> Bool {
+        let n = targets.n, kk = targets.kk, yc = targets.yc.pointer
+        var sq = 0.0, correct = 0
+        let num = numerator.pointer, ldn = numerator.stride
+        var pred = [Double](repeating: 0, count: kk)
+        for i in 0..<n {
+            let den = denominator(i)
+            for k in 0..<kk {
+                let e = num[i &* ldn &+ k] / den
+                sq += e * e
+                pred[k] = yc[i &* kk &+ k] + targets.yMean[k] - e   // LOO decision value, uncentred
             }
-            mse[a] = sq / Double(n * kk)
-            acc[a] = Double(correct) / Double(n)
-            if best < 0 { return true }
+            var cls: Int
+            if kk == 1 { cls = pred[0] > 0 ? 1 : 0 } else {
+                cls = 0
+                for k in 1..<kk where pred[k] > pred[cls] { cls = k }
+            }
+            if cls == labels[i] { correct += 1 }
+        }
+        mse[a] = sq / Double(n * kk)
+        acc[a] = Double(correct) / Double(n)
+        let better: Bool
+        if best < 0 { better = true } else {
             switch select {
-            case .squaredError: return mse[a] < mse[best]
-            case .accuracy: return acc[a] > acc[best]
+            case .squaredError: better = mse[a] < mse[best]
+            case .accuracy: better = acc[a] > acc[best]
             }
         }
+        if better { best = a }
+        return better
+    }
 
-        // D as a matrix: dmat[j, a] = 1 / (ℓⱼ + λ_a).
-        func inverseShifts(_ ell: [Double]) -> Matrix<Double> {
-            Matrix<Double>(rows: ell.count, cols: na) { j, a in 1 / (ell[j] + alphas[a]) }
+    func requireFinite() throws {
+        for v in mse + acc where !v.isFinite {
+            throw ProbeError.numerical("ridge leave-one-out scores are not finite (ill-conditioned features?)")
         }
+    }
+}
 
+/// Closed-form ridge classifier with exact LOO selection of λ from one eigendecomposition (see the module doc).
+public enum RidgeClassifier {
+    /// logspace(−3, 3, 13): 0.001, 0.00316, …, 1000.
+    public static let defaultAlphas = logspace(-3, 3, 13)
+    /// Half-bandwidth of the `.band` reduction: wide enough for efficient BLAS-3 panels, narrow enough that the
+    /// per-λ banded solves (2·bandwidth flops per entry of E) stay cheap.
+    public static let bandwidth = 32
+    /// `.auto` uses `.band` above this size of the decomposed matrix.
+    public static let bandThreshold = 3000
+
+    static func resolve(_ decomposition: RidgeDecomposition, size m: Int) -> RidgeDecomposition {
+        decomposition != .auto ? decomposition : (m > bandThreshold ? .band : .tridiagonal)
+    }
+
+    static func checkAlphas(_ alphas: [Double]) throws {
+        guard !alphas.isEmpty else { throw ProbeError.invalidArgument("the alpha grid is empty") }
+        for a in alphas where !(a > 0 && a.isFinite) {
+            throw ProbeError.invalidArgument("alpha must be positive and finite (got \(a))")
+        }
+    }
+
+    /// S = qᵀBq with B banded (`.band`, half-bandwidth `bandwidth`) or tridiagonal (`.tridiagonal`), B as m × (b+1).
+    static func reduce(_ s: Matrix<Double>, _ decomposition: RidgeDecomposition) throws -> (band: Matrix<Double>, q: Matrix<Double>) {
+        if decomposition == .band { return try LAPACK.bandReduce(s, bandwidth: bandwidth) }
+        let (t, off, q) = try LAPACK.tridiagonalize(s)
+        let band = Matrix<Double>(rows: s.rows, cols: 2) { i, j in j == 1 ? t[i] : (i > 0 ? off[i - 1] : 0) }
+        return (band, q)
+    }
+
+    /// D as a matrix: dmat[j, a] = 1 / (ℓⱼ + λ_a).
+    static func inverseShifts(_ ell: [Double], _ alphas: [Double]) -> Matrix<Double> {
+        Matrix<Double>(rows: ell.count, cols: alphas.count) { j, a in 1 / (ell[j] + alphas[a]) }
+    }
+
+    /// Gram mode, the one LOO routine for n ≤ d features and for precomputed kernels: S = X_cX_cᵀ (n × n, the
+    /// centred Gram), G = S + λI, c = G⁻¹Y_c and eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) for every λ. Returns c at the
+    /// selected λ (the selection is updated in place). `s` may be overwritten.
+    static func gramLeaveOneOut(_ s: Matrix<Double>, targets: RidgeTargets, alphas: [Double],
+                                decomposition: RidgeDecomposition, selection: inout LeaveOneOutSelection,
+                                clock: PhaseClock) throws -> Matrix<Double> {
+        let n = targets.n, kk = targets.kk, na = alphas.count, w1 = kk + 1, invN = 1 / Double(n)
+        var bestWeights: Matrix<Double>? = nil
         if decomposition != .eigen {
-            lap("centre")
-            // S = X_cX_cᵀ (gram) or X_cᵀX_c (cov), S = qᵀBq (B banded); E = q (gram) or q·X_cᵀ (cov), m × n.
-            let m = mode == "cov" ? d : n
-            let (band, q): (Matrix<Double>, Matrix<Double>) = try {
-                let s = Matrix<Double>(rows: m, cols: m)
-                try BLAS.syrk(trans: mode == "cov", xc, into: s)
-                lap("gram")
-                if decomposition == .band { return try LAPACK.bandReduce(s, bandwidth: RidgeClassifier.bandwidth) }
-                let (t, off, q) = try LAPACK.tridiagonalize(s)
-                let band = Matrix<Double>(rows: m, cols: 2) { i, j in j == 1 ? t[i] : (i > 0 ? off[i - 1] : 0) }
-                return (band, q)
-            }()
-            lap("eigen")
-            basis = q
-            let e = mode == "cov" ? try BLAS.matmul(q, xc, transB: true) : q
-            lap("rotate")
+            // S = qᵀBq, E = q; G⁻¹ = qᵀ(B + λI)⁻¹q.
+            let (band, q) = try reduce(s, decomposition)
+            clock.lap("eigen")
+            clock.lap("rotate")
             let factors = try BandShifts(band: band, alphas: alphas)
-            let r = try BLAS.matmul(e, yc1)                   // E·[Y_c | 1], m × (K′+1)
+            let r = try BLAS.matmul(q, targets.yc1)            // E·[Y_c | 1], n × (K′+1)
+            let solved = factors.solveAll(r)                  // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
+            let out = try BLAS.matmul(q, solved, transA: true) // block a: [G⁻¹Y_c | G⁻¹1], n × n_λ(K′+1)
+            let diag = factors.weightedDiagonal(q)            // n × n_λ: diag(G⁻¹)
+            let ldo = na * w1
+            let numerator = Matrix<Double>(rows: n, cols: kk)
+            for a in 0..<na {
+                let op = out.pointer + a &* w1, dp = diag.pointer
+                for i in 0..<n { for k in 0..<kk { numerator.pointer[i &* kk &+ k] = op[i &* ldo &+ k] } }
+                if selection.score(a, numerator: numerator, denominator: { i in dp[i &* na &+ a] - op[i &* ldo &+ kk] * invN }) {
+                    bestWeights = numerator.copy()
+                }
+            }
+        } else {
+            // S = Q diag(ℓ) Qᵀ.
+            let (ell, q) = try LAPACK.syevd(s)
+            clock.lap("eigen")
+            let r = try BLAS.matmul(q, targets.yc1, transA: true)   // [QᵀY_c | Qᵀ1]
+            let dmat = inverseShifts(ell, alphas)
+            let gdiag: Matrix<Double> = try {           // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
+                let q2 = Matrix<Double>(rows: n, cols: n)
+                let qp = q.pointer, q2p = q2.pointer, count = n * n
+                parallelChunks(count, minChunk: 1 << 16) { range in
+                    for t in range { q2p[t] = qp[t] * qp[t] }
+                }
+                return try BLAS.matmul(q2, dmat)
+            }()
+            // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
+            let scaled = Matrix<Double>(rows: n, cols: na * w1)
+            for j in 0..<n {
+                for a in 0..<na {
+                    let dj = dmat.pointer[j &* na &+ a]
+                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
+                }
+            }
+            let cg = try BLAS.matmul(q, scaled)          // n × (n_λ·(K′+1))
+            let ldc = na * w1
+            for a in 0..<na {
+                let c = cg.columns((a * w1)..<(a * w1 + kk))
+                let cp = cg.pointer + a &* w1
+                if selection.score(a, numerator: c, denominator: { i in gdiag.pointer[i &* na &+ a] - cp[i &* ldc &+ kk] * invN }) {
+                    bestWeights = c.copy()
+                }
+            }
+        }
+        clock.lap("loo")
+        guard let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
+        return weights
+    }
+
+    /// Fits ±1 one-vs-rest ridge targets with an unpenalised intercept, choosing λ from `alphas` by exact LOO.
+    /// `labels` are class indices in 0..<classes (at least two distinct). X may be Float or Double; the work is
+    /// in Double. Throws `ProbeError` on empty data, length mismatch, NaN/inf, a single class, or λ ≤ 0.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int,
+                                          alphas: [Double] = defaultAlphas, select: RidgeSelection = .squaredError,
+                                          standardize: Bool = false,
+                                          decomposition: RidgeDecomposition = .auto) throws -> RidgeModel {
+        try validateTraining(x, labels, classes: classes)
+        try checkAlphas(alphas)
+        let n = x.rows, d = x.cols, na = alphas.count
+        let clock = PhaseClock()
+        let centred = CentredFeatures(x, standardize: standardize)
+        let xc = centred.xc
+        let targets = RidgeTargets(labels: labels, classes: classes)
+        let kk = targets.kk, yc = targets.yc, yc1 = targets.yc1
+        var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: na)
+        var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c or (B+λI)⁻¹E Y_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
+        var basis: Matrix<Double>? = nil         // cov: V (d × d), or q (d × d) with XᵀX = qᵀBq
+        let mode = n > d ? "cov" : "gram"
+        let decomposition = resolve(decomposition, size: min(n, d))
+        clock.lap("centre")
+
+        if mode == "gram" {
+            let gram = Matrix<Double>(rows: n, cols: n)
+            try BLAS.syrk(trans: false, xc, into: gram)
+            clock.lap("gram")
+            bestWeights = try gramLeaveOneOut(gram, targets: targets, alphas: alphas, decomposition: decomposition,
+                                              selection: &selection, clock: clock)
+        } else if decomposition != .eigen {
+            // S = X_cᵀX_c = qᵀBq (B banded); E = q·X_cᵀ, d × n.
+            let s = Matrix<Double>(rows: d, cols: d)
+            try BLAS.syrk(trans: true, xc, into: s)
+            clock.lap("gram")
+            let (band, q) = try reduce(s, decomposition)
+            clock.lap("eigen")
+            basis = q
+            let e = try BLAS.matmul(q, xc, transB: true)
+            clock.lap("rotate")
+            let factors = try BandShifts(band: band, alphas: alphas)
+            let r = try BLAS.matmul(e, yc1)                   // E·[Y_c | 1], d × (K′+1)
             let w1 = kk + 1
             let solved = factors.solveAll(r)                  // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
             let out = try BLAS.matmul(e, solved, transA: true) // block a: Eᵀ(B + λ_a I)⁻¹E[Y_c | 1], n × n_λ(K′+1)
@@ -295,36 +475,28 @@ public enum RidgeClassifier {
             let numerator = Matrix<Double>(rows: n, cols: kk)
             for a in 0..<na {
                 let op = out.pointer + a &* w1, dp = diag.pointer
-                if mode == "cov" {   // e = (Y_c − ŶY) / (1 − h − (1 − (H1))/n)
-                    for i in 0..<n {
-                        for k in 0..<kk { numerator.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - op[i &* ldo &+ k] }
-                    }
-                } else {             // e = c / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n), c = G⁻¹Y_c
-                    for i in 0..<n { for k in 0..<kk { numerator.pointer[i &* kk &+ k] = op[i &* ldo &+ k] } }
+                // e = (Y_c − ŶY) / (1 − h − (1 − (H1))/n)
+                for i in 0..<n {
+                    for k in 0..<kk { numerator.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - op[i &* ldo &+ k] }
                 }
-                let better = score(a, numerator: numerator) { i in
-                    mode == "cov" ? 1 - dp[i &* na &+ a] - (1 - op[i &* ldo &+ kk]) * invN
-                                  : dp[i &* na &+ a] - op[i &* ldo &+ kk] * invN
-                }
-                if better {
-                    best = a
-                    bestWeights = mode == "cov" ? solved.columns((a * w1)..<(a * w1 + kk)).copy() : numerator.copy()
+                if selection.score(a, numerator: numerator, denominator: { i in 1 - dp[i &* na &+ a] - (1 - op[i &* ldo &+ kk]) * invN }) {
+                    bestWeights = solved.columns((a * w1)..<(a * w1 + kk)).copy()
                 }
             }
-        } else if mode == "cov" {
+            clock.lap("loo")
+        } else {
             // X_cᵀX_c = V diag(ℓ) Vᵀ; Z = X_c V.
             let cov = Matrix<Double>(rows: d, cols: d)
-            lap("centre")
             try BLAS.syrk(trans: true, xc, into: cov)
-            lap("gram")
+            clock.lap("gram")
             let (ell, v) = try LAPACK.syevd(cov)
-            lap("eigen")
+            clock.lap("eigen")
             basis = v
             let z = try BLAS.matmul(xc, v)
-            lap("rotate")
+            clock.lap("rotate")
             // R = [ZᵀY_c | Zᵀ1] (d × (K′+1)).
             let r = try BLAS.matmul(z, yc1, transA: true)
-            // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed.
+            // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed in cov mode.
             let z2 = xc
             do {
                 let zp = z.pointer, z2p = z2.pointer, count = n * d
@@ -332,7 +504,7 @@ public enum RidgeClassifier {
                     for t in range { z2p[t] = zp[t] * zp[t] }
                 }
             }
-            let dmat = inverseShifts(ell)
+            let dmat = inverseShifts(ell, alphas)
             let hdiag = try BLAS.matmul(z2, dmat)       // n × n_λ
             // [Z D ZᵀY_c | Z D Zᵀ1] for every λ in one gemm (Z is packed once): column block a of `fitted`.
             let w1 = kk + 1
@@ -352,79 +524,86 @@ public enum RidgeClassifier {
                 for i in 0..<n {
                     for k in 0..<kk { alphaC.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - fp[i &* ldf &+ k] }
                 }
-                let better = score(a, numerator: alphaC) { i in
-                    1 - hdiag.pointer[i &* na &+ a] - (1 - fp[i &* ldf &+ kk]) * invN
-                }
-                if better { best = a; bestWeights = scaled.columns((a * w1)..<(a * w1 + kk)).copy() }
-            }
-        } else {
-            // X_cX_cᵀ = Q diag(ℓ) Qᵀ.
-            let (ell, q): ([Double], Matrix<Double>) = try {
-                let gram = Matrix<Double>(rows: n, cols: n)
-                lap("centre")
-                try BLAS.syrk(trans: false, xc, into: gram)
-                lap("gram")
-                return try LAPACK.syevd(gram)
-            }()
-            lap("eigen")
-            basis = q
-            let r = try BLAS.matmul(q, yc1, transA: true)   // [QᵀY_c | Qᵀ1]
-            let dmat = inverseShifts(ell)
-            let gdiag: Matrix<Double> = try {           // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
-                let q2 = Matrix<Double>(rows: n, cols: n)
-                let qp = q.pointer, q2p = q2.pointer, count = n * n
-                parallelChunks(count, minChunk: 1 << 16) { range in
-                    for t in range { q2p[t] = qp[t] * qp[t] }
-                }
-                return try BLAS.matmul(q2, dmat)
-            }()
-            // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
-            let w1 = kk + 1
-            let scaled = Matrix<Double>(rows: n, cols: na * w1)
-            for j in 0..<n {
-                for a in 0..<na {
-                    let dj = dmat.pointer[j &* na &+ a]
-                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
+                if selection.score(a, numerator: alphaC, denominator: { i in 1 - hdiag.pointer[i &* na &+ a] - (1 - fp[i &* ldf &+ kk]) * invN }) {
+                    bestWeights = scaled.columns((a * w1)..<(a * w1 + kk)).copy()
                 }
             }
-            let cg = try BLAS.matmul(q, scaled)          // n × (n_λ·(K′+1))
-            let ldc = na * w1
-            let invN = 1 / Double(n)
-            for a in 0..<na {
-                let c = cg.columns((a * w1)..<(a * w1 + kk))
-                let cp = cg.pointer + a &* w1
-                let better = score(a, numerator: c) { i in
-                    gdiag.pointer[i &* na &+ a] - cp[i &* ldc &+ kk] * invN
-                }
-                if better { best = a; bestWeights = c.copy() }
-            }
+            clock.lap("loo")
         }
-        lap("loo")
-        guard best >= 0, let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
+        guard selection.best >= 0, let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
 
         // W in the (possibly standardised) centred space, then mapped to raw features.
         let w: Matrix<Double>
-        switch (mode, decomposition) {
-        case ("cov", .eigen): w = try BLAS.matmul(basis, weights)                 // V·D·ZᵀY_c
-        case ("cov", _): w = try BLAS.matmul(basis, weights, transA: true)        // qᵀ(B + λI)⁻¹q X_cᵀY_c
-        default: w = try BLAS.matmul(xc, weights, transA: true)                   // X_cᵀc
+        switch (mode, decomposition, basis) {
+        case ("cov", .eigen, let v?): w = try BLAS.matmul(v, weights)                 // V·D·ZᵀY_c
+        case ("cov", _, let q?): w = try BLAS.matmul(q, weights, transA: true)        // qᵀ(B + λI)⁻¹q X_cᵀY_c
+        default: w = try BLAS.matmul(xc, weights, transA: true)                       // X_cᵀc
         }
         if let s = centred.scale {
             for j in 0..<d { for k in 0..<kk { w.pointer[j &* kk &+ k] /= s[j] } }
         }
-        var b = yMean
+        var b = targets.yMean
         for k in 0..<kk { for j in 0..<d { b[k] -= centred.mean[j] * w.pointer[j &* kk &+ k] } }
-        for v in mse + acc where !v.isFinite {
-            throw ProbeError.numerical("ridge leave-one-out scores are not finite (ill-conditioned features?)")
-        }
+        try selection.requireFinite()
 
         let predicted = classesFromScores(try linearScores(x, coefficients: w, intercepts: b))
         let trainAcc = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(n)
-        lap("coefficients")
-        return RidgeModel(classes: classes, alpha: alphas[best], alphas: alphas, selection: select,
-                          looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best, coefficients: w,
-                          intercepts: b, featureMean: centred.mean, featureScale: centred.scale, mode: mode,
-                          decomposition: decomposition,
-                          trainAccuracy: trainAcc, timings: timings)
+        clock.lap("coefficients")
+        return RidgeModel(classes: classes, alpha: alphas[selection.best], alphas: alphas, selection: select,
+                          looMeanSquaredError: selection.mse, looAccuracy: selection.acc, chosenIndex: selection.best,
+                          coefficients: w, intercepts: b, featureMean: centred.mean, featureScale: centred.scale,
+                          mode: mode, decomposition: decomposition, trainAccuracy: trainAcc, timings: clock.timings)
+    }
+
+    /// The same classifier from a precomputed linear kernel K = XXᵀ (n × n, symmetric): the ridge classifier's Gram
+    /// entry point, for features never held densely (TF-IDF). The kernel is centred, K_c = K − m1ᵀ − 1mᵀ + m̄11ᵀ
+    /// (m = row means of K, m̄ their mean) = X_cX_cᵀ, and the gram-mode exact LOO above runs on it — the same
+    /// targets, intercept rule (unpenalised, by centring) and λ selection as `fit(x:…)` in gram mode. scikit-learn's
+    /// `RidgeClassifierCV` on X gives the same λ and decision values.
+    public static func fit(gram k: Matrix<Double>, labels: [Int], classes: Int, alphas: [Double] = defaultAlphas,
+                           select: RidgeSelection = .squaredError,
+                           decomposition: RidgeDecomposition = .auto) throws -> DualRidgeModel {
+        let n = k.rows
+        guard k.cols == n else { throw ProbeError.invalidArgument("the Gram matrix must be square, got \(k.rows) × \(k.cols)") }
+        try validateTraining(k, labels, classes: classes)
+        try checkAlphas(alphas)
+        let clock = PhaseClock()
+        // Centring: row means m, their mean m̄, K_c (parallel over rows).
+        var m = [Double](repeating: 0, count: n)
+        let kp = k.pointer, ldk = k.stride
+        m.withUnsafeMutableBufferPointer { mb in
+            let mp = mb.baseAddress!
+            parallelChunks(n, minChunk: 16) { range in
+                for i in range {
+                    let row = kp + i &* ldk
+                    var s = 0.0
+                    for j in 0..<n { s += row[j] }
+                    mp[i] = s / Double(n)
+                }
+            }
+        }
+        let mbar = m.reduce(0, +) / Double(n)
+        let kc = Matrix<Double>(rows: n, cols: n)
+        let cp = kc.pointer
+        m.withUnsafeBufferPointer { mb in
+            let mp = mb.baseAddress!
+            parallelChunks(n, minChunk: 16) { range in
+                for i in range {
+                    let row = kp + i &* ldk, out = cp + i &* n, mi = mp[i] - mbar
+                    for j in 0..<n { out[j] = row[j] - mi - mp[j] }
+                }
+            }
+        }
+        clock.lap("centre")
+        let targets = RidgeTargets(labels: labels, classes: classes)
+        var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: alphas.count)
+        let decomposition = resolve(decomposition, size: n)
+        let c = try gramLeaveOneOut(kc, targets: targets, alphas: alphas, decomposition: decomposition,
+                                    selection: &selection, clock: clock)
+        try selection.requireFinite()
+        return DualRidgeModel(classes: classes, alpha: alphas[selection.best], alphas: alphas, selection: select,
+                              looMeanSquaredError: selection.mse, looAccuracy: selection.acc,
+                              chosenIndex: selection.best, dualCoefficients: c, intercepts: targets.yMean,
+                              decomposition: decomposition, kernelRowMeans: m, kernelMean: mbar)
     }
 }

@@ -1,4 +1,5 @@
 import Analysis
+import Experiments
 import Features
 import Foundation
 import Linalg

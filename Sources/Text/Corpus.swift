@@ -23,11 +23,12 @@ public enum Corpus {
         public var stripHTMLBreaks = false
         /// Drop exact duplicate documents (after break stripping), keeping the first.
         public var dedupe = true
-        /// Sentences (one per line, or `label<TAB>sentence` lines as in the SST files); documents whose normalised text
-        /// contains one of them (see `SentenceMatcher`) are dropped and counted.
+        /// Sentences (one per line, or `label<TAB>sentence` lines as in the SST files); documents that contain one of
+        /// them (`SentenceIndex`, the same test as `compare`'s leakage count) are dropped and counted.
         public var exclude: URL? = nil
-        /// Ignore excluded sentences shorter than this many words (1 = use all).
-        public var excludeMinWords = 1
+        /// Ignore excluded sentences shorter than this many bytes after `SentenceNormalization` (the same threshold
+        /// and default as `compare`'s leakage count).
+        public var excludeMinimumLength = SentenceIndex.defaultMinimumLength
         public var valFraction = 0.05
         public var seed: UInt64 = 0
         /// Train a tokenizer of this size on the training documents …
@@ -209,66 +210,12 @@ public enum Corpus {
 
     // MARK: Exclusion of evaluation sentences
 
-    /// Finds documents containing any of a set of sentences, compared after `TextNormalizer.normalize`: a document
-    /// matches when a sentence's normalised text occurs in the document's normalised text starting at a word start.
-    /// Sentences of ≥ 12 bytes are indexed by their first 12 bytes, shorter ones by their exact bytes, so each word
-    /// start costs a few hash probes however many sentences there are.
-    public struct SentenceMatcher {
-        static let keyLength = 12
-        var prefixes = WordTable(capacity: 1 << 14)
-        var byPrefix: [[[UInt8]]] = []
-        var shorts = WordTable(capacity: 1024)
-        var shortLengths: [Int] = []
-        public private(set) var sentenceCount = 0
-        /// Sentences with fewer words than this were ignored.
-        public let minWords: Int
-        public private(set) var ignoredShort = 0
-
-        /// `minWords` > 1 ignores very short sentences ("Why ?", "Terrible .") that occur in many unrelated texts.
-        public init(sentences: [String], minWords: Int = 1) {
-            self.minWords = minWords
-            var lengths = Set<Int>()
-            for s in sentences {
-                let n = Array(TextNormalizer.normalize(s).utf8)
-                if n.isEmpty { continue }
-                if n.filter({ $0 == 0x20 }).count + 1 < minWords { ignoredShort += 1; continue }
-                sentenceCount += 1
-                n.withUnsafeBufferPointer { b in
-                    let p = b.baseAddress!
-                    if n.count >= Self.keyLength {
-                        let (k, inserted) = prefixes.intern(p, Self.keyLength, hash: WordTable.hash(p, Self.keyLength))
-                        if inserted { byPrefix.append([]) }
-                        byPrefix[k].append(n)
-                    } else {
-                        _ = shorts.intern(p, n.count, hash: WordTable.hash(p, n.count))
-                        lengths.insert(n.count)
-                    }
-                }
-            }
-            shortLengths = lengths.sorted()
-        }
-
-        /// Whether the normalised `document` contains one of the sentences (pass `normalized: false` to normalise here).
-        public func matches(_ document: String, normalized: Bool = false) -> Bool {
-            let d = Array((normalized ? document : TextNormalizer.normalize(document)).utf8)
-            return d.withUnsafeBufferPointer { db in
-                guard let p = db.baseAddress else { return false }
-                let n = db.count, key = Self.keyLength
-                var i = 0
-                while i < n {
-                    if n - i >= key, let k = prefixes.find(p + i, key, hash: WordTable.hash(p + i, key)) {
-                        for s in byPrefix[k] where s.count <= n - i && memcmp(p + i, s, s.count) == 0 { return true }
-                    }
-                    for l in shortLengths {
-                        if l > n - i { break }
-                        if shorts.find(p + i, l, hash: WordTable.hash(p + i, l)) != nil { return true }
-                    }
-                    while i < n, p[i] != 0x20 { i += 1 }
-                    i += 1
-                }
-                return false
-            }
-        }
+    /// The documents that contain none of `sentences` (of ≥ `minimumLength` normalised bytes), by `SentenceIndex`.
+    public static func excluding(_ sentences: [String], from documents: [String],
+                                 minimumLength: Int = SentenceIndex.defaultMinimumLength) -> (kept: [String], index: SentenceIndex) {
+        let index = SentenceIndex(sentences: sentences, minimumLength: minimumLength)
+        let contains = index.scan(documents: documents)
+        return (zip(documents, contains).filter { !$0.1 }.map(\.0), index)
     }
 
     // MARK: Splitting and writing
@@ -331,17 +278,13 @@ public enum Corpus {
                 return String(line)
             }.filter { !$0.allSatisfy(\.isWhitespace) }
             let tEx = Benchmark.now()
-            let matcher = SentenceMatcher(sentences: sentences, minWords: options.excludeMinWords)
-            var drop = [Bool](repeating: false, count: docs.count)
-            drop.withUnsafeMutableBufferPointer { d in
-                let d = d
-                parallelFor(docs.count) { i in d[i] = matcher.matches(docs[i]) }
-            }
             let before = docs.count
-            docs = zip(docs, drop).filter { !$0.1 }.map(\.0)
+            let (kept, index) = excluding(sentences, from: docs, minimumLength: options.excludeMinimumLength)
+            docs = kept
             excluded = before - docs.count
-            log(String(format: "excluded %d documents containing one of %d sentences from %@ (%.1f s)", excluded, matcher.sentenceCount, ex.path, Benchmark.now() - tEx)
-                + (matcher.ignoredShort > 0 ? "; ignored \(matcher.ignoredShort) sentences of fewer than \(options.excludeMinWords) words" : ""))
+            let ignored = index.report().notChecked
+            log(String(format: "excluded %d documents containing one of %d sentences from %@ (%.1f s)", excluded, index.checkedCount, ex.path, Benchmark.now() - tEx)
+                + (ignored > 0 ? "; ignored \(ignored) sentences under \(options.excludeMinimumLength) bytes" : ""))
             if docs.isEmpty { throw TextError(file: ex, "every document contains an excluded sentence") }
         }
         let valSet = Set(validationIndices(count: docs.count, fraction: options.valFraction, seed: options.seed))
@@ -398,7 +341,7 @@ public enum Corpus {
         ]
         if options.tokenizer == nil { header["min_frequency"] = options.minFrequency }
         if let f = options.csvFilter { header["csv_filter"] = "\(f.column)=\(f.value)" }
-        if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_words"] = options.excludeMinWords }
+        if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
         try TokenFile.writeHeader(directory: out, vocabSize: summary.vocabSize, trainTokens: trainTokens,
                                   valTokens: valTokens, eotToken: eot, tokenizer: ".", extra: header)
         return summary

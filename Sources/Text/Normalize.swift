@@ -1,10 +1,10 @@
-/// Text normalisation shared by the Text and Analysis stages.
+/// Penn-Treebank detokenisation of dataset sentences (what the model reads). Matching sentences against text
+/// (`tokenize --exclude`, leakage) uses `SentenceNormalization` instead.
 ///
 /// `PTB.detokenize` undoes Penn-Treebank tokenisation (as in the SST files): bracket codes (`-LRB-` → `(` …),
 /// escaped `\/` and `\*`, ` `` ` and `''` → `"` attached to the quoted words, clitics (`is n't` → `isn't`,
 /// `John 's` → `John's`, `'re 've 'm 'll 'd`), and closing punctuation (` ,` ` .` ` ;` ` :` ` !` ` ?` ` %` ` )` …)
-/// attached to the word before. `TextNormalizer.normalize` = PTB detokenisation, lowercase, whitespace collapsed to
-/// single spaces and trimmed: two texts "contain the same sentence" when their normalised forms do.
+/// attached to the word before.
 public enum PTB {
     static let brackets: [String: String] = ["-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]",
                                              "-LCB-": "{", "-RCB-": "}", "-lrb-": "(", "-rrb-": ")",
@@ -31,12 +31,5 @@ public enum PTB {
             glueNext = right
         }
         return out
-    }
-}
-
-public enum TextNormalizer {
-    /// PTB-detokenised, lowercased, whitespace collapsed to single spaces, trimmed.
-    public static func normalize(_ text: String) -> String {
-        PTB.detokenize(text).lowercased()
     }
 }

@@ -13,7 +13,7 @@
 /// merge change) with a lazy max-heap. Deterministic: same corpus, same vocabulary, independent of thread count.
 ///
 /// **Corpus.** `Corpus.tokenize` reads text/CSV/JSONL documents, strips `<br />`, de-duplicates, drops documents
-/// containing excluded sentences (`TextNormalizer`), splits train/validation by document with a fixed seed, and
+/// containing excluded sentences (`SentenceIndex`, the same test as `compare`'s leakage count), splits train/validation by document with a fixed seed, and
 /// writes little-endian uint16/uint32 token files (each document preceded by `<|endoftext|>`) with `tokens.json`;
 /// `TokenFile` memory-maps them and validates size and id range on open.
 ///

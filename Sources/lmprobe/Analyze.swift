@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg
@@ -87,9 +88,7 @@ struct FeatureCheckOptions: ParsableArguments {
 
     /// Loads the checkpoint, warning when the features were extracted from another one.
     func loadCheckpoint(featureDirs: [URL]) throws -> (Checkpoint, String) {
-        let url = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
-        let ckpt = try Checkpoint.load(url: url)
-        let sha = try Digest.sha256(file: url)
+        let (ckpt, url, sha) = try ModelLoader.checkpoint(checkpoint)
         if let m = try? FeatureFolder.manifest(featureDirs[0]), m.provenance.checkpointSHA256 != sha {
             eprint("warning: \(featureDirs[0].path) was extracted from \(m.provenance.checkpoint) (sha \(m.provenance.checkpointSHA256.prefix(12))), not \(url.path) (sha \(sha.prefix(12)))")
         }

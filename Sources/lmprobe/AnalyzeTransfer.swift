@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg
@@ -52,35 +53,22 @@ struct AnalyzeTransfer: ParsableCommand {
     }
 
     /// The task: name, train/test splits with digests, prompt and words.
-    func loadTask() throws -> (name: String, splits: [TransferRun.Split], prompt: String, words: [String]) {
+    func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
         if let name = task {
             let tasks = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir)
             guard let spec = tasks.first(where: { $0.name == name }) else {
                 throw CLIError("--task: unknown task '\(name)' (known: \(tasks.map(\.name).joined(separator: ", ")); sst2/sst5 need --sst-dir)")
             }
-            let (tr, te) = try spec.load()
-            let trDigest = try Digest.sha256(path: spec.train.path)
-            let teDigest = try spec.test.map { try Digest.sha256(path: $0.path) } ?? trDigest
-            return (name, [.init(name: "train", data: tr, digest: trDigest), .init(name: "test", data: te, digest: teDigest)],
-                    spec.prompt, words.map(WordSubset.parse) ?? spec.words)
+            let (tr, te) = try DatasetSplits.load(spec)
+            return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
         let path = dataset!
-        let main = try DatasetSource(path: path).load()
-        let digest = try Digest.sha256(path: path)
-        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        var splits: [TransferRun.Split]
-        if let t = testDataset {
-            try main.checkTrainable()
-            splits = [.init(name: "train", data: main, digest: digest),
-                      .init(name: "test", data: try DatasetSource(path: t).load(classNames: main.classNames),
-                            digest: try Digest.sha256(path: t))]
-        } else if testFraction > 0 {
-            let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
-            let d = digest + "-split\(testFraction)-\(splitSeed)"
-            splits = [.init(name: "train", data: tr, digest: d), .init(name: "test", data: te, digest: d)]
-        } else {
+        let splits = try DatasetSplits.load(train: DatasetSource(path: path), test: testDataset.map { DatasetSource(path: $0) },
+                                            testFraction: testFraction, seed: splitSeed)
+        guard splits.count == 2 else {
             throw CLIError("--dataset \(path): the transfer check needs a test split (--test-dataset or --test-fraction)")
         }
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         return (name, splits, "", words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
     }
 
@@ -99,20 +87,10 @@ struct AnalyzeTransfer: ParsableCommand {
         var settings: [String: String] = ["run": runDirectory, "task": t.name, "prompt": options.prompt.template,
                                           "probe": "ridge, exact LOO λ over logspace(-3, 3, 13), squared-error selection",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
-        var tokenizerCache: (String, BPETokenizer)? = nil
+        let loader = ModelLoader(tokenizer: tokenizer)
         for (i, file) in files.enumerated() {
-            let ckpt = try Checkpoint.load(url: file.url)
-            let sha = try Digest.sha256(file: file.url)
-            guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
-                throw CLIError("--tokenizer: \(file.url.path) records no tokenizer; give its folder")
-            }
-            let tok: BPETokenizer
-            if let c = tokenizerCache, c.0 == tokDir { tok = c.1 } else {
-                tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir)); tokenizerCache = (tokDir, tok)
-            }
-            guard tok.vocabSize == ckpt.config.vocabSize else {
-                throw CLIError("tokenizer \(tokDir) has \(tok.vocabSize) tokens but \(file.url.path) has V = \(ckpt.config.vocabSize)")
-            }
+            let model = try loader.load(file.url.path)
+            let ckpt = model.checkpoint, tok = model.tokenizer, sha = model.sha256
             var opts = options
             opts.words = WordSubset(words: t.words, tokenizer: tok).count > 0 ? t.words : []
             if i == 0 {
@@ -123,13 +101,12 @@ struct AnalyzeTransfer: ParsableCommand {
             }
             let (ce, source) = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
                                                                        batches: evalBatches)
-            let key = TransferRun.settingsKey(task: t.name, splits: t.splits, options: opts)
-            let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(8))")
+            let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
+            let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
             let bar = ProgressLine("extract \(file.label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
             var offset = 0, lastSplit = ""
-            let reused = try TransferRun.features(
-                extractor: FeatureExtractor(model: ckpt.model, tokenizer: tok), checkpointSHA256: sha,
-                checkpointPath: file.url.path, tokenizer: tokDir, splits: t.splits, options: opts, directory: dir,
+            let reused = try FeatureCache.features(
+                model: model, splits: t.splits, options: opts, directory: dir,
                 progress: { split, done, total in
                     if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
                     lastSplit = split

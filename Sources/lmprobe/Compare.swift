@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg
@@ -41,18 +42,10 @@ struct DatasetOptions: ParsableArguments {
                       latin1Fallback: latin1Fallback)
     }
 
-    /// Named splits: [("all", d)] or [("train", …), ("test", …)].
-    func load() throws -> [(name: String, data: LabelledDataset, path: String)] {
-        let main = try source(dataset).load()
-        if let t = testDataset {
-            try main.checkTrainable()
-            return [("train", main, dataset), ("test", try source(t).load(classNames: main.classNames), t)]
-        }
-        if testFraction > 0 {
-            let (tr, te) = try main.stratifiedSplit(testFraction: testFraction, seed: splitSeed)
-            return [("train", tr, dataset), ("test", te, dataset)]
-        }
-        return [("all", main, dataset)]
+    /// Named splits: [all] or [train, test].
+    func load() throws -> [DatasetSplit] {
+        try DatasetSplits.load(train: source(dataset), test: testDataset.map(source), testFraction: testFraction,
+                               seed: splitSeed)
     }
 }
 
@@ -94,24 +87,19 @@ struct Extract: ParsableCommand {
     }
 
     func extract() throws {
-        let ckptURL = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
-        let ckpt = try Checkpoint.load(url: ckptURL)
-        let tok: FeatureTokenizer, tokDir: String
+        let extractor: FeatureExtractor, ckptURL: URL, ckptSHA: String, tokPath: String
         if data.isTokenIDs {
             // Token-id datasets are already tokenised: prompts and words are ids too, checked against V by the extractor.
-            tok = TokenIDText(); tokDir = "token ids"
             if let p = prompt, TokenIDText.parse(p.replacingOccurrences(of: "{text}", with: "")) == nil {
                 throw CLIError("--prompt '\(p)': a token-id dataset needs a prompt of space-separated token ids")
             }
+            let c = try ModelLoader.checkpoint(checkpoint)
+            extractor = FeatureExtractor(model: c.checkpoint.model, tokenizer: TokenIDText())
+            (ckptURL, ckptSHA, tokPath) = (c.url, c.sha256, "token ids")
         } else {
-            guard let dir = tokenizer ?? ckpt.tokenizerDirectory else {
-                throw CLIError("--tokenizer: the checkpoint \(ckptURL.path) records no tokenizer; give its folder")
-            }
-            let bpe = try BPETokenizer(directory: URL(fileURLWithPath: dir))
-            guard bpe.vocabSize == ckpt.config.vocabSize else {
-                throw CLIError("--tokenizer \(dir) has \(bpe.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
-            }
-            tok = bpe; tokDir = dir
+            let model = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
+            extractor = model.extractor
+            (ckptURL, ckptSHA, tokPath) = (model.url, model.sha256, model.tokenizerPath)
         }
         var options = ExtractionOptions()
         if let p = prompt { options.prompt = try PromptTemplate(p) }
@@ -120,16 +108,12 @@ struct Extract: ParsableCommand {
         options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
         options.writeFullDistribution = !noP
         options.maxBatchTokens = maxBatchTokens
-        let ckptHash = try Digest.sha256(file: ckptURL)
-        let extractor = FeatureExtractor(model: ckpt.model, tokenizer: tok)
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
         for split in splits {
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
-            let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptHash, tokenizer: tokDir,
-                                  dataset: split.data.source,
-                                  datasetSHA256: try Digest.sha256(path: split.path),
-                                  split: split.name)
+            let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptSHA, tokenizer: tokPath,
+                                  dataset: split.data.source, datasetSHA256: split.digest, split: split.name)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
             let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
                                           classNames: split.data.classNames, to: dir, options: options,

@@ -62,7 +62,7 @@ struct SynthGenerate: ParsableCommand {
             print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(tokDir.path)")
             print(String(format: "entropy rate %.4f ± %.4f nats/word (200 sequences × 1000 words after 200 burn-in); %.1f s",
                          h.rate, h.standardError, Benchmark.now() - t0))
-        } catch let e as SyntheticError { throw CLIError(e.description) }
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }
 
@@ -114,7 +114,7 @@ struct SynthTask: ParsableCommand {
                 line += String(format: "\n  label entropy %.4f nats, majority %.1f%%", s.tau, 100 * s.majority)
             }
             print(line)
-        } catch let e as SyntheticError { throw CLIError(e.description) }
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }
 
@@ -156,6 +156,6 @@ struct SynthMeasure: ParsableCommand {
             } else {
                 print(r.markdown())
             }
-        } catch let e as SyntheticError { throw CLIError(e.description) }
+        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }

@@ -29,8 +29,8 @@ struct Tokenize: ParsableCommand {
     @Option(help: "JSONL field holding the text.") var jsonlField: String = "text"
     @Flag(help: "Replace <br />, <br/>, <br> by a space (use for the IMDb reviews).") var stripHtmlBreaks = false
     @Flag(inversion: .prefixedNo, help: "Drop exact duplicate documents (reported as a count).") var dedupe = true
-    @Option(help: "File of sentences (one per line): drop documents whose normalised text contains one.") var exclude: String?
-    @Option(help: "With --exclude: ignore sentences of fewer words (1 = exclude on every sentence).") var excludeMinWords: Int = 1
+    @Option(help: "File of sentences (one per line, or label<TAB>sentence): drop documents that contain one (compared normalised: lowercase, PTB-detokenised, quotes straightened — the test compare's leakage count uses).") var exclude: String?
+    @Option(help: "With --exclude: ignore sentences shorter than this many bytes once normalised (compare's leakage threshold).") var excludeMinLength: Int = SentenceIndex.defaultMinimumLength
     @Option(help: "Fraction of documents held out for validation.") var valFraction: Double = 0.05
     @Option(help: "Seed of the train/validation split.") var seed: UInt64 = 0
     @Argument(help: "Input files or folders.") var inputs: [String]
@@ -39,7 +39,7 @@ struct Tokenize: ParsableCommand {
         if inputs.isEmpty { throw ValidationError("give at least one input file or folder") }
         if (vocabSize == nil) == (tokenizer == nil) { throw ValidationError("give exactly one of --vocab-size N (train) or --tokenizer DIR (reuse)") }
         if let v = vocabSize, v < 257 { throw ValidationError("--vocab-size must be at least 257 (256 bytes + <|endoftext|>), got \(v)") }
-        if excludeMinWords < 1 { throw ValidationError("--exclude-min-words must be at least 1, got \(excludeMinWords)") }
+        if excludeMinLength < 1 { throw ValidationError("--exclude-min-length must be at least 1, got \(excludeMinLength)") }
         if minFrequency < 1 { throw ValidationError("--min-frequency must be at least 1, got \(minFrequency)") }
         if Corpus.DocSplit(rawValue: docSplit) == nil { throw ValidationError("--doc-split must be file, blank-line or line (got \(docSplit))") }
         if !(valFraction >= 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
@@ -59,7 +59,7 @@ struct Tokenize: ParsableCommand {
         o.stripHTMLBreaks = stripHtmlBreaks
         o.dedupe = dedupe
         o.exclude = exclude.map { URL(fileURLWithPath: $0) }
-        o.excludeMinWords = excludeMinWords
+        o.excludeMinimumLength = excludeMinLength
         o.valFraction = valFraction
         o.seed = seed
         o.vocabSize = vocabSize

@@ -2,6 +2,9 @@ import XCTest
 import Foundation
 import Linalg
 @testable import Analysis
+import Features
+import Probes
+import Text
 
 /// Timings at realistic sizes. Skipped unless LMPROBE_BENCH=1 (run them in a release build:
 /// `swift build -c release --build-tests -Xswiftc -enable-testing && LMPROBE_BENCH=1 swift test -c release
@@ -45,9 +48,13 @@ final class AnalysisBenchmarks: XCTestCase {
         var k: Matrix<Double>!, kt: Matrix<Double>!
         try time("sparse gram 8000×8000") { k = try SparseMatrix.gram(xtr, xtr) }
         try time("sparse cross gram 1800×8000") { kt = try SparseMatrix.gram(xte, xtr) }
-        var model: KernelRidgeClassifier!
-        try time("kernel ridge LOO, 7 alphas, n=8000") {
-            model = try KernelRidgeClassifier(gram: k, labels: labels, alphas: [0.01, 0.1, 1, 3, 10, 30, 100])
+        var model: DualRidgeModel!
+        for decomposition in [RidgeDecomposition.band, .tridiagonal] {
+            try time("gram ridge LOO (\(decomposition)), 9 alphas, n=8000") {
+                model = try RidgeClassifier.fit(gram: k, labels: labels, classes: 2,
+                                                alphas: [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100],
+                                                decomposition: decomposition)
+            }
         }
         try time("kernel ridge predict 1800") { _ = try model.predict(crossKernel: kt) }
     }
@@ -58,8 +65,8 @@ final class AnalysisBenchmarks: XCTestCase {
         func sentence(_ k: Int) -> String { (0..<k).map { _ in words[rng.int(below: words.count)] }.joined(separator: " ") }
         let docs = (0..<30000).map { _ in sentence(170) }      // ~30 MB
         let eval = (0..<10000).map { _ in sentence(3 + rng.int(below: 30)) }
-        var index: LeakageIndex!
-        try time("leakage index 10k sentences") { index = try LeakageIndex(sentences: eval) }
+        var index: SentenceIndex!
+        time("leakage index 10k sentences") { index = SentenceIndex(sentences: eval) }
         time("leakage scan \(docs.reduce(0) { $0 + $1.utf8.count } / 1_000_000) MB") {
             index.scan(documents: docs)
         }

@@ -9,7 +9,7 @@
 # re-run after an interruption. Results (Markdown + JSON + SVG) are copied to experiments/paper_cpu/results/.
 #
 # No leakage: the pretraining corpus is the IMDb reviews minus every review that contains an SST or Rotten
-# Tomatoes sentence of ≥ 3 words (tokenize --exclude); `compare` re-checks the overlap on the decoded token files.
+# Tomatoes sentence of ≥ 25 normalised bytes (tokenize --exclude, the threshold of compare's leakage count); `compare` re-checks the overlap on the decoded token files.
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/lmprobe}
@@ -35,7 +35,7 @@ data)
     if [ ! -f "$RUN/tok/tokens.json" ]; then
         python3 experiments/paper_cpu/exclusion_list.py "$SST_DIR" "$CSV" > "$RUN/exclude.txt"
         $BIN tokenize --out "$RUN/tok" --vocab-size 8192 --csv-filter source=imdb --strip-html-breaks \
-            --exclude "$RUN/exclude.txt" --exclude-min-words 3 "$CSV"
+            --exclude "$RUN/exclude.txt" "$CSV"
     fi ;;
 ce)
     stamp "ce: cross-entropy GPT, $CE_MINUTES minutes"

@@ -1,7 +1,8 @@
 import XCTest
 import Foundation
 import Linalg
-@testable import Analysis
+import Probes
+@testable import Features
 
 /// The committed scikit-learn reference (Fixtures/make_fixtures.py → tfidf_sklearn.json).
 struct SklearnFixture: Decodable {
@@ -32,7 +33,7 @@ struct SklearnFixture: Decodable {
     static func load() throws -> SklearnFixture {
         guard let url = Bundle.module.url(forResource: "tfidf_sklearn", withExtension: "json",
                                           subdirectory: "Fixtures") else {
-            throw AnalysisError.emptyInput("fixture tfidf_sklearn.json missing from the test bundle")
+            throw FeatureError.badInput("fixture tfidf_sklearn.json missing from the test bundle")
         }
         return try JSONDecoder().decode(SklearnFixture.self, from: Data(contentsOf: url))
     }
@@ -99,106 +100,24 @@ final class BagOfWordsTests: XCTestCase {
     }
 }
 
-final class KernelRidgeClassifierTests: XCTestCase {
-    /// Reference: the primal ridge with an unpenalised intercept, solved densely (centre, posv on d × d).
-    func primalRidge(_ x: Matrix<Double>, _ y: Matrix<Double>, alpha: Double) throws -> (Matrix<Double>, [Double], [Double]) {
-        let xm = columnMeans(x), ym = columnMeans(y)
-        let xc = x.copy(), yc = y.copy()
-        subtractRowVector(xc, xm); subtractRowVector(yc, ym)
-        let g = try BLAS.matmul(xc, xc, transA: true)
-        for i in 0..<g.rows { g[i, i] += alpha }
-        let w = try LAPACK.posv(g, try BLAS.matmul(xc, yc, transA: true))
-        return (w, xm, ym)
-    }
-
-    func primalPredict(_ x: Matrix<Double>, _ model: (Matrix<Double>, [Double], [Double])) throws -> Matrix<Double> {
-        let (w, xm, ym) = model
-        let xc = x.copy(); subtractRowVector(xc, xm)
-        let p = try BLAS.matmul(xc, w)
-        for i in 0..<p.rows { for t in 0..<p.cols { p[i, t] += ym[t] } }
-        return p
-    }
-
-    func targets(_ labels: [Int], _ classes: [Int]) -> Matrix<Double> {
-        let t = classes.count == 2 ? 1 : classes.count
-        return Matrix<Double>(rows: labels.count, cols: t) { i, c in
-            t == 1 ? (labels[i] == classes[1] ? 1 : -1) : (labels[i] == classes[c] ? 1 : -1)
-        }
-    }
-
-    func checkAgainstDirectSolve(n: Int, d: Int, classes: Int, seed: UInt64) throws {
-        var rng = SeededRandom(seed: seed)
-        let x = Matrix<Double>(rows: n, cols: d) { _, _ in rng.normal() }
-        let labels = (0..<n).map { i in i < classes ? i : rng.int(below: classes) }
-        let xt = Matrix<Double>(rows: 7, cols: d) { _, _ in rng.normal() }
-        let alphas = [0.03, 0.5, 4.0, 30.0]
-        let model = try KernelRidgeClassifier(gram: try BLAS.matmul(x, x, transB: true), labels: labels, alphas: alphas)
-        let y = targets(labels, model.classes)
-        // Leave-one-out by literally refitting without row i.
-        for (a, alpha) in alphas.enumerated() {
-            var sse = 0.0
-            for i in 0..<n {
-                let keep = (0..<n).filter { $0 != i }
-                let fit = try primalRidge(gatherRows(x, keep), gatherRows(y, keep), alpha: alpha)
-                let p = try primalPredict(gatherRows(x, [i]), fit)
-                for t in 0..<y.cols { sse += (y[i, t] - p[0, t]) * (y[i, t] - p[0, t]) }
-            }
-            XCTAssertEqual(model.leaveOneOutMeanSquaredError[a], sse / Double(n * y.cols), accuracy: 1e-9,
-                           "n \(n) d \(d) alpha \(alpha)")
-        }
-        let bestIndex = model.leaveOneOutMeanSquaredError.indices.min { model.leaveOneOutMeanSquaredError[$0] < model.leaveOneOutMeanSquaredError[$1] }!
-        XCTAssertEqual(model.alpha, alphas[bestIndex])
-        let reference = try primalPredict(xt, try primalRidge(x, y, alpha: model.alpha))
-        let decision = try model.decisionFunction(crossKernel: try BLAS.matmul(xt, x, transB: true))
-        XCTAssertLessThan(try decision.maxAbsDifference(reference), 1e-9)
-    }
-
-    func testLeaveOneOutAndDecisionMatchDirectSolveWhenNBelowD() throws {
-        try checkAgainstDirectSolve(n: 18, d: 30, classes: 3, seed: 1)
-        try checkAgainstDirectSolve(n: 16, d: 25, classes: 2, seed: 2)
-    }
-
-    func testLeaveOneOutAndDecisionMatchDirectSolveWhenNAboveD() throws {
-        try checkAgainstDirectSolve(n: 30, d: 5, classes: 3, seed: 3)
-        try checkAgainstDirectSolve(n: 24, d: 4, classes: 2, seed: 4)
-    }
-
+final class GramRidgeOnTfidfTests: XCTestCase {
     func testMatchesScikitLearnRidgeClassifierCVOnTfidf() throws {
         let fx = try SklearnFixture.load()
         let vec = try TfidfVectorizer(fit: fx.train)
         let xtr = vec.transform(fx.train), xte = vec.transform(fx.test)
         let k = try SparseMatrix.gram(xtr, xtr), kt = try SparseMatrix.gram(xte, xtr)
         for ref in [fx.ridge.multiclass, fx.ridge.binary] {
-            let model = try KernelRidgeClassifier(gram: k, labels: ref.labels, alphas: fx.ridge.alphas)
+            for decomposition in [RidgeDecomposition.eigen, .tridiagonal, .band] {
+            let model = try RidgeClassifier.fit(gram: k, labels: ref.labels, classes: ref.labels.max()! + 1,
+                                                alphas: fx.ridge.alphas, decomposition: decomposition)
             XCTAssertEqual(model.alpha, ref.alpha)
-            let chosen = model.leaveOneOutMeanSquaredError[fx.ridge.alphas.firstIndex(of: model.alpha)!]
+            let chosen = model.looMeanSquaredError[model.chosenIndex]
             XCTAssertEqual(-chosen, ref.best_score, accuracy: 1e-9)
             let d = try model.decisionFunction(crossKernel: kt)
             XCTAssertEqual(d.cols, ref.decision[0].count)
             for i in 0..<d.rows { for t in 0..<d.cols { XCTAssertEqual(d[i, t], ref.decision[i][t], accuracy: 1e-9) } }
             XCTAssertEqual(try model.predict(crossKernel: kt), ref.predictions)
+            }
         }
-    }
-
-    func testBagOfWordsBaselineEndToEndMatchesScikitLearn() throws {
-        let fx = try SklearnFixture.load()
-        let ref = fx.ridge.multiclass
-        let b = try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: ref.labels, testTexts: fx.test,
-                                       testLabels: fx.test_labels, alphas: fx.ridge.alphas)
-        XCTAssertEqual(b.alpha, ref.alpha)
-        XCTAssertEqual(b.testPredictions, ref.predictions)
-        let expected = Double(zip(ref.predictions, fx.test_labels).filter { $0 == $1 }.count) / Double(fx.test.count)
-        XCTAssertEqual(b.testAccuracy, expected)
-        XCTAssertEqual(b.vocabularySize, fx.cases[0].vocabulary.count)
-        XCTAssertThrowsError(try BagOfWordsBaseline(trainTexts: fx.train, trainLabels: [0, 1], testTexts: [], testLabels: []))
-    }
-
-    func testBadInputThrows() throws {
-        let k = Matrix<Double>.identity(3)
-        XCTAssertThrowsError(try KernelRidgeClassifier(gram: k, labels: [0, 0, 0]))
-        XCTAssertThrowsError(try KernelRidgeClassifier(gram: k, labels: [0, 1]))
-        XCTAssertThrowsError(try KernelRidgeClassifier(gram: k, labels: [0, 1, 0], alphas: [-1]))
-        let model = try KernelRidgeClassifier(gram: k, labels: [0, 1, 0])
-        XCTAssertThrowsError(try model.decisionFunction(crossKernel: Matrix<Double>(rows: 2, cols: 4)))
     }
 }

@@ -1,8 +1,11 @@
+import Features
 import Foundation
 import Linalg
+import Probes
 
 /// The bag-of-words baseline in one call: TF-IDF (uni+bigrams, vocabulary from the training texts) → linear kernels
-/// → `KernelRidgeClassifier` with α chosen by exact leave-one-out on the training split → test accuracy.
+/// → the ridge probe on the Gram matrix (`RidgeClassifier.fit(gram:…)`) with α chosen by exact leave-one-out on the
+/// training split → test accuracy.
 /// Equivalent to scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` + `RidgeClassifierCV(alphas)`.
 public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
     public let trainCount: Int
@@ -20,16 +23,17 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
                 alphas: [Double] = BagOfWordsBaseline.defaultAlphas,
                 minimumDocumentFrequency: TfidfVectorizer.MinimumDocumentFrequency = .count(1)) throws {
         guard trainTexts.count == trainLabels.count else {
-            throw AnalysisError.shapeMismatch("bag of words: \(trainTexts.count) training texts but \(trainLabels.count) labels")
+            throw ExperimentError("bag of words: \(trainTexts.count) training texts but \(trainLabels.count) labels")
         }
         guard testTexts.count == testLabels.count else {
-            throw AnalysisError.shapeMismatch("bag of words: \(testTexts.count) test texts but \(testLabels.count) labels")
+            throw ExperimentError("bag of words: \(testTexts.count) test texts but \(testLabels.count) labels")
         }
         let vectorizer = try TfidfVectorizer(fit: trainTexts, ngramRange: 1...2,
                                              minimumDocumentFrequency: minimumDocumentFrequency)
         let xTrain = vectorizer.transform(trainTexts), xTest = vectorizer.transform(testTexts)
-        let model = try KernelRidgeClassifier(gram: try SparseMatrix.gram(xTrain, xTrain), labels: trainLabels,
-                                              alphas: alphas)
+        let classes = max(trainLabels.max() ?? 0, testLabels.max() ?? 0) + 1
+        let model = try RidgeClassifier.fit(gram: try SparseMatrix.gram(xTrain, xTrain), labels: trainLabels,
+                                            classes: classes, alphas: alphas)
         let predictions = try model.predict(crossKernel: try SparseMatrix.gram(xTest, xTrain))
         trainCount = trainTexts.count
         testCount = testTexts.count

@@ -1,6 +1,6 @@
-"""Makes the scikit-learn reference fixtures for lmprobe's Analysis tests (TF-IDF and RidgeClassifierCV).
+"""Makes the scikit-learn reference fixtures for lmprobe's Features tests (TF-IDF, and RidgeClassifierCV on it).
 
-Run from anywhere:  python3 Tests/AnalysisTests/Fixtures/make_fixtures.py
+Run from anywhere:  python3 Tests/FeaturesTests/Fixtures/make_fixtures.py
 Needs scikit-learn (python3 -m pip install scikit-learn); the tests only read the committed JSON it writes.
 """
 import json

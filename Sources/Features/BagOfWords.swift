@@ -1,6 +1,11 @@
 import Foundation
 import Linalg
 
+// TF-IDF bag-of-words features: scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` defaults exactly — lowercase
+// (Python's, with the final sigma), tokens are maximal runs of ≥ 2 Unicode word characters, idf = ln((1 + n)/(1 + df))
+// + 1, raw counts × idf, rows scaled to unit L2 norm (matches scikit-learn to 1e-12 on the committed fixtures) — held
+// as sparse rows, with the linear kernel (`SparseMatrix.gram`) the ridge probe's Gram entry point takes.
+
 /// A sparse matrix in compressed sparse row form: row i holds `columns[rowStart[i]..<rowStart[i+1]]` (ascending)
 /// with `values` alongside.
 public struct SparseMatrix: Equatable, Sendable {
@@ -13,17 +18,17 @@ public struct SparseMatrix: Equatable, Sendable {
     public init(rows: Int, cols: Int, rowStart: [Int], columns: [Int32], values: [Double]) throws {
         guard rowStart.count == rows + 1, rowStart.first == 0, rowStart.last == columns.count,
               columns.count == values.count else {
-            throw AnalysisError.invalidArgument("sparse matrix: inconsistent CSR arrays for \(shapeString(rows, cols))")
+            throw FeatureError.badArgument("sparse matrix: inconsistent CSR arrays for \(shapeString(rows, cols))")
         }
         for i in 0..<rows {
             guard rowStart[i] <= rowStart[i + 1] else {
-                throw AnalysisError.invalidArgument("sparse matrix: row \(i) has a negative length")
+                throw FeatureError.badArgument("sparse matrix: row \(i) has a negative length")
             }
             var previous = -1
             for k in rowStart[i]..<rowStart[i + 1] {
                 let c = Int(columns[k])
                 guard c > previous, c < cols else {
-                    throw AnalysisError.invalidArgument("sparse matrix: row \(i) column \(c) unsorted or out of 0..<\(cols)")
+                    throw FeatureError.badArgument("sparse matrix: row \(i) column \(c) unsorted or out of 0..<\(cols)")
                 }
                 previous = c
             }
@@ -82,7 +87,7 @@ public struct SparseMatrix: Equatable, Sendable {
     /// Σ_t a_it · (column t of B) through Bᵀ in CSR form; rows are split over `parallelChunks` workers.
     public static func gram(_ a: SparseMatrix, _ b: SparseMatrix) throws -> Matrix<Double> {
         guard a.cols == b.cols else {
-            throw AnalysisError.shapeMismatch("sparse gram: A has \(a.cols) columns but B has \(b.cols)")
+            throw FeatureError.badArgument("sparse gram: A has \(a.cols) columns but B has \(b.cols)")
         }
         let out = Matrix<Double>(rows: a.rows, cols: b.rows)
         if a.rows == 0 || b.rows == 0 { return out }
@@ -199,17 +204,17 @@ public struct TfidfVectorizer: Codable, Equatable, Sendable {
     public init(fit documents: [String], ngramRange: ClosedRange<Int> = 1...2,
                 minimumDocumentFrequency: MinimumDocumentFrequency = .count(1)) throws {
         guard ngramRange.lowerBound >= 1 else {
-            throw AnalysisError.invalidArgument("ngram range must start at 1 or more, got \(ngramRange)")
+            throw FeatureError.badArgument("ngram range must start at 1 or more, got \(ngramRange)")
         }
-        guard !documents.isEmpty else { throw AnalysisError.emptyInput("TF-IDF: no documents to fit") }
+        guard !documents.isEmpty else { throw FeatureError.badInput("TF-IDF: no documents to fit") }
         let n = documents.count
         let minCount: Double
         switch minimumDocumentFrequency {
         case let .count(c):
-            guard c >= 0 else { throw AnalysisError.invalidArgument("min_df count must be ≥ 0, got \(c)") }
+            guard c >= 0 else { throw FeatureError.badArgument("min_df count must be ≥ 0, got \(c)") }
             minCount = Double(c)
         case let .fraction(f):
-            guard f >= 0, f <= 1 else { throw AnalysisError.invalidArgument("min_df fraction must be in [0, 1], got \(f)") }
+            guard f >= 0, f <= 1 else { throw FeatureError.badArgument("min_df fraction must be in [0, 1], got \(f)") }
             minCount = f * Double(n)
         }
         var df = [String: Int]()
@@ -218,7 +223,7 @@ public struct TfidfVectorizer: Codable, Equatable, Sendable {
         }
         let kept = df.filter { Double($0.value) >= minCount }
         guard !kept.isEmpty else {
-            throw AnalysisError.emptyInput("TF-IDF: empty vocabulary (no term of 2+ word characters passes min_df)")
+            throw FeatureError.badInput("TF-IDF: empty vocabulary (no term of 2+ word characters passes min_df)")
         }
         let terms = kept.keys.map { ($0, Array($0.utf8)) }
             .sorted { $0.1.lexicographicallyPrecedes($1.1) }.map { $0.0 }   // UTF-8 order = code point order
@@ -242,7 +247,7 @@ public struct TfidfVectorizer: Codable, Equatable, Sendable {
         idf = try c.decode([Double].self, forKey: .idf)
         fitDocuments = try c.decode(Int.self, forKey: .fitDocuments)
         guard idf.count == vocabulary.count else {
-            throw AnalysisError.invalidArgument("TF-IDF: \(idf.count) idf values for \(vocabulary.count) terms")
+            throw FeatureError.badArgument("TF-IDF: \(idf.count) idf values for \(vocabulary.count) terms")
         }
         var index = [String: Int]()
         for (i, t) in vocabulary.enumerated() { index[t] = i }

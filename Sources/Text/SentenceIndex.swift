@@ -1,9 +1,10 @@
 import Foundation
 import Linalg
 
-/// The normalisation used to compare evaluation sentences with pretraining text. Internal to the leakage check
-/// (the Text stage has its own PTB detokeniser for reading datasets; this one only has to map both sides of the
-/// comparison to the same string).
+/// THE normalisation used to decide whether a sentence occurs in a text — by `tokenize --exclude` (documents
+/// containing an evaluation sentence are dropped) and by `compare`'s leakage count (evaluation sentences found in the
+/// pretraining corpus), through the one `SentenceIndex`, so "excluded" and "leaked" mean the same thing. (`PTB`
+/// is the other text transform: it detokenises dataset sentences for the model and is not used for matching.)
 ///
 /// Steps: lowercase; curly quotes to straight ones; whitespace-split into tokens; PTB escapes undone inside tokens
 /// (`-lrb-`→`(`, `-rrb-`→`)`, `-lsb-`→`[`, `-rsb-`→`]`, `-lcb-`→`{`, `-rcb-`→`}`, ` `` `→`"`, `''`→`"`, `` ` ``→`'`,
@@ -11,7 +12,7 @@ import Linalg
 /// `. , ; : ! ? ) ] } % " '` or equal to `n't`, nor after a token ending with `( [ { $ " '`. Quotes are glued on both
 /// sides because open and close cannot be told apart in PTB text; the rule is applied to both sides alike, so
 /// `is n't -LRB- sic -RRB- .` and `isn't (sic).` both become `isn't(sic).`
-public enum LeakageNormalization {
+public enum SentenceNormalization {
     static let escapes: [(String, String)] = [
         ("-lrb-", "("), ("-rrb-", ")"), ("-lsb-", "["), ("-rsb-", "]"), ("-lcb-", "{"), ("-rcb-", "}"),
         ("``", "\""), ("''", "\""), ("`", "'"), ("\\/", "/"), ("\\*", "*"),
@@ -173,14 +174,20 @@ public struct LeakageReport: Codable, Equatable, Sendable {
     }
 }
 
-/// Finds which evaluation sentences occur in a corpus. Build it from the sentences, feed it documents
-/// (`scan(document:)` or `scan(file:)`), then read `report()`.
+/// Finds which sentences occur in which documents, compared after `SentenceNormalization` (a sentence occurs in a
+/// document when its normalised bytes are a substring of the document's). Build it from the sentences, feed it
+/// documents (`scan(documents:)`, which also says which documents contain a sentence), then read `report()`.
+/// Sentences shorter than `minimumLength` bytes after normalisation are not looked for: short phrases ("Why ?")
+/// occur in unrelated text. `tokenize --exclude` and `compare` use the same default, `defaultMinimumLength`.
 ///
 /// Each normalised sentence s (UTF-8 bytes) is anchored on its first L = min(|s|, `anchorBytes`) bytes; sentences
 /// are grouped by L and each group keeps a hash map from the anchor's Rabin–Karp hash to sentence ids. A document is
 /// scanned once per distinct L with a rolling hash; every hash hit is verified by comparing all |s| bytes, so a
 /// sentence is reported only if it truly occurs. Cost: O(corpus bytes × distinct anchor lengths + hits).
-public final class LeakageIndex {
+public final class SentenceIndex {
+    /// The default length threshold (bytes of normalised text) of `tokenize --exclude` and `compare`'s leakage count.
+    public static let defaultMinimumLength = 25
+
     let sentences: [String]
     let normalized: [[UInt8]]
     let anchorBytes: Int
@@ -195,12 +202,13 @@ public final class LeakageIndex {
     static let filterShift: UInt64 = 64 - 22
     static let base: UInt64 = 0x100000001B3
 
-    public init(sentences: [String], minimumLength: Int = 1, anchorBytes: Int = 24) throws {
-        guard anchorBytes >= 1 else { throw AnalysisError.invalidArgument("leakage: anchorBytes must be ≥ 1, got \(anchorBytes)") }
+    /// `anchorBytes` ≥ 1 (a precondition: it is not user input).
+    public init(sentences: [String], minimumLength: Int = SentenceIndex.defaultMinimumLength, anchorBytes: Int = 24) {
+        precondition(anchorBytes >= 1, "SentenceIndex: anchorBytes must be ≥ 1")
         self.sentences = sentences
         self.anchorBytes = anchorBytes
         self.minimumLength = max(1, minimumLength)
-        normalized = sentences.map { Array(LeakageNormalization.normalize($0).utf8) }
+        normalized = sentences.map { Array(SentenceNormalization.normalize($0).utf8) }
         leaked = [Bool](repeating: false, count: sentences.count)
         for (i, s) in normalized.enumerated() where s.count >= self.minimumLength {
             let l = min(s.count, anchorBytes)
@@ -217,43 +225,62 @@ public final class LeakageIndex {
         return h
     }
 
-    /// Scans one corpus document (normalised here).
-    public func scan(document: String) { scan(documents: [document]) }
+    /// The number of sentences looked for (normalised length ≥ `minimumLength`).
+    public var checkedCount: Int { normalized.count - notChecked }
+    var notChecked: Int { normalized.filter { $0.count < minimumLength }.count }
 
-    /// Scans many documents: normalisation and matching run in parallel over chunks of documents
-    /// (`parallelChunks`), each chunk marking hits in its own flags, merged at the end.
-    public func scan(documents: [String]) {
+    /// Scans one corpus document (normalised here); whether it contains a sentence.
+    @discardableResult
+    public func scan(document: String) -> Bool { scan(documents: [document])[0] }
+
+    /// Scans many documents and returns, per document, whether it contains one of the sentences. Normalisation and
+    /// matching run in parallel over chunks of documents, each chunk marking hits in its own flags, merged at the end.
+    /// `progress(done, total)` is called after each chunk (from the worker threads, one call at a time).
+    @discardableResult
+    public func scan(documents: [String], progress: ((Int, Int) -> Void)? = nil) -> [Bool] {
         let tables = groups.map { (length: $0.key, table: $0.value, filter: filters[$0.key]!) }
         let count = normalized.count
-        let chunks = max(1, min(documents.count, Threads.count * 4))
+        let chunks = max(1, min(documents.count, Threads.count * 16))
         var flags = [[Bool]](repeating: [], count: chunks)
         var totals = [Int](repeating: 0, count: chunks)
+        var containing = [Bool](repeating: false, count: documents.count)
+        let lock = NSLock()
+        var done = 0
         flags.withUnsafeMutableBufferPointer { fl in
             totals.withUnsafeMutableBufferPointer { tot in
-                parallelFor(chunks) { c in
-                    var hit = [Bool](repeating: false, count: count)
-                    var bytes = 0
-                    let lo = c * documents.count / chunks, hi = (c + 1) * documents.count / chunks
-                    for k in lo..<hi {
-                        let d = LeakageNormalization.normalizedBytes(documents[k])
-                        bytes += d.count
-                        d.withUnsafeBufferPointer { Self.match($0, tables: tables, sentences: normalized, hit: &hit) }
+                containing.withUnsafeMutableBufferPointer { cont in
+                    parallelFor(chunks) { c in
+                        var hit = [Bool](repeating: false, count: count)
+                        var bytes = 0
+                        let lo = c * documents.count / chunks, hi = (c + 1) * documents.count / chunks
+                        for k in lo..<hi {
+                            let d = SentenceNormalization.normalizedBytes(documents[k])
+                            bytes += d.count
+                            cont[k] = d.withUnsafeBufferPointer { Self.match($0, tables: tables, sentences: normalized, hit: &hit) }
+                        }
+                        fl[c] = hit
+                        tot[c] = bytes
+                        if let progress {
+                            lock.lock(); done += hi - lo; progress(done, documents.count); lock.unlock()
+                        }
                     }
-                    fl[c] = hit
-                    tot[c] = bytes
                 }
             }
         }
         for f in flags where !f.isEmpty { for i in 0..<count where f[i] { leaked[i] = true } }
         documents_ += documents.count
         bytes += totals.reduce(0, +)
+        return containing
     }
 
-    /// Rolling-hash search of one normalised document for every anchor length; hits verified with memcmp.
+    /// Rolling-hash search of one normalised document for every anchor length; hits verified with memcmp and marked
+    /// in `hit`. Returns whether the document contains a sentence (a sentence already marked is verified again only
+    /// until the document is known to contain one).
     static func match(_ d: UnsafeBufferPointer<UInt8>, tables: [(length: Int, table: [UInt64: [Int]], filter: [UInt64])],
-                      sentences: [[UInt8]], hit: inout [Bool]) {
+                      sentences: [[UInt8]], hit: inout [Bool]) -> Bool {
         let n = d.count
-        guard n > 0, let base = d.baseAddress else { return }
+        var found = false
+        guard n > 0, let base = d.baseAddress else { return false }
         for (l, table, filterArray) in tables where n >= l {
             var power: UInt64 = 1
             for _ in 0..<l { power = power &* Self.base }       // base^l
@@ -264,10 +291,11 @@ public final class LeakageIndex {
                 while true {
                     let bit = h >> Self.filterShift
                     if filter[Int(bit >> 6)] & (1 << (bit & 63)) != 0, let ids = table[h] {
-                        for i in ids where !hit[i] {
+                        for i in ids where !(hit[i] && found) {
                             let m = sentences[i].count
                             if pos &+ m <= n && sentences[i].withUnsafeBufferPointer({ memcmp(base + pos, $0.baseAddress!, m) == 0 }) {
                                 hit[i] = true
+                                found = true
                             }
                         }
                     }
@@ -277,29 +305,14 @@ public final class LeakageIndex {
                 }
             }
         }
-    }
-
-    /// Scans a UTF-8 text file, one document per line (`byLine`) or the whole file as one document.
-    public func scan(file url: URL, byLine: Bool = true) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw AnalysisError.invalidArgument("\(url.path): cannot read corpus (\(error.localizedDescription))")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw AnalysisError.invalidArgument("\(url.path): corpus is not valid UTF-8")
-        }
-        if byLine {
-            scan(documents: text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init))
-        } else {
-            scan(document: text)
-        }
+        return found
     }
 
     public func report() -> LeakageReport {
         let idx = leaked.indices.filter { leaked[$0] }
         return LeakageReport(sentences: sentences.count, leaked: idx.count, leakedIndices: idx,
                              examples: idx.prefix(5).map { sentences[$0] },
-                             notChecked: normalized.filter { $0.count < minimumLength }.count,
+                             notChecked: notChecked,
                              minimumLength: minimumLength, corpusDocuments: documents_, corpusBytes: bytes)
     }
 }

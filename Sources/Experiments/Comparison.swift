@@ -1,3 +1,4 @@
+import Analysis
 import Features
 import Foundation
 import Linalg
@@ -28,8 +29,8 @@ public struct ComparisonSettings: Codable, Sendable {
     public var bagOfWords = true
     public var leakageCheck = true
     /// Evaluation sentences shorter than this (normalised, in bytes) are not checked for leakage: short phrases
-    /// ("Why ?") occur in unrelated text.
-    public var leakageMinimumLength = 25
+    /// ("Why ?") occur in unrelated text. The same threshold as `tokenize --exclude-min-length`.
+    public var leakageMinimumLength = SentenceIndex.defaultMinimumLength
     public var pDtype = "<f4"
     public var maxBatchTokens = 8192
 
@@ -114,42 +115,42 @@ public final class ComparisonRunner {
     public let cacheDirectory: URL
     let log: (String) -> Void
     let progress: ((String, Int, Int) -> Void)?
-    var datasetHashes: [String: String] = [:]
 
     public init(models: [ComparisonModel], tasks: [TaskSpec], settings: ComparisonSettings, cacheDirectory: URL,
                 log: @escaping (String) -> Void = { _ in }, progress: ((String, Int, Int) -> Void)? = nil) throws {
-        guard !models.isEmpty else { throw AnalysisError.invalidArgument("compare: give at least one --checkpoint") }
-        guard !tasks.isEmpty else { throw AnalysisError.invalidArgument("compare: no tasks to run") }
+        guard !models.isEmpty else { throw ExperimentError("compare: give at least one --checkpoint") }
+        guard !tasks.isEmpty else { throw ExperimentError("compare: no tasks to run") }
         let names = models.map(\.name)
-        if Set(names).count != names.count { throw AnalysisError.invalidArgument("compare: model names must differ (\(names))") }
+        if Set(names).count != names.count { throw ExperimentError("compare: model names must differ (\(names))") }
         for m in settings.methods where !["ridge", "logistic"].contains(m) {
-            throw AnalysisError.invalidArgument("compare: unknown probe method '\(m)' (ridge, logistic)")
+            throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
         }
         self.models = models; self.tasks = tasks; self.settings = settings; self.cacheDirectory = cacheDirectory
         self.log = log; self.progress = progress
     }
 
-    struct LoadedModel {
+    /// A model to compare, loaded.
+    struct Contender {
         let spec: ComparisonModel
-        let checkpoint: Checkpoint
-        let url: URL
-        let sha: String
-        let tokenizer: BPETokenizer
-        let tokenizerPath: String
+        let model: LoadedModel
+        var checkpoint: Checkpoint { model.checkpoint }
+        var tokenizer: BPETokenizer { model.tokenizer }
     }
 
     public func run() throws -> ComparisonReport {
         let start = Benchmark.now()
-        let loaded = try models.map(load)
+        let loader = ModelLoader()
+        let loaded = try models.map { Contender(spec: $0, model: try loader.load($0.checkpoint)) }
         var outcomes: [TaskOutcome] = [], results: [ProbeResult] = []
         var corpora: [String: [String]] = [:]   // model name → pretraining documents (for leakage), decoded once
         for task in tasks {
             log("task \(task.name): loading data")
-            let (train, test) = try task.load()
+            let (trainSplit, testSplit) = try DatasetSplits.load(task)
+            let train = trainSplit.data, test = testSplit.data
             var outcome = TaskOutcome(task: task.name, trainCount: train.count, testCount: test.count,
                                       classNames: train.classNames, prompt: task.prompt, bagOfWords: nil, leakage: [:])
             if settings.bagOfWords {
-                let bow = try bagOfWords(task, train, test)
+                let bow = try bagOfWords(task, trainSplit, testSplit)
                 outcome.bagOfWords = bow
                 for m in loaded {
                     for p in promptSettings(task) {
@@ -163,9 +164,11 @@ public final class ComparisonRunner {
                 for m in loaded {
                     if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
                     guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
-                    let index = try LeakageIndex(sentences: train.texts + test.texts,
-                                                 minimumLength: settings.leakageMinimumLength)
-                    for d in docs { index.scan(document: d) }
+                    let index = SentenceIndex(sentences: train.texts + test.texts,
+                                              minimumLength: settings.leakageMinimumLength)
+                    index.scan(documents: docs, progress: { done, total in
+                        self.progress?("leakage \(task.name) · \(m.spec.name)", done, total)
+                    })
                     let rep = index.report()
                     outcome.leakage[m.spec.name] = rep
                     log("task \(task.name): \(rep.leaked) of \(rep.sentences) sentences occur in \(m.spec.name)'s pretraining corpus")
@@ -173,14 +176,14 @@ public final class ComparisonRunner {
             }
             for m in loaded {
                 for p in promptSettings(task) {
-                    let dirs = try features(m, task, train, test, prompt: p)
+                    let dirs = try features(m, task, trainSplit, testSplit, prompt: p)
                     results += try probe(m, task, p, dirs, classes: train.classNames.count)
                 }
             }
             outcomes.append(outcome)
         }
         let modelOutcomes = loaded.map { m in
-            ModelOutcome(name: m.spec.name, checkpoint: m.url.path, sha256: m.sha, config: m.checkpoint.config.description,
+            ModelOutcome(name: m.spec.name, checkpoint: m.model.url.path, sha256: m.model.sha256, config: m.checkpoint.config.description,
                          step: m.checkpoint.step, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
                          validationLoss: m.checkpoint.validation.last?.loss)
         }
@@ -197,25 +200,11 @@ public final class ComparisonRunner {
         }
     }
 
-    func load(_ spec: ComparisonModel) throws -> LoadedModel {
-        let url = try Checkpoint.resolve(URL(fileURLWithPath: spec.checkpoint))
-        let ckpt = try Checkpoint.load(url: url)
-        guard let tokDir = ckpt.tokenizerDirectory else {
-            throw AnalysisError.invalidArgument("\(url.path): checkpoint records no tokenizer folder")
-        }
-        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw AnalysisError.invalidArgument("\(tokDir): tokenizer has \(tok.vocabSize) tokens, checkpoint \(url.path) expects \(ckpt.config.vocabSize)")
-        }
-        return LoadedModel(spec: spec, checkpoint: ckpt, url: url, sha: try Digest.sha256(file: url), tokenizer: tok,
-                           tokenizerPath: tokDir)
-    }
-
     /// The pretraining documents of a model (its token files decoded, split at `<|endoftext|>`), or [] with a log
     /// line when the checkpoint does not say where they are.
-    func pretrainingDocuments(_ m: LoadedModel) throws -> [String] {
+    func pretrainingDocuments(_ m: Contender) throws -> [String] {
         guard let dir = m.checkpoint.metadata["data"] else {
-            log("leakage: \(m.url.path) records no pretraining data folder; not checked")
+            log("leakage: \(m.model.url.path) records no pretraining data folder; not checked")
             return []
         }
         let url = URL(fileURLWithPath: dir)
@@ -240,40 +229,26 @@ public final class ComparisonRunner {
         return docs
     }
 
-    func bagOfWords(_ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset) throws -> BagOfWordsBaseline {
-        let key = Digest.sha256(try jsonString(task.train) + "|" + (try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)")
-                                + "|" + lmprobeVersion).prefix(16)
+    func bagOfWords(_ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit) throws -> BagOfWordsBaseline {
+        let key = FeatureCache.key("bag of words: TF-IDF uni+bigrams, ridge alphas \(BagOfWordsBaseline.defaultAlphas)",
+                                   splits: [train, test]).prefix(16)
         let url = cacheDirectory.appendingPathComponent("bow-\(task.name)-\(key).json")
         if let data = FileManager.default.contents(atPath: url.path),
            let cached = try? ReportWriter.decoder().decode(BagOfWordsBaseline.self, from: data) {
             log("task \(task.name): reusing bag-of-words baseline \(url.lastPathComponent)")
             return cached
         }
-        log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, kernel ridge with exact LOO)")
+        log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
         let t0 = Benchmark.now()
-        let bow = try BagOfWordsBaseline(trainTexts: train.texts, trainLabels: train.labels, testTexts: test.texts,
-                                         testLabels: test.labels)
-        log(String(format: "task %@: BoW %.1f%% (%.0f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
+        let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
+                                         testTexts: test.data.texts, testLabels: test.data.labels)
+        log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
         try ReportWriter.writeJSON(bow, to: url)
         return bow
     }
 
-    /// SHA-256 of a dataset file or class folder, computed once per path.
-    func datasetHash(_ path: String) throws -> String {
-        if let h = datasetHashes[path] { return h }
-        let h = try Digest.sha256(path: path)
-        datasetHashes[path] = h
-        return h
-    }
-
-    func jsonString<T: Encodable>(_ v: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return String(decoding: try e.encode(v), as: UTF8.self)
-    }
-
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
-    func features(_ m: LoadedModel, _ task: TaskSpec, _ train: LabelledDataset, _ test: LabelledDataset,
+    func features(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
                   prompt: String?) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
@@ -288,24 +263,13 @@ public final class ComparisonRunner {
                 log("task \(task.name): some class has no single-token class word in \(m.spec.name)'s vocabulary; no zero-shot score")
             }
         }
-        // Content address: the checkpoint's and the dataset files' hashes plus every setting that changes the files.
-        let trainHash = try datasetHash(task.train.path)
-        let testHash = try task.test.map { try datasetHash($0.path) } ?? trainHash
-        let keyText = [m.sha, trainHash, testHash, try jsonString(task.train),
-                       try task.test.map(jsonString) ?? "split \(task.testFraction) \(task.seed)",
-                       options.prompt.template, options.words.joined(separator: " "),
-                       (options.classWords ?? []).map { $0.joined(separator: " ") }.joined(separator: "|"),
-                       options.pDtype, String(options.writeFullDistribution), lmprobeVersion].joined(separator: "\n")
-        let key = Digest.sha256(keyText).prefix(16)
+        let splits = [train, test]
+        let key = FeatureCache.key(checkpointSHA256: m.model.sha256, splits: splits, options: options).prefix(16)
         let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
         let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
-        let splits = [TransferRun.Split(name: "train", data: train, digest: trainHash),
-                      TransferRun.Split(name: "test", data: test, digest: testHash)]
         let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt")"
-        let reused = try TransferRun.features(
-            extractor: FeatureExtractor(model: m.checkpoint.model, tokenizer: m.tokenizer), checkpointSHA256: m.sha,
-            checkpointPath: m.url.path, tokenizer: m.tokenizerPath, splits: splits, options: options, directory: base,
-            progress: { split, done, total in self.progress?("\(label) · \(split)", done, total) })
+        let reused = try FeatureCache.features(model: m.model, splits: splits, options: options, directory: base,
+                                               progress: { split, done, total in self.progress?("\(label) · \(split)", done, total) })
         if reused {
             log("\(m.spec.name) · \(task.name) · \(prompt ?? "no prompt"): reusing features \(base.lastPathComponent)")
         } else {
@@ -317,7 +281,7 @@ public final class ComparisonRunner {
         return dirs
     }
 
-    func probe(_ m: LoadedModel, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
+    func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
                classes: Int) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
         for family in settings.families {
