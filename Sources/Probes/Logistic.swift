@@ -39,6 +39,11 @@ public struct LogisticModel {
 
 /// Multinomial (K ≥ 3) / binary (K = 2) logistic regression with sklearn's L2 objective, and C by stratified CV.
 public enum LogisticRegression {
+    /// What `fitCV` maximises over the C grid: mean fold accuracy (sklearn's default), or mean fold −log-loss
+    /// (sklearn `scoring="neg_log_loss"`; for measuring the probe's loss rather than its accuracy).
+    /// With `.logLoss`, `cvAccuracy` holds the mean fold −log-loss.
+    public enum CVScoring: String, CaseIterable, Sendable { case accuracy, logLoss = "log-loss" }
+
     /// sklearn `LogisticRegressionCV(Cs=10)`: logspace(−4, 4, 10).
     public static let defaultCs = logspace(-4, 4, 10)
 
@@ -63,7 +68,8 @@ public enum LogisticRegression {
     @_specialize(where T == Double)
     public static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double] = defaultCs,
                                             folds: Int = 5, standardize: Bool = false, tolerance: Double = 1e-8,
-                                            maxIterations: Int = 1000) throws -> LogisticModel {
+                                            maxIterations: Int = 1000,
+                                            scoring: CVScoring = .accuracy) throws -> LogisticModel {
         try validateTraining(x, labels, classes: classes)
         guard !Cs.isEmpty else { throw ProbeError.invalidArgument("the C grid is empty") }
         for c in Cs where !(c > 0 && c.isFinite) {
@@ -83,8 +89,17 @@ public enum LogisticRegression {
             for (ci, c) in Cs.enumerated() {
                 _ = problem.solve(theta, C: c, tolerance: tolerance, maxIterations: maxIterations)
                 let (w, b) = problem.rawCoefficients(theta)
-                let predicted = classesFromScores(try linearScores(xTest, coefficients: w, intercepts: b))
-                scores[fold][ci] = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count)
+                let logits = try linearScores(xTest, coefficients: w, intercepts: b)
+                switch scoring {
+                case .accuracy:
+                    let predicted = classesFromScores(logits)
+                    scores[fold][ci] = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count)
+                case .logLoss:
+                    let p = probabilities(fromLogits: logits, classes: classes)
+                    var s = 0.0
+                    for (i, t) in yTest.enumerated() { s += Foundation.log(max(p[i, t], 1e-300)) }
+                    scores[fold][ci] = s / Double(yTest.count)       // −log-loss: higher is better
+                }
             }
         }
         let sums = (0..<Cs.count).map { ci in (0..<folds).map { scores[$0][ci] }.reduce(0, +) }

@@ -123,7 +123,8 @@ public struct SyntheticMeasureOptions: Sendable {
     /// Held-out stationary windows for ε (each contributes context-length positions).
     public var windows = 320
     public var seed: UInt64 = 0xE951_1011
-    /// Logistic C grid and folds (chosen by stratified CV accuracy), features standardised.
+    /// Logistic C grid and folds (chosen by stratified CV log-loss: the measured quantity is the loss), features
+    /// standardised.
     public var logisticCs = logspace(-3, 3, 7)
     public var folds = 3
     public init() {}
@@ -216,7 +217,8 @@ public enum SyntheticMeasure {
                                              testLabels: [Int], options: SyntheticMeasureOptions) throws -> [SyntheticProbe] {
         let n = testLabels.count
         let lr = try LogisticRegression.fitCV(x: train, labels: trainLabels, classes: 2, Cs: options.logisticCs,
-                                              folds: options.folds, standardize: true, tolerance: 1e-6)
+                                              folds: options.folds, standardize: true, tolerance: 1e-6,
+                                              scoring: .logLoss)
         let probs = try lr.predictProbabilities(test)
         let pred = try lr.predict(test)
         let m = try ClassificationMetrics(predicted: pred, truth: testLabels, classes: 2, probabilities: probs)
