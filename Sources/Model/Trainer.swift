@@ -19,6 +19,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalEvery = 200
     public var evalBatches = 8
     public var checkpointEvery = 500
+    /// Further steps to checkpoint at (e.g. log-spaced, for measurements across training); nil: none.
+    public var checkpointAt: [Int]? = nil
     public var logEvery = 10
     public var seed: UInt64 = 1337
     /// Keep every periodic checkpoint (for analysis across training), not only the newest.
@@ -42,6 +44,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if evalEvery < 1 || evalBatches < 1 || checkpointEvery < 1 || logEvery < 1 {
             throw bad("--eval-every, --eval-batches, --checkpoint-every and --log-every must be at least 1")
         }
+        if let a = checkpointAt, a.contains(where: { $0 < 1 }) { throw bad("--checkpoint-at steps must be at least 1") }
     }
 }
 
@@ -283,7 +286,7 @@ public final class Trainer {
                 progress(.validation(v))
                 writeLog([("step", v.step), ("val_loss", v.loss), ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
             }
-            if state.step % o.checkpointEvery == 0 && !done {
+            if (state.step % o.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done {
                 progress(.checkpoint(try saveCheckpoint(final: false)))
             }
         }

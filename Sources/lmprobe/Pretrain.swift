@@ -39,6 +39,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Validate every N steps.") var evalEvery = 200
     @Option(help: "Validation batches.") var evalBatches = 8
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Also checkpoint at these steps, comma-separated (e.g. log-spaced: 10,30,100,300).")
+    var checkpointAt: String?
     @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
     @Flag(help: "Keep every periodic checkpoint (for analysis across training).") var keepCheckpoints = false
     @Option(help: "Random seed (initialisation and batch sampling).") var seed: UInt64 = 1337
@@ -82,6 +84,13 @@ struct Pretrain: ParsableCommand {
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
+            if let a = checkpointAt {
+                let steps = a.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !steps.isEmpty, steps.allSatisfy({ $0 != nil }) else {
+                    throw CLIError("--checkpoint-at: expected comma-separated step numbers, got '\(a)'")
+                }
+                o.checkpointAt = steps.map { $0! }
+            }
             trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
             eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
         }
