@@ -96,6 +96,9 @@ public struct LoadedSyntheticTask {
 
     public init(directory: URL, hmm: HiddenMarkovModel) throws {
         let t = try SyntheticTask.load(directory)
+        guard t.spec.hmmConfig == hmm.config else {
+            throw SyntheticError.file(path: directory.path, message: "drawn from another HMM (\(t.spec.hmm), seed \(t.spec.hmmConfig.seed), K = \(t.spec.hmmConfig.states), V = \(t.spec.hmmConfig.words)) than the one given (seed \(hmm.config.seed), K = \(hmm.states), V = \(hmm.words))")
+        }
         guard t.direction == nil || t.direction!.count == hmm.words else {
             throw SyntheticError.file(path: directory.path, message: "direction has \(t.direction!.count) words, the HMM \(hmm.words)")
         }

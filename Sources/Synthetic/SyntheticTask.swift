@@ -45,13 +45,14 @@ public struct SyntheticTaskSpec: Codable, Sendable {
     public var tauExpected: Double?
     /// Fraction of the majority class on the test split (chance accuracy).
     public var majority: Double
-    /// Folder of the HMM this task was drawn from.
+    /// Folder and configuration (seed included, so it identifies the language) of the HMM this task was drawn from.
     public var hmm: String
+    public var hmmConfig: HMMConfig
 
     enum CodingKeys: String, CodingKey {
         case format, name, kind, label, direction, length, prompt, lag, seed, kappa, bias, B, tau, majority, hmm
         case trainCount = "train_count", testCount = "test_count", tauStandardError = "tau_standard_error"
-        case tauExpected = "tau_expected"
+        case tauExpected = "tau_expected", hmmConfig = "hmm_config"
     }
 }
 
@@ -117,7 +118,7 @@ public enum SyntheticTask {
         var spec = SyntheticTaskSpec(name: name, kind: kind, label: nil, direction: nil, length: length, prompt: prompt,
                                      lag: nil, seed: seed, trainCount: train, testCount: test, kappa: nil, bias: nil,
                                      B: nil, tau: .nan, tauStandardError: .nan, tauExpected: nil, majority: .nan,
-                                     hmm: hmmDirectory)
+                                     hmm: hmmDirectory, hmmConfig: hmm.config)
         var v: [Double]? = nil
         var perExample: [Double] = []
         switch kind {

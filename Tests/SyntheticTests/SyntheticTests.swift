@@ -229,3 +229,18 @@ final class SyntheticTests: XCTestCase {
         }
     }
 }
+
+final class SyntheticTaskFileTests: XCTestCase {
+    /// A task is measured only against the HMM it was drawn from.
+    func testTaskFromAnotherHMMIsRefused() throws {
+        let a = try HiddenMarkovModel.generate(HMMConfig(states: 3, words: 8, classes: 0, classSize: 0, seed: 1))
+        let b = try HiddenMarkovModel.generate(HMMConfig(states: 3, words: 8, classes: 0, classSize: 0, seed: 2))
+        let t = try SyntheticTask.make(hmm: a, hmmDirectory: "a", name: "c", kind: .control, length: 5, lag: 2,
+                                       train: 20, test: 10, seed: 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-other-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try SyntheticTask.write(t, to: dir)
+        XCTAssertNoThrow(try LoadedSyntheticTask(directory: dir, hmm: a))
+        XCTAssertThrowsError(try LoadedSyntheticTask(directory: dir, hmm: b)) { XCTAssertTrue("\($0)".contains("another HMM"), "\($0)") }
+    }
+}
