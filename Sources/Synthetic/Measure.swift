@@ -128,8 +128,10 @@ public struct SyntheticMeasureOptions: Sendable {
     public var seed: UInt64 = 0xE951_1011
     /// Logistic C grid and folds (chosen by stratified CV log-loss: the measured quantity is the loss), features
     /// standardised.
-    public var logisticCs = logspace(-3, 3, 7)
+    public var logisticCs = logspace(-2, 2, 5)
     public var folds = 3
+    /// L-BFGS iteration cap per logistic fit (p_f and p* have V dimensions; an uncapped CV there costs minutes).
+    public var maxIterations = 300
     public init() {}
 }
 
@@ -221,7 +223,7 @@ public enum SyntheticMeasure {
         let n = testLabels.count
         let lr = try LogisticRegression.fitCV(x: train, labels: trainLabels, classes: 2, Cs: options.logisticCs,
                                               folds: options.folds, standardize: true, tolerance: 1e-6,
-                                              scoring: .logLoss)
+                                              maxIterations: options.maxIterations, scoring: .logLoss)
         let probs = try lr.predictProbabilities(test)
         let pred = try lr.predict(test)
         let m = try ClassificationMetrics(predicted: pred, truth: testLabels, classes: 2, probabilities: probs)

@@ -7,7 +7,7 @@ import Model
 
 /// `lmprobe synth measure` end to end: every checkpoint of every run × every task → `report.json`, `report.md` and
 /// one SVG per natural task in `out`. Each checkpoint's result is also kept in `out/points/RUN/LABEL.json` under a key
-/// (checkpoint SHA-256, tasks, windows, seed), so a re-run after an interruption or with more checkpoints only
+/// (checkpoint SHA-256, tasks, windows, seed, probe settings), so a re-run after an interruption or with more checkpoints only
 /// measures what is new; features go to `out/features/RUN/LABEL/TASK/{train,test}` and are replaced on each measure.
 public enum SyntheticStudy {
     struct CachedPoint: Codable {
@@ -43,7 +43,9 @@ public enum SyntheticStudy {
             for file in files {
                 let sha = try Digest.sha256(file: file.url)
                 let key = Digest.sha256([sha, names.joined(separator: ","), "\(options.windows)", "\(options.seed)",
-                                         tasks.map { $0.spec.seed.description }.joined(separator: ",")].joined(separator: "|"))
+                                         tasks.map { $0.spec.seed.description }.joined(separator: ","),
+                                         options.logisticCs.map { "\($0)" }.joined(separator: ","), "\(options.folds)",
+                                         "\(options.maxIterations)"].joined(separator: "|"))
                 let cacheURL = out.appendingPathComponent("points/\(run.name)/\(file.label).json")
                 if let data = FileManager.default.contents(atPath: cacheURL.path),
                    let c = try? ReportWriter.decoder().decode(CachedPoint.self, from: data), c.key == key {
@@ -78,6 +80,7 @@ public enum SyntheticStudy {
         let settings = ["hmm": hmmDirectory.path, "tasks": taskDirectories.map(\.path).joined(separator: ", "),
                         "runs": runs.map { "\($0.name)=\($0.url.path)" }.joined(separator: ", "),
                         "windows": "\(options.windows)", "seed": "\(options.seed)", "folds": "\(options.folds)",
+                        "max_iterations": "\(options.maxIterations)",
                         "logistic_Cs": options.logisticCs.map { String(format: "%g", $0) }.joined(separator: ","),
                         "threads": "\(Threads.count)"]
         let report = SyntheticReport(settings: settings,

@@ -91,7 +91,7 @@ public struct SyntheticReport: Codable, Sendable {
         s += "ε = E_s KL(p*(·|s) ‖ p_f(s)) on held-out stationary windows (every position; ± standard error over windows); "
         s += "ε_task on the task's test contexts; bound = τ + B·√(2·ε_task) (γ = 1: measured on the task's own contexts). "
         s += "ℓ(p_f, κv) is the task's own direction applied to p_f without fitting. Probe losses: logistic test log-loss (nats), "
-        s += "C by \(settings["folds"] ?? "3")-fold CV log-loss; accuracies in % with 95 % Wilson intervals.\n\n"
+        s += "C by \(settings["folds"] ?? "3")-fold CV log-loss over {\(settings["logistic_Cs"] ?? "")}, at most \(settings["max_iterations"] ?? "–") L-BFGS iterations; accuracies in % with 95 % Wilson intervals.\n\n"
         for t in tasks {
             let spec = t.spec
             s += "## Task `\(spec.name)` (\(spec.kind.rawValue)"

@@ -135,12 +135,13 @@ struct SynthMeasure: ParsableCommand {
     @Option(help: "Held-out windows for ε (each adds the model's context length of contexts).") var windows = 320
     @Option(help: "Measure at most this many checkpoints per run, spread over it.") var maxCheckpoints: Int?
     @Option(help: "Logistic-regression CV folds.") var folds = 3
+    @Option(help: "L-BFGS iteration cap per logistic fit.") var maxIterations = 300
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
         global.apply()
         var options = SyntheticMeasureOptions()
-        options.windows = windows; options.folds = folds
+        options.windows = windows; options.folds = folds; options.maxIterations = maxIterations
         let runs: [(name: String, url: URL)] = lm.map { s in
             if let eq = s.firstIndex(of: "="), eq != s.startIndex {
                 return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
