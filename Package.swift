@@ -17,7 +17,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
@@ -28,23 +27,14 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
 
         // Pipeline stages.
-        .target(name: "Linalg", dependencies: [
-            "CBLAS", "CLAPACKE",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: swift5),
         .target(name: "Text", dependencies: [
             "Linalg",
             .product(name: "Collections", package: "swift-collections"),
         ], swiftSettings: swift5),
-        .target(name: "Model", dependencies: [
-            "Linalg",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
-        .target(name: "Probes", dependencies: [
-            "Linalg",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: swift5),
+        .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),
         // Orchestration: loading a model with its tokenizer, dataset splits, the feature cache, compare, transfer.
@@ -65,7 +55,7 @@ let package = Package(
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Linalg"], swiftSettings: swift5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Text", "Linalg"], swiftSettings: swift5),
         .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
@@ -76,6 +66,6 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg"], swiftSettings: swift5),
+        .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5),
     ]
 )

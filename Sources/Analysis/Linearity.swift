@@ -3,9 +3,9 @@ import Linalg
 
 /// Φp_f and log Z for many contexts at once, computed in blocks of rows so the n × V probability matrix never exists.
 ///
-/// For a block F_blk (b × d): L = F_blk Φᵀ (sgemm, b × V); per row m = max L, e = exp(L − m), s = Σ e
-/// (Double accumulation); log Z = m + log s; Φp_f = (e Φ) / s (sgemm, b × d). Rows of the softmax are computed in
-/// parallel (`parallelFor`) between the two gemms, so lmprobe's threads and OpenBLAS's never run at once.
+/// For a block F_blk (b × d): L = F_blk Φᵀ (sgemm, b × V); per row the one row softmax (`softmaxRow`: m = max L,
+/// s = Σ e^{L − m}, P = e^{L − m}/s); log Z = m + log s; Φp_f = P Φ (sgemm, b × d). Rows of the softmax are computed
+/// in parallel (`parallelFor`) between the two gemms, so lmprobe's threads and OpenBLAS's never run at once.
 public enum SoftmaxStatistics {
     /// Returns the conditional mean embeddings Φᵀp_f (n × d, Float) and log-partitions log Z (n values, Double).
     /// - Parameters:
@@ -25,9 +25,8 @@ public enum SoftmaxStatistics {
         let mean = Matrix<Float>(rows: n, cols: d)
         var logZ = [Double](repeating: 0, count: n)
         let block = Matrix<Float>(rows: min(blockRows, max(n, 1)), cols: v)
-        let scale = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
         let lz = UnsafeMutablePointer<Double>.allocate(capacity: block.rows)
-        defer { scale.deallocate(); lz.deallocate() }
+        defer { lz.deallocate() }
         var start = 0
         while start < n {
             let b = min(block.rows, n - start)
@@ -35,24 +34,12 @@ public enum SoftmaxStatistics {
             try BLAS.gemm(transB: true, f.rows(start..<start + b), phi, into: logits)
             let base = logits.pointer, ld = logits.stride
             parallelFor(b) { i in
-                let row = base + i &* ld
-                var m = -Float.infinity
-                for j in 0..<v { m = Swift.max(m, row[j]) }
-                var s = 0.0
-                for j in 0..<v {
-                    let e = Foundation.exp(row[j] - m)
-                    row[j] = e
-                    s += Double(e)
-                }
-                scale[i] = 1 / s
-                lz[i] = Double(m) + Foundation.log(s)
+                let (m, s) = softmaxRow(base + i &* ld, count: v)
+                lz[i] = Double(m) + Foundation.log(Double(s))
             }
             let out = mean.rows(start..<start + b)
             try BLAS.gemm(logits, phi, into: out)
-            for i in 0..<b {
-                BLAS.scal(Float(scale[i]), out.row(i))
-                logZ[start + i] = lz[i]
-            }
+            for i in 0..<b { logZ[start + i] = lz[i] }
             start += b
         }
         return (mean, logZ)
@@ -76,13 +63,37 @@ public struct LinearityCheck: Codable, Equatable, Sendable {
     /// Held-out R² of each output dimension j (NaN where Φp_f_j is constant on the held-out split).
     public let heldOutR2PerDimension: [Double]
     public let heldOutR2PerDimensionSummary: Summary
+    /// Held-out R² of the zero-parameter first-order Taylor expansion at the fit split's mean context (needs Φ).
+    public var taylorHeldOutR2: Double? = nil
+    /// How spread out the contexts are (all of them).
+    public var spread: ContextSpread? = nil
+    /// log Z over the contexts, and whether it is constant (then the check is trivially passed; needs Φ).
+    public var logPartition: ConstantLogPartition? = nil
+    /// What the contexts are (a preset's name or the user's description).
+    public var contextSet: String? = nil
 
     /// Computes Φp_f from f and Φ (`SoftmaxStatistics`), then fits.
     public static func run(f: Matrix<Float>, phi: Matrix<Float>, heldOutFraction: Double = 0.2, seed: UInt64 = 0,
                            blockRows: Int = 256) throws -> LinearityCheck {
         let stats = try SoftmaxStatistics.compute(f: f, phi: phi, blockRows: blockRows)
-        return try run(f: f, conditionalMean: stats.conditionalMean, heldOutFraction: heldOutFraction, seed: seed,
-                       vocabularySize: phi.rows)
+        var check = try run(f: f, conditionalMean: stats.conditionalMean, heldOutFraction: heldOutFraction, seed: seed,
+                            vocabularySize: phi.rows)
+        try check.addBaselines(f: f, phi: phi, heldOutFraction: heldOutFraction, logPartition: stats.logPartition)
+        return check
+    }
+
+    /// Adds the Taylor baseline and the constant-log-Z flag (computing log Z from f and Φ when not given); f and
+    /// `heldOutFraction` must be the ones the check ran with (the same seeded split is rebuilt).
+    public mutating func addBaselines(f: Matrix<Float>, phi: Matrix<Float>, heldOutFraction: Double,
+                                      logPartition given: [Double]? = nil) throws {
+        let logZ = try given ?? SoftmaxStatistics.compute(f: f, phi: phi).logPartition
+        let split = try FitSplit(count: f.rows, heldOutFraction: heldOutFraction, seed: seed)
+        let xFit = gatherRows(f, split.fit), xOut = gatherRows(f, split.heldOut)
+        let stats = try SoftmaxStatistics.compute(f: xOut.converted(to: Float.self), phi: phi)
+        let taylor = try TaylorExpansion(phi: phi, centre: columnMeans(xFit))
+        taylorHeldOutR2 = RSquared(truth: stats.conditionalMean.converted(to: Double.self),
+                                   prediction: try taylor.conditionalMean(xOut)).pooled
+        logPartition = ConstantLogPartition(logZ)
     }
 
     /// Fits on precomputed Φp_f (e.g. the `phip` features the extractor wrote), n × d' with the same n as f.
@@ -99,17 +110,21 @@ public struct LinearityCheck: Codable, Equatable, Sendable {
         let model = try AffineFit(x: xFit, y: yFit)
         let train = RSquared(truth: yFit, prediction: try model.predict(xFit))
         let held = RSquared(truth: yOut, prediction: try model.predict(xOut))
-        return LinearityCheck(contexts: f.rows, dimension: f.cols, vocabularySize: vocabularySize,
-                              fitContexts: split.fit.count, heldOutContexts: split.heldOut.count, seed: seed,
-                              solver: model.solver, trainR2: train.pooled, heldOutR2: held.pooled,
-                              heldOutR2PerDimension: held.perColumn,
-                              heldOutR2PerDimensionSummary: Summary(held.perColumn))
+        var check = LinearityCheck(contexts: f.rows, dimension: f.cols, vocabularySize: vocabularySize,
+                                   fitContexts: split.fit.count, heldOutContexts: split.heldOut.count, seed: seed,
+                                   solver: model.solver, trainR2: train.pooled, heldOutR2: held.pooled,
+                                   heldOutR2PerDimension: held.perColumn,
+                                   heldOutR2PerDimensionSummary: Summary(held.perColumn))
+        check.spread = ContextSpread(f)
+        return check
     }
 
     /// A short Markdown section.
     public func markdown() -> String {
         let s = heldOutR2PerDimensionSummary
         var out = "### Linearity of f ↦ Φp_f\n\n"
+        if let c = contextSet { out += "Contexts: \(c).\n\n" }
+        if let z = logPartition, z.isConstant { out += z.warning + "\n" }
         out += "Least-squares fit Φp_f(s) ≈ A f(s) + b on \(fitContexts) contexts, scored on \(heldOutContexts) "
         out += "held-out contexts (seed \(seed), d = \(dimension)"
         if let v = vocabularySize { out += ", V = \(v)" }
@@ -120,6 +135,16 @@ public struct LinearityCheck: Codable, Equatable, Sendable {
         out += "| held-out per dimension: mean | \(fmt(s.mean)) |\n"
         out += "| held-out per dimension: median | \(fmt(s.median)) |\n"
         out += "| held-out per dimension: min | \(fmt(s.min)) |\n"
+        if let t = taylorHeldOutR2 {
+            out += "| held-out, zero-parameter Taylor expansion at the mean context (baseline) | \(fmt(t)) |\n"
+        }
+        if let sp = spread {
+            out += "\nContext spread: RMS distance from the mean context \(fmt(sp.rmsDistance, 3)) = "
+            out += "\(fmt(sp.relativeSpread, 3)) × its norm \(fmt(sp.meanNorm, 3))"
+            if let z = logPartition { out += String(format: "; log Z mean %.3f, std %.3g", z.mean, z.standardDeviation) }
+            out += ". The fitted R² is evidence of linearity only as far as it exceeds the Taylor baseline on "
+            out += "contexts this spread out.\n"
+        }
         return out
     }
 }

@@ -35,14 +35,35 @@ public struct LogPartitionCheck: Codable, Equatable, Sendable {
     public let logPartitionSummary: Summary
     public let quadratic: Quality
     public let linear: Quality
+    /// Zero-parameter Taylor expansions of log Z at the fit split's mean context, first and second order (need Φ).
+    public var taylorFirstOrder: Quality? = nil
+    public var taylorSecondOrder: Quality? = nil
+    public var spread: ContextSpread? = nil
+    public var constant: ConstantLogPartition? = nil
+    /// What the contexts are (a preset's name or the user's description).
+    public var contextSet: String? = nil
 
-    /// Computes log Z from f and Φ (`SoftmaxStatistics`), then fits.
+    /// Computes log Z from f and Φ (`SoftmaxStatistics`), then fits, and adds the Taylor baselines.
     public static func run(f: Matrix<Float>, phi: Matrix<Float>, method: Method = .principalComponents(k: 32),
                            heldOutFraction: Double = 0.2, seed: UInt64 = 0, blockRows: Int = 256) throws
         -> LogPartitionCheck {
         let stats = try SoftmaxStatistics.compute(f: f, phi: phi, blockRows: blockRows)
-        return try run(theta: f, logPartition: stats.logPartition, method: method, heldOutFraction: heldOutFraction,
-                       seed: seed, vocabularySize: phi.rows)
+        var check = try run(theta: f, logPartition: stats.logPartition, method: method,
+                            heldOutFraction: heldOutFraction, seed: seed, vocabularySize: phi.rows)
+        let split = try FitSplit(count: f.rows, heldOutFraction: heldOutFraction, seed: seed)
+        let xFit = gatherRows(f, split.fit), xOut = gatherRows(f, split.heldOut)
+        let taylor = try TaylorExpansion(phi: phi, centre: columnMeans(xFit))
+        func column(_ v: [Double]) throws -> Matrix<Double> { try Matrix<Double>(rows: v.count, cols: 1, values: v) }
+        let yFit = try column(split.fit.map { stats.logPartition[$0] })
+        let yOut = try column(split.heldOut.map { stats.logPartition[$0] })
+        for order in [1, 2] {
+            let q = quality(model: "Taylor expansion at the mean context, order \(order) (0 fitted parameters)",
+                            parameters: 0, fitTruth: yFit,
+                            fitPred: try column(taylor.logPartition(xFit, secondOrder: order == 2)), outTruth: yOut,
+                            outPred: try column(taylor.logPartition(xOut, secondOrder: order == 2)))
+            if order == 1 { check.taylorFirstOrder = q } else { check.taylorSecondOrder = q }
+        }
+        return check
     }
 
     /// Fits log Z values given for each row of θ.
@@ -98,10 +119,13 @@ public struct LogPartitionCheck: Codable, Equatable, Sendable {
             quadratic = quality(model: "½θᵀAθ + bᵀθ + c (polynomial kernel)", parameters: d * (d + 1) / 2 + d + 1,
                                 fitTruth: yFit, fitPred: fitPred, outTruth: yOut, outPred: outPred)
         }
-        return LogPartitionCheck(contexts: theta.rows, dimension: d, vocabularySize: vocabularySize,
-                                 fitContexts: split.fit.count, heldOutContexts: split.heldOut.count, seed: seed,
-                                 method: method, methodDescription: description,
-                                 logPartitionSummary: Summary(logPartition), quadratic: quadratic, linear: linear)
+        var check = LogPartitionCheck(contexts: theta.rows, dimension: d, vocabularySize: vocabularySize,
+                                      fitContexts: split.fit.count, heldOutContexts: split.heldOut.count, seed: seed,
+                                      method: method, methodDescription: description,
+                                      logPartitionSummary: Summary(logPartition), quadratic: quadratic, linear: linear)
+        check.spread = ContextSpread(theta)
+        check.constant = ConstantLogPartition(logPartition)
+        return check
     }
 
     static func quality(model: String, parameters: Int, fitTruth: Matrix<Double>, fitPred: Matrix<Double>,
@@ -171,15 +195,23 @@ public struct LogPartitionCheck: Codable, Equatable, Sendable {
 
     public func markdown() -> String {
         var out = "### Quadratic log-partition\n\n"
+        if let c = contextSet { out += "Contexts: \(c).\n\n" }
+        if let z = constant, z.isConstant { out += z.warning + "\n" }
         out += "Fit of log Z(θ) = log Σ_w exp(φ_wᵀθ) over θ = f(s): \(fitContexts) fit contexts, \(heldOutContexts) "
         out += "held out (seed \(seed)); quadratic model: \(methodDescription). "
         out += "log Z on all contexts: mean \(fmt(logPartitionSummary.mean, 3)), range [\(fmt(logPartitionSummary.min, 3)), "
         out += "\(fmt(logPartitionSummary.max, 3))].\n\n"
         out += "| model | parameters | held-out rel. error (mean) | (median) | held-out R² | fit R² |\n"
         out += "|---|---:|---:|---:|---:|---:|\n"
-        for q in [quadratic, linear] {
+        for q in [quadratic, linear] + [taylorSecondOrder, taylorFirstOrder].compactMap({ $0 }) {
             out += "| \(q.model) | \(q.parameters) | \(fmt(q.heldOutRelativeErrorMean, 5)) | "
             out += "\(fmt(q.heldOutRelativeErrorMedian, 5)) | \(fmt(q.heldOutR2)) | \(fmt(q.trainR2)) |\n"
+        }
+        if let sp = spread {
+            out += "\nContext spread: RMS distance from the mean context \(fmt(sp.rmsDistance, 3)) = "
+            out += "\(fmt(sp.relativeSpread, 3)) × its norm \(fmt(sp.meanNorm, 3)); log Z std "
+            out += "\(fmt(constant?.standardDeviation ?? .nan, 4)). The fitted models are evidence of a quadratic log Z "
+            out += "only as far as they beat the zero-parameter Taylor rows.\n"
         }
         return out
     }

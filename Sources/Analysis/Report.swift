@@ -1,5 +1,7 @@
 import Foundation
+import Probes
 import Text
+import Linalg
 
 /// One probe result: a feature family evaluated on one task, with or without a prompt, from one model.
 public struct ProbeResult: Codable, Equatable, Sendable {
@@ -13,12 +15,34 @@ public struct ProbeResult: Codable, Equatable, Sendable {
     public var loss: Double?
     /// Free-form probe settings (e.g. "ridge", chosen α).
     public var probe: String?
+    /// 95 % Wilson interval of `accuracy` over the test examples.
+    public var interval: ConfidenceInterval? = nil
+    /// 95 % bootstrap interval of `loss` over the test examples (logistic probes).
+    public var lossInterval: ConfidenceInterval? = nil
+    /// Per test example, "1" when classified correctly else "0" (the input of every paired test).
+    public var correct: String? = nil
+    /// The grid search's note when the chosen λ or C landed at an end of the requested grid.
+    public var gridNote: String? = nil
 
     public init(task: String, prompt: String?, model: String, feature: String, accuracy: Double, loss: Double? = nil,
                 probe: String? = nil) {
         self.task = task; self.prompt = prompt; self.model = model; self.feature = feature
         self.accuracy = accuracy; self.loss = loss; self.probe = probe
     }
+
+    /// A result with its intervals and per-example correctness taken from test metrics.
+    public init(task: String, prompt: String?, model: String, feature: String, metrics: ClassificationMetrics,
+                probe: String?, gridNote: String? = nil) {
+        self.init(task: task, prompt: prompt, model: model, feature: feature, accuracy: metrics.accuracy,
+                  loss: metrics.logLoss, probe: probe)
+        interval = metrics.accuracyInterval
+        lossInterval = metrics.logLossInterval
+        correct = String(metrics.correct.map { $0 ? "1" : "0" })
+        self.gridNote = gridNote.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// `correct` decoded.
+    public var correctness: [Bool]? { correct.map { $0.map { $0 == "1" } } }
 
     /// The table column this result belongs to.
     public var column: ComparisonTable.Column { .init(task: task, prompt: prompt, model: model) }
@@ -42,6 +66,11 @@ public struct ComparisonTable: Equatable, Sendable {
     public var features: [String]
     /// values[feature][column], nil when not measured.
     public var values: [[Double?]]
+    /// halfWidths[feature][column]: half the 95 % interval, printed as ±, when known.
+    public var halfWidths: [[Double?]] = []
+    /// notSignificant[feature][column]: the cell's model differs from the first model of the same task and prompt by
+    /// less than a paired test can tell (McNemar mid-p ≥ 0.05 or the paired-bootstrap interval contains 0).
+    public var notSignificant: [[Bool]] = []
 
     public init(columns: [Column], features: [String], values: [[Double?]]) throws {
         guard values.count == features.count, values.allSatisfy({ $0.count == columns.count }) else {
@@ -66,6 +95,22 @@ public struct ComparisonTable: Equatable, Sendable {
         }
         try self.init(columns: columns, features: features,
                       values: features.map { f in columns.map { cell[$0]![f] } })
+        var byKey: [String: ProbeResult] = [:]
+        for r in results { byKey["\(r.task)\u{1}\(r.prompt ?? "\u{2}")\u{1}\(r.model)\u{1}\(r.feature)"] = r }
+        func find(_ c: Column, _ f: String) -> ProbeResult? { byKey["\(c.task)\u{1}\(c.prompt ?? "\u{2}")\u{1}\(c.model)\u{1}\(f)"] }
+        halfWidths = features.map { f in columns.map { c in find(c, f)?.interval?.halfWidth } }
+        // The first model seen for each task and prompt is the reference of the paired tests.
+        var reference: [String: String] = [:]
+        for c in columns where reference["\(c.task)\u{1}\(c.prompt ?? "")"] == nil { reference["\(c.task)\u{1}\(c.prompt ?? "")"] = c.model }
+        notSignificant = try features.map { f in
+            try columns.map { c in
+                guard let ref = reference["\(c.task)\u{1}\(c.prompt ?? "")"], ref != c.model,
+                      let a = find(c, f)?.correctness,
+                      let b = find(Column(task: c.task, prompt: c.prompt, model: ref), f)?.correctness,
+                      a.count == b.count, !a.isEmpty else { return false }
+                return !(try PairedComparison(correctA: a, correctB: b).significant())
+            }
+        }
     }
 
     static func percent(_ v: Double?) -> String {
@@ -86,9 +131,20 @@ public struct ComparisonTable: Equatable, Sendable {
             out += "| \(cellText(name)) |"
             for c in columns.indices {
                 let text = Self.percent(values[f][c])
-                out += text == best[c] ? " **\(text)** |" : " \(text) |"
+                var cell = text == best[c] ? "**\(text)**" : text
+                if f < halfWidths.count, let h = halfWidths[f][c], values[f][c] != nil {
+                    cell += String(format: " ±%.1f", 100 * h)
+                }
+                if f < notSignificant.count, notSignificant[f][c] { cell += " ⁿˢ" }
+                out += " \(cell) |"
             }
             out += "\n"
+        }
+        if halfWidths.contains(where: { $0.contains { $0 != nil } }) {
+            out += "\n± is half the 95 % Wilson interval over the test examples"
+            out += notSignificant.contains(where: { $0.contains(true) })
+                ? "; ⁿˢ: not significantly different from the first model's value in the same row (paired test, 5 %).\n"
+                : ".\n"
         }
         return out
     }
@@ -162,7 +218,69 @@ public enum ReportWriter {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url, options: .atomic)
         } catch {
-            throw AnalysisError.invalidArgument("\(url.path): cannot write (\(error.localizedDescription))")
+            throw AnalysisError.invalidArgument("\(url.path): cannot write (\(ioErrorText(error)))")
         }
+    }
+}
+
+/// One paired test between two probe results on the same test examples.
+public struct PairedTestRecord: Codable, Equatable, Sendable {
+    public var task: String
+    public var prompt: String?
+    /// "model · feature" of each side; the difference is A − B.
+    public var a: String
+    public var b: String
+    public var comparison: PairedComparison
+}
+
+/// The paired tests a comparison reports: every model against the first model (same task, prompt and feature), and
+/// within each model every feature against the first feature of the same probe method (e.g. p_f · ridge vs
+/// f · ridge). Results without per-example correctness, or with different test sets, are skipped.
+public enum PairedTests {
+    public static func all(results: [ProbeResult]) throws -> [PairedTestRecord] {
+        var out: [PairedTestRecord] = []
+        func key(_ r: ProbeResult) -> String { "\(r.task)\u{1}\(r.prompt ?? "\u{2}")" }
+        var firstModel: [String: String] = [:]
+        for r in results where firstModel[key(r)] == nil { firstModel[key(r)] = r.model }
+        func method(_ feature: String) -> String { feature.components(separatedBy: " · ").last ?? feature }
+        var firstFeature: [String: String] = [:]   // key + model + method → reference feature
+        for r in results where r.correct != nil {
+            let k = key(r) + "\u{1}" + r.model + "\u{1}" + method(r.feature)
+            if firstFeature[k] == nil { firstFeature[k] = r.feature }
+        }
+        for r in results {
+            guard let a = r.correctness else { continue }
+            if let ref = firstModel[key(r)], ref != r.model,
+               let other = results.first(where: { key($0) == key(r) && $0.model == ref && $0.feature == r.feature }),
+               let b = other.correctness, b.count == a.count {
+                out.append(PairedTestRecord(task: r.task, prompt: r.prompt, a: "\(r.model) · \(r.feature)",
+                                            b: "\(ref) · \(r.feature)",
+                                            comparison: try PairedComparison(correctA: a, correctB: b)))
+            }
+            let k = key(r) + "\u{1}" + r.model + "\u{1}" + method(r.feature)
+            if let ref = firstFeature[k], ref != r.feature,
+               let other = results.first(where: { key($0) == key(r) && $0.model == r.model && $0.feature == ref }),
+               let b = other.correctness, b.count == a.count {
+                out.append(PairedTestRecord(task: r.task, prompt: r.prompt, a: "\(r.model) · \(r.feature)",
+                                            b: "\(r.model) · \(ref)",
+                                            comparison: try PairedComparison(correctA: a, correctB: b)))
+            }
+        }
+        return out
+    }
+
+    /// A Markdown table of the tests: Δ (points), its 95 % paired-bootstrap interval, McNemar exact and mid-p.
+    public static func markdown(_ records: [PairedTestRecord]) -> String {
+        guard !records.isEmpty else { return "" }
+        var out = "| task · prompt | A | B | Δ = A − B (points) | 95 % interval | discordant (A only / B only) | McNemar p (mid-p) | significant |\n"
+        out += "|---|---|---|---:|---:|---:|---:|:---:|\n"
+        for r in records {
+            let c = r.comparison
+            let p = r.prompt.map { "“\($0.trimmingCharacters(in: .whitespaces))”" } ?? "no prompt"
+            out += "| \(r.task) · \(p) | \(r.a) | \(r.b) | " + String(format: "%+.1f | [%+.1f, %+.1f] | %d / %d | %.3g (%.3g) | %@ |\n",
+                100 * c.difference, 100 * c.differenceInterval.lower, 100 * c.differenceInterval.upper,
+                c.onlyA, c.onlyB, c.mcNemarExactP, c.mcNemarMidP, c.significant() ? "yes" : "no")
+        }
+        return out
     }
 }

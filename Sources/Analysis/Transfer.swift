@@ -1,4 +1,5 @@
 import Foundation
+import Probes
 
 /// Pearson and Spearman correlation of two equally long lists (NaN when undefined: fewer than 2 points or a
 /// constant list). Spearman is Pearson on average ranks (ties share their mean rank).
@@ -44,12 +45,69 @@ public enum Correlation {
     }
 }
 
+/// The power law ℓ(t) = ℓ∞ + a·t^−b fitted by least squares to (step, validation loss) pairs: for each b on a fine
+/// grid (0.01…4, then refined by golden section around the best) (ℓ∞, a) is an ordinary least-squares solve, and the
+/// b with the smallest residual wins. ℓ∞ estimates the loss the run is heading for — the ℓ* of the O(√(ℓ − ℓ*))
+/// bound — instead of taking the last checkpoint's loss as ℓ* (which makes the last √(ℓ − ℓ*) zero by definition).
+/// Needs ≥ 3 checkpoints at steps > 0. `usable` is false when the fit is degenerate — a ≤ 0 (the loss does not
+/// fall), b at an end of the search (0.01 or 4: the decrements do not shrink like a power law), or ℓ∞ outside
+/// (0, smallest observed loss] — and callers then fall back to the smallest observed loss and say so.
+public struct LossCurveFit: Codable, Equatable, Sendable {
+    public let asymptote: Double
+    public let scale: Double
+    public let exponent: Double
+    public let residualRMS: Double
+    public let points: Int
+    public let smallestLoss: Double
+    public var usable: Bool {
+        scale > 0 && exponent > 0.0105 && exponent < 3.9 && asymptote.isFinite && asymptote > 0 && asymptote <= smallestLoss
+    }
+
+    public init(steps: [Int], losses: [Double]) throws {
+        guard steps.count == losses.count else { throw AnalysisError.shapeMismatch("\(steps.count) steps, \(losses.count) losses") }
+        let pts = zip(steps, losses).filter { $0.0 > 0 && $0.1.isFinite }
+        guard pts.count >= 3 else {
+            throw AnalysisError.emptyInput("a loss curve ℓ∞ + a·t^−b needs ≥ 3 checkpoints at steps > 0 (have \(pts.count))")
+        }
+        let t = pts.map { Double($0.0) }, y = pts.map(\.1)
+        func solve(_ b: Double) -> (c: Double, a: Double, sse: Double) {
+            let x = t.map { Foundation.pow($0, -b) }
+            let n = Double(x.count), mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
+            var sxy = 0.0, sxx = 0.0
+            for i in x.indices { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx) }
+            let a = sxx > 0 ? sxy / sxx : 0, c = my - a * mx
+            var sse = 0.0
+            for i in x.indices { let e = y[i] - c - a * x[i]; sse += e * e }
+            return (c, a, sse)
+        }
+        var bestB = 0.01, best = solve(0.01)
+        var b = 0.01
+        while b <= 4 { let r = solve(b); if r.sse < best.sse { best = r; bestB = b }; b *= 1.05 }
+        var lo = bestB / 1.05, hi = bestB * 1.05
+        let phi = (5.0.squareRoot() - 1) / 2
+        for _ in 0..<60 {
+            let m1 = hi - phi * (hi - lo), m2 = lo + phi * (hi - lo)
+            if solve(m1).sse < solve(m2).sse { hi = m2 } else { lo = m1 }
+        }
+        let bb = (lo + hi) / 2, r = solve(bb)
+        let final = r.sse <= best.sse ? (bb, r) : (bestB, best)
+        exponent = final.0; asymptote = final.1.c; scale = final.1.a
+        residualRMS = (final.1.sse / Double(t.count)).squareRoot()
+        points = t.count
+        smallestLoss = y.min()!
+    }
+
+    public func loss(atStep t: Double) -> Double { asymptote + scale * Foundation.pow(t, -exponent) }
+}
+
 /// Check 3: downstream probe quality against the language model's validation cross-entropy across checkpoints.
 public struct TransferCheck: Codable, Equatable, Sendable {
     /// A probe's outcome on one feature family.
     public struct ProbeOutcome: Codable, Equatable, Sendable {
         public var accuracy: Double
         public var loss: Double?
+        /// 95 % interval of `accuracy` over the test examples.
+        public var interval: ConfidenceInterval? = nil
         public init(accuracy: Double, loss: Double? = nil) { self.accuracy = accuracy; self.loss = loss }
     }
 
@@ -81,8 +139,13 @@ public struct TransferCheck: Codable, Equatable, Sendable {
 
     /// Checkpoints sorted by step.
     public let checkpoints: [Checkpoint]
+    /// ℓ*: the fitted asymptote ℓ∞ of ℓ(t) = ℓ∞ + a·t^−b when that fit is usable, else the smallest observed loss.
     public let bestValidationLoss: Double
-    /// √(ℓ − ℓ_best) per checkpoint, in `checkpoints` order.
+    /// The fit behind ℓ* (nil with fewer than 3 checkpoints).
+    public var lossCurve: LossCurveFit? = nil
+    /// How ℓ* was obtained, for the report.
+    public var bestLossSource: String = "smallest observed validation loss"
+    /// √(max(0, ℓ − ℓ*)) per checkpoint, in `checkpoints` order.
     public let sqrtExcessLoss: [Double]
     /// Feature families in first-seen order.
     public let features: [String]
@@ -100,9 +163,22 @@ public struct TransferCheck: Codable, Equatable, Sendable {
         }
         let cps = input.sorted { $0.step < $1.step }
         checkpoints = cps
-        let best = cps.map { $0.validationLoss }.min()!
+        var best = cps.map { $0.validationLoss }.min()!
+        if let fit = try? LossCurveFit(steps: cps.map(\.step), losses: cps.map(\.validationLoss)) {
+            lossCurve = fit
+            if fit.usable {
+                best = fit.asymptote
+                bestLossSource = String(format: "ℓ∞ of ℓ(t) = ℓ∞ + a·t^−b fitted to the %d checkpoints (a = %.3g, b = %.3g, "
+                                        + "residual RMS %.2g)", fit.points, fit.scale, fit.exponent, fit.residualRMS)
+            } else {
+                bestLossSource = String(format: "smallest observed validation loss (the fit ℓ∞ + a·t^−b is degenerate: "
+                                        + "ℓ∞ = %.3g, a = %.3g, b = %.3g)", fit.asymptote, fit.scale, fit.exponent)
+            }
+        } else {
+            bestLossSource = "smallest observed validation loss (fewer than 3 checkpoints to fit ℓ∞ + a·t^−b)"
+        }
         bestValidationLoss = best
-        sqrtExcessLoss = cps.map { ($0.validationLoss - best).squareRoot() }
+        sqrtExcessLoss = cps.map { max(0, $0.validationLoss - best).squareRoot() }
         var features = [String]()
         for c in cps { for f in c.probes.keys.sorted() where !features.contains(f) { features.append(f) } }
         self.features = features
@@ -124,7 +200,7 @@ public struct TransferCheck: Codable, Equatable, Sendable {
     /// Markdown: the per-checkpoint table (accuracy % and probe loss per family) and the correlations.
     public func markdown() -> String {
         var out = "### Transfer vs language-model quality\n\n"
-        out += "Best validation cross-entropy ℓ* = \(fmt(bestValidationLoss)). Accuracy in %, probe loss in brackets.\n\n"
+        out += "ℓ* = \(fmt(bestValidationLoss)): \(bestLossSource). Accuracy in % (± half the 95 % Wilson interval), probe loss in brackets. Correlations over \(checkpoints.count) checkpoints are descriptive: with so few points none is a test.\n\n"
         out += "| checkpoint | step | val. CE ℓ | √(ℓ − ℓ*) | " + features.joined(separator: " | ") + " |\n"
         out += "|---|---:|---:|---:|" + String(repeating: "---:|", count: features.count) + "\n"
         for (i, c) in checkpoints.enumerated() {
@@ -132,6 +208,7 @@ public struct TransferCheck: Codable, Equatable, Sendable {
             for f in features {
                 if let p = c.probes[f] {
                     out += " \(String(format: "%.1f", 100 * p.accuracy))"
+                    if let ci = p.interval { out += String(format: " ±%.1f", 100 * ci.halfWidth) }
                     if let l = p.loss { out += " (\(fmt(l, 3)))" }
                     out += " |"
                 } else { out += " — |" }

@@ -21,20 +21,30 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
 
     public init(trainTexts: [String], trainLabels: [Int], testTexts: [String], testLabels: [Int],
                 alphas: [Double] = BagOfWordsBaseline.defaultAlphas,
-                minimumDocumentFrequency: TfidfVectorizer.MinimumDocumentFrequency = .count(1)) throws {
+                minimumDocumentFrequency: TfidfVectorizer.MinimumDocumentFrequency = .count(1),
+                log: ((String) -> Void)? = nil) throws {
         guard trainTexts.count == trainLabels.count else {
             throw ExperimentError("bag of words: \(trainTexts.count) training texts but \(trainLabels.count) labels")
         }
         guard testTexts.count == testLabels.count else {
             throw ExperimentError("bag of words: \(testTexts.count) test texts but \(testLabels.count) labels")
         }
+        var clock = Benchmark.now()
+        func lap() -> Double { let t = Benchmark.now(); defer { clock = t }; return t - clock }
         let vectorizer = try TfidfVectorizer(fit: trainTexts, ngramRange: 1...2,
                                              minimumDocumentFrequency: minimumDocumentFrequency)
         let xTrain = vectorizer.transform(trainTexts), xTest = vectorizer.transform(testTexts)
+        log?(String(format: "TF-IDF: %d + %d documents, %d terms (%.1f s)", trainTexts.count, testTexts.count,
+                    vectorizer.vocabulary.count, lap()))
+        let gram = try SparseMatrix.gram(xTrain, xTrain)
+        log?(String(format: "Gram matrix %d × %d (%.1f s)", gram.rows, gram.cols, lap()))
         let classes = max(trainLabels.max() ?? 0, testLabels.max() ?? 0) + 1
-        let model = try RidgeClassifier.fit(gram: try SparseMatrix.gram(xTrain, xTrain), labels: trainLabels,
-                                            classes: classes, alphas: alphas)
+        let model = try RidgeClassifier.fit(gram: gram, labels: trainLabels, classes: classes, alphas: alphas)
+        log?(String(format: "ridge, exact LOO over %d α (%@ decomposition): α = %g (%.1f s: %@)", alphas.count,
+                    model.decomposition.rawValue, model.alpha, lap(),
+                    model.timings.map { String(format: "%@ %.1f", $0.phase, $0.seconds) }.joined(separator: ", ")))
         let predictions = try model.predict(crossKernel: try SparseMatrix.gram(xTest, xTrain))
+        log?(String(format: "test predictions (%.1f s)", lap()))
         trainCount = trainTexts.count
         testCount = testTexts.count
         vocabularySize = vectorizer.vocabulary.count

@@ -33,6 +33,10 @@ public struct ComparisonSettings: Codable, Sendable {
     public var leakageMinimumLength = SentenceIndex.defaultMinimumLength
     public var pDtype = "<f4"
     public var maxBatchTokens = 8192
+    /// lmprobe's probe settings or the paper's (`ProbeProtocol`: no scaling, the paper's C grids, one-vs-rest).
+    public var probeProtocol: ProbeProtocol = .lmprobe
+    /// Extend a grid whose chosen λ/C is at an end (`GridExtension`; the paper protocol's C grid is never extended).
+    public var extendGrids = true
 
     public init() {}
 }
@@ -77,8 +81,13 @@ public struct ComparisonReport: Codable, Sendable {
     public var tasks: [TaskOutcome]
     public var results: [ProbeResult]
     public var seconds: Double
+    /// Every model against the first model and every family against the first of its probe method (`PairedTests`).
+    public var pairedTests: [PairedTestRecord] = []
+    /// Tasks run on K resamplings (TASK@sS splits or TASK@fF folds): each cell's mean ± std over them.
+    public var resampled: [ResampledResult] = []
 
-    /// Markdown: one table per task (rows: features; columns: prompt × model), then BoW and leakage facts.
+    /// Markdown: one table per task (rows: features; columns: prompt × model), then BoW and leakage facts, the
+    /// paired tests, and the mean ± std of resampled tasks.
     public func markdown() throws -> String {
         var out = "# lmprobe compare\n\n"
         out += "Models: " + models.map { m in
@@ -86,7 +95,8 @@ public struct ComparisonReport: Codable, Sendable {
                 (m.validationCrossEntropy.map { String(format: ", val CE %.3f", $0) } ?? "") + ")"
         }.joined(separator: "; ") + ".\n"
         out += "Probes: \(settings.methods.joined(separator: ", ")) on the train split, accuracy (%) on the test split"
-        out += settings.standardize ? " (features standardised).\n\n" : ".\n\n"
+        out += settings.probeProtocol == .paper ? ". " : (settings.standardize ? " (features standardised). " : ". ")
+        out += settings.probeProtocol.describe + ".\n\n"
         for t in tasks {
             let rs = results.filter { $0.task == t.task }
             guard !rs.isEmpty else { continue }
@@ -100,9 +110,62 @@ public struct ComparisonReport: Codable, Sendable {
                 out += "Leakage (\(model)'s pretraining corpus): \(l.leaked) of \(l.sentences - l.notChecked) sentences " +
                     "(≥ \(l.minimumLength) bytes) occur in it; \(l.notChecked) shorter ones not checked.\n"
             }
+            let notes = rs.compactMap { r in r.gridNote.map { "\(r.model) · \(r.prompt == nil ? "no prompt" : "prompt") · \(r.feature): \($0)" } }
+            if !notes.isEmpty {
+                out += "\nGrid edges (λ or C at an end of the requested grid):\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n"
+            }
             out += "\n"
         }
+        if !resampled.isEmpty {
+            out += "## Resampled tasks: mean ± std (%) over resamplings\n\n"
+            out += "| task · prompt · model | feature | mean ± std | resamplings | values |\n|---|---|---:|---:|---|\n"
+            for r in resampled {
+                out += "| \(r.task) · \(r.prompt.map { "“\($0.trimmingCharacters(in: .whitespaces))”" } ?? "no prompt") · \(r.model) | \(r.feature) | "
+                out += String(format: "%.1f ± %.1f | %d | ", 100 * r.score.mean, 100 * r.score.standardDeviation, r.score.values.count)
+                out += r.score.values.map { String(format: "%.1f", 100 * $0) }.joined(separator: ", ") + " |\n"
+            }
+            out += "\n"
+        }
+        if !pairedTests.isEmpty {
+            out += "## Paired tests (same test examples)\n\n"
+            out += "McNemar exact and mid-p on the discordant examples; Δ's 95 % interval by the paired bootstrap over "
+            out += "test examples (\(Intervals.resamples) resamples). “significant”: mid-p < 0.05 and the interval excludes 0.\n\n"
+            out += PairedTests.markdown(pairedTests) + "\n"
+        }
         return out
+    }
+}
+
+/// One cell of a task run on K resamplings: its accuracy on each (TASK@s0…, or TASK@f0… whose test folds together
+/// cover every example once).
+public struct ResampledResult: Codable, Sendable {
+    public var task: String
+    public var prompt: String?
+    public var model: String
+    public var feature: String
+    public var score: ResampledScore
+
+    /// Groups results whose task names end in @sN or @fN by (base task, prompt, model, feature).
+    public static func summarize(_ results: [ProbeResult]) -> [ResampledResult] {
+        var order: [String] = [], groups: [String: (ResampledResult, [Double])] = [:]
+        for r in results {
+            guard let at = r.task.lastIndex(of: "@") else { continue }
+            let suffix = r.task[r.task.index(after: at)...]
+            guard let first = suffix.first, first == "s" || first == "f", Int(suffix.dropFirst()) != nil else { continue }
+            let base = String(r.task[..<at])
+            let key = [base, r.prompt ?? "\u{2}", r.model, r.feature].joined(separator: "\u{1}")
+            if groups[key] == nil {
+                order.append(key)
+                groups[key] = (ResampledResult(task: base, prompt: r.prompt, model: r.model, feature: r.feature,
+                                               score: ResampledScore([])), [])
+            }
+            groups[key]!.1.append(r.accuracy)
+        }
+        return order.map { k in
+            var g = groups[k]!.0
+            g.score = ResampledScore(groups[k]!.1)
+            return g
+        }
     }
 }
 
@@ -122,6 +185,11 @@ public final class ComparisonRunner {
         guard !tasks.isEmpty else { throw ExperimentError("compare: no tasks to run") }
         let names = models.map(\.name)
         if Set(names).count != names.count { throw ExperimentError("compare: model names must differ (\(names))") }
+        // Names become file and folder names under --out and the cache: nothing may climb out of them.
+        do {
+            for n in names { try PathName.check(n, role: "model name") }
+            for t in tasks { try PathName.check(t.name, role: "task name") }
+        } catch { throw ExperimentError("compare: \(error)") }
         for m in settings.methods where !["ridge", "logistic"].contains(m) {
             throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
         }
@@ -152,10 +220,12 @@ public final class ComparisonRunner {
             if settings.bagOfWords {
                 let bow = try bagOfWords(task, trainSplit, testSplit)
                 outcome.bagOfWords = bow
+                let metrics = try ClassificationMetrics(predicted: bow.testPredictions, truth: test.labels,
+                                                        classes: train.classNames.count)
                 for m in loaded {
                     for p in promptSettings(task) {
                         results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
-                                                   feature: "BoW TF-IDF · ridge", accuracy: bow.testAccuracy,
+                                                   feature: "BoW TF-IDF · ridge", metrics: metrics,
                                                    probe: "ridge α=\(bow.alpha)"))
                     }
                 }
@@ -187,15 +257,21 @@ public final class ComparisonRunner {
                          step: m.checkpoint.step, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
                          validationLoss: m.checkpoint.validation.last?.loss)
         }
-        return ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
-                                models: modelOutcomes, tasks: outcomes, results: results,
-                                seconds: Benchmark.now() - start)
+        var report = ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
+                                      models: modelOutcomes, tasks: outcomes, results: results,
+                                      seconds: Benchmark.now() - start)
+        // BoW rows repeat one baseline per model and prompt: test them against nothing.
+        report.pairedTests = try PairedTests.all(results: results.filter { !$0.feature.hasPrefix("BoW") })
+        report.resampled = ResampledResult.summarize(results)
+        return report
     }
 
+    /// The prompts a task runs with (the paper protocol's end in a space, as its official code writes them).
     func promptSettings(_ task: TaskSpec) -> [String?] {
+        let prompt = settings.probeProtocol == .paper ? task.withTrailingSpacePrompt().prompt : task.prompt
         switch settings.prompts {
-        case .both: return task.prompt.isEmpty ? [nil] : [nil, task.prompt]
-        case .with: return [task.prompt]
+        case .both: return prompt.isEmpty ? [nil] : [nil, prompt]
+        case .with: return [prompt]
         case .without: return [nil]
         }
     }
@@ -241,7 +317,8 @@ public final class ComparisonRunner {
         log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
         let t0 = Benchmark.now()
         let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
-                                         testTexts: test.data.texts, testLabels: test.data.labels)
+                                         testTexts: test.data.texts, testLabels: test.data.labels,
+                                         log: { self.log("task \(task.name): BoW \($0)") })
         log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
         try ReportWriter.writeJSON(bow, to: url)
         return bow
@@ -284,43 +361,32 @@ public final class ComparisonRunner {
     func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
                classes: Int) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
-        for family in settings.families {
+        // The paper's "subset" feature is the logits f·Φ_Sᵀ; its protocol has no subset-probability row.
+        let families = settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families
+        for family in families {
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
-            for method in settings.methods {
-                if method == "logistic" && settings.logisticSkips.contains(family) { continue }
+            for name in settings.methods {
+                guard let method = FamilyProbe.Method(rawValue: name) else { continue }
+                if method == .logistic && settings.logisticSkips.contains(family) { continue }
                 let t0 = Benchmark.now()
-                let predicted: [Int], detail: String
-                var loss: Double? = nil
-                if method == "ridge" {
-                    let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes,
-                                                        alphas: settings.alphas, standardize: settings.standardize)
-                    predicted = try model.predict(xTest)
-                    detail = "ridge α=\(model.alpha)"
-                } else {
-                    let model = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: classes,
-                                                             Cs: settings.Cs, folds: settings.folds,
-                                                             standardize: settings.standardize,
-                                                             tolerance: settings.logisticTolerance,
-                                                             maxIterations: settings.logisticMaxIterations)
-                    predicted = try model.predict(xTest)
-                    let probs = try model.predictProbabilities(xTest)
-                    loss = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classes,
-                                                     probabilities: probs).logLoss
-                    detail = "logistic C=\(model.C)"
-                }
-                let acc = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(max(yTest.count, 1))
+                let o = try FamilyProbe.run(train: xTrain, yTrain, test: xTest, yTest, classes: classes, family: family,
+                                            method: method, settings: settings)
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           family.displayName, method, 100 * acc, Benchmark.now() - t0))
+                           family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
+                    + (o.gridNote.map { " — " + $0 } ?? ""))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(family.displayName) · \(method)", accuracy: acc, loss: loss,
-                                       probe: detail))
+                                       feature: "\(family.displayName) · \(name)", metrics: o.metrics,
+                                       probe: o.detail, gridNote: o.gridNote))
             }
         }
         let manifest = try FeatureFolder.manifest(dirs.test)
         if let z = manifest.zeroShotAccuracy {
-            out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                   feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f"))
+            var r = ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f")
+            let k = Int((z * Double(manifest.n)).rounded())
+            r.interval = try? Intervals.wilson(successes: k, trials: manifest.n)
+            out.append(r)
         }
         return out
     }

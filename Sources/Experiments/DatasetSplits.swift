@@ -39,8 +39,16 @@ public enum DatasetSplits {
         return [DatasetSplit(name: "all", data: main, digest: digest)]
     }
 
-    /// A task's train and test splits (its test file, or its seeded stratified split).
+    /// A task's train and test splits (its test file, its seeded stratified split, or one fold of its seeded
+    /// stratified k-fold partition when `task.folds` is set).
     public static func load(_ task: TaskSpec) throws -> (train: DatasetSplit, test: DatasetSplit) {
+        if task.test == nil, let k = task.folds {
+            let all = try task.train.load()
+            try all.checkTrainable()
+            let digest = try Digest.sha256(path: task.train.path)
+            let (tr, te) = try all.stratifiedFold(task.fold ?? 0, of: k, seed: task.seed)
+            return (DatasetSplit(name: "train", data: tr, digest: digest), DatasetSplit(name: "test", data: te, digest: digest))
+        }
         let s = try load(train: task.train, test: task.test, testFraction: task.test == nil ? task.testFraction : 0,
                          seed: task.seed)
         guard s.count == 2 else { throw ExperimentError("task \(task.name): no test split (give a test file or a test fraction > 0)") }

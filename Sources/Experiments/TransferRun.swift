@@ -44,47 +44,28 @@ public enum TransferRun {
         return out
     }
 
-    /// The checkpoint's validation cross-entropy at its own step, from its metadata when recorded (source
-    /// "metadata"), else measured now on the run's validation tokens (source "evaluated"): `batches` × `batchSize`
-    /// evenly spaced windows of the model's context length, as `pretrain` validates.
-    public static func validationCrossEntropy(_ ckpt: Checkpoint, tokenDirectory: URL?, batches: Int = 8,
-                                              batchSize: Int = 16) throws -> (crossEntropy: Double, source: String) {
-        if let r = ckpt.validation.last(where: { $0.step == ckpt.step }), r.crossEntropy.isFinite {
-            return (r.crossEntropy, "metadata")
-        }
+    /// The checkpoint's validation cross-entropy on the whole validation split of the run's tokens (`GPT.splitLoss`),
+    /// measured now for every checkpoint — never the training log's sampled estimate — so all rows of a transfer
+    /// table come from one estimator (issue 14: mixing them moved one checkpoint by 0.06 nats).
+    public static func validationCrossEntropy(_ ckpt: Checkpoint, tokenDirectory: URL?, maxWindows: Int? = nil)
+        throws -> SplitLoss {
         guard let dir = tokenDirectory ?? ckpt.metadata["data"].map({ URL(fileURLWithPath: $0) }) else {
-            throw ExperimentError("\(ckpt.url.path): no validation record for step \(ckpt.step) and no token directory recorded; give --data")
+            throw ExperimentError("\(ckpt.url.path): records no token directory; give --data")
         }
         let data = try TokenDataset(directory: dir)
         guard data.vocabSize == ckpt.config.vocabSize else {
             throw ExperimentError("\(dir.path): vocab_size \(data.vocabSize) does not match the checkpoint's \(ckpt.config.vocabSize)")
         }
-        guard data.valCount > ckpt.config.context + 1 else {
-            throw ExperimentError("\(dir.path): \(data.valCount) validation tokens, need more than \(ckpt.config.context + 1)")
-        }
-        return (try Trainer.validationLoss(model: ckpt.model, data: data, batches: batches, batchSize: batchSize).crossEntropy,
-                "evaluated")
+        return try ckpt.model.splitLoss(data: data, maxWindows: maxWindows)
     }
 
-    /// Ridge probe (exact LOO λ over `alphas`) fitted on `train/FAMILY.npy`, scored on `test/FAMILY.npy`:
-    /// test accuracy, and as probe loss the test mean squared error of the decision scores on the ±1 targets.
-    public static func probe(directory: URL, family: FeatureFamily, alphas: [Double] = RidgeClassifier.defaultAlphas)
+    /// The probe `compare` runs (`FamilyProbe`, the same settings), on `train/FAMILY.npy` → `test/FAMILY.npy`: test
+    /// accuracy with its interval, and as probe loss the test mean squared error of the ridge scores on ±1 targets.
+    public static func probe(directory: URL, family: FeatureFamily, settings: ComparisonSettings = ComparisonSettings())
         throws -> TransferCheck.ProbeOutcome {
-        let tr: (x: Matrix<Float>, labels: [Int]) = try FeatureFolder.load(directory.appendingPathComponent("train"), family: family)
-        let te: (x: Matrix<Float>, labels: [Int]) = try FeatureFolder.load(directory.appendingPathComponent("test"), family: family)
-        let classes = max(tr.labels.max() ?? 0, te.labels.max() ?? 0) + 1
-        let model = try RidgeClassifier.fit(x: tr.x, labels: tr.labels, classes: classes, alphas: alphas)
-        let predicted = try model.predict(te.x)
-        let accuracy = Double(zip(predicted, te.labels).filter { $0 == $1 }.count) / Double(max(te.labels.count, 1))
-        let scores = try model.decisionFunction(te.x)
-        var sse = 0.0
-        for i in 0..<scores.rows {
-            for k in 0..<scores.cols {
-                let target: Double = scores.cols == 1 ? (te.labels[i] == 1 ? 1 : -1) : (te.labels[i] == k ? 1 : -1)
-                let e = scores[i, k] - target
-                sse += e * e
-            }
-        }
-        return .init(accuracy: accuracy, loss: sse / Double(max(scores.rows * scores.cols, 1)))
+        let o = try FamilyProbe.run(directory: directory, family: family, method: .ridge, settings: settings)
+        var out = TransferCheck.ProbeOutcome(accuracy: o.metrics.accuracy, loss: o.loss)
+        out.interval = o.metrics.accuracyInterval
+        return out
     }
 }

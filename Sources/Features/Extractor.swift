@@ -268,37 +268,3 @@ extension ExtractionManifest {
         }
     }
 }
-
-/// Row-wise softmax in place, max-subtracted. Rows run in parallel; each row is one pass for the max, one for
-/// exp and the sum (SIMD accumulators), one to scale.
-/// - x: (rows, cols) with leading dimension `stride`
-public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int) {
-    parallelChunks(rows) { range in
-        for r in range {
-            let p = x + r &* stride
-            var m8 = SIMD8<Float>(repeating: -.infinity), j = 0
-            while j &+ 8 <= cols {
-                m8 = pointwiseMax(m8, UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)); j &+= 8
-            }
-            var m = m8.max()
-            while j < cols { m = max(m, p[j]); j &+= 1 }
-            var s8 = SIMD8<Float>(), s: Float = 0
-            j = 0
-            while j &+ 8 <= cols {
-                var v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) - m
-                for l in 0..<8 { v[l] = expf(v[l]) }
-                UnsafeMutableRawPointer(p + j).storeBytes(of: v, as: SIMD8<Float>.self)
-                s8 += v; j &+= 8
-            }
-            s = s8.sum()
-            while j < cols { p[j] = expf(p[j] - m); s += p[j]; j &+= 1 }
-            let inv = 1 / s
-            j = 0
-            while j &+ 8 <= cols {
-                let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) * inv
-                UnsafeMutableRawPointer(p + j).storeBytes(of: v, as: SIMD8<Float>.self); j &+= 8
-            }
-            while j < cols { p[j] *= inv; j &+= 1 }
-        }
-    }
-}

@@ -78,6 +78,10 @@ public struct TaskSpec: Codable, Equatable, Sendable {
     public var test: DatasetSource?
     public var testFraction: Double = 0.2
     public var seed: UInt64 = 0
+    /// Without a test file: when set, the test split is fold `fold` of a stratified `folds`-fold partition (seeded by
+    /// `seed`) instead of a `testFraction` split (read by Experiments' `DatasetSplits.load(_:)`).
+    public var folds: Int? = nil
+    public var fold: Int? = nil
     public var prompt: String
     public var words: [String]
     /// One word list per class, in class order (nil: no zero-shot score).
@@ -98,6 +102,20 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             return (tr, te)
         }
         return try tr.stratifiedSplit(testFraction: testFraction, seed: seed)
+    }
+
+    /// The K resamplings of a task without a test file: K stratified splits (seeds 0..<K), or with `crossValidate`
+    /// the K folds of one stratified K-fold partition (seed 0), each named TASK@sS / TASK@fF. A task with a test
+    /// file is returned unchanged (its split is fixed).
+    public func resamplings(_ k: Int, crossValidate: Bool) -> [TaskSpec] {
+        guard test == nil, k > 1 else { return [self] }
+        return (0..<k).map { i in
+            var t = self
+            if crossValidate { t.folds = k; t.fold = i; t.seed = 0; t.name = "\(name)@f\(i)" } else {
+                t.seed = UInt64(i); t.name = "\(name)@s\(i)"
+            }
+            return t
+        }
     }
 
     /// The paper's sentiment words, and BBC's topic words (the paper's AG News list adapted to BBC's five classes:
@@ -140,5 +158,15 @@ public struct TaskSpec: Codable, Equatable, Sendable {
             test: nil, testFraction: 0.2, seed: 0, prompt: " This article is about", words: topicWords,
             classWords: [["business"], ["entertainment"], ["politics"], ["sports"], ["technology"]]))
         return tasks
+    }
+}
+
+extension TaskSpec {
+    /// The task with its prompt ending in a space, as the paper's official code writes its prompts
+    /// (' This movie is ', ' This article is about ').
+    public func withTrailingSpacePrompt() -> TaskSpec {
+        var t = self
+        if !t.prompt.isEmpty && !t.prompt.hasSuffix(" ") { t.prompt += " " }
+        return t
     }
 }

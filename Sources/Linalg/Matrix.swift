@@ -162,7 +162,6 @@ public struct Matrix<T: BLASScalar>: CustomStringConvertible {
         return out
     }
 
-    public func toNested() -> [[T]] { (0..<rows).map { i in (0..<cols).map { j in self[i, j] } } }
 
     /// Copies `other` into this matrix (shapes must agree).
     public func assign(_ other: Matrix) throws {
@@ -216,6 +215,3 @@ public struct Matrix<T: BLASScalar>: CustomStringConvertible {
         return "Matrix<\(T.self)>\(shapeDescription)\n  \(shown)"
     }
 }
-
-public typealias FloatMatrix = Matrix<Float>
-public typealias DoubleMatrix = Matrix<Double>

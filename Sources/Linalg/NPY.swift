@@ -7,7 +7,18 @@ public enum NPY {
         public var descr: String
         public var shape: [Int]
         public var fortranOrder: Bool = false
-        public var count: Int { shape.reduce(1, *) }
+        /// Number of elements (for shapes whose size `byteCount` has checked; wraps instead of trapping otherwise).
+        public var count: Int { shape.reduce(1, &*) }
+        /// Bytes of data the shape needs, or nil when that does not fit an Int (computed with overflow checks).
+        public var byteCount: Int? {
+            var n = itemSize
+            for d in shape {
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                if o { return nil }
+                n = p
+            }
+            return n
+        }
         public var itemSize: Int { Int(descr.dropFirst(2)) ?? 0 }
         public init(descr: String, shape: [Int]) { self.descr = descr; self.shape = shape }
     }
@@ -66,11 +77,16 @@ public enum NPY {
                 guard let v = Int(s), v >= 0 else { throw fail("bad shape entry '\(s)'") }
                 return v
             }
+        guard dims.count <= 32 else { throw fail("shape has \(dims.count) dimensions (at most 32)") }
         var h = Header(descr: descr, shape: dims)
         h.fortranOrder = false
         let offset = start + headerLen
-        let expected = h.count * h.itemSize
+        // The size the shape implies, computed with overflow checks, against the bytes actually present: nothing is
+        // allocated or read for a shape the file does not hold (release builds are -Ounchecked).
         let available = dataBytesAvailable?(offset) ?? (data.count - offset)
+        guard let expected = h.byteCount else {
+            throw fail("header shape \(dims) \(descr) needs more bytes than can be addressed; file has \(available)")
+        }
         guard available >= expected else {
             throw fail("truncated data: header says \(dims) \(descr) = \(expected) bytes, file has \(available)")
         }
@@ -268,7 +284,7 @@ public enum NPY {
             throw FileError(path: url.path, message: "no such file")
         }
         do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw FileError(path: url.path, message: "cannot read: \(error.localizedDescription)")
+            throw FileError(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
     }
 }

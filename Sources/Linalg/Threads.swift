@@ -18,11 +18,15 @@ public enum Threads {
     /// Current thread count for OpenBLAS and `parallelFor`.
     public static var count: Int { current }
 
-    /// Sets OpenBLAS's thread count and lmprobe's own; `n ≤ 0` means all cores.
-    public static func set(_ n: Int) {
-        let k = n <= 0 ? available : n
+    /// Sets OpenBLAS's thread count and lmprobe's own; `n ≤ 0` means all cores, and more than the cores available
+    /// is capped at that count (oversubscription only slows the kernels down, and OpenBLAS's per-thread buffers
+    /// can exhaust a limited address space). Returns the count in effect.
+    @discardableResult
+    public static func set(_ n: Int) -> Int {
+        let k = n <= 0 ? available : min(n, available)
         current = k
         openblas_set_num_threads(Int32(k))
+        return k
     }
 
     /// Runs `body` with OpenBLAS limited to `n` threads, then restores the current count.
@@ -34,36 +38,33 @@ public enum Threads {
     }
 }
 
-/// Runs `body(i)` for i in 0..<n on up to `Threads.count` workers (contiguous chunks, one per worker).
-/// `body` must be safe to call concurrently for distinct i.
-@inlinable
-public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    let workers = min(Threads.count, n)
-    if workers <= 1 {
-        for i in 0..<n { body(i) }
-        return
-    }
-    withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let lo = n * w / workers, hi = n * (w + 1) / workers
-            for i in lo..<hi { body(i) }
-        }
-    }
-}
-
-/// Runs `body(range)` over `n` items split into one contiguous range per worker (for kernels that want the
-/// range to hoist pointers and accumulate locally). Chunks smaller than `minChunk` are not split further.
-@inlinable
-public func parallelChunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+/// THE parallel-for: runs `body(worker, range)` over `n` items split into one contiguous range per worker (at most
+/// `Threads.count`, chunks no smaller than `minChunk`). The split depends only on `n`, `minChunk` and the thread
+/// count, so per-worker partial results reduced in worker order are deterministic. Returns the number of workers.
+@discardableResult @inlinable
+public func parallelWorkers(_ n: Int, minChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) -> Int {
     let workers = max(1, min(Threads.count, n / max(minChunk, 1)))
     if workers <= 1 {
-        if n > 0 { body(0..<n) }
-        return
+        if n > 0 { body(0, 0..<n) }
+        return 1
     }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let lo = n * w / workers, hi = n * (w + 1) / workers
-            if lo < hi { body(lo..<hi) }
+            if lo < hi { body(w, lo..<hi) }
         }
     }
+    return workers
+}
+
+/// `parallelWorkers` for kernels that only need their range (to hoist pointers and accumulate locally).
+@inlinable
+public func parallelChunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    parallelWorkers(n, minChunk: minChunk) { _, range in body(range) }
+}
+
+/// `parallelWorkers` one index at a time: `body(i)` for i in 0..<n, safe to call concurrently for distinct i.
+@inlinable
+public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    parallelWorkers(n) { _, range in for i in range { body(i) } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Text
 
 // MARK: - Configuration
 
@@ -31,16 +32,50 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
 
     public var headSize: Int { dim / heads }
 
-    /// Throws `ModelError.invalidConfig` naming the offending field.
+    /// Upper limits on each field (far above anything a CPU trains, low enough that every size derived from them
+    /// fits an Int): a config beyond them is refused before any size is computed from it.
+    public static let limits: [(name: String, key: KeyPath<GPTConfig, Int>, max: Int)] = [
+        ("layers", \.layers, 1024), ("dim", \.dim, 1 << 16), ("heads", \.heads, 1024),
+        ("context", \.context, 1 << 16), ("vocab-size", \.vocabSize, TokenFile.maxVocabSize),
+    ]
+
+    /// Throws `ModelError.invalidConfig` naming the offending field: each field in 1...limit, d a multiple of h,
+    /// and the parameter block no larger than the memory this process may allocate.
     public func validate() throws {
-        for (name, v) in [("layers", layers), ("dim", dim), ("heads", heads), ("context", context),
-                          ("vocab-size", vocabSize)] where v < 1 {
-            throw ModelError.invalidConfig("\(name) must be at least 1 (got \(v))")
+        for (name, key, limit) in GPTConfig.limits {
+            let v = self[keyPath: key]
+            if v < 1 { throw ModelError.invalidConfig("\(name) must be at least 1 (got \(v))") }
+            if v > limit { throw ModelError.invalidConfig("\(name) \(v) is above the limit of \(limit)") }
         }
         guard dim % heads == 0 else {
             throw ModelError.invalidConfig("dim \(dim) is not a multiple of heads \(heads)")
         }
-        guard vocabSize <= Int(Int32.max) else { throw ModelError.invalidConfig("vocab-size \(vocabSize) too large") }
+        let bytes = SystemMemory.checkedSum(ofProducts: [[parameterCount, 4]]) ?? Int.max
+        guard bytes <= SystemMemory.limitBytes else {
+            throw ModelError.invalidConfig("\(self) has \(parameterCount) parameters (\(SystemMemory.format(bytes))), more than the \(SystemMemory.format(SystemMemory.limitBytes)) this process may allocate")
+        }
+    }
+
+    /// Parameters in the block (`ParameterLayout.count`); exact for a config within `limits` (no overflow there).
+    public var parameterCount: Int {
+        let C = dim
+        return SystemMemory.checkedSum(ofProducts: [[vocabSize, C], [context, C], [layers, 12, C, C], [layers, 13, C],
+                                                    [2, C], [untiedPhi ? vocabSize : 0, C]]) ?? Int.max
+    }
+
+    /// Bytes a training step at micro-batch `batch` allocates: parameters, gradients and both AdamW moments, plus
+    /// the activations of `Activations(training: true)` (every layer's buffers, N×V logits, the backward buffers)
+    /// at N = batch·context. nil when the size does not fit an Int.
+    public func trainingBytes(batch B: Int) -> Int? {
+        let C = dim, L = layers, T = context, h = heads, V = vocabSize
+        guard let N = SystemMemory.checkedSum(ofProducts: [[B, T]]),
+              let A = SystemMemory.checkedSum(ofProducts: [[B, h, T, T]]) else { return nil }
+        let floats = SystemMemory.checkedSum(ofProducts: [
+            [parameterCount, 4],                            // parameters, gradients, AdamW m and v
+            [L, 16, N, C], [L, 4, N], [L, A],               // per layer: ln1, qkv, atty, res2, ln2, fch, gelu, res3, stats, att
+            [14, N, C], [6, N], [N, V], [A], [2, C, C],     // encoded, lnf, backward buffers, logits, losses, Quad
+        ])
+        return floats.flatMap { SystemMemory.checkedSum(ofProducts: [[$0, 4]]) }
     }
 
     public var description: String {

@@ -30,14 +30,14 @@
 /// feature quality, not by the cross-entropy of softmax(Φf), which stays near ln V by design.
 ///
 /// Public entry points for other stages: `Checkpoint.load(url:)` → `GPT` (config, `phi`, `contextEmbeddings`,
-/// `evaluate`), `TokenDataset` (the Text stage's token files), `Trainer` (pretraining).
+/// `evaluate`), `Text.TokenDataset` (the token files, read by Text's one reader), `Trainer` (pretraining).
 import Foundation
+import Linalg
 
 /// Errors of the Model stage; each description is one line naming the file, argument or value at fault.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case badInput(String)
-    case badTokenFile(path: String, reason: String)
     case badCheckpoint(path: String, reason: String)
     case nonFiniteLoss(step: Int, loss: Double, lastCheckpoint: String?)
     case io(path: String, reason: String)
@@ -46,7 +46,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .invalidConfig(m): return "invalid model configuration: \(m)"
         case let .badInput(m): return m
-        case let .badTokenFile(path, reason): return "\(path): \(reason)"
         case let .badCheckpoint(path, reason): return "\(path): not a valid lmprobe checkpoint: \(reason)"
         case let .nonFiniteLoss(step, loss, last):
             return "training stopped: non-finite loss \(loss) at step \(step); "
@@ -55,3 +54,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// The checkpoint checksum is Linalg's (shared with the token-dataset hash); this name keeps it in scope for files
+/// that import only Foundation.
+typealias Checksum = Linalg.Checksum

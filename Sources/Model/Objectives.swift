@@ -21,28 +21,12 @@ func crossEntropyForwardBackward(logits: UnsafeMutablePointer<Float>, losses: Un
             let z = logits + r &* V
             let w = Int(targets[r])
             let zw = z[w]
-            var m8 = F8(repeating: -.infinity), j = 0
-            while j &+ 8 <= V { m8 = vmax(m8, load8(z + j)); j &+= 8 }
-            var m = m8.max()
-            while j < V { m = max(m, z[j]); j &+= 1 }
-            var s8 = F8(), s: Float = 0
-            j = 0
-            if gradScale != nil {
-                while j &+ 8 <= V { let e = exp8(load8(z + j) - m); store8(e, z + j); s8 += e; j &+= 8 }
-                s = s8.sum()
-                while j < V { let e = exp1(z[j] - m); z[j] = e; s += e; j &+= 1 }
-            } else {
-                while j &+ 8 <= V { s8 += exp8(load8(z + j) - m); j &+= 8 }
-                s = s8.sum()
-                while j < V { s += exp1(z[j] - m); j &+= 1 }
-            }
-            losses[r] = Foundation.log(s) + m - zw
             if let g = gradScale {
-                let k = g / s
-                j = 0
-                while j &+ 8 <= V { store8(load8(z + j) * k, z + j); j &+= 8 }
-                while j < V { z[j] *= k; j &+= 1 }
+                let (m, s) = softmaxRow(z, count: V, scale: g)   // z ← g·softmax(z)
+                losses[r] = Foundation.log(s) + m - zw
                 z[w] -= g
+            } else {
+                losses[r] = logSumExpRow(z, count: V) - zw
             }
         }
     }

@@ -260,18 +260,7 @@ func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointe
 /// In place: row[0..<valid] ← softmax(row[0..<valid]); row[valid..<length] ← 0.
 @inline(__always)
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid n: Int, length: Int) {
-    var m8 = F8(repeating: -.infinity), j = 0
-    while j &+ 8 <= n { m8 = vmax(m8, load8(row + j)); j &+= 8 }
-    var m = m8.max()
-    while j < n { m = max(m, row[j]); j &+= 1 }
-    var s8 = F8(); j = 0
-    while j &+ 8 <= n { let e = exp8(load8(row + j) - m); store8(e, row + j); s8 += e; j &+= 8 }
-    var s = s8.sum()
-    while j < n { let e = exp1(row[j] - m); row[j] = e; s += e; j &+= 1 }
-    let inv = 1 / s
-    j = 0
-    while j &+ 8 <= n { store8(load8(row + j) * inv, row + j); j &+= 8 }
-    while j < n { row[j] *= inv; j &+= 1 }
+    softmaxRow(row, count: n)
     if n < length { (row + n).update(repeating: 0, count: length &- n) }
 }
 

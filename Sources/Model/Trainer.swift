@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Text
 
 /// Hyper-parameters of a pretraining run (stored in every training checkpoint).
 public struct TrainingOptions: Codable, Equatable, Sendable {
@@ -30,21 +31,35 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Upper limits (far above any CPU run; they keep every derived size — window starts, step counts, schedules —
+    /// well inside an Int).
+    public static let maxBatch = 1 << 16, maxGradAccum = 1 << 16, maxSteps = 1 << 31, maxEvalBatches = 1 << 16
+
+    /// Checks every field, for a fresh run (from flags) and for a resumed one (from a checkpoint) alike: each count
+    /// in its range, each real number finite and in its range. Messages name the flag.
     public func validate() throws {
         func bad(_ m: String) -> ModelError { .invalidConfig(m) }
-        if batch < 1 { throw bad("--batch must be at least 1") }
-        if gradAccum < 1 { throw bad("--grad-accum must be at least 1") }
-        if let s = steps, s < 1 { throw bad("--steps must be at least 1") }
-        if steps == nil && timeBudgetMinutes == nil { throw bad("give --steps or --time-budget") }
-        if let t = timeBudgetMinutes, !(t > 0) { throw bad("--time-budget must be positive minutes") }
-        if !(lr > 0) || !lr.isFinite { throw bad("--lr must be positive") }
-        if minLR < 0 || minLR > lr { throw bad("--min-lr must be in [0, lr]") }
-        if warmup < 0 { throw bad("--warmup must be ≥ 0") }
-        if weightDecay < 0 { throw bad("--weight-decay must be ≥ 0") }
-        if evalEvery < 1 || evalBatches < 1 || checkpointEvery < 1 || logEvery < 1 {
-            throw bad("--eval-every, --eval-batches, --checkpoint-every and --log-every must be at least 1")
+        func range(_ flag: String, _ v: Int, _ lo: Int, _ hi: Int) throws {
+            if v < lo || v > hi { throw bad("--\(flag) must be in \(lo)...\(hi) (got \(v))") }
         }
-        if let a = checkpointAt, a.contains(where: { $0 < 1 }) { throw bad("--checkpoint-at steps must be at least 1") }
+        try range("batch", batch, 1, TrainingOptions.maxBatch)
+        try range("grad-accum", gradAccum, 1, TrainingOptions.maxGradAccum)
+        if let s = steps { try range("steps", s, 1, TrainingOptions.maxSteps) }
+        if steps == nil && timeBudgetMinutes == nil { throw bad("give --steps or --time-budget") }
+        if steps != nil && timeBudgetMinutes != nil { throw bad("give either --steps or --time-budget, not both") }
+        if let t = timeBudgetMinutes, !(t > 0 && t <= 525_600) { throw bad("--time-budget must be positive minutes, at most a year (got \(t))") }
+        if !(lr > 0 && lr.isFinite) { throw bad("--lr must be a positive finite number (got \(lr))") }
+        if !(minLR >= 0 && minLR <= lr) { throw bad("--min-lr must be in [0, lr] (got \(minLR))") }
+        try range("warmup", warmup, 0, TrainingOptions.maxSteps)
+        if !(weightDecay >= 0 && weightDecay.isFinite) { throw bad("--weight-decay must be a finite number ≥ 0 (got \(weightDecay))") }
+        if !clip.isFinite { throw bad("--clip must be a finite number (≤ 0: off; got \(clip))") }
+        try range("eval-every", evalEvery, 1, TrainingOptions.maxSteps)
+        try range("eval-batches", evalBatches, 1, TrainingOptions.maxEvalBatches)
+        try range("checkpoint-every", checkpointEvery, 1, TrainingOptions.maxSteps)
+        try range("log-every", logEvery, 1, TrainingOptions.maxSteps)
+        if let a = checkpointAt, a.contains(where: { $0 < 1 || $0 > TrainingOptions.maxSteps }) {
+            throw bad("--checkpoint-at steps must be in 1...\(TrainingOptions.maxSteps)")
+        }
     }
 }
 
@@ -89,6 +104,8 @@ public final class Trainer {
     var sampler: SeededRandom
     public private(set) var lastCheckpoint: URL?
     var totalPlanned: Bool
+    /// The run folder's lock, held from init to the end of `run` (one writer per run folder).
+    var lock: DirectoryLock?
 
     /// Set (e.g. from a SIGINT handler) to make `run` checkpoint and return after the current step.
     nonisolated(unsafe) public static var stopRequested = false
@@ -97,6 +114,12 @@ public final class Trainer {
     public init(model: GPT, dataset: TokenDataset, options: TrainingOptions, runDirectory: URL) throws {
         try options.validate()
         try Trainer.checkCompatible(model.config, options, dataset)
+        try Trainer.checkMemory(model.config, options)
+        let lock = try Trainer.lockRun(runDirectory)
+        if FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("latest").path) {
+            throw ModelError.badInput("--out \(runDirectory.path) already holds a run; use --resume to continue it or choose another directory")
+        }
+        self.lock = lock
         self.model = model
         self.dataset = dataset
         self.runDirectory = runDirectory
@@ -111,17 +134,27 @@ public final class Trainer {
                                                                       warmup: options.warmup, totalSteps: total),
                               options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
                               threads: Threads.count)
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     }
 
     /// Continues the run in `runDirectory` from `checkpoint` (default: the one named by RUNDIR/latest).
     public init(resuming runDirectory: URL, dataset: TokenDataset, checkpoint: URL? = nil) throws {
+        let lock = try Trainer.lockRun(runDirectory)
         let url = try checkpoint ?? Checkpoint.latest(in: runDirectory)
         let (model, opt, st, meta) = try Checkpoint.loadForResume(url: url)
         if let h = meta["tokens_hash"], h != dataset.hash {
             throw ModelError.badInput("--data \(dataset.directory.path): token files differ from the ones this run was trained on (hash \(dataset.hash) ≠ \(h))")
         }
+        // A checkpoint's options are validated like flags: a zero logEvery or a negative batch must not reach the loop.
+        do { try st.options.validate() } catch {
+            throw ModelError.badCheckpoint(path: url.path, reason: "stored training options: \(error)")
+        }
+        guard st.step >= 0, st.step <= st.schedule.totalSteps, st.schedule.totalSteps <= TrainingOptions.maxSteps,
+              st.schedule.warmup >= 0, st.schedule.maxLR.isFinite, st.schedule.minLR.isFinite, st.tokensSeen >= 0,
+              st.adamSteps >= 0, st.threads >= 1 else {
+            throw ModelError.badCheckpoint(path: url.path, reason: "stored training state is out of range (step \(st.step) of \(st.schedule.totalSteps))")
+        }
         try Trainer.checkCompatible(model.config, st.options, dataset)
+        try Trainer.checkMemory(model.config, st.options)
         self.model = model
         optimizer = opt
         self.dataset = dataset
@@ -140,6 +173,47 @@ public final class Trainer {
         sampler = SeededRandom(stateWords: words)
         lastCheckpoint = url
         totalPlanned = true
+        self.lock = lock
+        // Steps after the checkpoint were logged by the run that died; they are redone now, so their lines go.
+        try Trainer.truncateLog(runDirectory.appendingPathComponent("log.jsonl"), afterStep: st.step)
+    }
+
+    /// Takes RUNDIR's lock and removes checkpoint temporaries a killed run left behind (under the lock nobody
+    /// else is writing them).
+    static func lockRun(_ runDirectory: URL) throws -> DirectoryLock {
+        let lock: DirectoryLock
+        do { lock = try DirectoryLock(directory: runDirectory, purpose: "pretrain") } catch {
+            throw ModelError.badInput("\(error)")
+        }
+        removeCheckpointTemporaries(in: runDirectory)
+        return lock
+    }
+
+    /// Removes `.NAME.safetensors.tmp-PID` files in `runDirectory` (an interrupted checkpoint write), or only
+    /// those of process `pid`. Returns their names.
+    @discardableResult
+    public static func removeCheckpointTemporaries(in runDirectory: URL, pid: Int32? = nil) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory.path)) ?? []
+        let stale = names.filter { n in
+            n.hasPrefix(".") && n.contains(".safetensors.tmp-") && (pid == nil || n.hasSuffix(".tmp-\(pid!)"))
+        }
+        for n in stale { try? FileManager.default.removeItem(at: runDirectory.appendingPathComponent(n)) }
+        return stale
+    }
+
+    /// Rewrites `log` (atomically) without the lines of steps after `step` and without a torn last line.
+    static func truncateLog(_ log: URL, afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: log.path) else { return }
+        var kept = Data(), dropped = 0
+        for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { dropped += 1; continue }
+            if let s = obj["step"] as? Int, s > step { dropped += 1; continue }
+            kept.append(contentsOf: line); kept.append(0x0A)
+        }
+        guard dropped > 0 else { return }
+        do { try kept.write(to: log, options: .atomic) } catch {
+            throw ModelError.io(path: log.path, reason: "cannot rewrite the training log (\(ioErrorText(error)))")
+        }
     }
 
     static func checkCompatible(_ c: GPTConfig, _ o: TrainingOptions, _ d: TokenDataset) throws {
@@ -151,6 +225,16 @@ public final class Trainer {
         }
     }
 
+    /// Refuses a run whose parameters, optimizer state and activations at (batch, context) exceed the memory this
+    /// process may allocate, before anything is allocated for it.
+    static func checkMemory(_ c: GPTConfig, _ o: TrainingOptions) throws {
+        let limit = SystemMemory.limitBytes
+        guard let bytes = c.trainingBytes(batch: o.batch), bytes <= limit else {
+            let need = c.trainingBytes(batch: o.batch).map(SystemMemory.format) ?? "more than can be addressed"
+            throw ModelError.invalidConfig("\(c) at --batch \(o.batch) needs \(need) for parameters, optimizer state and activations; this process may allocate \(SystemMemory.format(limit))")
+        }
+    }
+
     /// Mean validation losses over `evalBatches` batches of fixed, evenly spaced windows of the val split.
     public func validate() throws -> ValidationRecord {
         let r = try Trainer.validationLoss(model: model, data: dataset, batches: state.options.evalBatches,
@@ -158,27 +242,14 @@ public final class Trainer {
         return ValidationRecord(step: state.step, loss: r.objective, crossEntropy: r.crossEntropy)
     }
 
-    /// The one validation-loss routine (training and `analyze transfer`): mean objective and cross-entropy of `model`
-    /// over `batches` × `batchSize` evenly spaced windows of the model's context length in the val split.
+    /// Training's periodic validation: mean objective and cross-entropy of `model` over `batches` × `batchSize`
+    /// evenly spaced windows of the val split, through the one windowed-loss routine (`GPT.windowLoss`; comparing
+    /// checkpoints uses the whole split, `GPT.splitLoss`).
     public static func validationLoss(model: GPT, data: TokenDataset, batches: Int,
                                       batchSize B: Int) throws -> (objective: Double, crossEntropy: Double) {
-        let T = model.config.context
-        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: T)
-        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
-        var sumObj = 0.0, sumCE = 0.0
-        for k in 0..<batches {
-            inputs.withUnsafeMutableBufferPointer { x in
-                targets.withUnsafeMutableBufferPointer { y in
-                    data.fillBatch(.val, starts: Array(starts[(k * B)..<((k + 1) * B)]), length: T,
-                                   inputs: x.baseAddress!, targets: y.baseAddress!)
-                }
-            }
-            let r = try inputs.withUnsafeBufferPointer { x in
-                try targets.withUnsafeBufferPointer { y in try model.evaluate(inputs: x, targets: y, batch: B, length: T) }
-            }
-            sumObj += r.objective; sumCE += r.crossEntropy
-        }
-        return (sumObj / Double(batches), sumCE / Double(batches))
+        let starts = data.evenlySpacedStarts(.val, count: batches * B, length: model.config.context)
+        let r = try model.windowLoss(data: data, split: .val, starts: starts, batch: B)
+        return (r.objective, r.crossEntropy)
     }
 
     /// Trains until the planned total (or `stopAfter` steps in total, or `Trainer.stopRequested`), validating,
@@ -187,13 +258,23 @@ public final class Trainer {
     @discardableResult
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         let o = state.options, c = model.config, T = c.context, B = o.batch
+        if lock == nil { lock = try Trainer.lockRun(runDirectory) }
+        defer { lock?.release(); lock = nil }
         let logURL = runDirectory.appendingPathComponent("log.jsonl")
-        if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-        guard let log = try? FileHandle(forWritingTo: logURL) else {
-            throw ModelError.io(path: logURL.path, reason: "cannot open the training log for writing")
+        // Appended to, never followed: a planted symlink must not redirect the log outside the run folder.
+        let fd = open(logURL.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "is a symbolic link; refusing to write the training log through it"
+                : "cannot open the training log for writing (\(String(cString: strerror(errno))))"
+            throw ModelError.io(path: logURL.path, reason: reason)
         }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ModelError.io(path: logURL.path, reason: "is not a regular file")
+        }
+        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? log.close() }
-        _ = try? log.seekToEnd()
         func writeLog(_ fields: [(String, Any)]) {
             let body = fields.map { k, v -> String in
                 if let d = v as? Double { return "\"\(k)\":\(d.isFinite ? String(format: "%.6g", d) : "null")" }
@@ -316,7 +397,7 @@ public final class Trainer {
                             dataDirectory: dataset.directory.path, validation: state.validation)
         let pointer = runDirectory.appendingPathComponent("latest")
         do { try Data((url.lastPathComponent + "\n").utf8).write(to: pointer, options: .atomic) } catch {
-            throw ModelError.io(path: pointer.path, reason: "cannot write: \(error.localizedDescription)")
+            throw ModelError.io(path: pointer.path, reason: "cannot write: \(ioErrorText(error))")
         }
         if let prev = lastCheckpoint, prev.standardizedFileURL.path != url.standardizedFileURL.path,
            !state.options.keepCheckpoints,
@@ -329,7 +410,7 @@ public final class Trainer {
             try? FileManager.default.removeItem(at: f)
             do { try FileManager.default.linkItem(at: url, to: f) } catch {
                 do { try FileManager.default.copyItem(at: url, to: f) } catch {
-                    throw ModelError.io(path: f.path, reason: "cannot write: \(error.localizedDescription)")
+                    throw ModelError.io(path: f.path, reason: "cannot write: \(ioErrorText(error))")
                 }
             }
         }

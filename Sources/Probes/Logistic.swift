@@ -17,10 +17,18 @@ public struct LogisticModel {
     public let iterations: Int
     public let converged: Bool
     /// With `fitCV`: the grid, the per-fold accuracies (folds × Cs) and their means.
-    public let Cs: [Double]
-    public let foldAccuracy: [[Double]]
-    public let cvAccuracy: [Double]
+    public internal(set) var Cs: [Double]
+    public internal(set) var foldAccuracy: [[Double]]
+    public internal(set) var cvAccuracy: [Double]
     public var cvScore: Double? { cvAccuracy.isEmpty ? nil : cvAccuracy[Cs.firstIndex(of: C) ?? 0] }
+    /// How K ≥ 3 classes are modelled (binary problems are the same either way).
+    public internal(set) var multiclass: LogisticMulticlass = .multinomial
+    /// One-vs-rest: the C chosen for each class.
+    public internal(set) var perClassC: [Double] = []
+    /// The C grid as requested and searched (nil for one-vs-rest: see `oneVsRestNotes`).
+    public internal(set) var gridSearch: GridSearch? = nil
+    /// One-vs-rest: each class's grid note when its C landed at an end of the grid.
+    public internal(set) var oneVsRestNotes: [String] = []
 
     /// Logits X·W + 1bᵀ (n × K′). Throws on a width mismatch or NaN/inf.
     @_specialize(where T == Float)
@@ -31,21 +39,31 @@ public struct LogisticModel {
 
     /// Class probabilities (n × K).
     public func predictProbabilities<T: BLASScalar>(_ x: Matrix<T>) throws -> Matrix<Double> {
-        probabilities(fromLogits: try decisionFunction(x), classes: classes)
+        probabilities(fromLogits: try decisionFunction(x), classes: classes, multiclass: multiclass)
     }
 
     public func predict<T: BLASScalar>(_ x: Matrix<T>) throws -> [Int] { classesFromScores(try decisionFunction(x)) }
+}
+
+/// How a logistic probe treats K ≥ 3 classes.
+public enum LogisticMulticlass: String, Codable, CaseIterable, Sendable {
+    /// One softmax over K logit columns, one C (sklearn's lbfgs / sag `multi_class="multinomial"`).
+    case multinomial
+    /// K independent binary problems (class k vs the rest), each with its own C by CV, predicting the argmax of the
+    /// K decision values (sklearn's liblinear `multi_class="ovr"`).
+    case oneVsRest = "one-vs-rest"
 }
 
 /// Multinomial (K ≥ 3) / binary (K = 2) logistic regression with sklearn's L2 objective, and C by stratified CV.
 public enum LogisticRegression {
     /// What `fitCV` maximises over the C grid: mean fold accuracy (sklearn's default), or mean fold −log-loss
     /// (sklearn `scoring="neg_log_loss"`; for measuring the probe's loss rather than its accuracy).
-    /// With `.logLoss`, `cvAccuracy` holds the mean fold −log-loss.
+    /// With `.logLoss`, `foldAccuracy`/`cvAccuracy` hold the fold / mean −log-loss.
     public enum CVScoring: String, CaseIterable, Sendable { case accuracy, logLoss = "log-loss" }
 
-    /// sklearn `LogisticRegressionCV(Cs=10)`: logspace(−4, 4, 10).
-    public static let defaultCs = logspace(-4, 4, 10)
+    /// logspace(−6, 4, 11): one value per decade over ten decades (wider than sklearn's Cs=10 = 10⁻⁴…10⁴ on the
+    /// small side, where the paper's grid starts).
+    public static let defaultCs = logspace(-6, 4, 11)
 
     /// Minimises C·Σᵢ CE(xᵢ, yᵢ) + ½‖W‖² (intercept unpenalised) by L-BFGS to ‖∇‖_∞ ≤ tolerance (on the
     /// objective divided by C·n). Throws `ProbeError` on bad input or C ≤ 0.
@@ -63,12 +81,17 @@ public enum LogisticRegression {
     }
 
     /// Chooses C from `Cs` by stratified `folds`-fold CV accuracy (sklearn's `StratifiedKFold` without shuffling;
-    /// first best C on ties), then refits on all the data.
+    /// first best C on ties), then refits on all the data. With `extension` (the default) a C chosen at an end of
+    /// the grid makes the grid grow past that end (`GridExtension`) until C is interior or the limit is reached;
+    /// `gridSearch` records it. `multiclass` `.oneVsRest` (K ≥ 3) fits K binary problems on the same folds, each
+    /// with its own C (as sklearn's `LogisticRegressionCV(multi_class="ovr")`); `foldAccuracy`/`cvAccuracy` are
+    /// then empty and `C` is the per-class values' geometric mean (`perClassC` has them).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double] = defaultCs,
                                             folds: Int = 5, standardize: Bool = false, tolerance: Double = 1e-8,
-                                            maxIterations: Int = 1000,
+                                            maxIterations: Int = 1000, multiclass: LogisticMulticlass = .multinomial,
+                                            extension: GridExtension? = .logistic,
                                             scoring: CVScoring = .accuracy) throws -> LogisticModel {
         try validateTraining(x, labels, classes: classes)
         guard !Cs.isEmpty else { throw ProbeError.invalidArgument("the C grid is empty") }
@@ -78,41 +101,107 @@ public enum LogisticRegression {
         guard folds >= 2 else { throw ProbeError.invalidArgument("folds must be at least 2 (got \(folds))") }
         guard folds <= x.rows else { throw ProbeError.invalidArgument("\(folds) folds but only \(x.rows) examples") }
         let assignment = stratifiedFolds(labels: labels, folds: folds)
-        var scores = [[Double]](repeating: [Double](repeating: 0, count: Cs.count), count: folds)
+        if multiclass == .oneVsRest && classes > 2 {
+            return try fitOneVsRest(x: x, labels: labels, classes: classes, Cs: Cs, folds: folds,
+                                    assignment: assignment, standardize: standardize, tolerance: tolerance,
+                                    maxIterations: maxIterations, extension: `extension`, scoring: scoring)
+        }
+        return try fitCV(x: x, labels: labels, classes: classes, Cs: Cs, folds: folds, assignment: assignment,
+                         standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+                         extension: `extension`, scoring: scoring)
+    }
+
+    /// CV over `Cs` on a given fold assignment, with grid extension, then the refit.
+    static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double], folds: Int,
+                                     assignment: [Int], standardize: Bool, tolerance: Double, maxIterations: Int,
+                                     extension: GridExtension?, scoring: CVScoring = .accuracy) throws -> LogisticModel {
+        // Each fold's problem is centred once and kept for the extension rounds.
+        var problems: [(Problem, [Int], Matrix<T>)] = []
         for fold in 0..<folds {
             let trainRows = assignment.indices.filter { assignment[$0] != fold }
             let testRows = assignment.indices.filter { assignment[$0] == fold }
-            let xTrain = gatherRows(x, trainRows), xTest = gatherRows(x, testRows)
-            let yTrain = trainRows.map { labels[$0] }, yTest = testRows.map { labels[$0] }
-            let problem = Problem(xTrain, labels: yTrain, classes: classes, standardize: standardize)
-            let theta = problem.zeroParameters()   // warm-started along the C path, as sklearn does
-            for (ci, c) in Cs.enumerated() {
-                _ = problem.solve(theta, C: c, tolerance: tolerance, maxIterations: maxIterations)
-                let (w, b) = problem.rawCoefficients(theta)
-                let logits = try linearScores(xTest, coefficients: w, intercepts: b)
-                switch scoring {
-                case .accuracy:
-                    let predicted = classesFromScores(logits)
-                    scores[fold][ci] = Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count)
-                case .logLoss:
-                    let p = probabilities(fromLogits: logits, classes: classes)
-                    var s = 0.0
-                    for (i, t) in yTest.enumerated() { s += Foundation.log(max(p[i, t], 1e-300)) }
-                    scores[fold][ci] = s / Double(yTest.count)       // −log-loss: higher is better
+            guard Set(trainRows.map { labels[$0] }).count >= 2, !testRows.isEmpty else {
+                throw ProbeError.invalidArgument("CV fold \(fold) has an empty test part or a single training class: use fewer folds")
+            }
+            problems.append((Problem(gatherRows(x, trainRows), labels: trainRows.map { labels[$0] }, classes: classes,
+                                     standardize: standardize), testRows.map { labels[$0] }, gatherRows(x, testRows)))
+        }
+        var grid: [Double] = [], scores = [[Double]](repeating: [], count: folds), next = Cs, rounds = -1
+        var best = 0
+        while true {
+            rounds += 1
+            for (fold, (problem, yTest, xTest)) in problems.enumerated() {
+                let theta = problem.zeroParameters()   // warm-started along the C path, as sklearn does
+                for c in next {
+                    _ = problem.solve(theta, C: c, tolerance: tolerance, maxIterations: maxIterations)
+                    let (w, b) = problem.rawCoefficients(theta)
+                    let logits = try linearScores(xTest, coefficients: w, intercepts: b)
+                    switch scoring {
+                    case .accuracy:
+                        let predicted = classesFromScores(logits)
+                        scores[fold].append(Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count))
+                    case .logLoss:
+                        let p = probabilities(fromLogits: logits, classes: classes)
+                        var s = 0.0
+                        for (i, t) in yTest.enumerated() { s += Foundation.log(max(p[i, t], 1e-300)) }
+                        scores[fold].append(s / Double(yTest.count))    // −log-loss: higher is better
+                    }
                 }
             }
+            grid += next
+            let sums = (0..<grid.count).map { ci in (0..<folds).map { scores[$0][ci] }.reduce(0, +) }
+            best = 0
+            for ci in 1..<grid.count where sums[ci] > sums[best] { best = ci }
+            guard let ext = `extension`, let more = ext.next(grid, scores: sums, chosen: grid[best]) else { break }
+            next = more.values
         }
-        let sums = (0..<Cs.count).map { ci in (0..<folds).map { scores[$0][ci] }.reduce(0, +) }
-        var best = 0
-        for ci in 1..<Cs.count where sums[ci] > sums[best] { best = ci }
         let problem = Problem(x, labels: labels, classes: classes, standardize: standardize)
         let theta = problem.zeroParameters()
-        let r = problem.solve(theta, C: Cs[best], tolerance: tolerance, maxIterations: maxIterations)
-        let m = try problem.model(theta, C: Cs[best], result: r, x: x, labels: labels)
-        return LogisticModel(classes: m.classes, C: m.C, coefficients: m.coefficients, intercepts: m.intercepts,
-                             trainAccuracy: m.trainAccuracy, trainLogLoss: m.trainLogLoss, iterations: m.iterations,
-                             converged: m.converged, Cs: Cs, foldAccuracy: scores,
-                             cvAccuracy: sums.map { $0 / Double(folds) })
+        let r = problem.solve(theta, C: grid[best], tolerance: tolerance, maxIterations: maxIterations)
+        var m = try problem.model(theta, C: grid[best], result: r, x: x, labels: labels)
+        m.Cs = grid
+        m.foldAccuracy = scores
+        m.cvAccuracy = (0..<grid.count).map { ci in (0..<folds).map { scores[$0][ci] }.reduce(0, +) / Double(folds) }
+        m.gridSearch = GridSearch(requested: Cs, searched: grid, chosen: grid[best], extensions: rounds,
+                                  limit: `extension`)
+        return m
+    }
+
+    /// K binary problems (class k against the rest) on the same folds, each with its own C; scores are the K
+    /// decision values, prediction their argmax, probabilities the sigmoids normalised to sum to one (sklearn).
+    static func fitOneVsRest<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double], folds: Int,
+                                            assignment: [Int], standardize: Bool, tolerance: Double,
+                                            maxIterations: Int, extension: GridExtension?,
+                                            scoring: CVScoring = .accuracy) throws -> LogisticModel {
+        let d = x.cols
+        let w = Matrix<Double>(rows: d, cols: classes)
+        var b = [Double](repeating: 0, count: classes), perClass: [Double] = [], iterations = 0, converged = true
+        var notes: [String] = []
+        for k in 0..<classes {
+            let binary = labels.map { $0 == k ? 1 : 0 }
+            let m = try fitCV(x: x, labels: binary, classes: 2, Cs: Cs, folds: folds, assignment: assignment,
+                              standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+                              extension: `extension`, scoring: scoring)
+            for j in 0..<d { w[j, k] = m.coefficients[j, 0] }
+            b[k] = m.intercepts[0]
+            perClass.append(m.C)
+            iterations += m.iterations
+            converged = converged && m.converged
+            if let note = m.gridSearch?.note, !note.isEmpty { notes.append("class \(k): \(note)") }
+        }
+        let logits = try linearScores(x, coefficients: w, intercepts: b)
+        let predicted = classesFromScores(logits)
+        let metrics = try ClassificationMetrics(predicted: predicted, truth: labels, classes: classes,
+                                                probabilities: probabilities(fromLogits: logits, classes: classes,
+                                                                             multiclass: .oneVsRest))
+        let geometricMean = Foundation.exp(perClass.map { Foundation.log($0) }.reduce(0, +) / Double(classes))
+        var m = LogisticModel(classes: classes, C: geometricMean, coefficients: w, intercepts: b,
+                              trainAccuracy: metrics.accuracy, trainLogLoss: metrics.logLoss ?? .nan,
+                              iterations: iterations, converged: converged, Cs: Cs, foldAccuracy: [], cvAccuracy: [])
+        m.multiclass = .oneVsRest
+        m.perClassC = perClass
+        m.oneVsRestNotes = notes
+        return m
     }
 
     /// sklearn's `StratifiedKFold(folds, shuffle=False)` test-fold index of every example: classes are ordered by
@@ -181,14 +270,9 @@ public enum LogisticRegression {
                         loss += (z > 0 ? z + Foundation.log1p(Foundation.exp(-z)) : Foundation.log1p(Foundation.exp(z))) - t * z
                         row[0] = (z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))) - t
                     } else {
-                        var mx = row[0]
-                        for k in 1..<kk where row[k] > mx { mx = row[k] }
-                        let zy = row[y] - mx
-                        var sum = 0.0
-                        for k in 0..<kk { let e = Foundation.exp(row[k] - mx); row[k] = e; sum += e }
-                        let inv = 1 / sum
-                        loss += Foundation.log(sum) - zy   // −log softmax_y = log Σₖ e^{zₖ−max} − (z_y − max)
-                        for k in 0..<kk { row[k] *= inv }
+                        let zy = row[y]
+                        let (mx, sum) = softmaxRow(row, count: kk)
+                        loss += Foundation.log(sum) - (zy - mx)   // −log softmax_y = log Σₖ e^{zₖ−max} − (z_y − max)
                         row[y] -= 1
                     }
                 }
@@ -241,20 +325,24 @@ public enum LogisticRegression {
     }
 }
 
-/// Softmax (or, for one column, [1 − σ, σ]) of logits, n × K.
-func probabilities(fromLogits z: Matrix<Double>, classes: Int) -> Matrix<Double> {
+/// Softmax (or, for one column, [1 − σ, σ]; for one-vs-rest, the K sigmoids normalised to sum to one) of logits,
+/// n × K.
+func probabilities(fromLogits z: Matrix<Double>, classes: Int, multiclass: LogisticMulticlass = .multinomial)
+    -> Matrix<Double> {
     let p = Matrix<Double>(rows: z.rows, cols: classes)
+    func sigmoid(_ v: Double) -> Double { v >= 0 ? 1 / (1 + Foundation.exp(-v)) : Foundation.exp(v) / (1 + Foundation.exp(v)) }
     for i in 0..<z.rows {
-        if z.cols == 1 {
+        if z.cols > 1 && multiclass == .oneVsRest {
+            var sum = 0.0
+            for k in 0..<z.cols { let s = sigmoid(z[i, k]); p[i, k] = s; sum += s }
+            for k in 0..<z.cols { p[i, k] /= sum }
+        } else if z.cols == 1 {
             let v = z[i, 0]
             let s = v >= 0 ? 1 / (1 + Foundation.exp(-v)) : Foundation.exp(v) / (1 + Foundation.exp(v))
             p[i, 0] = 1 - s; p[i, 1] = s
         } else {
-            var mx = z[i, 0]
-            for k in 1..<z.cols where z[i, k] > mx { mx = z[i, k] }
-            var sum = 0.0
-            for k in 0..<z.cols { let e = Foundation.exp(z[i, k] - mx); p[i, k] = e; sum += e }
-            for k in 0..<z.cols { p[i, k] /= sum }
+            for k in 0..<z.cols { p[i, k] = z[i, k] }
+            softmaxRow(p.pointer + i &* p.stride, count: z.cols)
         }
     }
     return p

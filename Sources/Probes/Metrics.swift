@@ -1,7 +1,8 @@
 import Foundation
 import Linalg
 
-/// Accuracy, per-class accuracy, confusion counts and (given probabilities) the mean log-loss of predictions.
+/// Accuracy with its 95 % Wilson interval, per-class accuracy, confusion counts and (given probabilities) the mean
+/// log-loss with its bootstrap interval over test examples.
 public struct ClassificationMetrics: Equatable {
     public let classes: Int
     public let count: Int
@@ -13,6 +14,12 @@ public struct ClassificationMetrics: Equatable {
     public let confusion: [[Int]]
     /// Mean −log p(true class), when probabilities were given (probabilities are clipped at 1e-300).
     public let logLoss: Double?
+    /// 95 % Wilson interval of `accuracy` (nil for no examples).
+    public let accuracyInterval: ConfidenceInterval?
+    /// 95 % percentile-bootstrap interval of `logLoss` over test examples (seed 0, `Intervals.resamples` draws).
+    public let logLossInterval: ConfidenceInterval?
+    /// Whether each example was classified correctly (for paired tests against another probe).
+    public let correct: [Bool]
 
     /// Throws when the arrays differ in length or hold a class outside 0..<classes.
     public init(predicted: [Int], truth: [Int], classes: Int, probabilities: Matrix<Double>? = nil) throws {
@@ -29,6 +36,8 @@ public struct ClassificationMetrics: Equatable {
         self.classes = classes
         count = truth.count
         accuracy = truth.isEmpty ? 0 : Double(correct) / Double(truth.count)
+        accuracyInterval = truth.isEmpty ? nil : try Intervals.wilson(successes: correct, trials: truth.count)
+        self.correct = zip(predicted, truth).map { $0 == $1 }
         perClassAccuracy = (0..<classes).map { c in
             let total = confusion[c].reduce(0, +)
             return total == 0 ? nil : Double(confusion[c][c]) / Double(total)
@@ -38,22 +47,12 @@ public struct ClassificationMetrics: Equatable {
             guard p.rows == truth.count, p.cols == classes else {
                 throw ProbeError.invalidArgument("probabilities are \(p.shapeDescription), expected \(shapeString(truth.count, classes))")
             }
-            var s = 0.0
-            for (i, t) in truth.enumerated() { s -= Foundation.log(max(p[i, t], 1e-300)) }
-            logLoss = truth.isEmpty ? nil : s / Double(truth.count)
+            let losses = truth.enumerated().map { i, t in -Foundation.log(max(p[i, t], 1e-300)) }
+            logLoss = truth.isEmpty ? nil : losses.reduce(0, +) / Double(truth.count)
+            logLossInterval = truth.isEmpty ? nil : try Intervals.bootstrapMean(losses)
         } else {
             logLoss = nil
+            logLossInterval = nil
         }
     }
-}
-
-/// The Wilson score interval for a binomial proportion: `successes` of `trials`, at normal quantile `z`
-/// (1.96 → 95 %). Unlike p̂ ± z√(p̂(1−p̂)/n) it stays inside [0, 1] and is sensible at p̂ = 0 or 1.
-/// Returns (0, 1) for no trials.
-public func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959963984540054) -> (lower: Double, upper: Double) {
-    guard trials > 0 else { return (0, 1) }
-    let n = Double(trials), p = Double(successes) / n, z2 = z * z
-    let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    let half = z / (1 + z2 / n) * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot()
-    return (max(0, centre - half), min(1, centre + half))
 }

@@ -234,3 +234,82 @@ func doubleMatrix<T: BLASScalar>(_ x: Matrix<T>) -> Matrix<Double> {
     }
     return m
 }
+
+/// How a hyperparameter grid (ridge λ, logistic C) grows when the selected value is at one of its ends, so a
+/// search cannot silently clip: `pointsPerStep` more values at the grid's own log spacing at that end are appended
+/// (after the given ones, so ties still go to the earlier values) and the search is repeated on them, until the
+/// choice is interior or the next value would pass the stated limit. An end value that only ties with its
+/// neighbour (a plateau, e.g. every tiny C predicting the majority class) is not extended, and a one-value grid
+/// never is; `GridSearch.edge` still reports any choice left at an end.
+public struct GridExtension: Codable, Equatable, Sendable {
+    public var lowerLimit: Double
+    public var upperLimit: Double
+    public var pointsPerStep: Int
+
+    public init(lowerLimit: Double, upperLimit: Double, pointsPerStep: Int = 4) {
+        self.lowerLimit = lowerLimit; self.upperLimit = upperLimit; self.pointsPerStep = pointsPerStep
+    }
+
+    /// Ridge λ: 10⁻⁸ … 10¹².
+    public static let ridge = GridExtension(lowerLimit: 1e-8, upperLimit: 1e12)
+    /// Logistic C: 10⁻¹⁰ … 10⁸.
+    public static let logistic = GridExtension(lowerLimit: 1e-10, upperLimit: 1e8)
+
+    /// The values to add when `chosen` is at an end of `grid` and its score (`scores[i]` for `grid[i]`, higher is
+    /// better) beats its neighbour's (nil: interior, a plateau, a one-value grid, or the limit reached).
+    public func next(_ grid: [Double], scores: [Double], chosen: Double) -> (edge: GridSearch.Edge, values: [Double])? {
+        let sorted = Array(Set(grid)).sorted()
+        guard sorted.count >= 2, pointsPerStep >= 1, scores.count == grid.count else { return nil }
+        let edge: GridSearch.Edge
+        if chosen == sorted[0] { edge = .lower } else if chosen == sorted[sorted.count - 1] { edge = .upper } else { return nil }
+        let neighbour = edge == .lower ? sorted[1] : sorted[sorted.count - 2]
+        guard let ci = grid.firstIndex(of: chosen), let ni = grid.firstIndex(of: neighbour), scores[ci] > scores[ni] else {
+            return nil
+        }
+        let ratio = edge == .lower ? sorted[1] / sorted[0] : sorted[sorted.count - 1] / sorted[sorted.count - 2]
+        let start = edge == .lower ? sorted[0] : sorted[sorted.count - 1]
+        var out: [Double] = []
+        var v = start
+        for _ in 0..<pointsPerStep {
+            v = edge == .lower ? v / ratio : v * ratio
+            guard v >= lowerLimit * (1 - 1e-12), v <= upperLimit * (1 + 1e-12), v.isFinite, v > 0 else { break }
+            out.append(v)
+        }
+        return out.isEmpty ? nil : (edge, out)
+    }
+}
+
+/// What a grid search actually searched, for the report.
+public struct GridSearch: Codable, Equatable, Sendable {
+    public enum Edge: String, Codable, Sendable { case lower, upper }
+    /// The grid as given.
+    public let requested: [Double]
+    /// The grid searched (requested + extensions, in search order).
+    public let searched: [Double]
+    public let chosen: Double
+    /// Extension rounds that were run.
+    public let extensions: Int
+    /// Set when the chosen value is still at an end of the searched grid (the limit was reached, or no extension).
+    public let edge: Edge?
+    public let limit: GridExtension?
+
+    public init(requested: [Double], searched: [Double], chosen: Double, extensions: Int, limit: GridExtension?) {
+        self.requested = requested; self.searched = searched; self.chosen = chosen; self.extensions = extensions
+        self.limit = limit
+        let lo = searched.min() ?? chosen, hi = searched.max() ?? chosen
+        edge = searched.count < 2 ? nil : (chosen == lo ? .lower : (chosen == hi ? .upper : nil))
+    }
+
+    /// One line for a report: "" when the choice was interior of the requested grid.
+    public var note: String {
+        var parts: [String] = []
+        if extensions > 0 {
+            parts.append(String(format: "grid extended %d× to [%g, %g]", extensions, searched.min() ?? 0, searched.max() ?? 0))
+        }
+        if let e = edge {
+            parts.append(String(format: "chosen %g is at the %@ end of the searched grid", chosen, e.rawValue)
+                         + (limit != nil && extensions > 0 ? " (extension limit reached)" : ""))
+        }
+        return parts.joined(separator: "; ")
+    }
+}

@@ -228,7 +228,7 @@ public enum SyntheticMeasure {
         let pred = try lr.predict(test)
         let m = try ClassificationMetrics(predicted: pred, truth: testLabels, classes: 2, probabilities: probs)
         let correct = zip(pred, testLabels).filter { $0 == $1 }.count
-        let w = wilsonInterval(successes: correct, trials: n)
+        let w = try Intervals.wilson(successes: correct, trials: n)
         var out = [SyntheticProbe(feature: feature, method: "logistic", accuracy: m.accuracy, accuracyLower: w.lower,
                                   accuracyUpper: w.upper, loss: m.logLoss ?? .nan, regularisation: lr.C)]
         let ridge = try RidgeClassifier.fit(x: train, labels: trainLabels, classes: 2, standardize: true)
@@ -239,7 +239,7 @@ public enum SyntheticMeasure {
             se += (scores[i, 0] - y) * (scores[i, 0] - y)
             if (scores[i, 0] > 0 ? 1 : 0) == testLabels[i] { rc += 1 }
         }
-        let wr = wilsonInterval(successes: rc, trials: n)
+        let wr = try Intervals.wilson(successes: rc, trials: n)
         out.append(SyntheticProbe(feature: feature, method: "ridge", accuracy: Double(rc) / Double(n), accuracyLower: wr.lower,
                                   accuracyUpper: wr.upper, loss: se / Double(n), regularisation: ridge.alpha))
         return out

@@ -81,13 +81,7 @@ public struct BPETokenizer: Sendable {
     /// Loads GPT-2-format files: `vocab.json` maps token strings to ids 0..<V (each id once); `merges.txt` has an
     /// optional `#version` line, then one merge `left right` per line, in rank order.
     public static func load(vocab vocabURL: URL, merges mergesURL: URL) throws -> BPETokenizer {
-        let data: Data
-        do { data = try Data(contentsOf: vocabURL) }
-        catch { throw TextError(file: vocabURL, "cannot read (\((error as NSError).localizedDescription))") }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) }
-        catch { throw TextError(file: vocabURL, "not valid JSON (\((error as NSError).localizedDescription))") }
-        guard let dict = object as? [String: Any] else { throw TextError(file: vocabURL, "expected a JSON object of token → id") }
+        let dict = try vocabularyObject(vocabURL)
         var strings = [String?](repeating: nil, count: dict.count)
         for (token, value) in dict {
             guard let n = value as? NSNumber, let id = Int(exactly: n.doubleValue), id >= 0, id < dict.count else {
@@ -111,6 +105,21 @@ public struct BPETokenizer: Sendable {
         return try BPETokenizer(tokenStrings: tokenStrings, merges: pairs, source: mergesURL.path, mergeLines: lines)
     }
 
+    /// `vocab.json` parsed as a JSON object (errors name the file, and the line and column of a syntax error).
+    static func vocabularyObject(_ vocabURL: URL) throws -> [String: Any] {
+        let data: Data
+        do { data = try Data(contentsOf: vocabURL) }
+        catch { throw TextError(file: vocabURL, "cannot read (\(ioErrorText(error)))") }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) }
+        catch { throw TextError(file: vocabURL, "not valid JSON (\(ioErrorText(error, json: data)))") }
+        guard let dict = object as? [String: Any] else { throw TextError(file: vocabURL, "expected a JSON object of token → id") }
+        return dict
+    }
+
+    /// The number of entries of a GPT-2 `vocab.json` (the vocabulary size its ids index).
+    public static func vocabularyEntryCount(_ vocabURL: URL) throws -> Int { try vocabularyObject(vocabURL).count }
+
     /// Writes `vocab.json` (ids in order) and `merges.txt` (`#version: 0.2` then one merge per line) into `directory`,
     /// creating it if needed. HF `tokenizers` and `transformers` load these files.
     public func save(directory: URL) throws {
@@ -127,7 +136,7 @@ public struct BPETokenizer: Sendable {
             for (a, b, _) in merges { m += tokenStrings[a] + " " + tokenStrings[b] + "\n" }
             try Data(m.utf8).write(to: directory.appendingPathComponent("merges.txt"), options: .atomic)
         } catch let e as TextError { throw e }
-        catch { throw TextError(file: directory, "cannot write tokenizer files (\((error as NSError).localizedDescription))") }
+        catch { throw TextError(file: directory, "cannot write tokenizer files (\(ioErrorText(error)))") }
     }
 
     // MARK: Lookup
@@ -299,9 +308,6 @@ public struct BPETokenizer: Sendable {
 
     /// The text of `ids`; byte sequences that are not valid UTF-8 become U+FFFD (use `decodeBytes` for exact bytes).
     public func decode(_ ids: [Int]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
-
-    /// Token string (byte-level form) of `id`, or nil if out of range.
-    public func tokenString(_ id: Int) -> String? { id >= 0 && id < tokenStrings.count ? tokenStrings[id] : nil }
 }
 
 /// JSON string literal with the escapes serde_json (HF) uses: `"` `\` and control characters; other text raw UTF-8.

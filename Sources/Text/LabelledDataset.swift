@@ -62,9 +62,13 @@ public struct LabelledDataset: Sendable {
         return LabelledDataset(texts: texts, labels: labels, classNames: names, source: source)
     }
 
-    /// `label<TAB>text` per line (the SST files). Blank lines are skipped; a line without a tab is an error.
+    /// `label<TAB>text` per line (the SST files), no header. Blank lines are skipped; a line without a tab is an
+    /// error; a UTF-8 byte-order mark is skipped (as the CSV reader does); a first row that looks like a header
+    /// (its label is not an integer while every other label is, e.g. `label<TAB>sentence`) is refused rather than
+    /// read as a class.
     public static func readTSV(_ url: URL, detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
-        let text = try readUTF8(url)
+        var text = try readUTF8(url)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
         for (i, raw) in textLines(text).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
@@ -73,6 +77,9 @@ public struct LabelledDataset: Sendable {
             let label = line[..<tab].trimmingCharacters(in: .whitespaces)
             if label.isEmpty { throw TextError(file: url, line: i + 1, "empty label") }
             rows.append((label, String(line[line.index(after: tab)...]), i + 1))
+        }
+        if rows.count >= 2, Int(rows[0].0) == nil, rows.dropFirst().allSatisfy({ Int($0.0) != nil }) {
+            throw TextError(file: url, line: rows[0].2, "looks like a header row ('\(rows[0].0)' among integer labels); TSV datasets have no header — remove the line")
         }
         return try make(rows, file: url.path, source: url.path, classNames: classNames, detokenize: detokenize)
     }
@@ -100,7 +107,8 @@ public struct LabelledDataset: Sendable {
     /// One JSON object per line with a string text field and a string or integer label field.
     public static func readJSONL(_ url: URL, textField: String = "text", labelField: String = "label",
                                  detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
-        let text = try readUTF8(url)
+        var text = try readUTF8(url)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
         for (i, line) in textLines(text).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }
@@ -175,6 +183,26 @@ public struct LabelledDataset: Sendable {
         }
         let tr = (0..<count).filter { !isTest[$0] }, te = (0..<count).filter { isTest[$0] }
         let note = String(format: "[stratified split seed %llu, test %.3f]", seed, testFraction)
+        return (subset(tr, note: note + " train"), subset(te, note: note + " test"))
+    }
+
+    /// Fold `fold` of a fixed-seed stratified k-fold partition: in each class the examples are shuffled (seeded) and
+    /// dealt to the folds in turn, so every example is in exactly one test fold and class proportions are kept.
+    /// Returns (the other folds, this fold), both in the original order; recorded in `source`.
+    public func stratifiedFold(_ fold: Int, of folds: Int, seed: UInt64) throws -> (train: LabelledDataset, test: LabelledDataset) {
+        guard folds >= 2 else { throw TextError("k-fold: need at least 2 folds, got \(folds)") }
+        guard fold >= 0, fold < folds else { throw TextError("k-fold: fold \(fold) is outside 0..<\(folds)") }
+        guard count >= folds else { throw TextError("k-fold: \(folds) folds but only \(count) examples") }
+        var rng = SeededRandom(seed: seed)
+        var assigned = [Int](repeating: 0, count: count)
+        var next = 0   // continue the dealing across classes so fold sizes differ by at most one
+        for c in 0..<classNames.count {
+            var idx = labels.indices.filter { labels[$0] == c }
+            for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.int(below: i + 1)) }
+            for i in idx { assigned[i] = next % folds; next += 1 }
+        }
+        let tr = (0..<count).filter { assigned[$0] != fold }, te = (0..<count).filter { assigned[$0] == fold }
+        let note = "[stratified \(folds)-fold seed \(seed), fold \(fold)]"
         return (subset(tr, note: note + " train"), subset(te, note: note + " test"))
     }
 }

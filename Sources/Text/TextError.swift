@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 
 /// Every error of the Text stage: one line that names the file (and line or row) and says what is wrong.
 public struct TextError: Error, CustomStringConvertible, Equatable {
@@ -14,7 +15,7 @@ public struct TextError: Error, CustomStringConvertible, Equatable {
 /// Reads a whole file, with a TextError naming it on failure.
 func readFileBytes(_ url: URL) throws -> [UInt8] {
     do { return [UInt8](try Data(contentsOf: url)) }
-    catch { throw TextError(file: url, "cannot read (\((error as NSError).localizedDescription))") }
+    catch { throw TextError(file: url, "cannot read (\(ioErrorText(error)))") }
 }
 
 /// Reads a whole file as UTF-8 text; invalid UTF-8 is an error naming the line of the first bad byte.

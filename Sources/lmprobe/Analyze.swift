@@ -11,7 +11,7 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the paper's theory: linearity of f ↦ Φp_f, a quadratic log-partition, transfer vs LM loss.",
         discussion: "Each check writes OUT/<check>.json (every number and the settings) and OUT/<check>.md, and prints the Markdown.",
-        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self])
+        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self, AnalyzePlugIn.self])
 }
 
 /// A check's JSON document: the settings it ran with and its result.
@@ -27,20 +27,50 @@ struct CheckDocument<Result: Encodable>: Encodable {
 /// Shared by the feature-folder checks: the checkpoint, the features and the output folder.
 struct FeatureCheckOptions: ParsableArguments {
     @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint): gives Φ.") var checkpoint: String
-    @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled).")
-    var features: String
+    @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled): your own context set.")
+    var features: String?
+    @Option(help: "A documented context set instead of --features: sst-prompt (SST-2 sentences + \" This movie is\"), sst-noprompt, corpus-prefixes (random prefixes of the pretraining validation tokens). Extracted into OUT/contexts-*.")
+    var contexts: ContextPreset?
+    @Option(help: "SST folder for the sst-* context sets.") var sstDir: String?
+    @Option(help: "Token folder for corpus-prefixes (default: the one the checkpoint records).") var data: String?
+    @Option(help: "corpus-prefixes: number of prefixes.") var contextCount = 8000
     @Option(help: "Fraction of contexts held out for scoring.") var heldOut: Double = 0.2
-    @Option(help: "Seed of the fit / held-out split.") var seed: UInt64 = 0
-    @Option(help: "Output folder (default: the feature folder).") var out: String?
+    @Option(help: "Seed of the fit / held-out split (and of the corpus prefixes).") var seed: UInt64 = 0
+    @Option(help: "Output folder (default: the feature folder; required with --contexts).") var out: String?
 
-    var outURL: URL { URL(fileURLWithPath: out ?? features) }
+    var outURL: URL { URL(fileURLWithPath: out ?? features ?? ".") }
 
     func validate() throws {
         guard heldOut > 0, heldOut < 1 else { throw ValidationError("--held-out must be in (0, 1) (got \(heldOut))") }
+        guard (features == nil) != (contexts == nil) else { throw ValidationError("give exactly one of --features and --contexts") }
+        if contexts != nil && out == nil { throw ValidationError("--contexts needs --out (the contexts' features go there)") }
+        guard contextCount >= 1 else { throw ValidationError("--context-count must be at least 1 (got \(contextCount))") }
     }
 
-    /// The folders holding the features: DIR itself, or DIR/train and DIR/test when DIR has no f.npy.
+    /// The context set's one-line description (a preset's, or the feature folder given).
+    var contextDescription: String {
+        if let c = contexts {
+            switch c {
+            case .sstPrompt: return "preset sst-prompt: SST-2 train + test sentences each followed by “ This movie is”"
+            case .sstNoPrompt: return "preset sst-noprompt: SST-2 train + test sentences, no prompt"
+            case .corpusPrefixes: return "preset corpus-prefixes: \(contextCount) random prefixes of the pretraining validation tokens (seed \(seed))"
+            }
+        }
+        return "the feature folder \(features ?? "")"
+    }
+
+    /// The folders holding the features: DIR itself, or DIR/train and DIR/test when DIR has no f.npy; with
+    /// --contexts, the preset's extraction (made, or reused when it matches) under OUT.
     func folders() throws -> [URL] {
+        if let preset = contexts {
+            let model = try ModelLoader().load(checkpoint)
+            let set = try ContextFeatures.preset(preset, model: model, sstDirectory: sstDir, tokens: data,
+                                                 count: contextCount, seed: seed)
+            let (dir, reused) = try ContextFeatures.folder(model: model, set: set, cacheDirectory: outURL)
+            eprint("contexts \(preset.rawValue): \(set.texts.count) contexts, features \(reused ? "reused" : "extracted") in \(dir.path)")
+            return [dir.appendingPathComponent("all")]
+        }
+        let features = self.features ?? ""
         let dir = URL(fileURLWithPath: features)
         let fm = FileManager.default
         if fm.fileExists(atPath: dir.appendingPathComponent("f.npy").path) { return [dir] }
@@ -126,17 +156,19 @@ struct AnalyzeLinearity: ParsableCommand {
         do {
             let (dirs, ckpt, sha, f, phi) = try options.loadContexts()
             let phip = try options.stacked("phip", in: dirs)
-            let check: LinearityCheck
+            var check: LinearityCheck
             if let phip {
                 check = try LinearityCheck.run(f: f, conditionalMean: phip, heldOutFraction: options.heldOut,
                                                seed: options.seed, vocabularySize: phi.rows)
+                try check.addBaselines(f: f, phi: phi.copy(), heldOutFraction: options.heldOut)
             } else {
                 check = try LinearityCheck.run(f: f, phi: phi.copy(), heldOutFraction: options.heldOut, seed: options.seed)
             }
             let ln = FeatureCheckOptions.finalLayerNorm(ckpt.model)
+            check.contextSet = options.contextDescription
             let plane = try HyperplaneCheck(f: f, gamma: ln?.gamma, beta: ln?.beta)
             var doc = CheckDocument(check: "linearity", settings: [
-                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features,
+                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features ?? "", "contexts": options.contextDescription,
                 "held_out": "\(options.heldOut)", "seed": "\(options.seed)",
                 "conditional_mean": phip == nil ? "computed from f.npy and Φ" : "phip.npy"], result: check)
             doc.hyperplane = plane
@@ -171,13 +203,16 @@ struct AnalyzeLogPartition: ParsableCommand {
             let phi = phiView.copy()
             let m: LogPartitionCheck.Method = method == "pca" ? .principalComponents(k: k)
                                                                : .polynomialKernel(relativeRidge: relativeRidge)
-            let check = try LogPartitionCheck.run(f: f, phi: phi, method: m, heldOutFraction: options.heldOut,
+            var check = try LogPartitionCheck.run(f: f, phi: phi, method: m, heldOutFraction: options.heldOut,
                                                   seed: options.seed)
+            check.contextSet = options.contextDescription
             let doc = CheckDocument(check: "log-partition", settings: [
-                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features,
+                "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features ?? "", "contexts": options.contextDescription,
                 "held_out": "\(options.heldOut)", "seed": "\(options.seed)", "method": method, "k": "\(k)",
                 "relative_ridge": "\(relativeRidge)"], result: check)
             try options.write(doc, markdown: check.markdown())
         } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }
+
+extension ContextPreset: ExpressibleByArgument {}

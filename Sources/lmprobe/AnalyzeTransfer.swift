@@ -37,14 +37,15 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
     @Option(help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
     var data: String?
-    @Option(help: "Validation batches when the CE must be measured.") var evalBatches = 8
+    @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
+    var maxWindows: Int?
     @Option(help: "Output folder.") var out: String
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
 
     func validate() throws {
         guard (task == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
         guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
-        guard evalBatches >= 1 else { throw ValidationError("--eval-batches must be at least 1") }
+        if let m = maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
     }
 
     func run() throws {
@@ -85,7 +86,8 @@ struct AnalyzeTransfer: ParsableCommand {
         var families: [FeatureFamily] = [.f, .phip]
         var rows: [TransferCheck.Checkpoint] = []
         var settings: [String: String] = ["run": runDirectory, "task": t.name, "prompt": options.prompt.template,
-                                          "probe": "ridge, exact LOO λ over logspace(-3, 3, 13), squared-error selection",
+                                          "probe": "compare's ridge probe (FamilyProbe, default settings: standardised, exact LOO λ over logspace(-3, 6, 19) extended at an edge)",
+                                          "validation_ce": "whole validation split, every checkpoint measured (GPT.splitLoss)",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
         let loader = ModelLoader(tokenizer: tokenizer)
         for (i, file) in files.enumerated() {
@@ -99,8 +101,9 @@ struct AnalyzeTransfer: ParsableCommand {
                 if withP { families.append(.p) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
-            let (ce, source) = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
-                                                                       batches: evalBatches)
+            let loss = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
+                                                              maxWindows: maxWindows)
+            let ce = loss.crossEntropy, source = loss.description
             let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
             let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
             let bar = ProgressLine("extract \(file.label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")

@@ -4,6 +4,7 @@ import Experiments
 import Features
 import Foundation
 import Linalg
+import Probes
 
 /// `lmprobe compare`: every feature family × probe, for each model, task and prompt setting, with the BoW
 /// baseline and the zero-shot score; writes report.md, report.json and one SVG chart per task.
@@ -36,6 +37,11 @@ struct Compare: ParsableCommand {
     @Option(help: "dtype of cached p.npy: float32 or float16.") var pDtype = "float32"
     @Option(help: "Report folder (report.md, report.json, <task>.svg).") var out: String
     @Option(help: "Feature cache folder (default: <out>/features).") var cache: String?
+    @Option(name: .customLong("protocol"), help: "Probe protocol: lmprobe (default) or paper (the official test_downstream.py settings: prompts with a trailing space, no scaling, its C grids, one-vs-rest, subset = logits).")
+    var probeProtocol: ProbeProtocol = .lmprobe
+    @Option(help: "Tasks without a test file (rt, bbc): run K stratified splits (seeds 0..<K), or with --cv the K folds of one stratified K-fold partition; tables report mean ± std.")
+    var seeds = 1
+    @Flag(help: "With --seeds K: K-fold cross-validation over all examples instead of K random splits.") var cv = false
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one --checkpoint") }
@@ -43,6 +49,8 @@ struct Compare: ParsableCommand {
             throw ValidationError("--prompts must be both, with or without")
         }
         guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
+        guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1 (got \(seeds))") }
+        if cv && seeds < 2 { throw ValidationError("--cv needs --seeds K with K ≥ 2 (the number of folds)") }
     }
 
     func run() throws {
@@ -65,6 +73,7 @@ struct Compare: ParsableCommand {
         settings.bagOfWords = !noBow
         settings.leakageCheck = !noLeakageCheck
         settings.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        settings.probeProtocol = probeProtocol
 
         let models = checkpoints.map { spec -> ComparisonModel in
             if let eq = spec.firstIndex(of: "="), !spec[..<eq].contains("/") {
@@ -74,7 +83,7 @@ struct Compare: ParsableCommand {
             let name = url.pathExtension == "safetensors" ? url.deletingLastPathComponent().lastPathComponent : url.lastPathComponent
             return ComparisonModel(name: name, checkpoint: spec)
         }
-        let tasks = try resolveTasks()
+        let tasks = try resolveTasks().flatMap { $0.resamplings(seeds, crossValidate: cv) }
         let outURL = URL(fileURLWithPath: out)
         let runner = try ComparisonRunner(
             models: models, tasks: tasks, settings: settings,
@@ -136,3 +145,5 @@ struct Compare: ParsableCommand {
         return tasks
     }
 }
+
+extension ProbeProtocol: ExpressibleByArgument {}

@@ -28,7 +28,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Applies the thread setting; call first in `run()`.
-    func apply() { Threads.set(threads ?? 0) }
+    func apply() {
+        let n = Threads.set(threads ?? 0)
+        if let t = threads, t > n { eprint("note: --threads \(t) capped at the \(n) cores available") }
+    }
 }
 
 /// A CLI failure whose description is one line (swift-argument-parser prints it after "Error: ").

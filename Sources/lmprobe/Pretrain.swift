@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Linalg
 import Model
+import Text
 
 
 /// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.
@@ -66,9 +67,6 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            if FileManager.default.fileExists(atPath: runDir.appendingPathComponent("latest").path) {
-                throw CLIError("--out \(out) already holds a run; use --resume to continue it or choose another directory")
-            }
             let config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
                                    vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
             let model = try GPT(config: config, seed: seed)
@@ -79,7 +77,6 @@ struct Pretrain: ParsableCommand {
             }
             var o = TrainingOptions()
             o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget
-            if steps != nil && timeBudget != nil { throw CLIError("give either --steps or --time-budget, not both") }
             o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.weightDecay = weightDecay; o.clip = clip
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
@@ -98,8 +95,14 @@ struct Pretrain: ParsableCommand {
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
             Trainer.stopRequested = true
+            if Trainer.stopRequested {
+                // Second Ctrl-C: abort now, without leaving a half-written checkpoint behind.
+                Trainer.removeCheckpointTemporaries(in: runDir, pid: getpid())
+                eprint("aborted; the last complete checkpoint is kept")
+                Foundation.exit(130)
+            }
+            Trainer.stopRequested = true
             eprint("\ninterrupt: checkpointing after this step (Ctrl-C again to abort)")
-            signal(SIGINT, SIG_DFL)
         }
         sigint.resume()
         let summary = try trainer.run { event in

@@ -23,13 +23,13 @@ struct Probe: ParsableCommand {
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
     @Option(help: "Feature file inside extract folders: f, p, phip, subset_logits, subset_probs.") var feature: String = "f"
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 3, 13)).") var alphas: String?
+    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 6, 19); extended at an edge up to 1e-8…1e12).") var alphas: String?
     @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
     @Option(help: "Ridge: auto (default: band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
     var decomposition: String = "auto"
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
-    @Option(help: "Logistic C grid, comma-separated (default logspace(-4, 4, 10)).") var cs: String?
+    @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: String?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
     @Flag(help: "Print one JSON object instead of a table.") var json = false
@@ -77,6 +77,7 @@ struct Probe: ParsableCommand {
                                   "d": trainSet.features.cols, "standardize": standardize]
         var rows: [(String, String)] = [("method", method)]
         let predictTest: (AnyFeatures) throws -> [Int]
+        var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
             if method == "ridge" {
@@ -91,6 +92,8 @@ struct Probe: ParsableCommand {
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                          ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
                          ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out["grid_note"] = g.note }
+                out["alphas_searched"] = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
@@ -103,7 +106,9 @@ struct Probe: ParsableCommand {
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
                          ("L-BFGS", "\(m.iterations) iterations\(m.converged ? "" : " (NOT converged)")")]
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out["grid_note"] = g.note }
                 predictTest = { try $0.predict(logistic: m) }
+                predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
             throw CLIError(trainSet.describe(e))
@@ -112,11 +117,20 @@ struct Probe: ParsableCommand {
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
-            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count)
+            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count,
+                                                    probabilities: try predictProbabilities?(t.features))
             out["test_accuracy"] = metrics.accuracy; out["n_test"] = yTest.count
+            if let ci = metrics.accuracyInterval { out["test_accuracy_interval"] = [ci.lower, ci.upper] }
+            if let l = metrics.logLoss { out["test_log_loss"] = l }
+            if let ci = metrics.logLossInterval { out["test_log_loss_interval"] = [ci.lower, ci.upper] }
             out["test_per_class_accuracy"] = metrics.perClassAccuracy.map { $0 ?? NSNull() as Any }
             out["test_confusion"] = metrics.confusion
-            rows.append(("test accuracy", fmt(metrics.accuracy)))
+            rows.append(("test accuracy", fmt(metrics.accuracy) + (metrics.accuracyInterval.map {
+                "  (95 % Wilson interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            if let l = metrics.logLoss {
+                rows.append(("test log-loss", fmt(l) + (metrics.logLossInterval.map {
+                    "  (95 % bootstrap interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
+            }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
                 rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
@@ -195,6 +209,13 @@ enum AnyFeatures {
 
     func predict(logistic m: LogisticModel) throws -> [Int] {
         switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
+    }
+
+    func predictProbabilities(logistic m: LogisticModel) throws -> Matrix<Double> {
+        switch self {
+        case .float(let x): return try m.predictProbabilities(x)
+        case .double(let x): return try m.predictProbabilities(x)
+        }
     }
 }
 

@@ -5,6 +5,7 @@ import FoundationXML
 #endif
 @testable import Analysis
 import Linalg
+import Probes
 
 /// Parses `text` as XML; returns the parser error, or nil when well-formed. Also counts elements by name.
 final class XMLCheck: NSObject, XMLParserDelegate {
@@ -92,7 +93,7 @@ func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: Static
 final class TransferCheckTests: XCTestCase {
     func testSqrtExcessAndCorrelations() throws {
         let cps = [
-            TransferCheck.Checkpoint(label: "c", step: 3000, validationLoss: 5.14,
+            TransferCheck.Checkpoint(label: "c", step: 3000, validationLoss: 5.20,
                                      probes: ["f": .init(accuracy: 0.694, loss: 0.58), "phip": .init(accuracy: 0.686)]),
             TransferCheck.Checkpoint(label: "a", step: 1000, validationLoss: 5.55,
                                      probes: ["f": .init(accuracy: 0.651, loss: 0.63), "phip": .init(accuracy: 0.64)]),
@@ -101,22 +102,51 @@ final class TransferCheckTests: XCTestCase {
         ]
         let t = try TransferCheck(checkpoints: cps)
         XCTAssertEqual(t.checkpoints.map { $0.label }, ["a", "b", "c"])
-        XCTAssertEqual(t.bestValidationLoss, 5.14)
-        XCTAssertEqual(t.sqrtExcessLoss, [(0.41).squareRoot(), (0.16).squareRoot(), 0], accuracy: 1e-12)
+        // Three checkpoints: ℓ∞ + a·t^−b passes through all three, and ℓ* is its asymptote, below every loss.
+        let fit = try XCTUnwrap(t.lossCurve)
+        XCTAssertTrue(fit.usable)
+        for (step, loss) in [(1000.0, 5.55), (2000, 5.30), (3000, 5.20)] { XCTAssertEqual(fit.loss(atStep: step), loss, accuracy: 1e-6) }
+        let star = t.bestValidationLoss
+        XCTAssertEqual(star, fit.asymptote)
+        XCTAssertLessThan(star, 5.20)
+        XCTAssertEqual(t.sqrtExcessLoss, [5.55, 5.30, 5.20].map { ($0 - star).squareRoot() }, accuracy: 1e-12)
+        XCTAssertTrue(t.markdown().contains("ℓ∞ of ℓ(t) = ℓ∞ + a·t^−b fitted to the 3 checkpoints"))
         let f = t.correlations.first { $0.feature == "f" }!
         XCTAssertEqual(f.checkpoints, 3)
         XCTAssertEqual(f.spearmanAccuracyLoss, -1, accuracy: 1e-12)
-        XCTAssertLessThan(f.pearsonAccuracyLoss, -0.99)
-        XCTAssertEqual(f.pearsonProbeLossLoss!, 1, accuracy: 0.05)
+        XCTAssertEqual(f.pearsonAccuracyLoss, -0.98894199, accuracy: 1e-7)      // numpy.corrcoef
+        XCTAssertEqual(f.pearsonProbeLossLoss!, 0.93676591, accuracy: 1e-7)
         let p = t.correlations.first { $0.feature == "phip" }!
         XCTAssertEqual(p.checkpoints, 2)
         XCTAssertEqual(p.pearsonAccuracyLoss, -1, accuracy: 1e-12)   // two points: perfectly (anti)correlated
         XCTAssertNil(p.pearsonProbeLossLoss)
-        XCTAssertTrue(t.markdown().contains("| b | 2000 | 5.3000 | 0.4000 | 67.6 (0.610) | — |"))
+        XCTAssertTrue(t.markdown().contains("| b | 2000 | 5.3000 | \(String(format: "%.4f", (5.30 - star).squareRoot())) | 67.6 (0.610) | — |"),
+                      t.markdown())
+        // Two checkpoints: no fit, ℓ* is the smallest loss, and the report says so.
+        let two = try TransferCheck(checkpoints: Array(cps[0..<2]))
+        XCTAssertEqual(two.bestValidationLoss, 5.20)
+        XCTAssertTrue(two.markdown().contains("fewer than 3 checkpoints"))
+        // Decrements that shrink more slowly than any power law (0.25 then 0.16 over equal steps): degenerate, said.
+        let slow = try TransferCheck(checkpoints: [cps[1], cps[2], .init(label: "c", step: 3000, validationLoss: 5.14, probes: [:])])
+        XCTAssertEqual(slow.bestValidationLoss, 5.14)
+        XCTAssertTrue(slow.markdown().contains("degenerate"))
         for sq in [false, true] { XCTAssertTrue(XMLCheck.parse(t.svg(sqrtExcess: sq)).ok) }
         XCTAssertThrowsError(try TransferCheck(checkpoints: []))
         XCTAssertThrowsError(try TransferCheck(checkpoints: [.init(label: "x", step: 1, validationLoss: 5,
                                                                    probes: ["f": .init(accuracy: 69)])]))
+    }
+
+    /// ℓ = 5 + 3·t^−0.5 sampled without noise: the fit recovers the three parameters.
+    func testLossCurveFitRecoversAKnownPowerLaw() throws {
+        let steps = [100, 200, 400, 800, 1600, 3200]
+        let fit = try LossCurveFit(steps: steps, losses: steps.map { 5 + 3 * pow(Double($0), -0.5) })
+        XCTAssertEqual(fit.asymptote, 5, accuracy: 1e-6)
+        XCTAssertEqual(fit.scale, 3, accuracy: 1e-4)
+        XCTAssertEqual(fit.exponent, 0.5, accuracy: 1e-5)
+        XCTAssertThrowsError(try LossCurveFit(steps: [1, 2], losses: [3, 2]))
+        // A rising loss is not a usable curve (a ≤ 0).
+        XCTAssertFalse(try LossCurveFit(steps: [100, 200, 400], losses: [5, 5.1, 5.3]).usable)
+        XCTAssertFalse(try LossCurveFit(steps: [1000, 2000, 3000], losses: [5.55, 5.30, 5.14]).usable)
     }
 
     func testCorrelationReferences() {
@@ -127,5 +157,41 @@ final class TransferCheckTests: XCTestCase {
         XCTAssertEqual(Correlation.ranks([10, 20, 20, 5]), [2, 3.5, 3.5, 1])
         XCTAssertEqual(Correlation.spearman([1, 2, 2, 3], [1, 3, 2, 4]), 0.9486832980505138, accuracy: 1e-12)
         XCTAssertTrue(Correlation.pearson([1, 1, 1], [1, 2, 3]).isNaN)
+    }
+}
+
+final class PairedReportTests: XCTestCase {
+    func result(_ model: String, _ feature: String, correct: [Bool]) throws -> ProbeResult {
+        let truth = [Int](repeating: 1, count: correct.count)
+        let m = try ClassificationMetrics(predicted: correct.map { $0 ? 1 : 0 }, truth: truth, classes: 2)
+        return ProbeResult(task: "t", prompt: nil, model: model, feature: feature, metrics: m, probe: "ridge")
+    }
+
+    /// 1000 examples: B is 4 points behind A (60 vs 20 discordant: significant), C is 0.2 points behind A (6 vs 4
+    /// discordant: not); the table prints ± half-widths and marks C's cell ⁿˢ and not B's.
+    func testTableMarksNonSignificantDifferences() throws {
+        var a = [Bool](repeating: true, count: 1000)
+        for i in 0..<200 { a[i] = false }
+        var b = a, c = a
+        for i in 200..<260 { b[i] = false }
+        for i in 0..<20 { b[i] = true }
+        for i in 200..<206 { c[i] = false }
+        for i in 0..<4 { c[i] = true }
+        let rs = [try result("A", "f · ridge", correct: a), try result("B", "f · ridge", correct: b),
+                  try result("C", "f · ridge", correct: c)]
+        let table = try ComparisonTable(results: rs)
+        XCTAssertEqual(table.notSignificant, [[false, false, true]])
+        let md = table.markdown()
+        XCTAssertTrue(md.contains("**80.0** ±2.5 |"), md)       // Wilson half-width at 800/1000
+        XCTAssertTrue(md.contains("**76.0** ±2.6 |"), md)
+        XCTAssertTrue(md.contains("**79.8** ±2.5 ⁿˢ |"), md)
+        let tests = try PairedTests.all(results: rs)
+        XCTAssertEqual(tests.map(\.a), ["B · f · ridge", "C · f · ridge"])
+        XCTAssertEqual(tests[0].comparison.onlyB, 60)
+        XCTAssertTrue(tests[0].comparison.significant())
+        XCTAssertTrue(PairedTests.markdown(tests).contains("| -4.0 |"), PairedTests.markdown(tests))
+        // Family against the first family of the same probe method, within one model.
+        let fam = try PairedTests.all(results: [try result("A", "f · ridge", correct: a), try result("A", "p · ridge", correct: c)])
+        XCTAssertEqual(fam.map(\.b), ["A · f · ridge"])
     }
 }

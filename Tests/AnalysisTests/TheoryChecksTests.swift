@@ -166,3 +166,74 @@ final class LogPartitionCheckTests: XCTestCase {
         }
     }
 }
+
+final class TaylorBaselineTests: XCTestCase {
+    /// log Z(θ) = log Σ exp(φ_wᵀθ): ḡ must be its gradient and J its Hessian at the centre (central differences).
+    func testGradientAndHessianAreThoseOfLogZ() throws {
+        let phi = randomMatrix(12, 3, scale: 1, seed: 21)
+        let centre = [0.3, -0.2, 0.5]
+        let t = try TaylorExpansion(phi: phi, centre: centre)
+        func logZ(_ th: [Double]) -> Double {
+            let l = (0..<12).map { w in (0..<3).map { Double(phi[w, $0]) * th[$0] }.reduce(0, +) }
+            let m = l.max()!
+            return m + log(l.map { exp($0 - m) }.reduce(0, +))
+        }
+        XCTAssertEqual(t.logPartitionAtCentre, logZ(centre), accuracy: 1e-12)
+        let h = 1e-4
+        for i in 0..<3 {
+            var a = centre, b = centre
+            a[i] += h; b[i] -= h
+            XCTAssertEqual(t.gradient[i], (logZ(a) - logZ(b)) / (2 * h), accuracy: 1e-7)
+            for j in 0..<3 {
+                var pp = centre, pm = centre, mp = centre, mm = centre
+                pp[i] += h; pp[j] += h; pm[i] += h; pm[j] -= h; mp[i] -= h; mp[j] += h; mm[i] -= h; mm[j] -= h
+                let fd = (logZ(pp) - logZ(pm) - logZ(mp) + logZ(mm)) / (4 * h * h)
+                XCTAssertEqual(t.hessian[i, j], fd, accuracy: 1e-5)
+            }
+        }
+    }
+
+    /// Contexts tightly clustered around their mean: the zero-parameter expansion is as good as the fit
+    /// (both ≈ 1); widely spread contexts: the expansion falls far below the fit.
+    func testBaselineTracksTheSpreadOfContexts() throws {
+        let phi = randomMatrix(60, 4, scale: 1, seed: 22)
+        var rng = SeededRandom(seed: 23)
+        let tight = Matrix<Float>(rows: 200, cols: 4) { _, j in Float(j == 0 ? 2 : 0) + Float(0.02 * rng.normal()) }
+        let a = try LinearityCheck.run(f: tight, phi: phi, seed: 1)
+        XCTAssertGreaterThan(try XCTUnwrap(a.taylorHeldOutR2), 0.999)
+        XCTAssertLessThan(try XCTUnwrap(a.spread).relativeSpread, 0.03)
+        let wide = randomMatrix(200, 4, scale: 2, seed: 24)
+        let b = try LinearityCheck.run(f: wide, phi: phi, seed: 1)
+        XCTAssertLessThan(try XCTUnwrap(b.taylorHeldOutR2), b.heldOutR2 - 0.2)
+        XCTAssertTrue(b.markdown().contains("zero-parameter Taylor"))
+        let z = try LogPartitionCheck.run(f: wide, phi: phi, method: .principalComponents(k: 4), seed: 1)
+        let t1 = try XCTUnwrap(z.taylorFirstOrder), t2 = try XCTUnwrap(z.taylorSecondOrder)
+        XCTAssertEqual(t1.parameters, 0)
+        XCTAssertLessThan(t1.heldOutR2, z.quadratic.heldOutR2)
+        XCTAssertLessThan(t2.heldOutR2, z.quadratic.heldOutR2)
+        XCTAssertTrue(z.markdown().contains("order 2 (0 fitted parameters)"))
+    }
+
+    func testSpreadOfKnownPoints() throws {
+        let s = ContextSpread(try Matrix<Double>([[1, 0], [3, 0]]))
+        XCTAssertEqual(s.meanNorm, 2, accuracy: 1e-15)
+        XCTAssertEqual(s.rmsDistance, 1, accuracy: 1e-15)
+        XCTAssertEqual(s.relativeSpread, 0.5, accuracy: 1e-15)
+    }
+
+    /// A Quad-like model: Φᵀf ≈ 0 puts every context at log Z = ln V, and both checks are flagged as trivial.
+    func testConstantLogPartitionIsFlagged() throws {
+        let phi = randomMatrix(50, 4, scale: 1, seed: 25)
+        let f = randomMatrix(100, 4, scale: 1e-5, seed: 26)
+        let lin = try LinearityCheck.run(f: f, phi: phi, seed: 0)
+        XCTAssertEqual(try XCTUnwrap(lin.logPartition).mean, log(50), accuracy: 1e-3)
+        XCTAssertTrue(try XCTUnwrap(lin.logPartition).isConstant)
+        XCTAssertTrue(lin.markdown().contains("Trivially linear"))
+        let lz = try LogPartitionCheck.run(f: f, phi: phi, method: .principalComponents(k: 2), seed: 0)
+        XCTAssertTrue(lz.markdown().contains("Trivially linear"))
+        // A CE-like spread of log Z is not flagged.
+        let ce = try LinearityCheck.run(f: randomMatrix(100, 4, scale: 1, seed: 27), phi: phi, seed: 0)
+        XCTAssertFalse(try XCTUnwrap(ce.logPartition).isConstant)
+        XCTAssertFalse(ce.markdown().contains("Trivially linear"))
+    }
+}

@@ -1,4 +1,6 @@
 import Foundation
+import Linalg
+import Probes
 import XCTest
 
 /// Whole-command tests of `lmprobe extract` errors and `lmprobe compare` on the tiny pipeline fixture.
@@ -31,8 +33,16 @@ final class CompareCLITests: XCTestCase {
         // 5 families × ridge + 4 families × logistic (p skipped) + BoW + zero-shot, for each prompt setting.
         XCTAssertEqual(results.count, 2 * (5 + 4 + 2), "\(results.map { $0["feature"] ?? "" })")
         for r in results {
+            // Known answers: the accuracy is the share of correct test examples, its interval their Wilson interval.
             let acc = try XCTUnwrap(r["accuracy"] as? Double)
-            XCTAssertTrue(acc >= 0 && acc <= 1, "\(r)")
+            let ci = try XCTUnwrap(r["interval"] as? [String: Any], "\(r)")
+            if let correct = r["correct"] as? String {
+                XCTAssertEqual(correct.count, 16)
+                XCTAssertEqual(acc, Double(correct.filter { $0 == "1" }.count) / 16, accuracy: 1e-12)
+            }
+            let w = try Intervals.wilson(successes: Int((acc * 16).rounded()), trials: 16)
+            XCTAssertEqual(try XCTUnwrap(ci["lower"] as? Double), w.lower, accuracy: 1e-12)
+            XCTAssertEqual(try XCTUnwrap(ci["upper"] as? Double), w.upper, accuracy: 1e-12)
         }
         XCTAssertEqual(Set(results.compactMap { $0["prompt"] as? String }), [" The movie is"])
         let task = try XCTUnwrap((report["tasks"] as? [[String: Any]])?.first)
@@ -52,6 +62,37 @@ final class CompareCLITests: XCTestCase {
         let data2 = try Data(contentsOf: URL(fileURLWithPath: p + "/cmp/report.json"))
         let results2 = try XCTUnwrap((try JSONSerialization.jsonObject(with: data2) as? [String: Any])?["results"] as? [[String: Any]])
         XCTAssertEqual(results2.map { $0["accuracy"] as? Double }, results.map { $0["accuracy"] as? Double })
+    }
+
+    /// Two models: paired tests in the JSON and Markdown; --protocol paper: the trailing-space prompt, no subset p_f
+    /// row, the protocol stated; --seeds 2 --cv: the two folds of a stratified partition (every example tested once)
+    /// and the mean ± std section.
+    func testPairedTestsPaperProtocolAndFolds() throws {
+        let p = try TinyPipeline.fixture().path
+        let tasks = try tasksFile(p)
+        let r = try runLMProbe(["compare", "--checkpoint", "early=" + p + "/run/ckpt-10.safetensors", "--checkpoint",
+                                "late=" + p + "/run/final.safetensors", "--tasks-file", tasks, "--prompts", "with",
+                                "--families", "f,subset_logits,subset_probs", "--methods", "ridge,logistic",
+                                "--protocol", "paper", "--seeds", "2", "--cv", "--no-bow", "--no-leakage-check",
+                                "--out", p + "/cmp-paper", "--threads", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: p + "/cmp-paper/report.json"))) as? [String: Any])
+        let results = try XCTUnwrap(report["results"] as? [[String: Any]])
+        XCTAssertEqual(Set(results.compactMap { $0["task"] as? String }), ["tiny@f0", "tiny@f1"])
+        XCTAssertEqual(Set(results.compactMap { $0["prompt"] as? String }), [" The movie is "])
+        XCTAssertFalse(results.contains { ($0["feature"] as? String)?.hasPrefix("subset p_f") ?? false })
+        // The two folds' test sets partition the 60 examples.
+        let tasksOut = try XCTUnwrap(report["tasks"] as? [[String: Any]])
+        XCTAssertEqual(tasksOut.compactMap { $0["testCount"] as? Int }.reduce(0, +), 60)
+        let paired = try XCTUnwrap(report["pairedTests"] as? [[String: Any]])
+        XCTAssertTrue(paired.contains { ($0["a"] as? String) == "late · f(s) · ridge" && ($0["b"] as? String) == "early · f(s) · ridge" })
+        let resampled = try XCTUnwrap(report["resampled"] as? [[String: Any]])
+        XCTAssertTrue(resampled.contains { ($0["task"] as? String) == "tiny" && ($0["model"] as? String) == "late" })
+        let md = try String(contentsOfFile: p + "/cmp-paper/report.md", encoding: .utf8)
+        for s in ["paper protocol", "## Paired tests", "## Resampled tasks", "± is half the 95 % Wilson interval"] {
+            XCTAssertTrue(md.contains(s), s + "\n" + md)
+        }
     }
 
     func testCompareAndExtractRefuseBadInputWithOneLineErrors() throws {
@@ -94,5 +135,38 @@ final class CompareCLITests: XCTestCase {
         XCTAssertEqual(files["p"]?["shape"] as? [Int], [30, try XCTUnwrap(manifests[0]["vocab_size"] as? Int)])
         let probe = try runLMProbe(["probe", "--train", p + "/ex/train", "--test", p + "/ex/test", "--feature", "phip", "--json"])
         XCTAssertEqual(probe.status, 0, probe.stderr)
+        // NumPy itself reads every file: shapes and dtypes as the manifest says, values as our reader sees them.
+        let pythonPath = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+            .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let py = pythonPath else { throw XCTSkip("no python3 on PATH: the NumPy read is not checked") }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: py)
+        check.arguments = ["-c", "import numpy"]
+        check.standardError = FileHandle.nullDevice
+        try check.run(); check.waitUntilExit()
+        guard check.terminationStatus == 0 else { throw XCTSkip("numpy is not importable by \(py): the NumPy read is not checked") }
+        let f: Matrix<Float> = try NPY.readMatrix(URL(fileURLWithPath: p + "/ex/train/f.npy"))
+        var sum = 0.0
+        for i in 0..<f.rows { for j in 0..<f.cols { sum += Double(f[i, j]) } }
+        let vocab = try XCTUnwrap(manifests[0]["vocab_size"] as? Int)
+        let script = """
+        import numpy as np, sys
+        d = sys.argv[1]
+        f = np.load(d + "/f.npy"); p = np.load(d + "/p.npy"); y = np.load(d + "/labels.npy")
+        assert f.dtype == np.float32 and f.shape[0] == 30, (f.dtype, f.shape)
+        assert p.dtype == np.float16 and p.shape == (30, int(sys.argv[2])), (p.dtype, p.shape)
+        assert y.shape == (30,) and y.dtype.kind == "i", (y.dtype, y.shape)
+        assert abs(p.astype(np.float64).sum(axis=1) - 1).max() < 1e-2, "p rows must sum to 1"
+        print(repr(float(f.astype(np.float64).sum())))
+        """
+        let run = Process(), out = Pipe()
+        run.executableURL = URL(fileURLWithPath: py)
+        run.arguments = ["-c", script, p + "/ex/train", String(vocab)]
+        run.standardOutput = out
+        try run.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        XCTAssertEqual(run.terminationStatus, 0, text)
+        XCTAssertEqual(Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan, sum, accuracy: 1e-9 * max(1, abs(sum)))
     }
 }

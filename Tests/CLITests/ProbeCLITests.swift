@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Probes
 import XCTest
 
 /// `lmprobe probe` and `lmprobe bench probe` run as whole commands on small .npy files written here.
@@ -46,8 +47,17 @@ final class ProbeCLITests: XCTestCase {
         let ridge = try runJSON(common)
         XCTAssertEqual(ridge["method"] as? String, "ridge")
         XCTAssertNotNil(ridge["alpha"] as? Double)
-        XCTAssertGreaterThan(ridge["train_accuracy"] as? Double ?? 0, 0.6)
-        XCTAssertGreaterThan(ridge["test_accuracy"] as? Double ?? 0, 0.5)
+        // Known answer: the library's probe on the same files.
+        let xTrain: Matrix<Float> = try NPY.readMatrix(path("X.npy")), xTest: Matrix<Float> = try NPY.readMatrix(path("Xt.npy"))
+        let yTrain = try NPY.readIntegers(path("y.npy")).map { $0 / 10 }, yTest = try NPY.readIntegers(path("yt.npy")).map { $0 / 10 }
+        let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: 3)
+        let metrics = try ClassificationMetrics(predicted: try model.predict(xTest), truth: yTest, classes: 3)
+        XCTAssertEqual(ridge["alpha"] as? Double, model.alpha)
+        XCTAssertEqual(ridge["train_accuracy"] as? Double, model.trainAccuracy)
+        XCTAssertEqual(ridge["test_accuracy"] as? Double, metrics.accuracy)
+        let ci = try XCTUnwrap(ridge["test_accuracy_interval"] as? [Double])
+        XCTAssertEqual(ci[0], metrics.accuracyInterval!.lower, accuracy: 1e-12)
+        XCTAssertEqual(ci[1], metrics.accuracyInterval!.upper, accuracy: 1e-12)
         XCTAssertEqual(ridge["classes"] as? [Int], [0, 10, 20])
         let eigen = try runJSON(common + ["--decomposition", "eigen"])
         XCTAssertEqual(eigen["alpha"] as? Double, ridge["alpha"] as? Double)
@@ -61,6 +71,28 @@ final class ProbeCLITests: XCTestCase {
                                   "--select", "accuracy", "--standardize"])
         XCTAssertTrue([0.5, 5].contains(folder["alpha"] as? Double ?? -1))
         XCTAssertTrue(folder["test_accuracy"] is NSNull)
+    }
+
+    /// Separable classes (a margin of 20 standard deviations): every test example is right, and the interval is
+    /// the Wilson interval of 20/20, [n/(n + z²), 1] = [0.8389, 1].
+    func testSeparableClassesGiveKnownAccuracyAndInterval() throws {
+        var rng = SeededRandom(seed: 8)
+        let labels = (0..<60).map { $0 % 2 }
+        let x = Matrix<Float>(rows: 60, cols: 3) { i, j in Float(rng.normal()) + (j == 0 ? Float(20 * labels[i]) : 0) }
+        try NPY.write(x.rows(0..<40), to: path("Xs.npy")); try NPY.write(x.rows(40..<60), to: path("Xst.npy"))
+        try writeLabels(Array(labels[0..<40]), "ys.npy"); try writeLabels(Array(labels[40..<60]), "yst.npy")
+        for method in ["ridge", "logistic"] {
+            let r = try runJSON(["probe", "--method", method, "--train", path("Xs.npy").path, "--train-labels",
+                                 path("ys.npy").path, "--test", path("Xst.npy").path, "--test-labels", path("yst.npy").path])
+            XCTAssertEqual(r["test_accuracy"] as? Double, 1, method)
+            let ci = try XCTUnwrap(r["test_accuracy_interval"] as? [Double])
+            XCTAssertEqual(ci[0], 20 / (20 + 1.959963984540054 * 1.959963984540054), accuracy: 1e-12)
+            XCTAssertEqual(ci[1], 1)
+            if method == "logistic" {
+                let l = try XCTUnwrap(r["test_log_loss"] as? Double), li = try XCTUnwrap(r["test_log_loss_interval"] as? [Double])
+                XCTAssertTrue(li[0] <= l && l <= li[1], "\(li) \(l)")
+            }
+        }
     }
 
     func testTableOutput() throws {

@@ -101,6 +101,32 @@ final class SupportTests: XCTestCase {
         }
     }
 
+    /// Issue 16: shapes whose byte size wraps around (2³¹ × 2³¹ × 4 = 2⁶⁴ → 0) used to allocate a 1-element matrix and
+    /// copy the file past it; now the size is computed with overflow checks and compared with the bytes present.
+    func testNPYHugeShapesAreRefusedBeforeAllocating() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ descr: String, _ shape: [Int], dataBytes: Int) throws -> URL {
+            let url = dir.appendingPathComponent("\(descr.dropFirst())-\(shape.map(String.init).joined(separator: "x")).npy")
+            try (NPY.encodeHeader(NPY.Header(descr: descr, shape: shape)) + Data(count: dataBytes)).write(to: url)
+            return url
+        }
+        let wraps = try file("<f4", [1 << 31, 1 << 31], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readMatrix(wraps, as: Float.self)) { e in
+            XCTAssertEqual("\(e)", "\(wraps.path): header shape [2147483648, 2147483648] <f4 needs more bytes than can be addressed; file has 64")
+        }
+        XCTAssertThrowsError(try NPY.readHeader(wraps)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        let labels = try file("<i8", [1 << 61], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readIntegers(labels)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        let f = try file("<f4", [1 << 62, 32], dataBytes: 128)
+        XCTAssertThrowsError(try NPY.readMatrix(f, as: Double.self)) { e in XCTAssertTrue("\(e)".contains("more bytes than can be addressed"), "\(e)") }
+        // A size that fits but exceeds the file is "truncated", as before.
+        let big = try file("<f8", [1 << 40], dataBytes: 64)
+        XCTAssertThrowsError(try NPY.readMatrix(big, as: Double.self)) { e in
+            XCTAssertTrue("\(e)".contains("truncated data: header says [1099511627776] <f8 = 8796093022208 bytes, file has 64"), "\(e)")
+        }
+    }
+
     func testNumpyReadsOurFilesWhenAvailable() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
         let python = path.split(separator: ":").map { "\($0)/python3" }
@@ -149,5 +175,39 @@ final class RowWriterTests: XCTestCase {
         try w.write(row: 0, &v)
         XCTAssertThrowsError(try w.finish()) { XCTAssertTrue("\($0)".contains("row 1")) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
+    }
+}
+
+final class SoftmaxKernelTests: XCTestCase {
+    /// The one row softmax against a Double reference, for lengths around the 8-lane boundary and a large spread.
+    func testRowSoftmaxMatchesDoubleReference() {
+        var rng = SeededRandom(seed: 5)
+        for n in [1, 7, 8, 9, 31, 1000] {
+            let x = (0..<n).map { _ in Float(rng.normal() * 20) }
+            let m = Double(x.max()!)
+            let s = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
+            var row = x
+            let (mx, sum) = row.withUnsafeMutableBufferPointer { softmaxRow($0.baseAddress!, count: n, scale: 2) }
+            XCTAssertEqual(Double(mx), m)
+            XCTAssertEqual(Double(sum), s, accuracy: 1e-5 * s)
+            for j in 0..<n { XCTAssertEqual(Double(row[j]), 2 * Foundation.exp(Double(x[j]) - m) / s, accuracy: 1e-6) }
+            let lse = x.withUnsafeBufferPointer { logSumExpRow($0.baseAddress!, count: n) }
+            XCTAssertEqual(Double(lse), m + Foundation.log(s), accuracy: 1e-5 * max(1, abs(m)))
+            var d = x.map(Double.init)
+            d.withUnsafeMutableBufferPointer { _ = softmaxRow($0.baseAddress!, count: n) }
+            for j in 0..<n { XCTAssertEqual(d[j], Foundation.exp(Double(x[j]) - m) / s, accuracy: 1e-12) }
+        }
+    }
+
+    /// One parallel-for: every index once, worker ranges contiguous and ordered.
+    func testParallelHelpersCoverEveryIndexOnce() {
+        var hits = [Int](repeating: 0, count: 1001)
+        hits.withUnsafeMutableBufferPointer { h in
+            let h = h
+            parallelFor(1001) { h[$0] += 1 }
+            parallelChunks(1001, minChunk: 10) { r in for i in r { h[i] += 1 } }
+            parallelWorkers(1001, minChunk: 100) { _, r in for i in r { h[i] += 1 } }
+        }
+        XCTAssertEqual(Set(hits), [3])
     }
 }

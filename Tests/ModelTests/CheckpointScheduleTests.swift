@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Model
+import Text
 
 final class CheckpointScheduleTests: XCTestCase {
     /// `checkpointAt` adds checkpoints at arbitrary (e.g. log-spaced) steps next to the periodic ones, kept with

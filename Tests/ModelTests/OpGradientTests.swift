@@ -143,7 +143,7 @@ final class OpGradientTests: XCTestCase {
     func testCrossEntropyFused() {
         let N = 4, V = 13
         let logits = Buf(random: N * V, std: 2, rng: &rng)
-        var targets: [Int32] = [3, 0, 12, 7]
+        let targets: [Int32] = [3, 0, 12, 7]
         let losses = Buf(N)
         func loss() -> Double {
             let z = logits.copy()
@@ -195,7 +195,7 @@ final class OpGradientTests: XCTestCase {
     func testFastQuadEqualsNaiveQuadAndFiniteDifferences() {
         let N = 7, d = 10, V = 23
         let f = Buf(random: N * d, rng: &rng), phi = Buf(random: V * d, std: 0.5, rng: &rng)
-        var targets: [Int32] = [0, 5, 5, 22, 7, 1, 5]
+        let targets: [Int32] = [0, 5, 5, 22, 7, 1, 5]
         let losses = Buf(N), df = Buf(N * d), dphi = Buf(V * d, fill: 0.25)
         let gram = Buf(d * d), ftf = Buf(d * d), fg = Buf(N * d)
         let ws = QuadWorkspace(gram: gram.p, fTf: ftf.p, fG: fg.p)

@@ -1,4 +1,5 @@
 import Foundation
+import Text
 import Linalg
 import XCTest
 @testable import Model

@@ -77,7 +77,7 @@ final class GramRidgeTests: XCTestCase {
         // The feature entry point in gram mode: the same λ, LOO curve and decisions.
         if n <= d {
             let direct = try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                 decomposition: decomposition)
+                                                 decomposition: decomposition, extension: nil)
             XCTAssertEqual(direct.alpha, model.alpha)
             for (a, b) in zip(direct.looMeanSquaredError, model.looMeanSquaredError) { XCTAssertEqual(a, b, accuracy: 1e-10) }
             XCTAssertLessThan(try direct.decisionFunction(xt).maxAbsDifference(decision), 1e-9)

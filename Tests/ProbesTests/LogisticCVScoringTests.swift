@@ -15,7 +15,7 @@ final class LogisticCVScoringTests: XCTestCase {
             return rng.uniform() < 1 / (1 + exp(-z)) ? 1 : 0
         }
         let Cs = logspace(-3, 3, 7), folds = 4
-        let m = try LogisticRegression.fitCV(x: x, labels: labels, classes: 2, Cs: Cs, folds: folds, tolerance: 1e-10,
+        let m = try LogisticRegression.fitCV(x: x, labels: labels, classes: 2, Cs: Cs, folds: folds, tolerance: 1e-10, extension: nil,
                                              scoring: .logLoss)
         let assignment = LogisticRegression.stratifiedFolds(labels: labels, folds: folds)
         var mean = [Double](repeating: 0, count: Cs.count)

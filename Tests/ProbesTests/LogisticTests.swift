@@ -25,9 +25,9 @@ final class LogisticTests: XCTestCase {
         let folds = f.info["folds"] as? Int ?? 0
         let expectedFolds = (f.info["test_folds"] as? [Int]) ?? []
         XCTAssertEqual(LogisticRegression.stratifiedFolds(labels: f.labels, folds: folds), expectedFolds)
-        XCTAssertLessThan(relativeError(LogisticRegression.defaultCs, f.doubles("Cs")), 1e-14)
-        let m = try LogisticRegression.fitCV(x: f.x, labels: f.labels, classes: f.classes, folds: folds,
-                                             tolerance: 1e-10, maxIterations: 10000)
+        XCTAssertLessThan(relativeError(logspace(-4, 4, 10), f.doubles("Cs")), 1e-14)
+        let m = try LogisticRegression.fitCV(x: f.x, labels: f.labels, classes: f.classes, Cs: logspace(-4, 4, 10),
+                                             folds: folds, tolerance: 1e-10, maxIterations: 10000, extension: nil)
         let expected = f.nested("fold_accuracy")
         for fold in 0..<folds {
             XCTAssertEqual(m.foldAccuracy[fold], expected[fold], "fold \(fold)")

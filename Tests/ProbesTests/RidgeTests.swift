@@ -16,7 +16,8 @@ final class RidgeTests: XCTestCase {
         let select: RidgeSelection = (f.info["select"] as? String) == "accuracy" ? .accuracy : .squaredError
         let standardize = f.info["standardize"] as? Bool ?? false
         let m = try RidgeClassifier.fit(x: f.x, labels: f.labels, classes: f.classes, alphas: f.doubles("alphas"),
-                                        select: select, standardize: standardize, decomposition: decomposition)
+                                        select: select, standardize: standardize, decomposition: decomposition,
+                                        extension: nil)
         XCTAssertEqual(m.alpha, f.double("alpha"), "\(name) \(decomposition): chosen alpha", file: file, line: line)
         XCTAssertEqual(m.mode, f.x.rows > f.x.cols ? "cov" : "gram", file: file, line: line)
         var skCoef = f.nested("coef")

@@ -134,7 +134,38 @@ final class CorpusTests: XCTestCase {
         XCTAssertEqual(try TokenFile(directory: dir, split: .train)[0], 0x10170)
         try header(70000, "uint16", 2)
         XCTAssertThrowsError(try TokenFile(directory: dir, split: .train)) { e in XCTAssertTrue("\(e)".contains("does not fit dtype uint16"), "\(e)") }
-        XCTAssertThrowsError(try TokenFile(directory: dir.appendingPathComponent("nope"), split: .val)) { e in XCTAssertTrue("\(e)".contains("tokens.json: cannot read"), "\(e)") }
+        XCTAssertThrowsError(try TokenFile(directory: dir.appendingPathComponent("nope"), split: .val)) { e in XCTAssertTrue("\(e)".contains("tokens.json: cannot read (No such file or directory"), "\(e)") }
+    }
+
+    /// Issue 16: sizes in tokens.json are checked with overflow-reporting arithmetic against the bytes present, and
+    /// vocab_size against a limit and the tokenizer's vocab.json, before anything is mapped or allocated.
+    func testTokenHeaderSizesAreCheckedBeforeUse() throws {
+        let dir = try tempDir("tokhuge")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func header(_ v: Int, _ dtype: String, _ train: Int) throws {
+            let h: [String: Any] = ["format": "lmprobe-tokens-1", "vocab_size": v, "dtype": dtype, "train_tokens": train,
+                                    "val_tokens": 0, "eot_token": 0, "tokenizer": "."]
+            try JSONSerialization.data(withJSONObject: h).write(to: dir.appendingPathComponent("tokens.json"))
+        }
+        // 2⁶²+1024 uint32 ids × 4 bytes wraps to 4096: the 4 KB train.bin used to be accepted, then read past.
+        try Data(count: 4096).write(to: dir.appendingPathComponent("train.bin"))
+        try Data().write(to: dir.appendingPathComponent("val.bin"))
+        try header(100, "uint32", (1 << 62) + 1024)
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("train.bin: size 4096 bytes, but tokens.json says 4611686018427388928 uint32 ids (more bytes than can be addressed)"), "\(e)") }
+        try header(100, "uint16", (1 << 62) + 2048)
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("train.bin: size 4096"), "\(e)") }
+        // vocab_size 2³¹−1 in a few hundred bytes of token files: refused by the header, not by a 275 GB allocation.
+        try header(Int(Int32.max), "uint32", 1024)
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("vocab_size 2147483647 is above the limit of 2097152"), "\(e)") }
+        try header(1 << 24, "uint32", 1024)
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("above the limit"), "\(e)") }
+        // With the tokenizer's files present, vocab_size must be its vocabulary size.
+        try header(1000, "uint32", 1024)
+        XCTAssertEqual(try TokenDataset(directory: dir).trainCount, 1024)
+        try Data(#"{"a": 0, "b": 1, "<|endoftext|>": 2}"#.utf8).write(to: dir.appendingPathComponent("vocab.json"))
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("vocab_size 1000 does not match the 3 entries of"), "\(e)") }
+        try Data("{\"a\": 0,\n \"b\": x}".utf8).write(to: dir.appendingPathComponent("vocab.json"))
+        XCTAssertThrowsError(try TokenDataset(directory: dir)) { e in XCTAssertTrue("\(e)".contains("vocab.json: not valid JSON (Invalid value at line 2, column 7.)"), "\(e)") }
     }
 }
 

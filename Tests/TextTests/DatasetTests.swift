@@ -109,3 +109,27 @@ final class CSVTests: XCTestCase {
         XCTAssertThrowsError(try LabelledDataset.readCSV(f)) { e in XCTAssertEqual("\(e)", "\(f.path):2: unexpected character after a closing quote") }
     }
 }
+
+final class KFoldTests: XCTestCase {
+    /// Every example is tested exactly once; classes keep their proportions; fold sizes differ by at most one.
+    func testStratifiedFoldsPartitionTheExamples() throws {
+        let labels = (0..<23).map { $0 < 15 ? 0 : 1 }
+        let ds = LabelledDataset(texts: (0..<23).map { "t\($0)" }, labels: labels, classNames: ["a", "b"], source: "mem")
+        var seen: [String] = []
+        var sizes: [Int] = []
+        for k in 0..<4 {
+            let (tr, te) = try ds.stratifiedFold(k, of: 4, seed: 7)
+            XCTAssertEqual(tr.count + te.count, 23)
+            XCTAssertTrue(Set(tr.texts).isDisjoint(with: te.texts))
+            let minority = te.labels.filter { $0 == 1 }.count
+            XCTAssertTrue(minority == 2 || minority == 3, "fold \(k): \(minority) of class b")
+            seen += te.texts
+            sizes.append(te.count)
+        }
+        XCTAssertEqual(seen.sorted(), ds.texts.sorted())
+        XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1)
+        XCTAssertEqual(try ds.stratifiedFold(1, of: 4, seed: 7).test.texts, try ds.stratifiedFold(1, of: 4, seed: 7).test.texts)
+        XCTAssertThrowsError(try ds.stratifiedFold(4, of: 4, seed: 0))
+        XCTAssertThrowsError(try ds.stratifiedFold(0, of: 1, seed: 0))
+    }
+}

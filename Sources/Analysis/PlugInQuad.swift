@@ -1,0 +1,95 @@
+import Foundation
+import Linalg
+import Model
+import Text
+
+/// The Quad loss reachable on a frozen Φ, estimated by plugging a reference model's next-word distribution into the
+/// Quad optimum (issue 14, the matched-compute CE vs Quad protocol).
+///
+/// For a context s the Quad objective E_w[−fᵀφ_w] + ½‖Φf‖² = −fᵀΦᵀp*(s) + ½fᵀGf (G = ΦᵀΦ) is minimised by
+/// f*(s) = G⁻¹Φᵀp*(s). With the reference CE model's p_CE(s) = softmax(Φ f_CE(s)) in place of the unknown p*,
+/// the plug-in f = G⁻¹Φᵀp_CE(s) is scored on the real next token w: ℓ = −fᵀφ_w + ½fᵀ(Φᵀp_CE). Averaged over the
+/// whole validation split (the windows of `TokenDataset.tilingStarts`), this is the value a Quad model trained on
+/// the same frozen Φ should approach; the protocol trains Quad until its validation loss is within 10 % of it.
+/// The standard error is over forward batches of windows, as `SplitLoss`'s.
+public struct PlugInQuadLoss: Codable, Equatable, Sendable {
+    public let loss: Double
+    public let standardError: Double
+    public let windows: Int
+    public let tokens: Int
+    /// The reference model's own cross-entropy on the same tokens.
+    public let referenceCrossEntropy: Double
+
+    /// `reference` supplies both f_CE(s) and the frozen Φ (its output embeddings).
+    public static func compute(reference: GPT, data: TokenDataset, batch: Int = 8, maxWindows: Int? = nil) throws
+        -> PlugInQuadLoss {
+        guard data.vocabSize == reference.config.vocabSize else {
+            throw AnalysisError.invalidArgument("\(data.directory.path): vocab_size \(data.vocabSize) does not match the reference model's \(reference.config.vocabSize)")
+        }
+        guard batch >= 1 else { throw AnalysisError.invalidArgument("batch must be ≥ 1 (got \(batch))") }
+        let T = reference.config.context, d = reference.config.dim
+        let starts = try data.tilingStarts(.val, length: T, maxWindows: maxWindows)
+        let phi = reference.phi.copy()                                   // V × d
+        let phiD = phi.converted(to: Double.self)
+        // G⁻¹ through the eigendecomposition (G is d × d, symmetric positive definite when Φ has rank d).
+        let g = Matrix<Double>(rows: d, cols: d)
+        try BLAS.syrk(trans: true, phiD, into: g)
+        let (ell, v) = try LAPACK.syevd(g)
+        guard let smallest = ell.first, smallest > 1e-12 * (ell.last ?? 0) else {
+            throw AnalysisError.invalidArgument("Φ has rank < d (ΦᵀΦ is singular): the plug-in Quad optimum is not unique")
+        }
+        let vs = v.copy()
+        for i in 0..<d { for k in 0..<d { vs[i, k] /= ell[k] } }
+        let gInverse = try BLAS.matmul(vs, v, transB: true)             // V diag(1/ℓ) Vᵀ
+        var inputs = [Int32](repeating: 0, count: batch * T), targets = inputs
+        var batchMeans: [(Double, Int)] = [], ceSum = 0.0
+        var s = 0
+        while s < starts.count {
+            let b = min(batch, starts.count - s)
+            inputs.withUnsafeMutableBufferPointer { x in
+                targets.withUnsafeMutableBufferPointer { y in
+                    data.fillBatch(.val, starts: Array(starts[s..<(s + b)]), length: T, inputs: x.baseAddress!,
+                                   targets: y.baseAddress!)
+                }
+            }
+            let f = try reference.contextEmbeddings(tokens: Array(inputs[0..<(b * T)]), batch: b, length: T)
+            let stats = try SoftmaxStatistics.compute(f: f, phi: phi)        // Φᵀp_CE (b·T × d), log Z
+            let mean = stats.conditionalMean.converted(to: Double.self)
+            let plug = try BLAS.matmul(mean, gInverse)                       // f = G⁻¹Φᵀp_CE, row-wise
+            var sum = 0.0
+            for r in 0..<(b * T) {
+                let w = Int(targets[r])
+                var fPhi = 0.0, fMean = 0.0, logit = 0.0
+                for j in 0..<d {
+                    fPhi += plug[r, j] * phiD[w, j]
+                    fMean += plug[r, j] * mean[r, j]
+                    logit += Double(f[r, j]) * phiD[w, j]
+                }
+                sum += -fPhi + 0.5 * fMean
+                ceSum += stats.logPartition[r] - logit
+            }
+            batchMeans.append((sum / Double(b * T), b))
+            s += b
+        }
+        let tokens = starts.count * T
+        let m = batchMeans.map { $0.0 * Double($0.1) }.reduce(0, +) / Double(starts.count)
+        let k = Double(batchMeans.count)
+        let varBatch = batchMeans.count < 2 ? 0 : batchMeans.map { ($0.0 - m) * ($0.0 - m) }.reduce(0, +) / (k - 1)
+        return PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
+                              tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+    }
+
+    public func markdown(quad: SplitLoss? = nil) -> String {
+        var out = "### Plug-in Quad loss on the frozen Φ\n\n"
+        out += "f = G⁻¹Φᵀp_CE(s) from the reference model, scored with the Quad objective on the real next token over "
+        out += "\(windows) validation windows (\(tokens) tokens): **\(fmt(loss, 5)) ± \(fmt(standardError, 5))** "
+        out += "(reference CE on the same tokens \(fmt(referenceCrossEntropy, 4))).\n"
+        if let q = quad {
+            let gap = abs(q.objective - loss) / abs(loss)
+            out += "Quad model on the same windows: \(fmt(q.objective, 5)) ± \(fmt(q.objectiveStandardError, 5)); "
+            out += String(format: "relative gap %.1f %% — %@.\n", 100 * gap,
+                          gap <= 0.10 ? "within 10 % of the plug-in value" : "NOT within 10 % of the plug-in value")
+        }
+        return out
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// One line for an error from Foundation or the C library, for messages of the form "PATH: cannot read (…)".
+///
+/// Foundation's own texts on Linux are either raw (`Error Domain=NSCocoaErrorDomain Code=516 … UserInfo={…}`),
+/// empty (`(NSCocoaErrorDomain error 512.)`) or positionless ("The data is not in the correct format."). This picks
+/// the most specific part: the POSIX reason of an underlying error ("No such file or directory"), else the debug
+/// description (which holds JSON positions, "Invalid value around line 3, column 7."), else the localized text
+/// without its boilerplate prefix. With `json`, a JSON character offset is turned into line and column.
+public func ioErrorText(_ error: Error, json: Data? = nil) -> String {
+    let ns = error as NSError
+    if let posix = ns.userInfo[NSUnderlyingErrorKey] as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+    if let under = ns.userInfo[NSUnderlyingErrorKey] as? NSError, under.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(under.code)))
+    }
+    if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    if let debug = ns.userInfo[NSDebugDescriptionErrorKey] as? String, !debug.isEmpty {
+        if let data = json, let offset = characterOffset(in: debug) {
+            let (line, column) = lineAndColumn(of: offset, in: data)
+            return debug.replacingOccurrences(of: "around character \(offset)", with: "at line \(line), column \(column)")
+        }
+        return debug
+    }
+    if case let DecodingError.dataCorrupted(c) = error {
+        return c.debugDescription + (c.underlyingError.map { " " + ioErrorText($0, json: json) } ?? "")
+    }
+    var text = ns.localizedDescription
+    for prefix in ["The operation could not be completed. ", "The operation couldn’t be completed. "] where text.hasPrefix(prefix) {
+        text.removeFirst(prefix.count)
+    }
+    if text.hasPrefix("("), ns.domain == NSCocoaErrorDomain {
+        switch ns.code {
+        case NSFileWriteFileExistsError: return "file exists"
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
+        default: return "file system error \(ns.code)"
+        }
+    }
+    return text.replacingOccurrences(of: "\n", with: " ")
+}
+
+/// The N of "character N" in a JSONSerialization debug description.
+private func characterOffset(in text: String) -> Int? {
+    guard let r = text.range(of: "around character ") else { return nil }
+    return Int(text[r.upperBound...].prefix { $0.isNumber })
+}
+
+/// 1-based line and column of byte `offset` in `data`.
+public func lineAndColumn(of offset: Int, in data: Data) -> (line: Int, column: Int) {
+    var line = 1, column = 1
+    var i = data.startIndex
+    let end = data.index(data.startIndex, offsetBy: min(max(offset, 0), data.count))
+    while i < end {
+        if data[i] == 0x0A { line += 1; column = 1 } else { column += 1 }
+        i += 1
+    }
+    return (line, column)
+}

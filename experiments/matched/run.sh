@@ -1,0 +1,100 @@
+#!/bin/sh
+# Matched-compute CE vs Quad (issue 14): the only difference between the two models is the objective.
+#
+#   sh experiments/matched/run.sh [phase ...]        phases: plugin quad ce compare summary (default: all)
+#
+# Protocol
+#   1. A reference CE model (REF, default the paper_cpu CE run) supplies Φ. Both new models copy it, untied and
+#      frozen (--untied-phi --phi-from REF --freeze-phi), and are otherwise trained from scratch.
+#   2. plugin: the Quad loss reachable on that Φ, f = G⁻¹Φᵀp_REF(s), on the whole validation split
+#      (`lmprobe analyze plug-in`). This is the target Quad must approach.
+#   3. quad: for each seed, Quad with --steps S, S = STEPS0, 2·STEPS0, 4·STEPS0, … (each try from scratch, so every
+#      try has a complete learning-rate schedule) until its whole-split validation loss is within TOLERANCE (10 %)
+#      of the plug-in value, or S would pass MAX_STEPS (then the run is reported as NOT converged). The S reached is
+#      written to OUT/quad-sSEED.steps.
+#   4. ce: for each seed, CE with the same --steps S as that seed's Quad: equal tokens (S × batch × context).
+#   5. compare: per seed, `lmprobe compare` CE_s vs Quad_s on SST-2, SST-5 (fixed splits) and RT, BBC with
+#      K-fold CV over all examples (--seeds FOLDS --cv); paired tests (McNemar mid-p, paired bootstrap) per cell.
+#   6. summary: mean ± std over seeds of every cell, and every seed's paired test (summarize.py → OUT/SUMMARY.md).
+#
+# Environment: REF (default runs/paper/ce), TOK (default runs/paper/tok), RUN (default runs/matched),
+#   SEEDS (default "1 2 3"), STEPS0 (default 1200), MAX_STEPS (default 19200), TOLERANCE (default 0.10),
+#   FOLDS (default 5), TASKS (default "--task sst2 --task sst5 --task rt --task bbc"), SST_DIR (default data/sst),
+#   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
+#   --tasks-file for a toy check), OUT (default experiments/matched/results).
+# Every phase skips work whose output exists. Nothing here is run by `make test`; a toy-scale check of the whole
+# script runs in seconds (see experiments/matched/README.md).
+set -eu
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-.build/release/lmprobe}
+REF=${REF:-runs/paper/ce}
+TOK=${TOK:-runs/paper/tok}
+RUN=${RUN:-runs/matched}
+OUT=${OUT:-experiments/matched/results}
+SEEDS=${SEEDS:-"1 2 3"}
+STEPS0=${STEPS0:-1200}
+MAX_STEPS=${MAX_STEPS:-19200}
+TOLERANCE=${TOLERANCE:-0.10}
+FOLDS=${FOLDS:-5}
+SST_DIR=${SST_DIR:-data/sst}
+TASKS=${TASKS-"--task sst2 --task sst5 --task rt --task bbc"}
+LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; CONTEXT=${CONTEXT:-128}; BATCH=${BATCH:-16}
+EXTRA_COMPARE=${EXTRA_COMPARE:-}
+METHODS=${METHODS:-ridge,logistic}
+PHASES=${*:-plugin quad ce compare summary}
+MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BATCH --untied-phi --phi-from $REF --freeze-phi"
+mkdir -p "$RUN" "$OUT"
+
+stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
+# The plug-in value and a Quad run's relative gap to it, from the JSON `analyze plug-in` writes.
+gap() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['plugIn']['loss']; q=d['quad']['objective']; print(abs(q-p)/abs(p))" "$1"; }
+
+for phase in $PHASES; do
+case $phase in
+plugin)
+    stamp "plugin: Quad loss of f = G⁻¹Φᵀp_REF(s) on the whole validation split"
+    [ -f "$OUT/plug-in/plug-in.json" ] || $BIN analyze plug-in --checkpoint "$REF" --data "$TOK" --out "$OUT/plug-in" ;;
+quad)
+    for s in $SEEDS; do
+        [ -f "$OUT/quad-s$s.steps" ] && continue
+        steps=$STEPS0
+        while :; do
+            dir="$RUN/quad-s$s-$steps"
+            stamp "quad seed $s: $steps steps"
+            [ -f "$dir/final.safetensors" ] || $BIN pretrain --data "$TOK" --out "$dir" $MODEL --objective quad \
+                --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
+            [ -f "$OUT/plug-in-quad-s$s-$steps/plug-in.json" ] || $BIN analyze plug-in --checkpoint "$REF" \
+                --data "$TOK" --quad "$dir" --out "$OUT/plug-in-quad-s$s-$steps" >/dev/null
+            g=$(gap "$OUT/plug-in-quad-s$s-$steps/plug-in.json")
+            stamp "quad seed $s: $steps steps, relative gap to the plug-in value $g"
+            if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$g" "$TOLERANCE"; then
+                echo "$steps converged $g" > "$OUT/quad-s$s.steps"; break
+            fi
+            next=$((steps * 2))
+            if [ "$next" -gt "$MAX_STEPS" ]; then echo "$steps NOT-converged $g" > "$OUT/quad-s$s.steps"; break; fi
+            steps=$next
+        done
+        ln -sfn "$(basename "$RUN/quad-s$s-$(cut -d' ' -f1 "$OUT/quad-s$s.steps")")" "$RUN/quad-s$s"
+    done ;;
+ce)
+    for s in $SEEDS; do
+        [ -f "$OUT/quad-s$s.steps" ] || { echo "ce: run the quad phase first (no $OUT/quad-s$s.steps)" >&2; exit 2; }
+        steps=$(cut -d' ' -f1 "$OUT/quad-s$s.steps")
+        stamp "ce seed $s: $steps steps (the tokens of Quad seed $s)"
+        [ -f "$RUN/ce-s$s/final.safetensors" ] || $BIN pretrain --data "$TOK" --out "$RUN/ce-s$s" $MODEL --objective ce \
+            --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
+    done ;;
+compare)
+    for s in $SEEDS; do
+        stamp "compare seed $s: CE vs Quad, paired tests; RT and BBC by $FOLDS-fold CV over all examples"
+        [ -f "$OUT/compare-s$s/report.json" ] || $BIN compare --checkpoint "CE=$RUN/ce-s$s" --checkpoint "Quad=$RUN/quad-s$s" \
+            $TASKS --sst-dir "$SST_DIR" --methods "$METHODS" --seeds "$FOLDS" --cv $EXTRA_COMPARE \
+            --out "$OUT/compare-s$s" --cache "$RUN/features"
+    done ;;
+summary)
+    stamp "summary: mean ± std over seeds, every seed's paired test"
+    python3 experiments/matched/summarize.py "$OUT" $SEEDS ;;
+*) echo "unknown phase '$phase' (plugin quad ce compare summary)" >&2; exit 2 ;;
+esac
+done
+stamp "done: $OUT"
