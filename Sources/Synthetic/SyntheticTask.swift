@@ -19,8 +19,10 @@ public struct SyntheticTaskSpec: Codable, Sendable {
     public enum Kind: String, Codable, CaseIterable, Sendable { case natural, control }
     public enum Label: String, Codable, CaseIterable, Sendable { case bernoulli, sign }
     /// classes: v = 1[positive class] − 1[negative class] (needs an HMM with two word classes);
-    /// random: v_w = ±1 at random for every word.
-    public enum Direction: String, Codable, CaseIterable, Sendable { case classes, random }
+    /// random: v_w = ±1 at random for every word;
+    /// phi: a random Φ-direction v = Φλ (λ ~ N(0, I_d), Φ the V × d output embeddings of a checkpoint, rows of
+    /// words 0..<V), scaled to ‖v‖∞ = 1 — a Φ-natural task, solvable linearly from Φp_f.
+    public enum Direction: String, Codable, CaseIterable, Sendable { case classes, random, phi }
 
     public var format = SyntheticTaskSpec.format
     public var name: String
@@ -48,11 +50,13 @@ public struct SyntheticTaskSpec: Codable, Sendable {
     /// Folder and configuration (seed included, so it identifies the language) of the HMM this task was drawn from.
     public var hmm: String
     public var hmmConfig: HMMConfig
+    /// The checkpoint whose Φ made a `phi` direction.
+    public var phiFrom: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case format, name, kind, label, direction, length, prompt, lag, seed, kappa, bias, B, tau, majority, hmm
         case trainCount = "train_count", testCount = "test_count", tauStandardError = "tau_standard_error"
-        case tauExpected = "tau_expected", hmmConfig = "hmm_config"
+        case tauExpected = "tau_expected", hmmConfig = "hmm_config", phiFrom = "phi_from"
     }
 }
 
@@ -83,7 +87,8 @@ public enum SyntheticTask {
     }
 
     /// The direction v for `direction` (‖v‖∞ = 1).
-    public static func makeDirection(_ d: SyntheticTaskSpec.Direction, hmm: HiddenMarkovModel, seed: UInt64) throws -> [Double] {
+    public static func makeDirection(_ d: SyntheticTaskSpec.Direction, hmm: HiddenMarkovModel, seed: UInt64,
+                                     phi: Matrix<Float>? = nil) throws -> [Double] {
         var v = [Double](repeating: 0, count: hmm.words)
         switch d {
         case .classes:
@@ -95,6 +100,18 @@ public enum SyntheticTask {
         case .random:
             var rng = SeededRandom(seed: seed ^ 0xD1EC_7104)
             for w in 0..<hmm.words { v[w] = rng.uniform() < 0.5 ? -1 : 1 }
+        case .phi:
+            guard let phi else { throw SyntheticError.badArgument("--direction phi needs --phi-from CHECKPOINT") }
+            guard phi.rows >= hmm.words else {
+                throw SyntheticError.badArgument("Φ has \(phi.rows) rows, fewer than the HMM's \(hmm.words) words")
+            }
+            var rng = SeededRandom(seed: seed ^ 0xF1D1_4EC7)
+            let lambda = Matrix<Double>(rows: phi.cols, cols: 1) { _, _ in rng.normal() }
+            let out = Matrix<Double>(rows: hmm.words, cols: 1)
+            try BLAS.gemm(phi.rows(0..<hmm.words).converted(to: Double.self), lambda, into: out)   // v = Φλ
+            let m = (0..<hmm.words).map { abs(out[$0, 0]) }.max() ?? 0
+            guard m > 0 else { throw SyntheticError.badArgument("Φλ is zero: Φ carries no direction") }
+            for w in 0..<hmm.words { v[w] = out[w, 0] / m }
         }
         return v
     }
@@ -104,7 +121,7 @@ public enum SyntheticTask {
     public static func make(hmm: HiddenMarkovModel, hmmDirectory: String, name: String, kind: SyntheticTaskSpec.Kind,
                             label: SyntheticTaskSpec.Label = .bernoulli, direction: SyntheticTaskSpec.Direction = .classes,
                             length: Int, prompt: [Int] = [], lag: Int = 30, kappa: Double = 0,
-                            train: Int, test: Int, seed: UInt64)
+                            train: Int, test: Int, seed: UInt64, phi: Matrix<Float>? = nil, phiFrom: String? = nil)
         throws -> (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?) {
         guard length >= 1 else { throw SyntheticError.badArgument("--length must be ≥ 1") }
         guard train >= 2, test >= 1 else { throw SyntheticError.badArgument("--train must be ≥ 2 and --test ≥ 1") }
@@ -123,7 +140,8 @@ public enum SyntheticTask {
         var perExample: [Double] = []
         switch kind {
         case .natural:
-            let dir = try makeDirection(direction, hmm: hmm, seed: seed)
+            let dir = try makeDirection(direction, hmm: hmm, seed: seed, phi: phi)
+            spec.phiFrom = direction == .phi ? phiFrom : nil
             v = dir
             let pStar = try hmm.nextWordDistributions(contexts: words, count: n, length: length, prompt: prompt.map { Int32($0) })
             let s = try scores(pStar, direction: dir)

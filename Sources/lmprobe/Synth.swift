@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Experiments
 import Foundation
 import Linalg
 import Synthetic
@@ -77,8 +78,9 @@ struct SynthTask: ParsableCommand {
     @Option(help: "Task name (default: the output folder's name).") var name: String?
     @Option(help: "natural (y from vᵀp*) or control (parity of an earlier hidden state).") var kind: SyntheticTaskSpec.Kind = .natural
     @Option(help: "Natural labels: bernoulli (y ~ σ(κ(vᵀp* − b))) or sign (y = 1[vᵀp* > b]).") var label: SyntheticTaskSpec.Label = .bernoulli
-    @Option(help: "Natural direction v: classes (positive − negative class words) or random (±1 per word).")
+    @Option(help: "Natural direction v: classes (positive − negative class words), random (±1 per word) or phi (Φλ of --phi-from).")
     var direction: SyntheticTaskSpec.Direction = .classes
+    @Option(help: "Checkpoint (or run folder) whose Φ gives --direction phi.") var phiFrom: String?
     @Option(help: "Words per context.") var length = 48
     @Option(help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
     @Option(help: "Control task: the hidden state this many words before the last one.") var lag = 30
@@ -100,10 +102,15 @@ struct SynthTask: ParsableCommand {
         }
         do {
             let h = try HiddenMarkovModel.load(from: URL(fileURLWithPath: hmm))
+            var phi: Matrix<Float>? = nil, phiPath: String? = nil
+            if let p = phiFrom {
+                let c = try ModelLoader.checkpoint(p)
+                phi = c.checkpoint.model.phi; phiPath = c.url.path
+            }
             let t = try SyntheticTask.make(hmm: h, hmmDirectory: URL(fileURLWithPath: hmm).standardizedFileURL.path,
                                            name: name ?? outURL.lastPathComponent, kind: kind, label: label,
                                            direction: direction, length: length, prompt: promptIDs, lag: lag, kappa: kappa,
-                                           train: train, test: test, seed: seed)
+                                           train: train, test: test, seed: seed, phi: phi, phiFrom: phiPath)
             try SyntheticTask.write(t, to: outURL)
             let s = t.spec
             var line = "\(s.name): \(s.kind.rawValue), \(s.trainCount) train / \(s.testCount) test contexts of \(s.length) words → \(outURL.path)"

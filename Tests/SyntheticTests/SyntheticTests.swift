@@ -244,3 +244,25 @@ final class SyntheticTaskFileTests: XCTestCase {
         XCTAssertThrowsError(try LoadedSyntheticTask(directory: dir, hmm: b)) { XCTAssertTrue("\($0)".contains("another HMM"), "\($0)") }
     }
 }
+
+final class PhiDirectionTests: XCTestCase {
+    /// `--direction phi`: v lies in the column span of Φ (least-squares residual ≈ 0), ‖v‖∞ = 1, and the task records
+    /// where Φ came from; without Φ it is refused.
+    func testPhiDirectionIsInTheSpanOfPhi() throws {
+        let hmm = try HiddenMarkovModel.generate(HMMConfig(states: 4, words: 30, classes: 0, classSize: 0, seed: 5))
+        let model = try GPT(config: GPTConfig(layers: 1, dim: 8, heads: 2, context: 16, vocabSize: 31), seed: 3)
+        let t = try SyntheticTask.make(hmm: hmm, hmmDirectory: "-", name: "phi", kind: .natural, direction: .phi,
+                                       length: 6, train: 50, test: 50, seed: 4, phi: model.phi, phiFrom: "ckpt")
+        let v = t.direction!
+        XCTAssertEqual(v.map(abs).max()!, 1, accuracy: 1e-12)
+        XCTAssertEqual(t.spec.phiFrom, "ckpt")
+        let phi = model.phi.rows(0..<30).converted(to: Double.self)
+        let fit = try LAPACK.gelsd(phi, try Matrix(rows: 30, cols: 1, values: v)).solution
+        let back = try BLAS.matmul(phi, fit)
+        for w in 0..<30 { XCTAssertEqual(back[w, 0], v[w], accuracy: 1e-9) }
+        XCTAssertThrowsError(try SyntheticTask.make(hmm: hmm, hmmDirectory: "-", name: "phi", kind: .natural, direction: .phi,
+                                                    length: 6, train: 50, test: 50, seed: 4)) {
+            XCTAssertTrue("\($0)".contains("--phi-from"), "\($0)")
+        }
+    }
+}

@@ -10,6 +10,8 @@
 #   SEEDS="0 1 2" CHECKPOINTS=12                                        seeds per size; log-spaced checkpoints
 #   NTRAIN=2000 NTEST=2000 LENGTH=48 LAG=30 WINDOWS=320                 tasks; held-out windows for ε (× CONTEXT)
 #   RUN=runs/synthetic RESULTS=results THREADS=(all)                    work folder; experiments/synthetic/$RESULTS
+#   PHI_TASK=(unset)                                                    a width d: also measure a Φ-natural task whose
+#                                                                       direction is Φλ of the Φ-source run phi-d$PHI_TASK
 # Per size: one CE run per seed, one separate CE run (seed 99) whose Φ the Quad runs copy and freeze, one Quad run
 # per seed — the same number of steps for CE and Quad (their wall times are in $RESULTS/timings.tsv).
 # Resumable: every phase skips what exists (pretraining resumes from its latest checkpoint; `synth measure` keeps
@@ -88,13 +90,20 @@ train)
         done
     done ;;
 measure)
+    phitask=""
+    if [ -n "${PHI_TASK:-}" ]; then
+        [ -f "$RUN/tasks/natural-phi/task.json" ] || $BIN synth task --hmm "$RUN/lang/hmm" --length "$LENGTH" \
+            --train "$NTRAIN" --test "$NTEST" --out "$RUN/tasks/natural-phi" --direction phi \
+            --phi-from "$RUN/runs/phi-d$PHI_TASK/final.safetensors" --seed 4
+        phitask="--task $RUN/tasks/natural-phi"
+    fi
     lms=""
     for d in $SIZES; do for s in $SEEDS; do
         lms="$lms --lm ce-d$d-s$s=$RUN/runs/ce-d$d-s$s --lm quad-d$d-s$s=$RUN/runs/quad-d$d-s$s"
     done; done
     stamp "measure: ε, τ, bound, probes for every checkpoint"
     timed measure $BIN synth measure --hmm "$RUN/lang/hmm" --task "$RUN/tasks/natural" \
-        --task "$RUN/tasks/natural-sign-B1" --task "$RUN/tasks/control" $lms --out "$RUN/report" \
+        --task "$RUN/tasks/natural-sign-B1" --task "$RUN/tasks/control" $phitask $lms --out "$RUN/report" \
         --windows "$WINDOWS" $THREADS_OPT > /dev/null
     cp "$RUN/report/report.md" "$RUN/report/report.json" "$RESULTS/"
     cp "$RUN/report/"*.svg "$RESULTS/"
