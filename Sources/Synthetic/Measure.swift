@@ -140,7 +140,7 @@ public enum SyntheticMeasure {
     public static func epsilon(model: GPT, hmm: HiddenMarkovModel, windows: Int, seed: UInt64) throws -> EpsilonEstimate {
         let T = model.config.context, Vp = model.config.vocabSize, V = hmm.words, d = model.config.dim
         guard Vp >= V else { throw SyntheticError.badArgument("the model's vocabulary (\(Vp)) is smaller than the HMM's \(V) words") }
-        guard windows >= 2 else { throw SyntheticError.badArgument("--windows must be ≥ 2") }
+        guard windows >= 2, windows <= 1 << 24 else { throw SyntheticError.badArgument("--windows must be in 2...\(1 << 24)") }
         let chunk = max(1, min(windows, 4096 / T))
         let phi = model.phi                                              // Φ: V′ × d
         let quad = model.config.objective == .quad
