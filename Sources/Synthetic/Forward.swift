@@ -61,24 +61,18 @@ extension HiddenMarkovModel {
 
     /// The entropy rate H = lim E[−log p*(w_t | w_<t)], estimated from `sequences` independent stationary samples of
     /// `burnIn + length` words: each sequence's mean −log p* over its last `length` positions is one draw, so the
-    /// standard error is their standard deviation / √sequences. Also returns the mean over the *first* `context`
-    /// positions (the floor ℓ_xent(p*) of an LM trained on windows of `context` words).
-    public func entropyRate(sequences: Int, length: Int, burnIn: Int, context: Int, seed: UInt64) throws
-        -> (rate: Double, standardError: Double, windowFloor: Double, windowFloorSE: Double) {
+    /// standard error is their standard deviation / √sequences.
+    public func entropyRate(sequences: Int, length: Int, burnIn: Int, seed: UInt64) throws
+        -> (rate: Double, standardError: Double) {
         let T = burnIn + length
         let (w, _) = sampleSequences(count: sequences, length: T, seed: seed)
         var ll = [Double](repeating: 0, count: sequences * T)
         _ = try w.withUnsafeBufferPointer { wp in
             try ll.withUnsafeMutableBufferPointer { try beliefs(words: wp.baseAddress!, count: sequences, length: T, logLoss: $0.baseAddress!) }
         }
-        let c = min(context, T)
-        var tail: [Double] = [], head: [Double] = []
-        for s in 0..<sequences {
-            tail.append(ll[(s * T + burnIn)..<(s * T + T)].reduce(0, +) / Double(length))
-            head.append(ll[(s * T)..<(s * T + c)].reduce(0, +) / Double(c))
-        }
-        let (m1, se1) = meanAndStandardError(tail), (m2, se2) = meanAndStandardError(head)
-        return (m1, se1, m2, se2)
+        let tail = (0..<sequences).map { s in ll[(s * T + burnIn)..<(s * T + T)].reduce(0, +) / Double(length) }
+        let (m, se) = meanAndStandardError(tail)
+        return (m, se)
     }
 }
 
@@ -101,8 +95,8 @@ public enum Divergence {
         return h
     }
 
-    /// KL(p* ‖ softmax(z)) in nats, for p* over the first `p.count`… words: `pStar` has V entries, `logits` has
-    /// V′ ≥ V entries (words V..<V′, e.g. an end-of-text token, have p* = 0). Computed as
+    /// KL(p* ‖ softmax(z)) in nats: `pStar` has V entries, `logits` has V′ ≥ V entries (words V..<V′, e.g. an
+    /// end-of-text token, have p* = 0). Computed as
     /// Σ p*_w (log p*_w − z_w) + logsumexp(z) in float64, so a model with z = log p* scores 0 to rounding.
     public static func kl(pStar: UnsafePointer<Double>, count V: Int, logits z: UnsafePointer<Float>, logitCount Vp: Int) -> Double {
         var m = -Double.infinity
@@ -113,14 +107,5 @@ public enum Divergence {
         var kl = 0.0
         for j in 0..<V where pStar[j] > 0 { kl += pStar[j] * (Foundation.log(pStar[j]) - Double(z[j])) }
         return max(0, kl + lse)   // ≥ 0 mathematically; clip rounding below 0
-    }
-
-    /// KL(p* ‖ q) for q a probability vector with at least V entries.
-    public static func kl(pStar: UnsafePointer<Double>, count V: Int, q: UnsafePointer<Float>) -> Double {
-        var kl = 0.0
-        for j in 0..<V where pStar[j] > 0 {
-            kl += pStar[j] * (Foundation.log(pStar[j]) - Foundation.log(max(Double(q[j]), 1e-300)))
-        }
-        return kl
     }
 }

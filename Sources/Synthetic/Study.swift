@@ -24,7 +24,7 @@ public enum SyntheticStudy {
         let tasks = try taskDirectories.map { try LoadedSyntheticTask(directory: $0, hmm: hmm) }
         let names = tasks.map(\.spec.name)
         guard Set(names).count == names.count else { throw SyntheticError.badArgument("two tasks share a name: \(names)") }
-        let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, context: 1, seed: options.seed ^ 0xE7)
+        let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: options.seed ^ 0xE7)
         log(String(format: "HMM: entropy rate %.4f ± %.4f nats/word", h.rate, h.standardError))
         var summaries: [SyntheticReport.TaskSummary] = []
         for t in tasks {

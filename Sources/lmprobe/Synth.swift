@@ -58,7 +58,7 @@ struct SynthGenerate: ParsableCommand {
             try hmm.save(to: hmmDir)
             try SyntheticCorpus.write(hmm, to: tokDir, trainTokens: trainTokens, valTokens: valTokens, seed: seed,
                                       hmmDirectory: "../hmm")
-            let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, context: 1, seed: seed ^ 0xE7)
+            let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: seed ^ 0xE7)
             print("HMM K=\(states) V=\(words) → \(hmmDir.path)")
             print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(tokDir.path)")
             print(String(format: "entropy rate %.4f ± %.4f nats/word (200 sequences × 1000 words after 200 burn-in); %.1f s",
