@@ -43,6 +43,27 @@ extension HiddenMarkovModel {
         return out
     }
 
+    /// P(w_0 … w_{m−1} = `words` | z_0 = k) for every state k (forward algorithm from each one-hot start).
+    public func sequenceProbabilityByState(_ words: [Int32]) throws -> [Double] {
+        let K = states
+        return try (0..<K).map { k in
+            var b = [Double](repeating: 0, count: K)
+            b[k] = 1
+            var p = 1.0
+            for w in words {
+                let wi = Int(w)
+                guard wi >= 0, wi < self.words else { throw SyntheticError.badArgument("word id \(wi) is outside the HMM's 0..<\(self.words)") }
+                var alpha = (0..<K).map { b[$0] * emission[$0, wi] }
+                let c = alpha.reduce(0, +)
+                p *= c
+                if c == 0 { return 0 }
+                alpha = alpha.map { $0 / c }
+                b = (0..<K).map { j in (0..<K).reduce(0.0) { $0 + alpha[$1] * transition[$1, j] } }
+            }
+            return p
+        }
+    }
+
     /// p*(·|s) for every row of `beliefs`: (n × K)·E = n × V.
     public func nextWordDistributions(beliefs: Matrix<Double>) throws -> Matrix<Double> {
         let p = Matrix<Double>(rows: beliefs.rows, cols: words)

@@ -60,12 +60,17 @@ public struct SyntheticTaskPoint: Codable, Equatable, Sendable {
     public var B: Double?
     public var bound: Double?
     public var directionLoss: Double?
+    /// The theorem read literally: γ = min over task contexts of p_pretrain(s)/p_task(s) ≥ min_k P(prompt | z = k)/T
+    /// (pretraining contexts are window prefixes of a uniformly random length 1…T; γ = 1/T without a prompt), and
+    /// τ + B√(2ε/γ) with ε over the pretraining distribution (the checkpoint's held-out ε).
+    public var gamma: Double?
+    public var boundTheorem: Double?
     public var probes: [SyntheticProbe]
 
     enum CodingKeys: String, CodingKey {
-        case task, tau, B, bound, probes
+        case task, tau, B, bound, probes, gamma
         case epsilonTask = "epsilon_task", epsilonTaskStandardError = "epsilon_task_standard_error"
-        case directionLoss = "direction_loss"
+        case directionLoss = "direction_loss", boundTheorem = "bound_theorem"
     }
 
     public func probe(_ feature: String, _ method: String) -> SyntheticProbe? {
@@ -93,6 +98,8 @@ public struct LoadedSyntheticTask {
     /// p*(·|context + prompt), n × V.
     public let pStarTrain: Matrix<Double>
     public let pStarTest: Matrix<Double>
+    /// min_k P(prompt | z = k) (1 without a prompt): the prompt's share of γ.
+    public let promptProbabilityMin: Double
 
     public init(directory: URL, hmm: HiddenMarkovModel) throws {
         let t = try SyntheticTask.load(directory)
@@ -119,6 +126,8 @@ public struct LoadedSyntheticTask {
         }
         pStarTrain = try pStar(train)
         pStarTest = try pStar(test)
+        promptProbabilityMin = t.spec.prompt.isEmpty ? 1
+            : try hmm.sequenceProbabilityByState(t.spec.prompt.map { Int32($0) }).min() ?? 0
     }
 }
 
@@ -254,7 +263,8 @@ public enum SyntheticMeasure {
     /// Extracts f, Φp_f, p_f of the task's splits with `model` into `featureDirectory/{train,test}` (the Features
     /// stage, token-id input), then measures ε_task, the direction's loss, the bound and every probe.
     public static func taskPoint(model: GPT, checkpointURL: URL, checkpointSHA256: String, task: LoadedSyntheticTask,
-                                 featureDirectory: URL, options: SyntheticMeasureOptions) throws -> SyntheticTaskPoint {
+                                 featureDirectory: URL, options: SyntheticMeasureOptions,
+                                 pretrainingEpsilon: Double? = nil) throws -> SyntheticTaskPoint {
         let spec = task.spec
         guard spec.length + spec.prompt.count <= model.config.context else {
             throw SyntheticError.badArgument("task \(spec.name): contexts of \(spec.length) words + \(spec.prompt.count) prompt words exceed the model's context \(model.config.context)")
@@ -279,12 +289,17 @@ public enum SyntheticMeasure {
         try BLAS.gemm(transB: true, fTest, model.phi, into: logits)      // z = FΦᵀ on the task's test contexts
         let (eps, epsSE) = meanAndStandardError(klRows(pStar: task.pStarTest, logits: logits))
         var point = SyntheticTaskPoint(task: spec.name, epsilonTask: eps, epsilonTaskStandardError: epsSE, tau: nil, B: nil,
-                                       bound: nil, directionLoss: nil, probes: [])
+                                       bound: nil, directionLoss: nil, gamma: nil, boundTheorem: nil, probes: [])
         if spec.kind == .natural, let v = task.direction, let k = spec.kappa, let b = spec.bias, let B = spec.B {
             let s = try SyntheticTask.scores(loaded["test"]![.p]!, direction: v)
             point.directionLoss = SyntheticTask.directionLoss(scores: s, labels: task.test.labels, kappa: k, bias: b).mean
             point.tau = spec.tau; point.B = B
             point.bound = spec.tau + B * (2 * max(eps, 0)).squareRoot()
+            if let e = pretrainingEpsilon {
+                let g = task.promptProbabilityMin / Double(model.config.context)
+                point.gamma = g
+                point.boundTheorem = g > 0 ? spec.tau + B * (2 * max(e, 0) / g).squareRoot() : .infinity
+            }
         }
         for (name, fam) in [("p_f", FeatureFamily.p), ("Φp_f", .phip), ("f", .f)] {
             point.probes += try probes(feature: name, train: loaded["train"]![fam]!, trainLabels: task.train.labels,

@@ -60,7 +60,8 @@ public enum SyntheticStudy {
                 for t in tasks {
                     let dir = out.appendingPathComponent("features/\(run.name)/\(file.label)/\(t.spec.name)")
                     tp.append(try SyntheticMeasure.taskPoint(model: ckpt.model, checkpointURL: file.url, checkpointSHA256: sha,
-                                                             task: t, featureDirectory: dir, options: options))
+                                                             task: t, featureDirectory: dir, options: options,
+                                                             pretrainingEpsilon: eps.epsilon))
                 }
                 let p = SyntheticCheckpointPoint(run: run.name, objective: ckpt.config.objective.rawValue,
                                                  model: ckpt.config.description, step: ckpt.step, checkpoint: file.url.path,

@@ -89,7 +89,8 @@ public struct SyntheticReport: Codable, Sendable {
         s += "\(hmm.config.classes) word classes of \(hmm.config.classSize), seed \(hmm.config.seed). "
         s += "Entropy rate \(Self.f(hmm.entropyRate)) ± \(Self.f(hmm.entropyRateStandardError)) nats/word.\n\n"
         s += "ε = E_s KL(p*(·|s) ‖ p_f(s)) on held-out stationary windows (every position; ± standard error over windows); "
-        s += "ε_task on the task's test contexts; bound = τ + B·√(2·ε_task) (γ = 1: measured on the task's own contexts). "
+        s += "ε_task on the task's test contexts; bound = τ + B·√(2·ε_task) (γ = 1: measured on the task's own contexts); "
+        s += "bound (ε/γ) = τ + B·√(2ε/γ), the theorem read literally with the pretraining ε and γ = min_k P(prompt | z = k)/T. "
         s += "ℓ(p_f, κv) is the task's own direction applied to p_f without fitting. Probe losses: logistic test log-loss (nats), "
         s += "C by \(settings["folds"] ?? "3")-fold CV log-loss over {\(settings["logistic_Cs"] ?? "")}, at most \(settings["max_iterations"] ?? "–") L-BFGS iterations; accuracies in % with 95 % Wilson intervals.\n\n"
         for t in tasks {
@@ -110,12 +111,12 @@ public struct SyntheticReport: Codable, Sendable {
             }
             let lp = t.pStar.first { $0.method == "logistic" }, rp = t.pStar.first { $0.method == "ridge" }
             s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp)).\n\n"
-            s += "| run | objective | step | ε | ε_quad | ε_task | bound | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
-            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            s += "| run | objective | step | ε | ε_quad | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
+            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
             for c in checkpoints {
                 guard let p = c.tasks.first(where: { $0.task == spec.name }) else { continue }
                 s += "| \(c.run) | \(c.objective) | \(c.step) | \(Self.f(c.epsilon.epsilon)) ± \(Self.f(c.epsilon.epsilonStandardError)) | "
-                s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.directionLoss)) | "
+                s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
                 s += "\(Self.f(p.probe("p_f", "logistic")?.loss)) | \(Self.f(p.probe("Φp_f", "logistic")?.loss)) | "
                 s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
                 s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | "

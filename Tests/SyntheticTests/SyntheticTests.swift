@@ -41,6 +41,20 @@ final class SyntheticTests: XCTestCase {
         XCTAssertEqual(ll.reduce(0, +), -log(pS), accuracy: 1e-10)
     }
 
+    /// P(prompt | z_0 = k) (used for γ) against enumeration of the hidden paths.
+    func testPromptProbabilityByStateMatchesBruteForce() throws {
+        let hmm = try tinyHMM()
+        let prompt: [Int32] = [2, 0, 4]
+        let byState = try hmm.sequenceProbabilityByState(prompt)
+        for k in 0..<3 {
+            var total = 0.0
+            for z1 in 0..<3 { for z2 in 0..<3 {
+                total += hmm.emission[k, 2] * hmm.transition[k, z1] * hmm.emission[z1, 0] * hmm.transition[z1, z2] * hmm.emission[z2, 4]
+            } }
+            XCTAssertEqual(byState[k], total, accuracy: 1e-14)
+        }
+    }
+
     func testStationaryDistributionIsFixedPoint() throws {
         let hmm = try tinyHMM(states: 6, words: 7, transition: 0.2)
         for j in 0..<6 {
@@ -208,6 +222,7 @@ final class SyntheticTests: XCTestCase {
                                                    featureDirectory: root.appendingPathComponent("feat-\(objective)"), options: opts)
             XCTAssertGreaterThan(p.epsilonTask, 0)
             XCTAssertLessThanOrEqual(p.directionLoss!, p.bound! + 1e-9)
+            XCTAssertNil(p.gamma, "no pretraining ε given")
             XCTAssertEqual(Set(p.probes.map(\.feature)), ["p_f", "Φp_f", "f"])
             for pr in p.probes { XCTAssertLessThanOrEqual(pr.accuracyLower, pr.accuracy); XCTAssertGreaterThanOrEqual(pr.accuracyUpper, pr.accuracy) }
         }
