@@ -29,6 +29,7 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         guard batch >= 1 else { throw AnalysisError.invalidArgument("batch must be ≥ 1 (got \(batch))") }
         let T = reference.config.context, d = reference.config.dim
         let starts = try data.tilingStarts(.val, length: T, maxWindows: maxWindows)
+        let batch = min(batch, starts.count)   // never allocate for more windows than there are
         let phi = reference.phi.copy()                                   // V × d
         let phiD = phi.converted(to: Double.self)
         // G⁻¹ through the eigendecomposition (G is d × d, symmetric positive definite when Φ has rank d).
@@ -56,17 +57,23 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
             let stats = try SoftmaxStatistics.compute(f: f, phi: phi)        // Φᵀp_CE (b·T × d), log Z
             let mean = stats.conditionalMean.converted(to: Double.self)
             let plug = try BLAS.matmul(mean, gInverse)                       // f = G⁻¹Φᵀp_CE, row-wise
+            // Per position: ℓ = −f·φ_w + ½ f·(Φᵀp) for the plug-in f, and the reference's CE log Z − f_CE·φ_w.
             var sum = 0.0
-            for r in 0..<(b * T) {
-                let w = Int(targets[r])
-                var fPhi = 0.0, fMean = 0.0, logit = 0.0
-                for j in 0..<d {
-                    fPhi += plug[r, j] * phiD[w, j]
-                    fMean += plug[r, j] * mean[r, j]
-                    logit += Double(f[r, j]) * phiD[w, j]
+            let pp = plug.pointer, mp = mean.pointer, fp = f.pointer, php = phiD.pointer
+            targets.withUnsafeBufferPointer { tb in
+                for r in 0..<(b &* T) {
+                    let w = Int(tb[r])
+                    let pr = pp + r &* plug.stride, mr = mp + r &* mean.stride, fr = fp + r &* f.stride
+                    let phw = php + w &* phiD.stride
+                    var fPhi = 0.0, fMean = 0.0, logit = 0.0
+                    for j in 0..<d {
+                        fPhi += pr[j] * phw[j]
+                        fMean += pr[j] * mr[j]
+                        logit += Double(fr[j]) * phw[j]
+                    }
+                    sum += -fPhi + 0.5 * fMean
+                    ceSum += stats.logPartition[r] - logit
                 }
-                sum += -fPhi + 0.5 * fMean
-                ceSum += stats.logPartition[r] - logit
             }
             batchMeans.append((sum / Double(b * T), b))
             s += b
@@ -77,6 +84,15 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         let varBatch = batchMeans.count < 2 ? 0 : batchMeans.map { ($0.0 - m) * ($0.0 - m) }.reduce(0, +) / (k - 1)
         return PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
                               tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+    }
+
+    /// Throws unless `quad` is a Quad model whose Φ is exactly the reference's (the plug-in value applies only then).
+    public static func checkComparable(reference: GPT, quad: GPT, quadPath: String) throws {
+        guard quad.config.objective == .quad else { throw AnalysisError.invalidArgument("\(quadPath): not a Quad model") }
+        let a = reference.phi, b = quad.phi
+        guard a.rows == b.rows, a.cols == b.cols, try a.maxAbsDifference(b) == 0 else {
+            throw AnalysisError.invalidArgument("\(quadPath): its Φ is not the reference's frozen Φ, so the plug-in value does not apply")
+        }
     }
 
     public func markdown(quad: SplitLoss? = nil) -> String {

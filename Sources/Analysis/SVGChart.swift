@@ -55,11 +55,12 @@ public enum SVGChart {
         """
     }
 
-    static func legend(_ names: [String], x: Double, y: Double) -> String {
+    static func legend(_ names: [String], x: Double, y: Double, colours: [Int]? = nil) -> String {
         var s = ""
         for (i, name) in names.enumerated() {
             let yy = y + Double(i) * 18
-            s += "<rect x=\"\(num(x))\" y=\"\(num(yy - 10))\" width=\"12\" height=\"12\" fill=\"\(palette[i % palette.count])\"/>"
+            let c = colours.map { $0[i] } ?? i
+            s += "<rect x=\"\(num(x))\" y=\"\(num(yy - 10))\" width=\"12\" height=\"12\" fill=\"\(palette[c % palette.count])\"/>"
             s += "<text x=\"\(num(x + 18))\" y=\"\(num(yy))\">\(escape(name))</text>\n"
         }
         return s
@@ -113,9 +114,22 @@ public enum SVGChart {
         return s + "</svg>\n"
     }
 
-    /// Line chart with markers: one series per feature family, points sorted by x.
+    /// How one series of `lines` is drawn: palette colour index, a connecting line (solid or dashed), markers.
+    public struct LineStyle: Sendable {
+        public var colour: Int
+        public var line: Bool
+        public var dashed: Bool
+        public var markers: Bool
+        public init(colour: Int, line: Bool = true, dashed: Bool = false, markers: Bool = true) {
+            self.colour = colour; self.line = line; self.dashed = dashed; self.markers = markers
+        }
+    }
+
+    /// Line chart with markers: one series per feature family, points sorted by x. `styles` (one per series)
+    /// overrides the default (series i: colour i, solid line, markers) — e.g. markers only for a scatter.
     public static func lines(title: String, xLabel: String, yLabel: String,
-                             series: [(name: String, points: [(x: Double, y: Double)])], percent: Bool = true) -> String {
+                             series: [(name: String, points: [(x: Double, y: Double)])], percent: Bool = true,
+                             styles: [LineStyle]? = nil) -> String {
         let pts = series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
         var xlo = pts.map { $0.x }.min() ?? 0, xhi = pts.map { $0.x }.max() ?? 1
         var ylo = pts.map { $0.y }.min() ?? 0, yhi = pts.map { $0.y }.max() ?? 1
@@ -141,19 +155,25 @@ public enum SVGChart {
         s += "<text x=\"\(num(left + plotW / 2))\" y=\"\(num(top + plotH + 38))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(16,\(num(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">"
         s += "\(escape(yLabel + (percent ? " (%)" : "")))</text>\n"
+        let style = { (i: Int) -> LineStyle in
+            if let st = styles, i < st.count { return st[i] }
+            return LineStyle(colour: i)
+        }
         for (i, ser) in series.enumerated() {
-            let colour = palette[i % palette.count]
+            let st = style(i)
+            let colour = palette[st.colour % palette.count]
             let p = ser.points.filter { $0.x.isFinite && $0.y.isFinite }.sorted { $0.x < $1.x }
-            if p.count > 1 {
-                s += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\""
+            if p.count > 1 && st.line {
+                s += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(st.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\""
                 s += p.map { "\(num(px($0.x))),\(num(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
             }
-            for q in p {
+            for q in p where st.markers {
                 s += "<circle cx=\"\(num(px(q.x)))\" cy=\"\(num(py(q.y)))\" r=\"3.5\" fill=\"\(colour)\">"
                 s += "<title>\(escape("\(ser.name): x = \(label(q.x, percent: false)), y = \(label(q.y, percent: percent))"))</title></circle>\n"
             }
         }
-        s += legend(series.map { $0.name }, x: left + plotW + 16, y: top + 10)
+        s += legend(series.map { $0.name }, x: left + plotW + 16, y: top + 10,
+                    colours: series.indices.map { style($0).colour })
         return s + "</svg>\n"
     }
 }

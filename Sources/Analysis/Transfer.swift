@@ -118,10 +118,19 @@ public struct TransferCheck: Codable, Equatable, Sendable {
         public var validationLoss: Double
         /// Feature family → probe outcome.
         public var probes: [String: ProbeOutcome]
-        public init(label: String, step: Int, validationLoss: Double, probes: [String: ProbeOutcome]) {
+        /// Training tokens seen when the checkpoint was written (from its training state), when recorded.
+        public var tokensSeen: Int?
+        /// The run the checkpoint belongs to, when several runs are analysed together.
+        public var run: String?
+        public init(label: String, step: Int, validationLoss: Double, probes: [String: ProbeOutcome],
+                    tokensSeen: Int? = nil, run: String? = nil) {
             self.label = label; self.step = step; self.validationLoss = validationLoss; self.probes = probes
+            self.tokensSeen = tokensSeen; self.run = run
         }
     }
+
+    /// The x axis of `svg`.
+    public enum Axis: Sendable { case validationLoss, sqrtExcessLoss, tokensSeen }
 
     /// Per feature family: correlations over the checkpoints that measured it.
     public struct FamilyCorrelation: Codable, Equatable, Sendable {
@@ -161,10 +170,13 @@ public struct TransferCheck: Codable, Equatable, Sendable {
                 throw AnalysisError.invalidArgument("transfer check: checkpoint \(c.label), \(f): accuracy \(p.accuracy) not in [0, 1]")
             }
         }
-        let cps = input.sorted { $0.step < $1.step }
+        let cps = input.sorted { ($0.run ?? "", $0.step) < ($1.run ?? "", $1.step) }
         checkpoints = cps
         var best = cps.map { $0.validationLoss }.min()!
-        if let fit = try? LossCurveFit(steps: cps.map(\.step), losses: cps.map(\.validationLoss)) {
+        if Set(cps.map(\.run)).count > 1 {
+            // Steps of different runs (sizes, recipes) are not one curve: no ℓ(t) to fit.
+            bestLossSource = "smallest observed validation loss (checkpoints of \(Set(cps.map(\.run)).count) runs: no single loss curve to fit)"
+        } else if let fit = try? LossCurveFit(steps: cps.map(\.step), losses: cps.map(\.validationLoss)) {
             lossCurve = fit
             if fit.usable {
                 best = fit.asymptote
@@ -201,10 +213,10 @@ public struct TransferCheck: Codable, Equatable, Sendable {
     public func markdown() -> String {
         var out = "### Transfer vs language-model quality\n\n"
         out += "ℓ* = \(fmt(bestValidationLoss)): \(bestLossSource). Accuracy in % (± half the 95 % Wilson interval), probe loss in brackets. Correlations over \(checkpoints.count) checkpoints are descriptive: with so few points none is a test.\n\n"
-        out += "| checkpoint | step | val. CE ℓ | √(ℓ − ℓ*) | " + features.joined(separator: " | ") + " |\n"
-        out += "|---|---:|---:|---:|" + String(repeating: "---:|", count: features.count) + "\n"
+        out += "| checkpoint | step | tokens | val. CE ℓ | √(ℓ − ℓ*) | " + features.joined(separator: " | ") + " |\n"
+        out += "|---|---:|---:|---:|---:|" + String(repeating: "---:|", count: features.count) + "\n"
         for (i, c) in checkpoints.enumerated() {
-            out += "| \(c.label) | \(c.step) | \(fmt(c.validationLoss)) | \(fmt(sqrtExcessLoss[i])) |"
+            out += "| \(c.label) | \(c.step) | \(c.tokensSeen.map(String.init) ?? "—") | \(fmt(c.validationLoss)) | \(fmt(sqrtExcessLoss[i])) |"
             for f in features {
                 if let p = c.probes[f] {
                     out += " \(String(format: "%.1f", 100 * p.accuracy))"
@@ -226,13 +238,34 @@ public struct TransferCheck: Codable, Equatable, Sendable {
 
     /// Accuracy against validation loss (or against √(ℓ − ℓ*) when `sqrtExcess`), one line per feature family.
     public func svg(sqrtExcess: Bool = false, title: String = "Probe accuracy vs language-model loss") -> String {
-        let series = features.map { f in
-            (name: f, points: checkpoints.indices.compactMap { i -> (x: Double, y: Double)? in
-                guard let p = checkpoints[i].probes[f] else { return nil }
-                return (sqrtExcess ? sqrtExcessLoss[i] : checkpoints[i].validationLoss, p.accuracy)
-            })
+        svg(x: sqrtExcess ? .sqrtExcessLoss : .validationLoss, title: title)
+    }
+
+    /// Accuracy against the chosen axis: one line per feature family, or per run × family when the checkpoints
+    /// come from several runs (same colour for a run's families would hide them, so each pair has its own).
+    /// Checkpoints without tokens seen are left out of the tokens axis.
+    public func svg(x axis: Axis, title: String) -> String {
+        let runs = checkpoints.reduce(into: [String?]()) { if !$0.contains($1.run) { $0.append($1.run) } }
+        var series: [(name: String, points: [(x: Double, y: Double)])] = []
+        for run in runs {
+            for f in features {
+                let points = checkpoints.indices.compactMap { i -> (x: Double, y: Double)? in
+                    guard checkpoints[i].run == run, let p = checkpoints[i].probes[f] else { return nil }
+                    switch axis {
+                    case .validationLoss: return (checkpoints[i].validationLoss, p.accuracy)
+                    case .sqrtExcessLoss: return (sqrtExcessLoss[i], p.accuracy)
+                    case .tokensSeen: return checkpoints[i].tokensSeen.map { (Double($0), p.accuracy) }
+                    }
+                }
+                series.append((name: (run.map { $0 + " · " } ?? "") + f, points: points))
+            }
         }
-        return SVGChart.lines(title: title, xLabel: sqrtExcess ? "√(validation CE − best)" : "validation cross-entropy",
-                              yLabel: "probe accuracy", series: series, percent: true)
+        let xLabel: String
+        switch axis {
+        case .validationLoss: xLabel = "validation cross-entropy"
+        case .sqrtExcessLoss: xLabel = "√(validation CE − best)"
+        case .tokensSeen: xLabel = "training tokens seen"
+        }
+        return SVGChart.lines(title: title, xLabel: xLabel, yLabel: "probe accuracy", series: series, percent: true)
     }
 }

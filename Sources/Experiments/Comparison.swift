@@ -37,6 +37,11 @@ public struct ComparisonSettings: Codable, Sendable {
     public var probeProtocol: ProbeProtocol = .lmprobe
     /// Extend a grid whose chosen λ/C is at an end (`GridExtension`; the paper protocol's C grid is never extended).
     public var extendGrids = true
+    /// Add f_mean(s) (the final-LayerNorm output averaged over every token, prompt included) beside f(s).
+    public var meanPooled = true
+    /// Add the best layer: the residual stream after each block k = 0…L at the last token, ridge-probed, the k
+    /// with the highest leave-one-out training accuracy reported on the test split (L + 1 extractions).
+    public var bestLayer = false
 
     public init() {}
 }
@@ -85,6 +90,9 @@ public struct ComparisonReport: Codable, Sendable {
     public var pairedTests: [PairedTestRecord] = []
     /// Tasks run on K resamplings (TASK@sS splits or TASK@fF folds): each cell's mean ± std over them.
     public var resampled: [ResampledResult] = []
+    /// K-fold tasks: each cell over all examples (its K test folds pooled, "TASK (K folds pooled)"), with its
+    /// Wilson interval; their paired tests are in `pairedTests`.
+    public var pooledFolds: [ProbeResult] = []
 
     /// Markdown: one table per task (rows: features; columns: prompt × model), then BoW and leakage facts, the
     /// paired tests, and the mean ± std of resampled tasks.
@@ -100,7 +108,8 @@ public struct ComparisonReport: Codable, Sendable {
         for t in tasks {
             let rs = results.filter { $0.task == t.task }
             guard !rs.isEmpty else { continue }
-            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes)\n\n"
+            out += "## \(t.task) (\(t.trainCount) train / \(t.testCount) test, \(t.classNames.count) classes: "
+            out += t.classNames.joined(separator: ", ") + ")\n\n"
             out += try ComparisonTable(results: rs).markdown() + "\n"
             if let b = t.bagOfWords {
                 out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%.\n", b.vocabularySize,
@@ -125,6 +134,10 @@ public struct ComparisonReport: Codable, Sendable {
                 out += r.score.values.map { String(format: "%.1f", 100 * $0) }.joined(separator: ", ") + " |\n"
             }
             out += "\n"
+        }
+        if !pooledFolds.isEmpty {
+            out += "## K-fold tasks, all examples (test folds pooled)\n\n"
+            out += try ComparisonTable(results: pooledFolds).markdown() + "\n"
         }
         if !pairedTests.isEmpty {
             out += "## Paired tests (same test examples)\n\n"
@@ -165,6 +178,36 @@ public struct ResampledResult: Codable, Sendable {
             var g = groups[k]!.0
             g.score = ResampledScore(groups[k]!.1)
             return g
+        }
+    }
+}
+
+extension ResampledResult {
+    /// Results of TASK@f0 … TASK@f(K−1) pooled per (prompt, model, feature) into one result over all examples:
+    /// correctness concatenated in fold order, accuracy and Wilson interval over the union. Needs every fold of the
+    /// cell (with per-example correctness); other results are ignored.
+    public static func poolFolds(_ results: [ProbeResult]) throws -> [ProbeResult] {
+        var order: [String] = [], parts: [String: [(Int, ProbeResult)]] = [:]
+        for r in results {
+            guard let at = r.task.lastIndex(of: "@"), r.task[r.task.index(after: at)...].first == "f",
+                  let fold = Int(r.task[r.task.index(r.task.index(after: at), offsetBy: 1)...]), r.correct != nil else { continue }
+            let key = [String(r.task[..<at]), r.prompt ?? "\u{2}", r.model, r.feature].joined(separator: "\u{1}")
+            if parts[key] == nil { order.append(key) }
+            parts[key, default: []].append((fold, r))
+        }
+        return try order.compactMap { key in
+            let ps = parts[key]!.sorted { $0.0 < $1.0 }
+            guard ps.map(\.0) == Array(0..<ps.count), ps.count >= 2 else { return nil }
+            let first = ps[0].1
+            let base = String(first.task[..<first.task.lastIndex(of: "@")!])
+            let correct = ps.map { $0.1.correct! }.joined()
+            let k = correct.filter { $0 == "1" }.count
+            var r = ProbeResult(task: "\(base) (\(ps.count) folds pooled)", prompt: first.prompt, model: first.model,
+                                feature: first.feature, accuracy: Double(k) / Double(correct.count),
+                                probe: "\(ps.count)-fold CV, test folds pooled")
+            r.interval = try Intervals.wilson(successes: k, trials: correct.count)
+            r.correct = correct
+            return r
         }
     }
 }
@@ -224,13 +267,20 @@ public final class ComparisonRunner {
                                                         classes: train.classNames.count)
                 for m in loaded {
                     for p in promptSettings(task) {
-                        results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
-                                                   feature: "BoW TF-IDF · ridge", metrics: metrics,
-                                                   probe: "ridge α=\(bow.alpha)"))
+                        // One model-free baseline repeated in every column: its interval, but no paired tests.
+                        var r = ProbeResult(task: task.name, prompt: p, model: m.spec.name, feature: "BoW TF-IDF · ridge",
+                                            metrics: metrics, probe: "ridge α=\(bow.alpha)")
+                        r.correct = nil
+                        results.append(r)
                     }
                 }
             }
-            if settings.leakageCheck {
+            // Resamplings of one task (TASK@s…, TASK@f…) share their sentences: count the leakage once.
+            let baseName = task.name.split(separator: "@").first.map(String.init) ?? task.name
+            if settings.leakageCheck, let first = outcomes.first(where: { $0.task.split(separator: "@").first.map(String.init) == baseName && $0.task != task.name }),
+               !first.leakage.isEmpty {
+                outcome.leakage = first.leakage
+            } else if settings.leakageCheck {
                 for m in loaded {
                     if corpora[m.spec.name] == nil { corpora[m.spec.name] = try pretrainingDocuments(m) }
                     guard let docs = corpora[m.spec.name], !docs.isEmpty else { continue }
@@ -248,6 +298,7 @@ public final class ComparisonRunner {
                 for p in promptSettings(task) {
                     let dirs = try features(m, task, trainSplit, testSplit, prompt: p)
                     results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                    results += try readoutRows(m, task, trainSplit, testSplit, prompt: p, classes: train.classNames.count)
                 }
             }
             outcomes.append(outcome)
@@ -260,9 +311,12 @@ public final class ComparisonRunner {
         var report = ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,
                                       models: modelOutcomes, tasks: outcomes, results: results,
                                       seconds: Benchmark.now() - start)
-        // BoW rows repeat one baseline per model and prompt: test them against nothing.
-        report.pairedTests = try PairedTests.all(results: results.filter { !$0.feature.hasPrefix("BoW") })
+        report.pairedTests = try PairedTests.all(results: results)
         report.resampled = ResampledResult.summarize(results)
+        // K-fold tasks: every example is tested once, so the folds pool into one test of all examples.
+        let pooled = try ResampledResult.poolFolds(results)
+        report.pooledFolds = pooled
+        report.pairedTests += try PairedTests.all(results: pooled)
         return report
     }
 
@@ -325,15 +379,19 @@ public final class ComparisonRunner {
     }
 
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
+    /// With a `pooling`/`layer` other than the default only f.npy is extracted (see `ExtractionOptions.layer`).
     func features(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
-                  prompt: String?) throws -> (train: URL, test: URL) {
+                  prompt: String?, pooling: Pooling = .last, layer: Int? = nil) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
-        options.words = task.words
+        options.pooling = pooling
+        options.layer = layer
+        let full = options.isDefaultReadout
+        options.words = full ? task.words : []
         options.pDtype = settings.pDtype
-        options.writeFullDistribution = settings.families.contains(.p)
+        options.writeFullDistribution = full && settings.families.contains(.p)
         options.maxBatchTokens = settings.maxBatchTokens
-        if let cw = task.classWords {
+        if full, let cw = task.classWords {
             // Zero-shot needs a single-token word for every class; otherwise skip it for this tokenizer.
             let usable = cw.allSatisfy { WordSubset(words: $0, tokenizer: m.tokenizer).count > 0 }
             if usable { options.classWords = cw } else {
@@ -342,7 +400,8 @@ public final class ComparisonRunner {
         }
         let splits = [train, test]
         let key = FeatureCache.key(checkpointSHA256: m.model.sha256, splits: splits, options: options).prefix(16)
-        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")-\(key)")
+        let readout = full ? "" : "-\(pooling == .mean ? "mean" : "last")\(layer.map { "-layer\($0)" } ?? "")"
+        let base = cacheDirectory.appendingPathComponent("\(m.spec.name)-\(task.name)-\(prompt == nil ? "noprompt" : "prompt")\(readout)-\(key)")
         let dirs = (base.appendingPathComponent("train"), base.appendingPathComponent("test"))
         let label = "extract \(m.spec.name) · \(task.name) · \(prompt == nil ? "no prompt" : "prompt")"
         let reused = try FeatureCache.features(model: m.model, splits: splits, options: options, directory: base,
@@ -358,11 +417,48 @@ public final class ComparisonRunner {
         return dirs
     }
 
+    /// The f_mean(s) rows (every probe method) and the best-layer row (ridge), as the settings ask.
+    func readoutRows(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
+                     prompt: String?, classes: Int) throws -> [ProbeResult] {
+        guard settings.families.contains(.f) else { return [] }
+        var out: [ProbeResult] = []
+        if settings.meanPooled {
+            let dirs = try features(m, task, train, test, prompt: prompt, pooling: .mean)
+            out += try probe(m, task, prompt, dirs, classes: classes, only: .f, name: "f_mean(s)")
+        }
+        if settings.bestLayer {
+            let L = m.checkpoint.config.layers
+            var best: (loo: Double, result: ProbeResult)? = nil
+            for k in 0...L {
+                let dirs = try features(m, task, train, test, prompt: prompt, layer: k)
+                let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: .f, as: Float.self)
+                let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: .f, as: Float.self)
+                let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes, alphas: settings.alphas,
+                                                    standardize: settings.probeProtocol == .paper ? false : settings.standardize,
+                                                    extension: settings.extendGrids ? .ridge : nil)
+                let metrics = try ClassificationMetrics(predicted: try model.predict(xTest), truth: yTest, classes: classes)
+                let loo = model.looAccuracy[model.chosenIndex]
+                log(String(format: "%@ · %@ · %@ · layer %d: LOO %.1f%%, test %.1f%%", m.spec.name, task.name,
+                           prompt ?? "no prompt", k, 100 * loo, 100 * metrics.accuracy))
+                if best == nil || loo > best!.loo {
+                    best = (loo, ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
+                                             feature: "f best layer (LOO) · ridge", metrics: metrics,
+                                             probe: "ridge α=\(model.alpha), layer \(k) of 0…\(L)",
+                                             gridNote: model.gridSearch?.note))
+                }
+            }
+            if let b = best { out.append(b.result) }
+        }
+        return out
+    }
+
+    /// Every family of the settings (or only `only`, then shown as `name` and without the zero-shot row).
     func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
-               classes: Int) throws -> [ProbeResult] {
+               classes: Int, only: FeatureFamily? = nil, name displayName: String? = nil) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
         // The paper's "subset" feature is the logits f·Φ_Sᵀ; its protocol has no subset-probability row.
-        let families = settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families
+        let families = only.map { [$0] }
+            ?? (settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families)
         for family in families {
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
@@ -373,15 +469,15 @@ public final class ComparisonRunner {
                 let o = try FamilyProbe.run(train: xTrain, yTrain, test: xTest, yTest, classes: classes, family: family,
                                             method: method, settings: settings)
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
+                           displayName ?? family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
                     + (o.gridNote.map { " — " + $0 } ?? ""))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(family.displayName) · \(name)", metrics: o.metrics,
+                                       feature: "\(displayName ?? family.displayName) · \(name)", metrics: o.metrics,
                                        probe: o.detail, gridNote: o.gridNote))
             }
         }
         let manifest = try FeatureFolder.manifest(dirs.test)
-        if let z = manifest.zeroShotAccuracy {
+        if only == nil, let z = manifest.zeroShotAccuracy {
             var r = ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
                                 feature: "zero-shot (class words)", accuracy: z, probe: "argmax of class-word p_f")
             let k = Int((z * Double(manifest.n)).rounded())

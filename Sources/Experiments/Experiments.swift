@@ -8,8 +8,11 @@
 ///   split, or `all`), each with the SHA-256 of its file.
 /// * `FeatureCache`: the one content address of an extraction (checkpoint hash, split contents, prompt, words,
 ///   class words, p dtype, lmprobe version) and extract-or-reuse of a `{train,test}` feature folder.
-/// * `TransferRun`: the checkpoints of one run, each checkpoint's validation cross-entropy (recorded, or measured
-///   with `Trainer.validationLoss`), and the ridge probe per family.
+/// * `FamilyProbe`: the one probe code path of `compare` and `analyze transfer` (ridge or logistic under the
+///   comparison settings and protocol), returning test metrics with intervals and per-example correctness.
+/// * `TransferRun`: the checkpoints of one run, each checkpoint's validation cross-entropy measured on the whole
+///   validation split (`GPT.splitLoss`, the same estimator for every checkpoint), and `FamilyProbe` per family.
+/// * `ContextFeatures`: the theory checks' context sets (presets or the user's) as cached extraction folders.
 /// * `ComparisonRunner`: `lmprobe compare` — models × tasks × prompts × feature families × probes, the bag-of-words
 ///   baseline (`BagOfWordsBaseline`: TF-IDF features + the ridge probe on their Gram matrix) and the leakage count
 ///   (Text's `SentenceIndex`, the test `tokenize --exclude` uses).

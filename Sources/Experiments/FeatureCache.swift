@@ -45,9 +45,11 @@ public enum FeatureCache {
                                 progress: ((String, Int, Int) -> Void)? = nil) throws -> Bool {
         func matches(_ sp: DatasetSplit) -> Bool {
             guard let m = try? FeatureFolder.manifest(directory.appendingPathComponent(sp.name)) else { return false }
-            let needed = ["f", "phip", "labels"] + (options.words.isEmpty ? [] : ["subset_logits", "subset_probs"])
+            let needed = !options.isDefaultReadout ? ["f", "labels"]
+                : ["f", "phip", "labels"] + (options.words.isEmpty ? [] : ["subset_logits", "subset_probs"])
                 + (options.writeFullDistribution ? ["p"] : [])
             return m.provenance.checkpointSHA256 == model.sha256 && m.provenance.datasetSHA256 == sp.digest
+                && m.effectivePooling == options.pooling && m.layer == options.layer
                 && m.prompt == options.prompt.template && m.n == sp.data.count
                 && (m.wordSubset?.words ?? []) == options.words
                 && needed.allSatisfy { name in

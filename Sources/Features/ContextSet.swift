@@ -61,13 +61,16 @@ public struct ContextSet: Sendable {
         guard file.count > maximumLength else {
             throw FeatureError.badInput("\(tokens.path): \(file.count) validation tokens, need more than \(maximumLength)")
         }
+        guard count <= file.count else {
+            throw FeatureError.badArgument("corpus prefixes: \(count) prefixes asked but \(tokens.path) has only \(file.count) validation tokens")
+        }
         let eot = Int32(file.header.eotToken)
         var rng = SeededRandom(seed: seed)
         var texts: [String] = []
         var attempts = 0
         while texts.count < count {
             attempts += 1
-            guard attempts <= 100 * count else {
+            guard attempts <= 100 &* count else {   // count ≤ the file's tokens: no overflow
                 throw FeatureError.badInput("\(tokens.path): found only \(texts.count) of \(count) prefixes of ≥ \(minimumLength) tokens inside documents")
             }
             let length = minimumLength + rng.int(below: maximumLength - minimumLength + 1)

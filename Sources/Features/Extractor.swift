@@ -17,8 +17,26 @@ public struct ExtractionOptions: Sendable {
     public var maxBatch = 512
     /// Inputs are truncated to this many tokens (default: the model's context length).
     public var maxLength: Int? = nil
+    /// Where f.npy is read: the last real token, or the mean over every real token of the input (prompt tokens
+    /// included — each sees the text before it; without a prompt it is the mean over the text).
+    public var pooling: Pooling = .last
+    /// nil: f(s), the final-LayerNorm output. k: the residual stream after block k (0 = the embeddings).
+    /// Any other readout than (last, nil) writes only f.npy and labels.npy: p_f, Φp_f, the word subsets and the
+    /// zero-shot score are the next-word distribution at the last position, which such a readout is not.
+    public var layer: Int? = nil
+
+    /// True for the paper's f(s): the final LayerNorm output at the last token.
+    public var isDefaultReadout: Bool { pooling == .last && layer == nil }
 
     public init() {}
+}
+
+/// How f.npy summarises a sequence's positions.
+public enum Pooling: String, Codable, CaseIterable, Sendable {
+    /// The last real token (the paper's f(s)).
+    case last
+    /// The mean over every real token of the input, prompt tokens included.
+    case mean
 }
 
 /// Where the inputs came from, recorded in the manifest (and used to content-address feature folders).
@@ -60,12 +78,29 @@ public struct ExtractionManifest: Codable, Sendable {
     public var seconds: Double
     public var sentencesPerSecond: Double
     public var tokensPerSecond: Double
+    /// How f.npy was read (absent in manifests older than the option: last).
+    public var pooling: Pooling?
+    /// nil: f(s) after the final LayerNorm; k: the residual stream after block k (0 = embeddings).
+    public var layer: Int?
+    /// The readout in words, e.g. "final LayerNorm output, mean over all tokens (prompt included)".
+    public var readout: String?
+
+    /// The readout's pooling, `last` for manifests that predate the option.
+    public var effectivePooling: Pooling { pooling ?? .last }
 
     enum CodingKeys: String, CodingKey {
         case lmprobeVersion = "lmprobe_version", provenance, prompt, n, d, vocabSize = "vocab_size"
         case classNames = "class_names", files, wordSubset = "word_subset", classWords = "class_words"
         case zeroShotAccuracy = "zero_shot_accuracy", truncated, realTokens = "real_tokens", seconds
         case sentencesPerSecond = "sentences_per_second", tokensPerSecond = "tokens_per_second"
+        case pooling, layer, readout
+    }
+
+    /// Describes a readout in words (recorded in the manifest).
+    public static func describe(pooling: Pooling, layer: Int?) -> String {
+        (layer.map { $0 == 0 ? "token + position embeddings" : "residual stream after block \($0)" }
+            ?? "final LayerNorm output f(s)")
+            + (pooling == .last ? ", last token" : ", mean over all tokens (prompt included)")
     }
 }
 
@@ -145,6 +180,12 @@ public final class FeatureExtractor {
         guard phi.rows == V, phi.cols == d else {
             throw FeatureError.badInput("model output embeddings are \(phi.shapeDescription), expected \(shapeString(V, d))")
         }
+        if let k = options.layer, k < 0 || k > model.blockCount {
+            throw FeatureError.badArgument("--layer \(k) is outside 0...\(model.blockCount) (0 = embeddings, \(model.blockCount) = after the last block)")
+        }
+        if !options.isDefaultReadout && (!options.words.isEmpty || options.classWords != nil) {
+            throw FeatureError.badArgument("--words and --class-words read p_f at the last token; they need the default readout (--pool last, no --layer)")
+        }
         let subset = options.words.isEmpty ? nil : WordSubset(words: options.words, tokenizer: tokenizer)
         if let subset, subset.count == 0 {
             throw FeatureError.badArgument("--words: none of \(options.words) is a single token in this tokenizer")
@@ -179,14 +220,15 @@ public final class FeatureExtractor {
         let k = subset?.count ?? 0
         var zeroShotCorrect = 0
         do {
+            let full = options.isDefaultReadout   // p_f and everything derived from it
             let fW = try open("f", "<f4", d)
-            let phipW = try open("phip", "<f4", d)
-            let pW = options.writeFullDistribution ? try open("p", options.pDtype, V) : nil
+            let phipW = full ? try open("phip", "<f4", d) : nil
+            let pW = full && options.writeFullDistribution ? try open("p", options.pDtype, V) : nil
             let slW = subset != nil ? try open("subset_logits", "<f4", k) : nil
             let spW = subset != nil ? try open("subset_probs", "<f4", k) : nil
             let maxB = batches.map(\.count).max() ?? 1
-            let logits = Matrix<Float>(rows: maxB, cols: V)
-            let phip = Matrix<Float>(rows: maxB, cols: d)
+            let logits = Matrix<Float>(rows: full ? maxB : 1, cols: V)
+            let phip = Matrix<Float>(rows: full ? maxB : 1, cols: d)
             var row = [Float](repeating: 0, count: max(k, 1))
             var done = 0, tokensDone = 0
             for batch in batches {
@@ -194,10 +236,18 @@ public final class FeatureExtractor {
                 var tokens = [Int32](); tokens.reserveCapacity(B * T)
                 for i in batch { tokens.append(contentsOf: ids[i]) }
                 let f = try tokens.withUnsafeBufferPointer {
-                    try model.lastPositionFeatures(tokens: $0.baseAddress!, batch: B, length: T)
+                    try model.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: options.layer,
+                                               meanOverPositions: options.pooling == .mean)
                 }
                 guard f.rows == B, f.cols == d else {
                     throw FeatureError.badInput("model returned features \(f.shapeDescription), expected \(shapeString(B, d))")
+                }
+                guard let phipW else {
+                    for (r, i) in batch.enumerated() { try fW.write(row: i, f.pointer + r * f.stride) }
+                    done += B
+                    tokensDone += B * T
+                    progress?(done, n, tokensDone)
+                    continue
                 }
                 let lg = logits.rows(0..<B), pp = phip.rows(0..<B)
                 try BLAS.gemm(transB: true, f, phi, into: lg)                    // logits = F Φᵀ   (B × V)
@@ -245,7 +295,8 @@ public final class FeatureExtractor {
             vocabSize: V, classNames: classNames, files: files, wordSubset: subset, classWords: options.classWords,
             zeroShotAccuracy: classIDs == nil ? nil : Double(zeroShotCorrect) / Double(n), truncated: truncated,
             realTokens: realTokens, seconds: seconds, sentencesPerSecond: Double(n) / seconds,
-            tokensPerSecond: Double(realTokens) / seconds)
+            tokensPerSecond: Double(realTokens) / seconds, pooling: options.pooling, layer: options.layer,
+            readout: ExtractionManifest.describe(pooling: options.pooling, layer: options.layer))
         try manifest.write(to: directory.appendingPathComponent("manifest.json"))
         return manifest
     }

@@ -17,6 +17,11 @@
 /// Each word w of the list is expanded to the variants `" w"`, `"w"`, `"w "` that are single tokens (as the
 /// paper did); duplicates are dropped and words with no single-token variant are recorded as missing.
 ///
+/// Other readouts (`ExtractionOptions.pooling` / `.layer`, `extract --pool mean --layer k`) write only `f.npy`
+/// (and labels): the mean over every real token of the input, prompt tokens included, and/or the residual stream
+/// after block k (0 = embeddings) instead of the final LayerNorm output; the manifest records `pooling`, `layer`
+/// and `readout`. p_f, Φp_f and the subsets stay defined by the next-word distribution at the last token only.
+///
 /// Guarantees: inputs longer than the model context are truncated **from the left of the text**, so the prompt
 /// is always kept; inputs are batched by exact token length, so no computation is spent on padding and the
 /// feature row is always the last real token; rows are written to preallocated `.partial` files as they are

@@ -43,6 +43,11 @@ public struct Checkpoint {
     public let tokensHash: String?
     public let metadata: [String: String]
 
+    /// The training state of a training checkpoint (options, tokens seen, …); nil when none is recorded.
+    public var trainingState: TrainingState? {
+        metadata["training"].flatMap { try? JSONDecoder().decode(TrainingState.self, from: Data($0.utf8)) }
+    }
+
     /// Loads a checkpoint for inference/analysis. `url` may be a checkpoint file or a run directory (then
     /// final.safetensors, else the file named by `latest`). Throws `ModelError.badCheckpoint` with a one-line
     /// reason for anything malformed, truncated or corrupted.

@@ -593,6 +593,8 @@ extension GPT {
     public var vocabularySize: Int { config.vocabSize }
     /// The context length T.
     public var maxContextLength: Int { config.context }
+    /// L, the number of transformer blocks.
+    public var blockCount: Int { config.layers }
     /// Φ as a V × d view (row w = φ_w); same as `phi`.
     public var outputEmbeddings: Matrix<Float> { phi }
 
@@ -609,6 +611,43 @@ extension GPT {
         positions.withUnsafeBufferPointer { forwardAtPositions(a, positions: $0.baseAddress!) }
         let out = Matrix<Float>(rows: batch, cols: config.dim)
         out.pointer.update(from: a.lnf, count: batch * config.dim)
+        return out
+    }
+
+    /// A hidden state of each of `batch` sequences of exactly `length` tokens ((batch, length) row-major ids),
+    /// read at the last position or averaged over all `length` positions. Returns batch × d.
+    ///
+    /// - layer: nil = f(s), the final-LayerNorm output (the paper's feature); k in 0...L = the residual stream
+    ///   after block k (0 = token + position embeddings), before any LayerNorm — so layer L is f(s) without the
+    ///   final LayerNorm. Only the first k blocks run.
+    /// - meanOverPositions: false = the last position (for layer nil this is `lastPositionFeatures`, the
+    ///   last-block shortcut); true = (1/T)·Σ_t h_t over every position t of the sequence, each h_t seeing the
+    ///   causal prefix ending at t.
+    public func sequenceFeatures(tokens: UnsafePointer<Int32>, batch B: Int, length T: Int, layer: Int?,
+                                 meanOverPositions: Bool) throws -> Matrix<Float> {
+        if let k = layer, k < 0 || k > config.layers {
+            throw ModelError.badInput("layer \(k) is outside 0...\(config.layers) (0 = embeddings, \(config.layers) = after the last block)")
+        }
+        if layer == nil && !meanOverPositions { return try lastPositionFeatures(tokens: tokens, batch: B, length: T) }
+        guard B >= 1, T >= 1 else {
+            throw ModelError.badInput("batch shape \(B)×\(T) invalid for context \(config.context)")
+        }
+        let a = try prepare(inputs: UnsafeBufferPointer(start: tokens, count: B * T), targets: nil, B: B, T: T,
+                            training: false)
+        let h: UnsafePointer<Float>                                         // (B·T, C): the hidden state read
+        if let k = layer { h = forwardBlocks(a, count: k) } else { forward(a); h = UnsafePointer(a.lnf) }
+        let C = config.dim
+        let out = Matrix<Float>(rows: B, cols: C)
+        let o = out.pointer
+        if meanOverPositions {
+            // out[b, :] = (1/T)·1ᵀ·h[b·T ..< (b+1)·T, :]   (1×T)·(T×C) per sequence
+            for b in 0..<B {
+                BLAS.sgemm(transA: false, transB: false, m: 1, n: C, k: T, alpha: 1 / Float(T), a: a.ones, lda: T,
+                           b: h + b &* T &* C, ldb: C, beta: 0, c: o + b &* C, ldc: C)
+            }
+        } else {
+            for b in 0..<B { (o + b &* C).update(from: h + (b &* T &+ T &- 1) &* C, count: C) }
+        }
         return out
     }
 }

@@ -48,6 +48,7 @@ extension GPT {
         for s in starts where s < 0 || s + T + 1 > count {
             throw ModelError.badInput("window start \(s) + \(T + 1) tokens is outside the \(split) split's \(count) tokens")
         }
+        let batch = min(batch, starts.count)   // never allocate for more windows than there are
         var inputs = [Int32](repeating: 0, count: batch * T), targets = inputs
         var objectives: [Double] = [], entropies: [Double] = []
         var s = 0

@@ -22,6 +22,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var checkpointEvery = 500
     /// Further steps to checkpoint at (e.g. log-spaced, for measurements across training); nil: none.
     public var checkpointAt: [Int]? = nil
+    /// When set, `checkpointEvery` becomes ⌈total steps / this count⌉ once the total is known (at start with
+    /// `steps`, after the probe steps with a time budget): at most this many evenly spaced checkpoints, the final
+    /// one last (exactly this many unless ⌈total / count⌉ rounding leaves one fewer, e.g. total 9, count 4).
+    public var checkpointCount: Int? = nil
     public var logEvery = 10
     public var seed: UInt64 = 1337
     /// Keep every periodic checkpoint (for analysis across training), not only the newest.
@@ -60,6 +64,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         if let a = checkpointAt, a.contains(where: { $0 < 1 || $0 > TrainingOptions.maxSteps }) {
             throw bad("--checkpoint-at steps must be in 1...\(TrainingOptions.maxSteps)")
         }
+        if let n = checkpointCount { try range("checkpoints", n, 1, TrainingOptions.maxSteps) }
     }
 }
 
@@ -130,6 +135,8 @@ public final class Trainer {
         sampler = SeededRandom(seed: options.seed ^ 0x5EED_0F_DA7A)
         let total = options.steps ?? Int(Int32.max)
         totalPlanned = options.steps != nil
+        var options = options
+        if let n = options.checkpointCount, let steps = options.steps { options.checkpointEvery = Trainer.spacing(steps, n) }
         state = TrainingState(step: 0, schedule: LearningRateSchedule(maxLR: options.lr, minLR: options.minLR,
                                                                       warmup: options.warmup, totalSteps: total),
                               options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
@@ -215,6 +222,10 @@ public final class Trainer {
             throw ModelError.io(path: log.path, reason: "cannot rewrite the training log (\(ioErrorText(error)))")
         }
     }
+
+    /// Steps between checkpoints for `count` evenly spaced ones over `total` steps: ⌈total / count⌉, so the last
+    /// periodic one would fall at or after the end, where the final checkpoint is written instead.
+    static func spacing(_ total: Int, _ count: Int) -> Int { max(1, total / count + (total % count == 0 ? 0 : 1)) }
 
     static func checkCompatible(_ c: GPTConfig, _ o: TrainingOptions, _ d: TokenDataset) throws {
         guard c.vocabSize == d.vocabSize else {
@@ -342,6 +353,7 @@ public final class Trainer {
                     let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
                     let remaining = minutes * 60 - (now - start)
                     state.schedule.totalSteps = state.step + max(0, Int(remaining / (perStep * overhead)))
+                    if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
                     totalPlanned = true
                     progress(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
                     writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])
@@ -357,17 +369,19 @@ public final class Trainer {
                 let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
                 progress(.step(r))
-                writeLog([("step", r.step), ("loss", r.loss), ("lr", r.lr), ("grad_norm", r.gradNorm),
-                          ("tokens_per_s", r.tokensPerSecond), ("elapsed_s", r.elapsedSeconds)])
+                writeLog([("step", r.step), ("tokens", state.tokensSeen), ("loss", r.loss), ("lr", r.lr),
+                          ("grad_norm", r.gradNorm), ("tokens_per_s", r.tokensPerSecond),
+                          ("elapsed_s", r.elapsedSeconds)])
                 windowStart = now; windowSteps = 0
             }
             if state.step % o.evalEvery == 0 || done {
                 let v = try validate()
                 state.validation.append(v)
                 progress(.validation(v))
-                writeLog([("step", v.step), ("val_loss", v.loss), ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
+                writeLog([("step", v.step), ("tokens", state.tokensSeen), ("val_loss", v.loss),
+                          ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
             }
-            if (state.step % o.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done {
+            if (state.step % state.options.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done {
                 progress(.checkpoint(try saveCheckpoint(final: false)))
             }
         }

@@ -68,12 +68,24 @@
 /// ∇W = X_cᵀ(P − Y)·C + W. X is centred internally (exact: only the intercept changes) for conditioning. The
 /// softmax intercepts are shift-invariant; like sklearn's gradient path we report the ones summing to zero.
 /// C is chosen by stratified k-fold CV (sklearn's `StratifiedKFold(k)` fold assignment without shuffling) on a
-/// grid (default logspace(−4, 4, 10), sklearn's `Cs=10`) by mean fold accuracy, first best on ties, then refit on
-/// all the data. Guarantee: coefficients agree with sklearn to 1e-4 on the fixtures.
+/// grid (default logspace(−6, 4, 11); sklearn's `Cs=10` is logspace(−4, 4, 10)) by mean fold accuracy, first best on
+/// ties, then refit on all the data. K ≥ 3 classes: multinomial, or one-vs-rest (`LogisticMulticlass`: K binary
+/// problems on the same folds, each with its own C, as sklearn's liblinear `multi_class="ovr"`). Guarantee:
+/// coefficients agree with sklearn to 1e-4 on the fixtures.
 ///
-/// ## Metrics (`ClassificationMetrics`)
-/// Accuracy, per-class accuracy (recall of each class), confusion counts (row = truth, column = prediction) and,
-/// for probabilistic models, the mean log-loss.
+/// ## Grids that cannot silently clip (`GridExtension`, `GridSearch`)
+/// Ridge λ (default logspace(−3, 6, 19)) and logistic C grids grow past an end when the chosen value sits there and
+/// beats its neighbour, up to stated limits (λ 10⁻⁸…10¹², C 10⁻¹⁰…10⁸); every model records what was searched and
+/// whether its choice is still at an end.
+///
+/// ## The paper's protocol (`ProbeProtocol`)
+/// lmprobe's settings and the official evaluation code's, documented side by side.
+///
+/// ## Metrics and uncertainty (`ClassificationMetrics`, `Intervals`, `PairedComparison`)
+/// Accuracy with its 95 % Wilson interval, per-class accuracy (recall of each class), confusion counts (row = truth,
+/// column = prediction), per-example correctness and, for probabilistic models, the mean log-loss with its bootstrap
+/// interval over test examples. Two probes on the same test examples: McNemar exact and mid-p, and the paired
+/// bootstrap of the accuracy difference. Over K resamplings: mean ± sample std (`ResampledScore`).
 import Foundation
 import Linalg
 
@@ -250,8 +262,9 @@ public struct GridExtension: Codable, Equatable, Sendable {
         self.lowerLimit = lowerLimit; self.upperLimit = upperLimit; self.pointsPerStep = pointsPerStep
     }
 
-    /// Ridge λ: 10⁻⁸ … 10¹².
-    public static let ridge = GridExtension(lowerLimit: 1e-8, upperLimit: 1e12)
+    /// Ridge λ: 10⁻⁸ … 10¹², 12 values per round (6 decades of a half-decade grid): every round repeats the
+    /// decomposition, while each extra λ costs only a banded solve and one streaming pass.
+    public static let ridge = GridExtension(lowerLimit: 1e-8, upperLimit: 1e12, pointsPerStep: 12)
     /// Logistic C: 10⁻¹⁰ … 10⁸.
     public static let logistic = GridExtension(lowerLimit: 1e-10, upperLimit: 1e8)
 

@@ -11,7 +11,7 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the paper's theory: linearity of f ↦ Φp_f, a quadratic log-partition, transfer vs LM loss.",
         discussion: "Each check writes OUT/<check>.json (every number and the settings) and OUT/<check>.md, and prints the Markdown.",
-        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self, AnalyzePlugIn.self])
+        subcommands: [AnalyzeLinearity.self, AnalyzeLogPartition.self, AnalyzeTransfer.self, AnalyzePlugIn.self, AnalyzeCurve.self])
 }
 
 /// A check's JSON document: the settings it ran with and its result.

@@ -51,12 +51,7 @@ struct AnalyzePlugIn: ParsableCommand {
             if let q = quad {
                 let qurl = try Checkpoint.resolve(URL(fileURLWithPath: q))
                 let qm = try Checkpoint.load(url: qurl)
-                guard qm.config.objective == .quad else { throw CLIError("--quad \(qurl.path): not a Quad model") }
-                let phiRef = ref.model.phi, phiQuad = qm.model.phi
-                guard phiRef.rows == phiQuad.rows, phiRef.cols == phiQuad.cols,
-                      try phiRef.maxAbsDifference(phiQuad) == 0 else {
-                    throw CLIError("--quad \(qurl.path): its Φ is not the reference's frozen Φ, so the plug-in value does not apply")
-                }
+                try PlugInQuadLoss.checkComparable(reference: ref.model, quad: qm.model, quadPath: "--quad " + qurl.path)
                 quadLoss = try qm.model.splitLoss(data: tokens, batch: batch, maxWindows: maxWindows)
                 settings["quad"] = qurl.path
             }

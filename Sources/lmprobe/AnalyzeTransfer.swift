@@ -13,14 +13,17 @@ struct AnalyzeTransfer: ParsableCommand {
         commandName: "transfer",
         abstract: "Probe every checkpoint of one pretraining run on a task; plot accuracy vs validation CE and vs √(CE − best CE).",
         discussion: """
-        Checkpoints: RUNDIR/ckpt-*.safetensors by step, plus final.safetensors (pretrain with --keep-checkpoints). \
+        Checkpoints: RUNDIR/ckpt-*.safetensors by step, plus final.safetensors (pretrain with --keep-checkpoints); \
+        several --run folders are analysed together (labels RUN/ckpt-STEP, one line per run and feature). \
         Validation CE comes from each checkpoint's metadata, or is measured on the run's validation tokens. \
         Features go to OUT/features/<checkpoint-sha>-<task>-<settings-hash>/{train,test} and are reused when their \
-        manifests match. Writes OUT/transfer.json, OUT/transfer.md, OUT/transfer-ce.svg, OUT/transfer-sqrt.svg.
+        manifests match. Writes OUT/transfer.json, OUT/transfer.md, OUT/transfer-ce.svg, OUT/transfer-sqrt.svg, \
+        OUT/transfer-tokens.svg.
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("run"), help: "Run directory of one pretraining run.") var runDirectory: String
+    @Option(name: .customLong("run"), help: "Run directory of a pretraining run (repeatable: several runs, e.g. model sizes, on one chart).")
+    var runDirectories: [String] = []
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks.") var dataDir = "data"
     @Option(help: "SST folder of the default tasks (sst_train.tsv, …).") var sstDir: String?
@@ -31,9 +34,11 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false
-    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset).")
+    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
     var words: String?
     @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
+    @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
+    var fMean = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
     @Option(help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
     var data: String?
@@ -43,6 +48,7 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
 
     func validate() throws {
+        guard !runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
         guard (task == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
         guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
         if let m = maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
@@ -74,8 +80,11 @@ struct AnalyzeTransfer: ParsableCommand {
     }
 
     func transfer() throws {
-        let runURL = URL(fileURLWithPath: runDirectory)
-        let files = try TransferRun.checkpoints(in: runURL)
+        let runNames = AnalyzeCurve.names(runDirectories)
+        let files = try zip(runDirectories, runNames).flatMap { dir, name in
+            try TransferRun.checkpoints(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
+        }
+        let multiple = runDirectories.count > 1
         let t = try loadTask()
         var options = ExtractionOptions()
         let promptText = noPrompt ? "" : (prompt ?? t.prompt)
@@ -85,20 +94,24 @@ struct AnalyzeTransfer: ParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         var families: [FeatureFamily] = [.f, .phip]
         var rows: [TransferCheck.Checkpoint] = []
-        var settings: [String: String] = ["run": runDirectory, "task": t.name, "prompt": options.prompt.template,
+        var settings: [String: String] = ["run": runDirectories.joined(separator: " "), "task": t.name,
+                                          "prompt": options.prompt.template,
                                           "probe": "compare's ridge probe (FamilyProbe, default settings: standardised, exact LOO λ over logspace(-3, 6, 19) extended at an edge)",
                                           "validation_ce": "whole validation split, every checkpoint measured (GPT.splitLoss)",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
         let loader = ModelLoader(tokenizer: tokenizer)
-        for (i, file) in files.enumerated() {
+        for (i, (runName, file)) in files.enumerated() {
+            let label = multiple ? "\(runName)/\(file.label)" : file.label
             let model = try loader.load(file.url.path)
             let ckpt = model.checkpoint, tok = model.tokenizer, sha = model.sha256
             var opts = options
             opts.words = WordSubset(words: t.words, tokenizer: tok).count > 0 ? t.words : []
             if i == 0 {
-                if opts.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
-                else { families += [.subsetProbs, .subsetLogits] }
+                if opts.words.isEmpty {
+                    if !t.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
+                } else { families += [.subsetProbs, .subsetLogits] }
                 if withP { families.append(.p) }
+                if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
             let loss = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
@@ -106,7 +119,7 @@ struct AnalyzeTransfer: ParsableCommand {
             let ce = loss.crossEntropy, source = loss.description
             let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
             let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
-            let bar = ProgressLine("extract \(file.label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
+            let bar = ProgressLine("extract \(label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
             var offset = 0, lastSplit = ""
             let reused = try FeatureCache.features(
                 model: model, splits: t.splits, options: opts, directory: dir,
@@ -117,10 +130,27 @@ struct AnalyzeTransfer: ParsableCommand {
                 })
             var probes: [String: TransferCheck.ProbeOutcome] = [:]
             for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
-            eprint(String(format: "%@ (step %d): val CE %.4f (%@), features %@, f accuracy %.1f%%", file.label, file.step, ce,
+            if fMean {
+                var mean = opts
+                mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
+                let meanKey = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: mean)
+                let meanDir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(meanKey.prefix(16))")
+                let meanBar = ProgressLine("extract \(label) f_mean", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
+                var meanOffset = 0, meanLast = ""
+                _ = try FeatureCache.features(
+                    model: model, splits: t.splits, options: mean, directory: meanDir,
+                    progress: { split, done, _ in
+                        if split != meanLast, !meanLast.isEmpty { meanOffset += t.splits.first { $0.name == meanLast }?.data.count ?? 0 }
+                        meanLast = split
+                        meanBar.update(meanOffset + done)
+                    })
+                probes["f_mean"] = try TransferRun.probe(directory: meanDir, family: .f)
+            }
+            eprint(String(format: "%@ (step %d): val CE %.4f (%@), features %@, f accuracy %.1f%%", label, file.step, ce,
                           source, reused ? "reused" : "extracted", 100 * (probes["f"]?.accuracy ?? .nan)))
-            rows.append(.init(label: file.label, step: file.step, validationLoss: ce, probes: probes))
-            settings["checkpoint \(file.label)"] = "\(file.url.lastPathComponent) sha256 \(sha) val CE from \(source); features \(dir.lastPathComponent)"
+            rows.append(.init(label: label, step: file.step, validationLoss: ce, probes: probes,
+                              tokensSeen: ckpt.trainingState?.tokensSeen, run: multiple ? runName : nil))
+            settings["checkpoint \(label)"] = "\(file.url.lastPathComponent) sha256 \(sha) val CE from \(source); features \(dir.lastPathComponent)"
         }
         let check = try TransferCheck(checkpoints: rows)
         let doc = CheckDocument(check: "transfer", settings: settings, result: check)
@@ -130,9 +160,11 @@ struct AnalyzeTransfer: ParsableCommand {
                                    to: outURL.appendingPathComponent("transfer-ce.svg"))
         try ReportWriter.writeText(check.svg(sqrtExcess: true, title: "Probe accuracy vs √(CE − best CE) · \(title)"),
                                    to: outURL.appendingPathComponent("transfer-sqrt.svg"))
-        let md = check.markdown() + "\nPlots: transfer-ce.svg (accuracy vs validation CE), transfer-sqrt.svg (vs √(CE − best)).\n"
+        try ReportWriter.writeText(check.svg(x: .tokensSeen, title: "Probe accuracy vs training tokens seen · \(title)"),
+                                   to: outURL.appendingPathComponent("transfer-tokens.svg"))
+        let md = check.markdown() + "\nPlots: transfer-ce.svg (accuracy vs validation CE), transfer-sqrt.svg (vs √(CE − best)), transfer-tokens.svg (vs training tokens seen).\n"
         try ReportWriter.writeText(md, to: outURL.appendingPathComponent("transfer.md"))
         print(md, terminator: "")
-        eprint("wrote \(outURL.path)/transfer.{json,md} and transfer-{ce,sqrt}.svg")
+        eprint("wrote \(outURL.path)/transfer.{json,md} and transfer-{ce,sqrt,tokens}.svg")
     }
 }

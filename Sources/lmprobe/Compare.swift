@@ -35,6 +35,10 @@ struct Compare: ParsableCommand {
     @Flag(help: "Skip the bag-of-words baseline.") var noBow = false
     @Flag(help: "Skip the pretraining-corpus overlap check.") var noLeakageCheck = false
     @Option(help: "dtype of cached p.npy: float32 or float16.") var pDtype = "float32"
+    @Flag(help: "Skip the f_mean(s) row (f averaged over every token, prompt included; one more extraction).")
+    var noFMean = false
+    @Flag(help: "Add the best layer: ridge on the residual stream after each block (0 = embeddings … L), the layer with the best leave-one-out accuracy reported (L + 1 extractions).")
+    var bestLayer = false
     @Option(help: "Report folder (report.md, report.json, <task>.svg).") var out: String
     @Option(help: "Feature cache folder (default: <out>/features).") var cache: String?
     @Option(name: .customLong("protocol"), help: "Probe protocol: lmprobe (default) or paper (the official test_downstream.py settings: prompts with a trailing space, no scaling, its C grids, one-vs-rest, subset = logits).")
@@ -73,6 +77,8 @@ struct Compare: ParsableCommand {
         settings.bagOfWords = !noBow
         settings.leakageCheck = !noLeakageCheck
         settings.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        settings.meanPooled = !noFMean
+        settings.bestLayer = bestLayer
         settings.probeProtocol = probeProtocol
 
         let models = checkpoints.map { spec -> ComparisonModel in

@@ -57,6 +57,9 @@ struct Extract: ParsableCommand {
         Writes OUT/{f,p,phip,subset_logits,subset_probs,labels}.npy and OUT/manifest.json; with a test set
         (--test-dataset or --test-fraction) the same files go to OUT/train and OUT/test.
         Features are taken at the last real token; long inputs are truncated from the left so the prompt is kept.
+        --pool mean averages over every real token of the input instead (prompt tokens included: each sees the
+        text before it; without a prompt this is the mean over the text), --layer K reads the residual stream
+        after block K; the manifest records both (pooling, layer, readout).
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -73,12 +76,20 @@ struct Extract: ParsableCommand {
     @Option(help: "dtype of p.npy: float32 or float16.") var pDtype = "float32"
     @Flag(help: "Do not write the n × V p.npy.") var noP = false
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @Option(help: "f.npy at the last token, or the mean over all tokens of the input (prompt tokens included). Anything but the default (last, no --layer) writes only f.npy and labels.npy.")
+    var pool: Pooling = .last
+    @Option(help: "Read the residual stream after block K (0 = embeddings, L = last block, before the final LayerNorm) instead of f(s), the final LayerNorm output.")
+    var layer: Int?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Print a JSON summary (the manifests) instead of text.") var json = false
 
     func validate() throws {
         guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
         guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
+        if let k = layer, k < 0 { throw ValidationError("--layer must be at least 0 (got \(k))") }
+        if pool != .last || layer != nil, words != nil || classWords != nil {
+            throw ValidationError("--words and --class-words read p_f at the last token: they need --pool last and no --layer")
+        }
     }
 
     func run() throws {
@@ -108,6 +119,8 @@ struct Extract: ParsableCommand {
         options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
         options.writeFullDistribution = !noP
         options.maxBatchTokens = maxBatchTokens
+        options.pooling = pool
+        options.layer = layer
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
         for split in splits {
@@ -122,6 +135,7 @@ struct Extract: ParsableCommand {
             if !json {
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
                                   split.name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                if !options.isDefaultReadout, let r = m.readout { line += ", " + r }
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
                 if let ws = m.wordSubset, !ws.missingWords.isEmpty {
@@ -141,3 +155,5 @@ struct Extract: ParsableCommand {
         return WordSubset.parse(s).map { [$0] }
     }
 }
+
+extension Pooling: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -11,7 +12,8 @@ struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pretrain a GPT-2-style model (cross-entropy or the paper's Quad objective) on token files.",
         discussion: """
-        Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors and RUNDIR/log.jsonl.
+        Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors, RUNDIR/log.jsonl and, at the
+        end, RUNDIR/curve.svg (training and validation loss against tokens seen; `lmprobe analyze curve` for several runs).
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
         """
     )
@@ -42,6 +44,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
     @Option(help: "Also checkpoint at these steps, comma-separated (e.g. log-spaced: 10,30,100,300).")
     var checkpointAt: String?
+    @Option(help: "Instead of --checkpoint-every: this many evenly spaced checkpoints over the planned run (with --time-budget, e.g. 9 over 45 minutes = one every ~5 minutes).")
+    var checkpoints: Int?
     @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
     @Flag(help: "Keep every periodic checkpoint (for analysis across training).") var keepCheckpoints = false
     @Option(help: "Random seed (initialisation and batch sampling).") var seed: UInt64 = 1337
@@ -79,6 +83,7 @@ struct Pretrain: ParsableCommand {
             o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget
             o.lr = lr; o.minLR = minLr; o.warmup = warmup; o.weightDecay = weightDecay; o.clip = clip
             o.evalEvery = evalEvery; o.evalBatches = evalBatches; o.checkpointEvery = checkpointEvery
+            o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
             if let a = checkpointAt {
@@ -122,6 +127,14 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        // The training curve of this run (RUNDIR/curve.svg); a failure here does not fail the training.
+        let curveURL = runDir.appendingPathComponent("curve.svg")
+        do {
+            let log = try TrainingLog.read(runDirectory: runDir)
+            try ReportWriter.writeText(try TrainingCurve.svg([.init(name: runDir.lastPathComponent, log: log)],
+                                                             title: "Training curve · \(runDir.lastPathComponent)"),
+                                       to: curveURL)
+        } catch { eprint("warning: training curve not written (\(error))") }
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]

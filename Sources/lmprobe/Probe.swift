@@ -1,4 +1,5 @@
 import ArgumentParser
+import Features
 import Foundation
 import Linalg
 import Probes
@@ -32,6 +33,10 @@ struct Probe: ParsableCommand {
     @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: String?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
+    @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
+    var multiclass: LogisticMulticlass = .multinomial
+    @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
+    var fixedGrid = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
@@ -75,6 +80,10 @@ struct Probe: ParsableCommand {
         let start = Benchmark.now()
         var out: [String: Any] = ["method": method, "classes": classValues, "n_train": y.count,
                                   "d": trainSet.features.cols, "standardize": standardize]
+        // Class names from the extract folder's manifest, when it has one naming every label.
+        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
+        if let names { out["class_names"] = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
@@ -83,7 +92,7 @@ struct Probe: ParsableCommand {
             if method == "ridge" {
                 let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                        select: selection, standardize: standardize,
-                                                       decomposition: decomposition)
+                                                       decomposition: decomposition, extend: !fixedGrid)
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
                 out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
@@ -98,7 +107,10 @@ struct Probe: ParsableCommand {
             } else {
                 let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
-                                                          maxIterations: maxIterations)
+                                                          maxIterations: maxIterations, multiclass: multiclass,
+                                                          extend: !fixedGrid)
+                out["multiclass"] = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out["per_class_C"] = m.perClassC }
                 out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
                 out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
                 out["converged"] = m.converged; out["iterations"] = m.iterations
@@ -133,7 +145,7 @@ struct Probe: ParsableCommand {
             }
             for (k, v) in classValues.enumerated() {
                 let total = metrics.confusion[k].reduce(0, +)
-                rows.append(("  class \(v)", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
+                rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
         } else {
             out["test_accuracy"] = NSNull()
@@ -182,24 +194,28 @@ enum AnyFeatures {
     }
 
     func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition) throws -> RidgeModel {
+                  decomposition: RidgeDecomposition, extend: Bool) throws -> RidgeModel {
+        let ext: GridExtension? = extend ? .ridge : nil
         switch self {
         case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                            select: select, standardize: standardize,
-                                                           decomposition: decomposition)
+                                                           decomposition: decomposition, extension: ext)
         case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
                                                             select: select, standardize: standardize,
-                                                            decomposition: decomposition)
+                                                            decomposition: decomposition, extension: ext)
         }
     }
 
     func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int) throws -> LogisticModel {
+                     maxIterations: Int, multiclass: LogisticMulticlass, extend: Bool) throws -> LogisticModel {
+        let ext: GridExtension? = extend ? .logistic : nil
         switch self {
         case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations)
+            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
+            multiclass: multiclass, extension: ext)
         }
     }
 
@@ -225,6 +241,8 @@ struct LabelledFeatures {
     let labelsPath: String
     let features: AnyFeatures
     let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    var classNames: [String]? = nil
 
     static func load(_ path: String, labels labelsOption: String?, feature: String, role: String) throws
         -> LabelledFeatures {
@@ -261,7 +279,13 @@ struct LabelledFeatures {
             throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels)
+        var names: [String]? = nil
+        if isDir.boolValue, labelsOption == nil,
+           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("manifest.json")) {
+            names = try FeatureFolder.manifest(URL(fileURLWithPath: path)).classNames
+        }
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: names)
     }
 
     /// A probe error as one line naming the file it concerns.
@@ -272,3 +296,5 @@ struct LabelledFeatures {
         }
     }
 }
+
+extension LogisticMulticlass: ExpressibleByArgument {}

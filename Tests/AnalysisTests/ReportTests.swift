@@ -98,7 +98,7 @@ final class TransferCheckTests: XCTestCase {
             TransferCheck.Checkpoint(label: "a", step: 1000, validationLoss: 5.55,
                                      probes: ["f": .init(accuracy: 0.651, loss: 0.63), "phip": .init(accuracy: 0.64)]),
             TransferCheck.Checkpoint(label: "b", step: 2000, validationLoss: 5.30,
-                                     probes: ["f": .init(accuracy: 0.676, loss: 0.61)]),
+                                     probes: ["f": .init(accuracy: 0.676, loss: 0.61)], tokensSeen: 4_096_000),
         ]
         let t = try TransferCheck(checkpoints: cps)
         XCTAssertEqual(t.checkpoints.map { $0.label }, ["a", "b", "c"])
@@ -120,7 +120,7 @@ final class TransferCheckTests: XCTestCase {
         XCTAssertEqual(p.checkpoints, 2)
         XCTAssertEqual(p.pearsonAccuracyLoss, -1, accuracy: 1e-12)   // two points: perfectly (anti)correlated
         XCTAssertNil(p.pearsonProbeLossLoss)
-        XCTAssertTrue(t.markdown().contains("| b | 2000 | 5.3000 | \(String(format: "%.4f", (5.30 - star).squareRoot())) | 67.6 (0.610) | — |"),
+        XCTAssertTrue(t.markdown().contains("| b | 2000 | 4096000 | 5.3000 | \(String(format: "%.4f", (5.30 - star).squareRoot())) | 67.6 (0.610) | — |"),
                       t.markdown())
         // Two checkpoints: no fit, ℓ* is the smallest loss, and the report says so.
         let two = try TransferCheck(checkpoints: Array(cps[0..<2]))
@@ -130,7 +130,26 @@ final class TransferCheckTests: XCTestCase {
         let slow = try TransferCheck(checkpoints: [cps[1], cps[2], .init(label: "c", step: 3000, validationLoss: 5.14, probes: [:])])
         XCTAssertEqual(slow.bestValidationLoss, 5.14)
         XCTAssertTrue(slow.markdown().contains("degenerate"))
+        XCTAssertTrue(t.markdown().contains("| a | 1000 | — | 5.5500 |"), t.markdown())
         for sq in [false, true] { XCTAssertTrue(XMLCheck.parse(t.svg(sqrtExcess: sq)).ok) }
+        // Against tokens seen only the checkpoint that recorded them is drawn.
+        let tokens = t.svg(x: .tokensSeen, title: "tokens")
+        XCTAssertTrue(XMLCheck.parse(tokens).ok)
+        XCTAssertEqual(tokens.components(separatedBy: "<circle").count - 1, 1, tokens)
+
+        // Several runs: checkpoints ordered by run then step, one series per run × family.
+        let runs = try TransferCheck(checkpoints: [
+            .init(label: "L4/ckpt-20", step: 20, validationLoss: 5.0, probes: ["f": .init(accuracy: 0.7)], tokensSeen: 20, run: "L4"),
+            .init(label: "L2/ckpt-20", step: 20, validationLoss: 5.5, probes: ["f": .init(accuracy: 0.6)], tokensSeen: 20, run: "L2"),
+            .init(label: "L2/ckpt-10", step: 10, validationLoss: 6.0, probes: ["f": .init(accuracy: 0.5)], tokensSeen: 10, run: "L2"),
+        ])
+        XCTAssertEqual(runs.checkpoints.map(\.label), ["L2/ckpt-10", "L2/ckpt-20", "L4/ckpt-20"])
+        let scatter = runs.svg(x: .validationLoss, title: "sizes")
+        XCTAssertTrue(scatter.contains(">L2 · f</text>") && scatter.contains(">L4 · f</text>"), scatter)
+        XCTAssertEqual(scatter.components(separatedBy: "<polyline").count - 1, 1, "L4 has one point: no line")
+        XCTAssertNil(runs.lossCurve)
+        XCTAssertEqual(runs.bestValidationLoss, 5.0)
+        XCTAssertTrue(runs.markdown().contains("checkpoints of 2 runs"), runs.markdown())
         XCTAssertThrowsError(try TransferCheck(checkpoints: []))
         XCTAssertThrowsError(try TransferCheck(checkpoints: [.init(label: "x", step: 1, validationLoss: 5,
                                                                    probes: ["f": .init(accuracy: 69)])]))

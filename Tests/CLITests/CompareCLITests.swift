@@ -30,8 +30,9 @@ final class CompareCLITests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: p + "/cmp/report.json"))
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let results = try XCTUnwrap(report["results"] as? [[String: Any]])
-        // 5 families × ridge + 4 families × logistic (p skipped) + BoW + zero-shot, for each prompt setting.
-        XCTAssertEqual(results.count, 2 * (5 + 4 + 2), "\(results.map { $0["feature"] ?? "" })")
+        // 5 families × ridge + 4 families × logistic (p skipped) + f_mean × 2 methods + BoW + zero-shot, for each
+        // prompt setting.
+        XCTAssertEqual(results.count, 2 * (5 + 4 + 2 + 2), "\(results.map { $0["feature"] ?? "" })")
         for r in results {
             // Known answers: the accuracy is the share of correct test examples, its interval their Wilson interval.
             let acc = try XCTUnwrap(r["accuracy"] as? Double)
@@ -87,6 +88,12 @@ final class CompareCLITests: XCTestCase {
         XCTAssertEqual(tasksOut.compactMap { $0["testCount"] as? Int }.reduce(0, +), 60)
         let paired = try XCTUnwrap(report["pairedTests"] as? [[String: Any]])
         XCTAssertTrue(paired.contains { ($0["a"] as? String) == "late · f(s) · ridge" && ($0["b"] as? String) == "early · f(s) · ridge" })
+        // The two folds pool into one result over all 60 examples, with a paired test of the two models on it.
+        let pooled = try XCTUnwrap(report["pooledFolds"] as? [[String: Any]])
+        let lateF = try XCTUnwrap(pooled.first { ($0["model"] as? String) == "late" && ($0["feature"] as? String) == "f(s) · ridge" })
+        XCTAssertEqual((lateF["correct"] as? String)?.count, 60)
+        XCTAssertEqual(lateF["task"] as? String, "tiny (2 folds pooled)")
+        XCTAssertTrue(paired.contains { ($0["task"] as? String) == "tiny (2 folds pooled)" })
         let resampled = try XCTUnwrap(report["resampled"] as? [[String: Any]])
         XCTAssertTrue(resampled.contains { ($0["task"] as? String) == "tiny" && ($0["model"] as? String) == "late" })
         let md = try String(contentsOfFile: p + "/cmp-paper/report.md", encoding: .utf8)

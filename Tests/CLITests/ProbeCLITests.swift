@@ -95,6 +95,25 @@ final class ProbeCLITests: XCTestCase {
         }
     }
 
+    /// One-vs-rest reports one C per class and agrees with the library; --fixed-grid searches exactly the grid given.
+    func testOneVsRestAndFixedGrid() throws {
+        let common = ["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path,
+                      "--test", path("Xt.npy").path, "--test-labels", path("yt.npy").path]
+        let ovr = try runJSON(common + ["--method", "logistic", "--multiclass", "one-vs-rest", "--cs", "0.01,0.1,1,10,100"])
+        XCTAssertEqual(ovr["multiclass"] as? String, "one-vs-rest")
+        let perClass = try XCTUnwrap(ovr["per_class_C"] as? [Double])
+        let xTrain: Matrix<Float> = try NPY.readMatrix(path("X.npy"))
+        let yTrain = try NPY.readIntegers(path("y.npy")).map { $0 / 10 }
+        let library = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: 3, Cs: [0.01, 0.1, 1, 10, 100],
+                                                   tolerance: 1e-6, maxIterations: 1000, multiclass: .oneVsRest)
+        XCTAssertEqual(perClass, library.perClassC)
+        let fixed = try runJSON(common + ["--alphas", "1e-3,2e-3", "--fixed-grid"])
+        XCTAssertEqual(fixed["alphas_searched"] as? [Double], [1e-3, 2e-3])
+        let grown = try runJSON(common + ["--alphas", "1e-3,2e-3"])
+        XCTAssertGreaterThan((grown["alphas_searched"] as? [Double])?.count ?? 0, 2)
+        XCTAssertNotNil(grown["grid_note"] as? String)
+    }
+
     func testTableOutput() throws {
         let r = try runLMProbe(["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path,
                                 "--test", path("Xt.npy").path, "--test-labels", path("yt.npy").path])

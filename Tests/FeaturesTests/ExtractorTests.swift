@@ -49,6 +49,23 @@ final class PrefixModel: ContextEncoder {
         }
         return out
     }
+    /// Layer k's state is the final one scaled by k + 2 (so a wrong layer or pooling shows in the values).
+    var blockCount: Int { 3 }
+    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int, layer: Int?,
+                          meanOverPositions: Bool) throws -> Matrix<Float> {
+        calls.append((batch, length))
+        let scale = Float(layer.map { $0 + 2 } ?? 1)
+        let out = Matrix<Float>(rows: batch, cols: E.cols)
+        for b in 0..<batch {
+            let ids = Array(UnsafeBufferPointer(start: tokens + b * length, count: length))
+            let positions = meanOverPositions ? Array(1...length) : [length]
+            for t in positions {
+                let f = features(Array(ids[0..<t]))
+                for j in 0..<E.cols { out[b, j] += scale * f[j] / Float(positions.count) }
+            }
+        }
+        return out
+    }
 }
 
 final class ExtractorTests: XCTestCase {
@@ -150,6 +167,50 @@ final class ExtractorTests: XCTestCase {
         let (x, y) = try FeatureFolder.load(dir, family: .phip, as: Double.self)
         XCTAssertEqual(x.rows, 5)
         XCTAssertEqual(y, labels)
+    }
+
+    func testMeanPoolingAndLayerReadoutWriteOnlyF() throws {
+        let tok = WordTokenizer(vocab: vocab)
+        let model = PrefixModel(vocab: vocab.count, dim: 5, context: 8)
+        let texts = [" the movie is great", " boring", " a film is fun"]
+        var opts = ExtractionOptions()
+        opts.prompt = try PromptTemplate(" This movie is")
+        opts.pooling = .mean
+        opts.layer = 1
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ex = FeatureExtractor(model: model, tokenizer: tok)
+        let m = try ex.extract(texts: texts, labels: [1, 0, 1], classNames: ["neg", "pos"], to: dir, options: opts,
+                               provenance: provenance())
+        XCTAssertEqual(Set(m.files.keys), ["f", "labels"])
+        XCTAssertEqual(m.pooling, .mean)
+        XCTAssertEqual(m.layer, 1)
+        XCTAssertEqual(m.readout, "residual stream after block 1, mean over all tokens (prompt included)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("phip.npy").path))
+        let f: Matrix<Float> = try NPY.readMatrix(dir.appendingPathComponent("f.npy"))
+        for (i, text) in texts.enumerated() {
+            let ids = opts.prompt.encode(text, maxLength: 8, with: tok)!
+            for j in 0..<5 {
+                // mean over every prefix (prompt positions included) of layer 1's state (scale 3)
+                let ref = (1...ids.count).map { 3 * model.features(Array(ids[0..<$0]))[j] }.reduce(0, +) / Float(ids.count)
+                XCTAssertEqual(f[i, j], ref, accuracy: 1e-5)
+            }
+        }
+        let read = try FeatureFolder.manifest(dir)
+        XCTAssertEqual(read.effectivePooling, .mean)
+        XCTAssertEqual(read.layer, 1)
+
+        opts.words = ["great"]
+        XCTAssertThrowsError(try ex.extract(texts: texts, labels: [1, 0, 1], classNames: ["neg", "pos"], to: dir,
+                                            options: opts, provenance: provenance())) { e in
+            XCTAssertTrue("\(e)".contains("--words"), "\(e)")
+        }
+        opts.words = []
+        opts.layer = 4
+        XCTAssertThrowsError(try ex.extract(texts: texts, labels: [1, 0, 1], classNames: ["neg", "pos"], to: dir,
+                                            options: opts, provenance: provenance())) { e in
+            XCTAssertTrue("\(e)".contains("--layer 4"), "\(e)")
+        }
     }
 
     func testBadInputsAreRefusedAndLeaveNoFiles() throws {

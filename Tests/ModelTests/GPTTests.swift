@@ -153,6 +153,62 @@ final class GPTTests: XCTestCase {
         XCTAssertThrowsError(try m.contextEmbeddings(tokens: [1, 2, 3, 4, 5, 6, 7], batch: 1, length: 7, positions: [0]))
     }
 
+    /// `sequenceFeatures` against a full training-mode forward (every layer's buffers kept, on a separate model
+    /// instance): layer k at the last position and averaged over positions, f(s) averaged, and layer L passed
+    /// through the final LayerNorm by hand giving f(s) — so the layer numbering is checked, not assumed.
+    func testSequenceFeaturesMatchFullForwardRecomputation() throws {
+        let m = try tinyModel(objective: .ce, untied: false)
+        let ref = try GPT(config: m.config, parameters: UnsafeBufferPointer(start: m.parameters.pointer,
+                                                                             count: m.layout.count))
+        let L = m.config.layers, C = m.config.dim
+        var rng = SeededRandom(seed: 12)
+        for (B, T) in [(3, 5), (1, 1), (2, 6), (3, 5)] {
+            let tokens = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+            let a = try tokens.withUnsafeBufferPointer { try ref.prepare(inputs: $0, targets: nil, B: B, T: T, training: true) }
+            ref.forward(a)
+            func state(_ k: Int?, _ row: Int, _ j: Int) -> Double {
+                guard let k else { return Double(a.lnf[row * C + j]) }
+                return Double(k == 0 ? a.encoded[row * C + j] : a.res3[(k - 1) * a.sNC + row * C + j])
+            }
+            for layer in [nil] + (0...L).map(Optional.some) {
+                for mean in [false, true] {
+                    let got = try tokens.withUnsafeBufferPointer {
+                        try m.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: layer,
+                                               meanOverPositions: mean)
+                    }
+                    XCTAssertEqual(got.rows, B); XCTAssertEqual(got.cols, C)
+                    for b in 0..<B { for j in 0..<C {
+                        let want = mean ? (0..<T).map { state(layer, b * T + $0, j) }.reduce(0, +) / Double(T)
+                                        : state(layer, b * T + T - 1, j)
+                        XCTAssertEqual(Double(got[b, j]), want, accuracy: 1e-4,
+                                       "layer \(layer.map(String.init) ?? "f") mean \(mean) B=\(B) T=\(T) b=\(b) j=\(j)")
+                    } }
+                }
+            }
+            // Layer L through the final LayerNorm is f(s).
+            let top = try tokens.withUnsafeBufferPointer {
+                try m.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: L, meanOverPositions: false)
+            }
+            let f = try tokens.withUnsafeBufferPointer { try m.lastPositionFeatures(tokens: $0.baseAddress!, batch: B, length: T) }
+            let w = m.parameters.pointer + m.layout.lnfw, bias = m.parameters.pointer + m.layout.lnfb
+            for b in 0..<B {
+                let x = (0..<C).map { Double(top[b, $0]) }
+                let mu = x.reduce(0, +) / Double(C)
+                let v = x.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(C)
+                for j in 0..<C {
+                    let y = (x[j] - mu) / (v + Double(layerNormEpsilon)).squareRoot() * Double(w[j]) + Double(bias[j])
+                    XCTAssertEqual(Double(f[b, j]), y, accuracy: 1e-4)
+                }
+            }
+        }
+        XCTAssertThrowsError(try [Int32(1)].withUnsafeBufferPointer {
+            try m.sequenceFeatures(tokens: $0.baseAddress!, batch: 1, length: 1, layer: L + 1, meanOverPositions: false)
+        })
+        XCTAssertThrowsError(try [Int32(1)].withUnsafeBufferPointer {
+            try m.sequenceFeatures(tokens: $0.baseAddress!, batch: 1, length: 1, layer: -1, meanOverPositions: true)
+        })
+    }
+
     /// The pruned last-block path equals the full forward at the last positions, for 1 and 2 layers, and keeps
     /// doing so when the activation buffers are reused for smaller and then larger shapes.
     func testLastPositionFeaturesMatchFullForward() throws {

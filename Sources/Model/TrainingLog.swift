@@ -1,0 +1,74 @@
+import Foundation
+
+/// The losses a pretraining run logged (RUNDIR/log.jsonl, written by `Trainer.run`), read back for curves.
+///
+/// Lines with `"loss"` are training steps (the mean objective of the step's batch), lines with `"val_loss"` are
+/// validations; lines with an `"event"` field (the time-budget plan, a non-finite step) are skipped. A resumed run
+/// appends to the same file, so a step can occur twice (the steps between the last checkpoint and a crash are
+/// re-run): the later line wins. Tokens seen come from each line's `"tokens"` field; logs written before that
+/// field existed get step × `tokensPerStep` instead.
+public struct TrainingLog: Sendable {
+    public struct Point: Equatable, Sendable {
+        public var step: Int
+        public var tokens: Int
+        public var value: Double
+    }
+
+    /// Training objective per logged step, by step.
+    public var train: [Point]
+    /// Validation objective (`val_loss`) per validation, by step.
+    public var validation: [Point]
+    /// Validation cross-entropy (`val_ce`; equals `validation` for a CE model).
+    public var validationCrossEntropy: [Point]
+
+    /// Reads `url`. `tokensPerStep` (B·T·grad-accum) is needed only for lines without `"tokens"`; nil then
+    /// throws naming the line.
+    public static func read(_ url: URL, tokensPerStep: Int? = nil) throws -> TrainingLog {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ModelError.io(path: url.path, reason: "cannot read the training log")
+        }
+        var train: [Int: Point] = [:], val: [Int: Point] = [:], ce: [Int: Point] = [:]
+        var lineNumber = 0
+        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)), let o = object as? [String: Any] else {
+                throw ModelError.io(path: "\(url.path):\(lineNumber)", reason: "not a JSON object")
+            }
+            if o["event"] != nil { continue }
+            guard let step = (o["step"] as? NSNumber)?.intValue, step >= 0 else {
+                throw ModelError.io(path: "\(url.path):\(lineNumber)", reason: "no non-negative integer \"step\"")
+            }
+            let tokens: Int
+            if let t = (o["tokens"] as? NSNumber)?.intValue, t >= 0 { tokens = t } else {
+                guard let per = tokensPerStep else {
+                    throw ModelError.io(path: "\(url.path):\(lineNumber)", reason: "no \"tokens\" field and no tokens per step known")
+                }
+                let (t, overflow) = step.multipliedReportingOverflow(by: per)
+                guard !overflow else { throw ModelError.io(path: "\(url.path):\(lineNumber)", reason: "step \(step) × \(per) tokens overflows") }
+                tokens = t
+            }
+            func number(_ key: String) -> Double? {
+                (o[key] as? NSNumber).map(\.doubleValue).flatMap { $0.isFinite ? $0 : nil }
+            }
+            if let v = number("loss") { train[step] = Point(step: step, tokens: tokens, value: v) }
+            if let v = number("val_loss") { val[step] = Point(step: step, tokens: tokens, value: v) }
+            if let v = number("val_ce") { ce[step] = Point(step: step, tokens: tokens, value: v) }
+        }
+        func sorted(_ d: [Int: Point]) -> [Point] { d.values.sorted { $0.step < $1.step } }
+        return TrainingLog(train: sorted(train), validation: sorted(val), validationCrossEntropy: sorted(ce))
+    }
+
+    /// The log of a run directory: RUNDIR/log.jsonl, with the tokens per step of its latest checkpoint for lines
+    /// that predate the `"tokens"` field.
+    public static func read(runDirectory: URL) throws -> TrainingLog {
+        let url = runDirectory.appendingPathComponent("log.jsonl")
+        do { return try read(url) } catch ModelError.io(let path, let reason) where reason.hasPrefix("no \"tokens\"") {
+            guard let latest = try? Checkpoint.latest(in: runDirectory), let ckpt = try? Checkpoint.load(url: latest),
+                  let o = ckpt.trainingState?.options else {
+                throw ModelError.io(path: path, reason: "\(reason) (and no training checkpoint in \(runDirectory.path) to take B·T from)")
+            }
+            return try read(url, tokensPerStep: o.batch * o.gradAccum * ckpt.config.context)
+        }
+    }
+}
