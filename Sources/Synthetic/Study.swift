@@ -5,8 +5,8 @@ import Foundation
 import Linalg
 import Model
 
-/// `lmprobe synth measure` end to end: every checkpoint of every run × every task → `report.json`, `report.md` and
-/// one SVG per natural task in `out`. Each checkpoint's result is also kept in `out/points/RUN/LABEL.json` under a key
+/// `lmprobe synth measure` end to end: every checkpoint of every run × every task → `report.json`, `report.md`,
+/// one SVG per natural task (probe loss against √ε with the bound) and, with Quad runs, one per task against √ε_quad. Each checkpoint's result is also kept in `out/points/RUN/LABEL.json` under a key
 /// (checkpoint SHA-256, tasks, windows, seed, probe settings), so a re-run after an interruption or with more checkpoints only
 /// measures what is new; features go to `out/features/RUN/LABEL/TASK/{train,test}` and are replaced on each measure.
 public enum SyntheticStudy {
@@ -90,7 +90,12 @@ public enum SyntheticStudy {
                                      tasks: summaries, checkpoints: points)
         try ReportWriter.writeJSON(report, to: out.appendingPathComponent("report.json"))
         try ReportWriter.writeText(report.markdown(), to: out.appendingPathComponent("report.md"))
-        for t in tasks { if let svg = report.svg(task: t.spec.name) { try ReportWriter.writeText(svg, to: out.appendingPathComponent("\(t.spec.name).svg")) } }
+        for t in tasks {
+            if let svg = report.svg(task: t.spec.name) { try ReportWriter.writeText(svg, to: out.appendingPathComponent("\(t.spec.name).svg")) }
+            if let svg = report.svgQuad(task: t.spec.name) {
+                try ReportWriter.writeText(svg, to: out.appendingPathComponent("\(t.spec.name)-quad.svg"))
+            }
+        }
         return report
     }
 }

@@ -132,6 +132,30 @@ public struct SyntheticReport: Codable, Sendable {
         return s
     }
 
+    /// For Quad runs: logistic probe losses on f and Φp_f against √ε_quad (the Quad objective's own excess, by which
+    /// the paper bounds f on Φ-natural tasks), with τ by fitting on p* as a line. Nil without Quad checkpoints.
+    public func svgQuad(task name: String) -> String? {
+        guard let t = tasks.first(where: { $0.spec.name == name }) else { return nil }
+        let quad = checkpoints.filter { $0.epsilon.epsilonQuad != nil }
+        guard !quad.isEmpty else { return nil }
+        var series: [(name: String, points: [(x: Double, y: Double)])] = []
+        var xmax = 0.0
+        for (feature, label) in [("f", "f"), ("Φp_f", "Φp_f")] {
+            let pts: [(x: Double, y: Double)] = quad.compactMap { c in
+                guard let q = c.epsilon.epsilonQuad, let p = c.tasks.first(where: { $0.task == name }),
+                      let y = p.probe(feature, "logistic")?.loss else { return nil }
+                return (max(q, 0).squareRoot(), y)
+            }
+            xmax = max(xmax, pts.map(\.x).max() ?? 0)
+            series.append(("Quad: logistic probe on \(label)", pts))
+        }
+        if let tauFit = t.pStar.first(where: { $0.method == "logistic" })?.loss {
+            series.append(("τ by fitting on p*", [(0, tauFit), (xmax, tauFit)]))
+        }
+        return SVGChart.lines(title: "Task \(name): Quad probe loss against √ε_quad", xLabel: "√ε_quad",
+                              yLabel: "test logistic loss (nats)", series: series, percent: false)
+    }
+
     /// Probe loss against √ε_task for a natural task, with the bound τ + B·√2·x as a line (cut where it leaves the
     /// plotted range) and τ; CE and Quad points in their own colours.
     public func svg(task name: String) -> String? {

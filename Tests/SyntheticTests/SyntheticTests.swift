@@ -281,3 +281,46 @@ final class PhiDirectionTests: XCTestCase {
         }
     }
 }
+
+final class SyntheticReportTests: XCTestCase {
+    func point(_ objective: String, step: Int, eps: Double, quad: Double?, loss: Double) -> SyntheticCheckpointPoint {
+        let probes = ["p_f", "Φp_f", "f"].map {
+            SyntheticProbe(feature: $0, method: "logistic", accuracy: 0.7, accuracyLower: 0.6, accuracyUpper: 0.8, loss: loss,
+                           regularisation: 1)
+        }
+        let tp = SyntheticTaskPoint(task: "nat", epsilonTask: eps, epsilonTaskStandardError: 0.01, tau: 0.3, B: 2,
+                                    bound: 0.3 + 2 * (2 * eps).squareRoot(), directionLoss: loss + 0.05, gamma: 0.01,
+                                    boundTheorem: 9, probes: probes)
+        return SyntheticCheckpointPoint(run: objective, objective: objective, model: "m", step: step, checkpoint: "c",
+                                        epsilon: EpsilonEstimate(epsilon: eps, epsilonStandardError: 0.01, epsilonQuad: quad,
+                                                                 epsilonQuadStandardError: quad.map { _ in 0.01 },
+                                                                 floor: 4, windows: 2, positions: 32),
+                                        tasks: [tp])
+    }
+
+    /// The report's charts and tables carry every checkpoint: CE and Quad markers against √ε with the bound line,
+    /// Quad markers against √ε_quad, and the slope table.
+    func testChartsAndTables() throws {
+        let spec = SyntheticTaskSpec(name: "nat", kind: .natural, label: .bernoulli, direction: .classes, length: 4, prompt: [],
+                                     lag: nil, seed: 1, trainCount: 10, testCount: 10, kappa: 2, bias: 0, B: 2, tau: 0.3,
+                                     tauStandardError: 0.01, tauExpected: 0.3, majority: 0.5, hmm: "h",
+                                     hmmConfig: HMMConfig(states: 2, words: 4, classes: 0, classSize: 0))
+        let pts = [point("ce", step: 10, eps: 0.4, quad: nil, loss: 0.6), point("ce", step: 100, eps: 0.1, quad: nil, loss: 0.5),
+                   point("quad", step: 10, eps: 0.7, quad: 1.5, loss: 0.62), point("quad", step: 100, eps: 0.7, quad: 0.5, loss: 0.55)]
+        let r = SyntheticReport(settings: [:], hmm: .init(directory: "h", config: spec.hmmConfig, entropyRate: 1,
+                                                          entropyRateStandardError: 0.1),
+                                tasks: [.init(spec: spec, directory: "d", pStar: [])], checkpoints: pts)
+        let svg = try XCTUnwrap(r.svg(task: "nat"))
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 4 * 2 + 2 + 2, "4 probe + 4 direction markers, bound and τ ends")
+        XCTAssertTrue(svg.contains("bound τ + B√(2ε)"))
+        let q = try XCTUnwrap(r.svgQuad(task: "nat"))
+        XCTAssertEqual(q.components(separatedBy: "<circle").count - 1, 4, "2 Quad checkpoints × (f, Φp_f)")
+        XCTAssertTrue(q.contains("x = 1.22"), "√1.5 for the first Quad checkpoint")
+        let md = r.markdown()
+        XCTAssertEqual(md.components(separatedBy: "\n| ce | ce |").count - 1, 2)
+        XCTAssertEqual(md.components(separatedBy: "\n| quad | quad |").count - 1, 2)
+        // ℓ(p_f, κv) − τ against ε_task for CE: (0.65 − 0.3, 0.55 − 0.3) at ε = (0.4, 0.1), in logs.
+        let ce = try XCTUnwrap(r.slopes.first { $0.objective == "ce" && $0.quantity.hasPrefix("ℓ(p_f") })
+        XCTAssertEqual(ce.slope, (log(0.35) - log(0.25)) / (log(0.4) - log(0.1)), accuracy: 1e-12)
+    }
+}
