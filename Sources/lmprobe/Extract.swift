@@ -63,7 +63,7 @@ struct Extract: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Checkpoint (.safetensors) or run folder (its latest checkpoint).") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its latest checkpoint) or Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
     var tokenizer: String?
     @OptionGroup var data: DatasetOptions

@@ -28,7 +28,9 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
     @Option(help: "Objective: ce or quad.") var objective: String = "ce"
     @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
-    @Option(help: "Copy Φ from this checkpoint (file or run directory).") var phiFrom: String?
+    @Option(help: "Copy Φ from this checkpoint (file, run directory or Hugging Face GPT-2 folder).") var phiFrom: String?
+    @Option(help: "Fine-tune: start from this checkpoint's weights and shape (file, run directory or Hugging Face GPT-2 folder); --layers/--dim/--heads/--context/--untied-phi come from it.")
+    var initFrom: String?
     @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
@@ -54,7 +56,8 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do { try train() } catch let e as ModelError { throw CLIError(e.description) }
+        do { try train() } catch let e as CLIError { throw e } catch let e as ModelError { throw CLIError(e.description) }
+        catch { throw CLIError("\(error)") }
     }
 
     func train() throws {
@@ -71,11 +74,27 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            let config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
+            let config: GPTConfig
+            let model: GPT
+            if let src = initFrom {
+                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--init-from")
+                var c = ck.config
+                c.objective = obj
+                config = c
+                // Same layout (the objective is not part of it): copy the block as it is.
+                model = try GPT(config: c) { block, layout in
+                    block.update(from: ck.model.parameters.pointer, count: layout.count)
+                }
+                eprint("fine-tuning from \(ck.url.path) (\(c))")
+            } else {
+                config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
                                    vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
-            let model = try GPT(config: config, seed: seed)
+                model = try GPT(config: config, seed: seed)
+            }
             if let src = phiFrom {
                 let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--phi-from")
                 try model.copyPhi(from: ck.model)
                 eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
             }
@@ -145,6 +164,19 @@ struct Pretrain: ParsableCommand {
         if let c = summary.checkpoint { lines.append("checkpoint: \(c.path)") }
         if summary.interrupted { lines.append("continue with: lmprobe pretrain --data \(data) --out \(out) --resume") }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// Refuses a checkpoint whose tokenizer is not the token files' (ids would mean other words).
+    static func checkSameTokenizer(checkpoint ck: Checkpoint, dataset: TokenDataset, flag: String) throws {
+        guard ck.config.vocabSize == dataset.vocabSize else {
+            throw CLIError("\(flag) \(ck.url.path): vocabulary \(ck.config.vocabSize) but the token files have \(dataset.vocabSize)")
+        }
+        guard let dir = ck.tokenizerDirectory,
+              URL(fileURLWithPath: dir).standardizedFileURL.path != dataset.tokenizerDirectory.standardizedFileURL.path else { return }
+        let a = try BPETokenizer(directory: URL(fileURLWithPath: dir)), b = try BPETokenizer(directory: dataset.tokenizerDirectory)
+        guard a.tokenStrings == b.tokenStrings else {
+            throw CLIError("\(flag) \(ck.url.path): its tokenizer (\(dir)) differs from the token files' (\(dataset.tokenizerDirectory.path))")
+        }
     }
 }
 
