@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Linalg
@@ -15,6 +16,9 @@ struct Pretrain: ParsableCommand {
         Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors, RUNDIR/log.jsonl and, at the
         end, RUNDIR/curve.svg (training and validation loss against tokens seen; `lmprobe analyze curve` for several runs).
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
+        Data-parallel over MPI (build with `make build MPI=1`): `mpirun -np N lmprobe pretrain … --threads T`; each
+        rank trains on its own --batch B micro-batches (global batch N·B·grad-accum), rank 0 alone prints and writes
+        checkpoints, --resume needs the same N.
         """
     )
 
@@ -54,16 +58,25 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do { try train() } catch let e as CLIError { throw e } catch let e as ModelError { throw CLIError(e.description) }
-        catch { throw CLIError("\(error)") }
+        // Several ranks on one node share its cores: without --threads, each takes its share.
+        if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
+            Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+        }
+        let ranks: GradientReducer?
+        do { ranks = try Cluster.join() } catch let e as ClusterError { throw CLIError(e.description) }
+        defer { Cluster.leave(ranks) }
+        do { try train(ranks: ranks) } catch let e as CLIError { throw e } catch let e as ModelError { throw CLIError(e.description) }
+        catch let e as ClusterError { throw CLIError(e.description) } catch { throw CLIError("\(error)") }
     }
 
-    func train() throws {
+    func train(ranks: GradientReducer?) throws {
+        let root = (ranks?.rank ?? 0) == 0
+        let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
         if resume {
-            trainer = try Trainer(resuming: runDir, dataset: dataset)
+            trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
             guard let obj = Objective(rawValue: objective) else {
@@ -103,9 +116,10 @@ struct Pretrain: ParsableCommand {
             o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
-            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
-            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
+            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
+            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }
+        let startStep = trainer.state.step
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
@@ -137,6 +151,7 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        guard root else { return }
         // The training curve of this run (RUNDIR/curve.svg); a failure here does not fail the training.
         let curveURL = runDir.appendingPathComponent("curve.svg")
         do {
@@ -148,6 +163,12 @@ struct Pretrain: ParsableCommand {
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
+        if let r = ranks, r.size > 1, summary.steps > 0 {
+            let trained = Double(max(1, summary.steps - startStep))
+            lines.append(String(format: "allreduce (rank 0): %.1f ms/step for %.1f MB of gradients over %d ranks (%.1f%% of the wall time), plus %.1f ms/step waiting for the slowest rank",
+                                1000 * summary.allreduceSeconds / trained, Double(trainer.model.layout.count * 4) / 1e6, r.size,
+                                100 * summary.allreduceSeconds / max(summary.seconds, 1e-9), 1000 * summary.waitSeconds / trained))
+        }
         if let v = summary.validation {
             lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
                                 v.loss, v.crossEntropy, v.perplexity))
