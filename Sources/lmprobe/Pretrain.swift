@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Linalg
@@ -15,6 +16,9 @@ struct Pretrain: ParsableCommand {
         Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors, RUNDIR/log.jsonl and, at the
         end, RUNDIR/curve.svg (training and validation loss against tokens seen; `lmprobe analyze curve` for several runs).
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
+        Data-parallel over MPI (build with `make build MPI=1`): `mpirun -np N lmprobe pretrain … --threads T`; each
+        rank trains on its own --batch B micro-batches (global batch N·B·grad-accum), rank 0 alone prints and writes
+        checkpoints, --resume needs the same N.
         """
     )
 
@@ -42,6 +46,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Validate every N steps.") var evalEvery = 200
     @Option(help: "Validation batches.") var evalBatches = 8
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Also checkpoint at these steps, comma-separated (e.g. log-spaced: 10,30,100,300).")
+    var checkpointAt: String?
     @Option(help: "Instead of --checkpoint-every: this many evenly spaced checkpoints over the planned run (with --time-budget, e.g. 9 over 45 minutes = one every ~5 minutes).")
     var checkpoints: Int?
     @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
@@ -56,11 +62,24 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
+        // Several ranks on one node share its cores: without --threads, each takes its share.
+        if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
+            Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+        }
+        let ranks: GradientReducer?
+        ranks = try Cluster.join()
+        defer { Cluster.leave(ranks) }
+        try train(ranks: ranks)
+    }
+
+    func train(ranks: GradientReducer?) throws {
+        let root = (ranks?.rank ?? 0) == 0
+        let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
         if resume {
-            trainer = try Trainer(resuming: runDir, dataset: dataset)
+            trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
             if let v = vocabSize, v != dataset.vocabSize {
@@ -97,9 +116,17 @@ struct Pretrain: ParsableCommand {
             o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
-            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
-            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
+            if let a = checkpointAt {
+                let steps = a.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !steps.isEmpty, steps.allSatisfy({ $0 != nil }) else {
+                    throw CLIError("--checkpoint-at: expected comma-separated step numbers, got '\(a)'")
+                }
+                o.checkpointAt = steps.map { $0! }
+            }
+            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
+            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }
+        let startStep = trainer.state.step
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
@@ -134,6 +161,7 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        guard root else { return }
         // The training curve of this run (RUNDIR/curve.svg); a failure here does not fail the training.
         let curveURL = runDir.appendingPathComponent("curve.svg")
         do {
@@ -145,6 +173,12 @@ struct Pretrain: ParsableCommand {
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
+        if let r = ranks, r.size > 1, summary.steps > 0 {
+            let trained = Double(max(1, summary.steps - startStep))
+            lines.append(String(format: "allreduce (rank 0): %.1f ms/step for %.1f MB of gradients over %d ranks (%.1f%% of the wall time), plus %.1f ms/step waiting for the slowest rank",
+                                1000 * summary.allreduceSeconds / trained, Double(trainer.model.layout.count * 4) / 1e6, r.size,
+                                100 * summary.allreduceSeconds / max(summary.seconds, 1e-9), 1000 * summary.waitSeconds / trained))
+        }
         if let v = summary.validation {
             lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
                                 v.loss, v.crossEntropy, v.perplexity))

@@ -13,13 +13,20 @@ struct Probe: ParsableCommand {
         discussion: """
         Features: an n × d .npy array (<f4, <f2 or <f8); labels: a 1-D integer .npy array. An extract folder may \
         stand for a features + labels pair: `--train DIR --feature f` reads DIR/f.npy and DIR/labels.npy.
+        Shards (`extract --shard k/n`): `--train S0 S1 … Sn-1` takes every shard folder of one extraction (any order;
+        a missing, repeated or mismatched shard is refused) and probes their rows in dataset order.
+        Statistics: `--train … --stats-out FILE` writes the ridge sufficient statistics (n, means, centred XᵀX, label
+        sums; Float64) without fitting; `--stats A B …` merges statistics files and fits ridge with exact-LOO λ,
+        streaming the recorded features once more for the per-row leverages (X is never held in memory).
         """
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Training features (.npy) or an extract folder.") var train: String
+    @Option(parsing: .upToNextOption, help: "Training features (.npy), an extract folder, or every shard folder of one extraction.")
+    var train: [String] = []
     @Option(help: "Training labels (.npy); default DIR/labels.npy when --train is a folder.") var trainLabels: String?
-    @Option(help: "Test features (.npy) or an extract folder.") var test: String?
+    @Option(parsing: .upToNextOption, help: "Test features (.npy), an extract folder, or every shard folder of one extraction.")
+    var test: [String] = []
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
     @Option(help: "Feature file inside extract folders.") var feature: FeatureFamily = .f
     @Option(help: "Probe.") var method: ProbeMethod = .ridge
@@ -32,6 +39,10 @@ struct Probe: ParsableCommand {
     @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: PositiveGrid?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
+    @Option(help: "Write the ridge sufficient statistics of the --train rows to this file (streamed; no fit).")
+    var statsOut: String?
+    @Option(parsing: .upToNextOption, help: "Fit ridge from these statistics files (from --stats-out), merged.")
+    var stats: [String] = []
     @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
     var multiclass: LogisticMulticlass = .multinomial
     @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
@@ -50,19 +61,38 @@ struct Probe: ParsableCommand {
         let alphaGrid = alphas?.values ?? RidgeClassifier.defaultAlphas
         let cGrid = cs?.values ?? LogisticRegression.defaultCs
 
-        let trainSet = try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train")
-        let classValues = Array(Set(trainSet.labels)).sorted()
-        guard !trainSet.labels.isEmpty else { throw CLIError("\(trainSet.labelsPath): no labels") }
+        if let out = statsOut {
+            guard stats.isEmpty, method == .ridge, !train.isEmpty else {
+                throw CLIError("--stats-out writes ridge statistics of --train: give --train, not --stats, and no --method logistic")
+            }
+            try writeStatistics(to: out)
+            return
+        }
+        guard stats.isEmpty != train.isEmpty else {
+            throw CLIError(stats.isEmpty ? "give --train (features) or --stats (statistics files)" : "give --train or --stats, not both")
+        }
+        if !stats.isEmpty {
+            guard method == .ridge else { throw CLIError("--stats: statistics give a ridge probe only (not --method \(method))") }
+            guard decomposition == .auto else { throw CLIError("--stats: the fit from statistics always uses the d × d eigendecomposition (drop --decomposition)") }
+        }
+        // Training rows: features in memory, or merged statistics (streamed).
+        let trainSet = stats.isEmpty ? try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train") : nil
+        let merged = stats.isEmpty ? nil : try Self.mergeStatistics(stats)
+        let trainName = trainSet?.featuresPath ?? stats.joined(separator: " ")
+        let trainLabelValues = trainSet?.labels ?? merged!.labelValues
+        let nTrain = trainSet?.labels.count ?? merged!.n, width = trainSet?.features.cols ?? merged!.d
+        let classValues = Array(Set(trainLabelValues)).sorted()
+        guard nTrain > 0 else { throw CLIError("\(trainSet?.labelsPath ?? trainName): no labels") }
         guard classValues.count >= 2 else {
-            throw CLIError("\(trainSet.labelsPath): all training labels are \(classValues[0]); a probe needs two classes")
+            throw CLIError("\(trainSet?.labelsPath ?? trainName): all training labels are \(classValues[0]); a probe needs two classes")
         }
         let index = Dictionary(uniqueKeysWithValues: classValues.enumerated().map { ($1, $0) })
-        let y = trainSet.labels.map { index[$0]! }
-        let testSet = try test.map { try LabelledFeatures.load($0, labels: testLabels, feature: feature, role: "--test") }
+        let y = trainSet?.labels.map { index[$0]! } ?? []
+        let testSet = test.isEmpty ? nil : try LabelledFeatures.load(test, labels: testLabels, feature: feature, role: "--test")
         var yTest: [Int] = []
         if let t = testSet {
-            guard t.features.cols == trainSet.features.cols else {
-                throw CLIError("\(t.featuresPath): test features have \(t.features.cols) columns but the training features (\(trainSet.featuresPath)) have \(trainSet.features.cols)")
+            guard t.features.cols == width else {
+                throw CLIError("\(t.featuresPath): test features have \(t.features.cols) columns but the training features (\(trainName)) have \(width)")
             }
             try t.features.checkFinite(path: t.featuresPath)
             yTest = try t.labels.enumerated().map { i, l in
@@ -74,65 +104,68 @@ struct Probe: ParsableCommand {
         }
 
         let start = Benchmark.now()
-        var out = Summary(method: method.rawValue, classes: classValues, nTrain: y.count, d: trainSet.features.cols,
-                          standardize: standardize)
-        var rows: [(String, String)] = [("method", method.rawValue)]
+        var out: [String: Any] = ["method": method.rawValue, "classes": classValues, "n_train": nTrain,
+                                  "d": width, "standardize": standardize]
         // Class names from the extract folder's manifest, when it has one naming every label.
-        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let names = trainSet?.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
         let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
-        out.classNames = names.map { n in classValues.map { n[$0] } }
+        if let names { out["class_names"] = classValues.map { names[$0] } }
+        var rows: [(String, String)] = [("method", method.rawValue)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
             if method == .ridge {
-                let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
-                                                       select: selection, standardize: standardize,
-                                                       decomposition: decomposition, extend: !fixedGrid)
-                out.alpha = m.alpha; out.alphas = m.alphas; out.select = selection.rawValue
-                out.looMSE = m.looMeanSquaredError; out.looAccuracy = m.looAccuracy
-                out.cvScore = m.looScore; out.mode = m.mode; out.decomposition = m.decomposition.rawValue
+                let m = try merged?.fit(alphas: alphaGrid, select: selection, standardize: standardize,
+                                        extension: fixedGrid ? nil : .ridge)
+                    ?? trainSet!.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
+                                                   select: selection, standardize: standardize,
+                                                   decomposition: decomposition, extend: !fixedGrid)
+                if merged != nil { out["from_statistics"] = stats }
+                out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
+                out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
+                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
                 trainAccuracy = m.trainAccuracy
                 rows += [("alpha (λ)", fmt(m.alpha)),
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                          ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
                          ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
-                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out.gridNote = g.note }
-                out.alphasSearched = m.gridSearch?.searched ?? m.alphas
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out["grid_note"] = g.note }
+                out["alphas_searched"] = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
-                let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
+                let m = try trainSet!.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
                                                           maxIterations: maxIterations, multiclass: multiclass,
                                                           extend: !fixedGrid)
-                out.multiclass = m.multiclass.rawValue
-                if !m.perClassC.isEmpty { out.perClassC = m.perClassC }
-                out.C = m.C; out.Cs = m.Cs; out.folds = folds; out.cvAccuracy = m.cvAccuracy
-                out.cvScore = m.cvScore; out.trainLogLoss = m.trainLogLoss
-                out.converged = m.converged; out.iterations = m.iterations
+                out["multiclass"] = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out["per_class_C"] = m.perClassC }
+                out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
+                out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
+                out["converged"] = m.converged; out["iterations"] = m.iterations
                 trainAccuracy = m.trainAccuracy
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
                          ("L-BFGS", "\(m.iterations) iterations\(m.converged ? "" : " (NOT converged)")")]
-                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out.gridNote = g.note }
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out["grid_note"] = g.note }
                 predictTest = { try $0.predict(logistic: m) }
                 predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
-            throw CLIError(trainSet.describe(e))
+            throw CLIError(trainSet?.describe(e) ?? "\(trainName): \(e)")
         }
-        out.trainAccuracy = trainAccuracy
+        out["train_accuracy"] = trainAccuracy
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
             let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count,
                                                     probabilities: try predictProbabilities?(t.features))
-            out.testAccuracy = metrics.accuracy; out.nTest = yTest.count
-            out.testAccuracyInterval = metrics.accuracyInterval.map { [$0.lower, $0.upper] }
-            out.testLogLoss = metrics.logLoss
-            out.testLogLossInterval = metrics.logLossInterval.map { [$0.lower, $0.upper] }
-            out.testPerClassAccuracy = metrics.perClassAccuracy
-            out.testConfusion = metrics.confusion
+            out["test_accuracy"] = metrics.accuracy; out["n_test"] = yTest.count
+            if let ci = metrics.accuracyInterval { out["test_accuracy_interval"] = [ci.lower, ci.upper] }
+            if let l = metrics.logLoss { out["test_log_loss"] = l }
+            if let ci = metrics.logLossInterval { out["test_log_loss_interval"] = [ci.lower, ci.upper] }
+            out["test_per_class_accuracy"] = metrics.perClassAccuracy.map { $0 ?? NSNull() as Any }
+            out["test_confusion"] = metrics.confusion
             rows.append(("test accuracy", fmt(metrics.accuracy) + (metrics.accuracyInterval.map {
                 "  (95 % Wilson interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
             if let l = metrics.logLoss {
@@ -143,69 +176,100 @@ struct Probe: ParsableCommand {
                 let total = metrics.confusion[k].reduce(0, +)
                 rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
-        }
-        out.seconds = Benchmark.now() - start
-        if json {
-            try printJSON(out)
         } else {
-            print("\(method.rawValue) probe on \(trainSet.featuresPath): n = \(y.count), d = \(trainSet.features.cols), \(classValues.count) classes")
+            out["test_accuracy"] = NSNull()
+        }
+        out["seconds"] = Benchmark.now() - start
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("\(method.rawValue) probe on \(trainName)\(merged == nil ? "" : " (statistics)"): n = \(nTrain), d = \(width), \(classValues.count) classes")
             let width = rows.map(\.0.count).max() ?? 0
             for (k, v) in rows { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
         }
     }
 
-    /// `--json`: every number of the fit (null where it does not apply).
-    struct Summary: Encodable {
-        let method: String
-        let classes: [Int]
-        let nTrain, d: Int
-        let standardize: Bool
-        var alpha: Double?, alphas: [Double]?, select: String?, looMSE: [Double]?, looAccuracy: [Double]?
-        var cvScore: Double?, mode: String?, decomposition: String?
-        var C: Double?, Cs: [Double]?, folds: Int?, cvAccuracy: [Double]?, trainLogLoss: Double?, converged: Bool?
-        var iterations: Int?
-        var trainAccuracy = 0.0
-        var testAccuracy: Double?, nTest: Int?, testPerClassAccuracy: [Double?]?, testConfusion: [[Int]]?
-        var testAccuracyInterval: [Double]?, testLogLoss: Double?, testLogLossInterval: [Double]?
-        var gridNote: String?, alphasSearched: [Double]?
-        var classNames: [String]?, multiclass: String?, perClassC: [Double]?
-        var seconds = 0.0
-
-        enum CodingKeys: String, CodingKey {
-            case method, classes, nTrain = "n_train", d, standardize, alpha, alphas, select, looMSE = "loo_mse"
-            case looAccuracy = "loo_accuracy", cvScore = "cv_score", mode, decomposition, C, Cs, folds
-            case cvAccuracy = "cv_accuracy", trainLogLoss = "train_log_loss", converged, iterations
-            case trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy", nTest = "n_test"
-            case testPerClassAccuracy = "test_per_class_accuracy", testConfusion = "test_confusion", seconds
-            case testAccuracyInterval = "test_accuracy_interval", testLogLoss = "test_log_loss"
-            case testLogLossInterval = "test_log_loss_interval", gridNote = "grid_note", alphasSearched = "alphas_searched"
-            case classNames = "class_names", multiclass, perClassC = "per_class_C"
+    /// `--stats-out`: statistics of every --train source, streamed, merged in shard order, written atomically.
+    func writeStatistics(to path: String) throws {
+        let sources = try LabelledFeatures.sources(train, labels: trainLabels, feature: feature, role: "--train",
+                                                   complete: false)
+        var total: RidgeStatistics? = nil
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            for src in sources {
+                let labels = try NPY.readIntegers(URL(fileURLWithPath: src.labelsPath))
+                let tag = try src.identity.map { String(decoding: try enc.encode($0), as: UTF8.self) }
+                let part = try RidgeStatistics.accumulate(features: URL(fileURLWithPath: src.featuresPath).standardizedFileURL,
+                                                          labels: labels,
+                                                          labelsPath: URL(fileURLWithPath: src.labelsPath).standardizedFileURL.path,
+                                                          tag: tag)
+                if total == nil { total = part } else { try total!.merge(part) }
+            }
+            try total!.write(to: URL(fileURLWithPath: path))
+        } catch let e as ProbeError {
+            throw CLIError("\(e)")
         }
-
-        func encode(to encoder: Encoder) throws {   // optional values as JSON null, so every key is always present
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(method, forKey: .method); try c.encode(classes, forKey: .classes)
-            try c.encode(nTrain, forKey: .nTrain); try c.encode(d, forKey: .d); try c.encode(standardize, forKey: .standardize)
-            try c.encode(alpha, forKey: .alpha); try c.encode(alphas, forKey: .alphas); try c.encode(select, forKey: .select)
-            try c.encode(looMSE, forKey: .looMSE); try c.encode(looAccuracy, forKey: .looAccuracy)
-            try c.encode(cvScore, forKey: .cvScore); try c.encode(mode, forKey: .mode)
-            try c.encode(decomposition, forKey: .decomposition); try c.encode(C, forKey: .C); try c.encode(Cs, forKey: .Cs)
-            try c.encode(folds, forKey: .folds); try c.encode(cvAccuracy, forKey: .cvAccuracy)
-            try c.encode(trainLogLoss, forKey: .trainLogLoss); try c.encode(converged, forKey: .converged)
-            try c.encode(iterations, forKey: .iterations); try c.encode(trainAccuracy, forKey: .trainAccuracy)
-            try c.encode(testAccuracy, forKey: .testAccuracy); try c.encode(nTest, forKey: .nTest)
-            try c.encode(testPerClassAccuracy, forKey: .testPerClassAccuracy)
-            try c.encode(testConfusion, forKey: .testConfusion); try c.encode(seconds, forKey: .seconds)
-            // Present only when measured (as before): the intervals and the log-loss.
-            try c.encodeIfPresent(testAccuracyInterval, forKey: .testAccuracyInterval)
-            try c.encodeIfPresent(testLogLoss, forKey: .testLogLoss)
-            try c.encodeIfPresent(testLogLossInterval, forKey: .testLogLossInterval)
-            try c.encodeIfPresent(gridNote, forKey: .gridNote)
-            try c.encodeIfPresent(alphasSearched, forKey: .alphasSearched)
-            try c.encodeIfPresent(classNames, forKey: .classNames)
-            try c.encodeIfPresent(multiclass, forKey: .multiclass)
-            try c.encodeIfPresent(perClassC, forKey: .perClassC)
+        let t = total!
+        let line = "statistics of \(t.n) rows × \(t.d) features (labels \(t.labelValues.map(String.init).joined(separator: ", "))) from \(sources.count) source\(sources.count == 1 ? "" : "s") → \(path)"
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: ["stats_out": path, "n": t.n, "d": t.d,
+                                                                  "labels": t.labelValues, "sources": sources.count],
+                                                  options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(line)
         }
+    }
+
+    /// Reads and merges statistics files, refusing a set whose shards are incomplete, repeated or mismatched.
+    static func mergeStatistics(_ paths: [String]) throws -> RidgeStatistics {
+        var files: [RidgeStatistics] = []
+        for p in paths {
+            do { files.append(try RidgeStatistics(contentsOf: URL(fileURLWithPath: p))) } catch let e as ProbeError {
+                throw CLIError("--stats: \(e)")
+            }
+        }
+        // Every source of every file: a shard identity (from extract folders) or a plain features file.
+        var parts: [(name: String, identity: ShardIdentity, file: Int)] = []
+        var plain: [String: String] = [:]
+        for (f, st) in files.enumerated() {
+            for src in st.sources {
+                if let tag = src.tag {
+                    guard let id = try? JSONDecoder().decode(ShardIdentity.self, from: Data(tag.utf8)) else {
+                        throw CLIError("\(paths[f]): source \(src.features) has an unreadable provenance tag")
+                    }
+                    parts.append(("\(src.features) (in \(paths[f]))", id, f))
+                } else {
+                    if let other = plain[src.features] {
+                        throw CLIError("--stats: \(src.features) is counted twice (in \(other) and \(paths[f]))")
+                    }
+                    plain[src.features] = paths[f]
+                }
+            }
+        }
+        guard parts.isEmpty || plain.isEmpty else {
+            throw CLIError("--stats: statistics of extract folders and of plain feature files cannot be merged (\(plain.keys.sorted().first!))")
+        }
+        var fileOrder = Array(files.indices)
+        if !parts.isEmpty {
+            let order: [Int]
+            do { order = try ShardIdentity.order(parts.map { ($0.name, $0.identity) }) } catch {
+                throw CLIError("--stats: \(error)")
+            }
+            var seen = Set<Int>()
+            fileOrder = order.map { parts[$0].file }.filter { seen.insert($0).inserted }
+        }
+        let d = files[fileOrder[0]].d
+        var merged = RidgeStatistics(d: d)
+        for f in fileOrder {
+            guard files[f].d == d else {
+                throw CLIError("\(paths[f]): statistics of \(files[f].d) features, but \(paths[fileOrder[0]]) has \(d)")
+            }
+            try merged.merge(files[f])
+        }
+        return merged
     }
 
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
