@@ -47,7 +47,7 @@ struct BenchExtract: ParsableCommand {
     func run() throws {
         global.apply()
         if let checkpoint {
-            do { try runCheckpoint(URL(fileURLWithPath: checkpoint)) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+            try runCheckpoint(URL(fileURLWithPath: checkpoint))
             return
         }
         let (layers, dim, heads, context, vocabSize, batch) =
