@@ -9,6 +9,19 @@ public enum Benchmark {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// CPU seconds (user + system) used so far by this process, all threads: on a loaded machine, the CPU time of
+    /// a step divided by the cores it keeps busy estimates its wall time on an idle one.
+    public static func cpuSeconds() -> Double {
+        var u = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        #else
+        getrusage(RUSAGE_SELF, &u)
+        #endif
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6
+            + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
+    }
+
     /// Runs `body` once to warm up, then repeatedly until `minSeconds` have passed (at least `minRepeats` times);
     /// returns the fastest single run in seconds.
     public static func bestTime(minSeconds: Double = 0.5, minRepeats: Int = 3, _ body: () throws -> Void) rethrows -> Double {

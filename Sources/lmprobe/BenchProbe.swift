@@ -14,20 +14,14 @@ struct BenchProbe: ParsableCommand {
     @Option(help: "Examples.") var n: Int = 6920
     @Option(help: "Feature dimension.") var d: Int = 2048
     @Option(help: "Classes.") var classes: Int = 2
-    @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge decomposition: auto (default), band, tridiagonal or eigen.") var decomposition: String = "auto"
+    @Option(help: "Probe.") var method: ProbeMethod = .ridge
+    @Option(help: "Ridge decomposition.") var decomposition: RidgeDecomposition = .auto
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Print {\"n\", \"d\", \"seconds\", …} as JSON.") var json = false
 
     func validate() throws {
         guard n >= 2, d >= 1 else { throw ValidationError("--n must be ≥ 2 and --d ≥ 1") }
         guard classes >= 2, classes <= n else { throw ValidationError("--classes must be in 2...n (got \(classes))") }
-        guard RidgeDecomposition(rawValue: decomposition) != nil else {
-            throw ValidationError("--decomposition: unknown decomposition '\(decomposition)' (use auto, band, tridiagonal or eigen)")
-        }
-        guard method == "ridge" || method == "logistic" else {
-            throw ValidationError("--method: unknown probe '\(method)' (use ridge or logistic)")
-        }
     }
 
     func run() throws {
@@ -39,33 +33,42 @@ struct BenchProbe: ParsableCommand {
         rng.fillNormal(means.pointer, count: means.count, std: 0.1)
         let x = Matrix<Float>(rows: n, cols: d)
         rng.fillNormal(x.pointer, count: x.count, std: 1)
-        for i in 0..<n { BLAS.axpyRow(means.pointer + labels[i] * d, x.pointer + i * d, d) }
+        for i in 0..<n { Float.axpy(d, 1, means.pointer + labels[i] * d, 1, x.pointer + i * d, 1) }
 
         let start = Benchmark.now()
-        var out: [String: Any] = ["n": n, "d": d, "classes": classes, "method": method, "threads": Threads.count]
-        if method == "ridge" {
-            let m = try RidgeClassifier.fit(x: x, labels: labels, classes: classes,
-                                            decomposition: RidgeDecomposition(rawValue: decomposition) ?? .auto)
-            out["decomposition"] = m.decomposition.rawValue
-            out["alpha"] = m.alpha; out["mode"] = m.mode; out["train_accuracy"] = m.trainAccuracy
-            out["phases"] = Dictionary(m.timings.map { ($0.phase, $0.seconds) }, uniquingKeysWith: +)
+        var summary = Summary(n: n, d: d, classes: classes, method: method.rawValue, threads: Threads.count)
+        if method == .ridge {
+            let m = try RidgeClassifier.fit(x: x, labels: labels, classes: classes, decomposition: decomposition)
+            summary.decomposition = m.decomposition.rawValue
+            summary.alpha = m.alpha; summary.mode = m.mode; summary.trainAccuracy = m.trainAccuracy
+            summary.phases = Dictionary(m.timings.map { ($0.phase, $0.seconds) }, uniquingKeysWith: +)
         } else {
             let m = try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, tolerance: 1e-6)
-            out["C"] = m.C; out["train_accuracy"] = m.trainAccuracy
+            summary.C = m.C; summary.trainAccuracy = m.trainAccuracy
         }
-        out["seconds"] = Benchmark.now() - start
+        summary.seconds = Benchmark.now() - start
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+            try printJSON(summary)
         } else {
-            print(String(format: "%@ probe, n = %d, d = %d, %d classes: %.3f s", method, n, d, classes,
-                         out["seconds"] as? Double ?? 0))
+            print(String(format: "%@ probe, n = %d, d = %d, %d classes: %.3f s", method.rawValue, n, d, classes,
+                         summary.seconds))
         }
     }
-}
 
-extension BLAS {
-    /// y[0..<count] += x[0..<count].
-    static func axpyRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
-        Float.axpy(count, 1, x, 1, y, 1)
+    struct Summary: Encodable {
+        let n, d, classes: Int
+        let method: String
+        let threads: Int
+        var decomposition: String? = nil
+        var alpha: Double? = nil
+        var mode: String? = nil
+        var C: Double? = nil
+        var trainAccuracy: Double? = nil
+        var phases: [String: Double]? = nil
+        var seconds = 0.0
+        enum CodingKeys: String, CodingKey {
+            case n, d, classes, method, threads, decomposition, alpha, mode, C, trainAccuracy = "train_accuracy"
+            case phases, seconds
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Linalg
 
 /// The lmprobe command line: one subcommand per pipeline stage, parsing and printing only.
@@ -14,7 +15,8 @@ struct LMProbe: ParsableCommand {
         Reproduces Saunshi, Malladi & Arora (ICLR 2021) at CPU scale.
         """,
         version: version,
-        subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Export.self, Bench.self]
+        subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Synth.self,
+                      Export.self, Bench.self]
     )
 }
 
@@ -35,7 +37,8 @@ struct GlobalOptions: ParsableArguments {
 }
 
 /// A CLI failure whose description is one line (swift-argument-parser prints it after "Error: ").
-struct CLIError: Error, CustomStringConvertible {
+struct CLIError: Error, LocalizedError, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+    var errorDescription: String? { description }
 }

@@ -1,0 +1,2 @@
+// The module overview (Synthetic's purpose, guarantees and notation) is Synthetic.docc/Synthetic.md.
+public enum Synthetic {}
