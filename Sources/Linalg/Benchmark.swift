@@ -9,6 +9,14 @@ public enum Benchmark {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// CPU seconds used so far by this process, all threads (user + system): on a loaded machine, the figure
+    /// that other processes' load does not inflate (OpenBLAS threads spinning while they wait still count).
+    public static func processCPUTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Runs `body` once to warm up, then repeatedly until `minSeconds` have passed (at least `minRepeats` times);
     /// returns the fastest single run in seconds.
     public static func bestTime(minSeconds: Double = 0.5, minRepeats: Int = 3, _ body: () throws -> Void) rethrows -> Double {

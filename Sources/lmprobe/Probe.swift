@@ -161,17 +161,18 @@ struct Probe: ParsableCommand {
         }
     }
 
-    func parseGrid(_ text: String, option: String) throws -> [Double] {
-        let values = try text.split(separator: ",").map { s -> Double in
-            let t = s.trimmingCharacters(in: .whitespaces)
-            guard let v = Double(t), v > 0, v.isFinite else { throw CLIError("\(option): '\(t)' is not a positive number") }
-            return v
-        }
-        guard !values.isEmpty else { throw CLIError("\(option): empty list") }
-        return values
-    }
-
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
+}
+
+/// A comma-separated grid of positive finite numbers (`--alphas`, `--cs`); errors name the option.
+func parseGrid(_ text: String, option: String) throws -> [Double] {
+    let values = try text.split(separator: ",").map { s -> Double in
+        let t = s.trimmingCharacters(in: .whitespaces)
+        guard let v = Double(t), v > 0, v.isFinite else { throw CLIError("\(option): '\(t)' is not a positive number") }
+        return v
+    }
+    guard !values.isEmpty else { throw CLIError("\(option): empty list") }
+    return values
 }
 
 
