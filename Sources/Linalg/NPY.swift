@@ -249,6 +249,40 @@ public enum NPY {
         return m
     }
 
+    /// Streams a 2-D floating-point array (`<f2 <f4 <f8`) through a memory map, `rowsPerBlock` rows at a time
+    /// converted to Float64: the file is never copied whole, so arrays larger than RAM can be read (the kernel
+    /// pages the mapping in and out). `body` gets each block (rows × cols) and the index of its first row, in
+    /// order. Returns the header.
+    @discardableResult
+    public static func forEachRowBlock(_ url: URL, rowsPerBlock: Int = 4096,
+                                       _ body: (_ block: Matrix<Double>, _ firstRow: Int) throws -> Void) throws -> Header {
+        let data = try readData(url)
+        let (h, off) = try decodeHeader(data, path: url.path)
+        guard h.shape.count == 2 else {
+            throw FileError(path: url.path, message: "expected a 2-D array (n × d), got shape \(h.shape)")
+        }
+        guard ["<f2", "<f4", "<f8"].contains(h.descr) else {
+            throw FileError(path: url.path, message: "expected floating-point features, got dtype \(h.descr)")
+        }
+        let rows = h.shape[0], cols = h.shape[1], size = h.itemSize, step = max(1, rowsPerBlock)
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var first = 0
+            while first < rows {
+                let count = min(step, rows - first)
+                let block = Matrix<Double>(rows: count, cols: cols)
+                let src = raw.baseAddress! + off + first * cols * size, dst = block.pointer, total = count * cols
+                switch h.descr {
+                case "<f4": for i in 0..<total { dst[i] = Double(src.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)) }
+                case "<f8": for i in 0..<total { dst[i] = src.loadUnaligned(fromByteOffset: i &* 8, as: Double.self) }
+                default: for i in 0..<total { dst[i] = Double(Float(src.loadUnaligned(fromByteOffset: i &* 2, as: Float16.self))) }
+                }
+                try body(block, first)
+                first += count
+            }
+        }
+        return h
+    }
+
     /// Reads a 1-D integer array (labels): `<i8`, `<i4`, `<u2`, `<u4`, `|u1`, or floats holding whole numbers.
     public static func readIntegers(_ url: URL) throws -> [Int] {
         let data = try readData(url)

@@ -22,15 +22,20 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var validation: [ValidationRecord]
     /// Thread count of the run (bit-identical resumption needs the same count).
     public var threads: Int
+    /// Ranks of a data-parallel run (nil in single-process runs and in checkpoints older than the field);
+    /// `--resume` requires the same number.
+    public var ranks: Int? = nil
 }
 
-/// A checkpoint file: RUNDIR/ckpt-STEP.safetensors (and RUNDIR/final.safetensors, RUNDIR/latest naming the newest).
+/// A checkpoint: an lmprobe file RUNDIR/ckpt-STEP.safetensors (and RUNDIR/final.safetensors, RUNDIR/latest naming
+/// the newest), or a Hugging Face GPT-2 folder (config.json + model.safetensors + tokenizer files; see
+/// `HuggingFaceGPT2`). The lmprobe file format is documented in docs/checkpoint-format.md:
 ///
-/// Tensors: the parameter tensors by name (see `ParameterLayout`, e.g. "wte" (V,d), "blocks.attn.qkv.weight"
-/// (L,3d,d), "phi" (V,d) when untied), plus "optimizer.m"/"optimizer.v" (flat) in training checkpoints.
+/// Tensors (F32): the parameter tensors by name (see `ParameterLayout`, e.g. "wte" (V,d), "blocks.attn.qkv.weight"
+/// (L,3d,d), "phi" (V,d) when untied), plus "optimizer.m"/"optimizer.v" (flat) in training checkpoints only.
 /// Metadata (strings): "format" = "lmprobe-checkpoint-1", "config" (JSON `GPTConfig`), "step", "tokenizer"
 /// (tokenizer directory), "tokens_hash", "data" (token directory), "validation" (JSON array of
-/// `ValidationRecord`), "training" (JSON `TrainingState`), and the safetensors checksum.
+/// `ValidationRecord`), "training" (JSON `TrainingState`, training checkpoints only), and "lmprobe.digests".
 public struct Checkpoint {
     public static let format = "lmprobe-checkpoint-1"
 
@@ -48,11 +53,19 @@ public struct Checkpoint {
         metadata["training"].flatMap { try? JSONDecoder().decode(TrainingState.self, from: Data($0.utf8)) }
     }
 
-    /// Loads a checkpoint for inference/analysis. `url` may be a checkpoint file or a run directory (then
-    /// final.safetensors, else the file named by `latest`). Throws `ModelError.badCheckpoint` with a one-line
-    /// reason for anything malformed, truncated or corrupted.
+    /// Loads a checkpoint for inference/analysis. `url` may be a checkpoint file, a run directory (then
+    /// final.safetensors, else the file named by `latest`) or a Hugging Face GPT-2 folder (or its
+    /// model.safetensors). Throws `ModelError.badCheckpoint` with a one-line reason for anything malformed,
+    /// truncated, damaged or unsupported.
     public static func load(url: URL) throws -> Checkpoint {
-        let file = try SafeTensors.read(resolve(url))
+        let fileURL = try resolve(url)
+        let file = try SafeTensors.read(fileURL)
+        if file.metadata["format"] != format, HuggingFaceGPT2.isFolder(fileURL.deletingLastPathComponent()) {
+            let folder = fileURL.deletingLastPathComponent()
+            let model = try HuggingFaceGPT2.model(from: file, configURL: folder.appendingPathComponent("config.json"))
+            return Checkpoint(url: file.url, model: model, step: 0, validation: [], tokenizerDirectory: folder.path,
+                              tokensHash: nil, metadata: file.metadata)
+        }
         let model = try modelFrom(file)
         let m = file.metadata
         let validation = m["validation"].flatMap { try? JSONDecoder().decode([ValidationRecord].self, from: Data($0.utf8)) } ?? []
@@ -60,7 +73,8 @@ public struct Checkpoint {
                           tokenizerDirectory: m["tokenizer"], tokensHash: m["tokens_hash"], metadata: m)
     }
 
-    /// A file path, or for a directory its final.safetensors or the checkpoint named by its `latest` file.
+    /// A file path, or for a directory its final.safetensors, the checkpoint named by its `latest` file, or (a
+    /// Hugging Face folder) its model.safetensors.
     public static func resolve(_ url: URL) throws -> URL {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
@@ -69,6 +83,13 @@ public struct Checkpoint {
         if !isDir.boolValue { return url }
         let final = url.appendingPathComponent("final.safetensors")
         if FileManager.default.fileExists(atPath: final.path) { return final }
+        if HuggingFaceGPT2.isFolder(url) {
+            let weights = url.appendingPathComponent("model.safetensors")
+            guard FileManager.default.fileExists(atPath: weights.path) else {
+                throw ModelError.io(path: weights.path, reason: "missing: lmprobe reads Hugging Face weights from model.safetensors (convert pytorch_model.bin with Python's safetensors)")
+            }
+            return weights
+        }
         return try latest(in: url)
     }
 
@@ -92,21 +113,52 @@ public struct Checkpoint {
             throw ModelError.badCheckpoint(path: path, reason: "metadata \"config\" is missing or malformed")
         }
         do { try config.validate() } catch { throw ModelError.badCheckpoint(path: path, reason: "\(error)") }
-        let layout = ParameterLayout(config)
-        let block = UnsafeMutableBufferPointer<Float>.allocate(capacity: layout.count)
-        defer { block.deallocate() }
-        for t in layout.tensors { try file.copy(t.name, shape: t.shape, into: block.baseAddress! + t.offset) }
-        let model = try GPT(config: config, parameters: UnsafeBufferPointer(block))
+        // Every tensor must be present with the shape the config implies (sizes computed with overflow checks)
+        // before the parameter block is allocated: the block is then justified by bytes present in the file.
+        let names = try expectedTensors(config, path: path)
+        for (name, shape) in names { _ = try file.info(name, shape: shape) }
+        let model = try GPT(config: config) { block, layout in
+            for t in layout.tensors { try file.copy(t.name, shape: t.shape, into: block + t.offset) }
+        }
         guard model.parameters.allFinite else {
             throw ModelError.badCheckpoint(path: path, reason: "parameters contain NaN or infinity")
         }
         return model
     }
 
-    /// Writes a checkpoint atomically. With `optimizer` and `state` it is a training checkpoint (resumable).
+    /// The parameter tensors (names and shapes, as in `ParameterLayout`) a config implies, each size computed with
+    /// overflow-reporting arithmetic; throws naming the config when a size overflows.
+    static func expectedTensors(_ c: GPTConfig, path: String) throws -> [(String, [Int])] {
+        let L = c.layers, C = c.dim, V = c.vocabSize, T = c.context
+        func times(_ a: Int, _ b: Int) throws -> Int {
+            let (m, o) = a.multipliedReportingOverflow(by: b)
+            if o { throw ModelError.badCheckpoint(path: path, reason: "config \(c) implies tensor sizes that overflow") }
+            return m
+        }
+        let C3 = try times(3, C), C4 = try times(4, C)
+        var list: [(String, [Int])] = [("wte", [V, C]), ("wpe", [T, C]), ("blocks.ln1.weight", [L, C]),
+            ("blocks.ln1.bias", [L, C]), ("blocks.attn.qkv.weight", [L, C3, C]), ("blocks.attn.qkv.bias", [L, C3]),
+            ("blocks.attn.proj.weight", [L, C, C]), ("blocks.attn.proj.bias", [L, C]), ("blocks.ln2.weight", [L, C]),
+            ("blocks.ln2.bias", [L, C]), ("blocks.mlp.fc.weight", [L, C4, C]), ("blocks.mlp.fc.bias", [L, C4]),
+            ("blocks.mlp.proj.weight", [L, C, C4]), ("blocks.mlp.proj.bias", [L, C]), ("lnf.weight", [C]),
+            ("lnf.bias", [C])]
+        if c.untiedPhi { list.append(("phi", [V, C])) }
+        var total = 0
+        for (_, shape) in list {
+            var n = 1
+            for s in shape { n = try times(n, s) }
+            let (t, o) = total.addingReportingOverflow(n)
+            if o { throw ModelError.badCheckpoint(path: path, reason: "config \(c) implies a parameter count that overflows") }
+            total = t
+        }
+        return list
+    }
+
+    /// Writes a checkpoint atomically. With `optimizer` and `state` it is a training checkpoint (resumable);
+    /// without, a weights-only checkpoint (a third of the size; `dtype` .f16 halves it again).
     public static func save(to url: URL, model: GPT, step: Int, optimizer: AdamW?, state: TrainingState?,
                             tokenizer: String?, tokensHash: String?, dataDirectory: String?,
-                            validation: [ValidationRecord]) throws {
+                            validation: [ValidationRecord], dtype: SafeTensors.DType = .f32) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try enc.encode(v), as: UTF8.self) }
@@ -125,19 +177,23 @@ public struct Checkpoint {
             tensors.append((name: "optimizer.m", shape: [n], data: UnsafeBufferPointer(start: optimizer.m.pointer, count: n)))
             tensors.append((name: "optimizer.v", shape: [n], data: UnsafeBufferPointer(start: optimizer.v.pointer, count: n)))
         }
-        try SafeTensors.write(to: url, tensors: tensors, metadata: meta)
+        try SafeTensors.write(to: url, tensors: tensors, metadata: meta, dtype: dtype)
     }
 
     /// Loads a training checkpoint for `--resume`: model, AdamW moments and training state.
     public static func loadForResume(url: URL) throws -> (model: GPT, optimizer: AdamW, state: TrainingState,
                                                            metadata: [String: String]) {
         let file = try SafeTensors.read(url)
+        guard file.metadata["training"] != nil else {
+            throw ModelError.badCheckpoint(path: url.path, reason: "no training state (a weights-only checkpoint cannot be resumed)")
+        }
         let model = try modelFrom(file)
         guard let sj = file.metadata["training"],
               let state = try? JSONDecoder().decode(TrainingState.self, from: Data(sj.utf8)) else {
             throw ModelError.badCheckpoint(path: url.path, reason: "no training state (not a resumable checkpoint)")
         }
         model.freezePhi = state.options.freezePhi
+        for name in ["optimizer.m", "optimizer.v"] { _ = try file.info(name, shape: [model.layout.count]) }
         let frozen = state.options.freezePhi ? [model.layout.phi..<(model.layout.phi + model.config.vocabSize * model.config.dim)] : []
         let opt = AdamW(layout: model.layout, dim: model.config.dim, frozen: frozen)
         try file.copy("optimizer.m", shape: [model.layout.count], into: opt.m.pointer)

@@ -272,6 +272,17 @@ public final class GPT {
         parameters.pointer.update(from: base, count: layout.count)
     }
 
+    /// A model whose parameter block `fill` writes in place (`layout.count` floats, zeroed first): checkpoint
+    /// loaders copy each tensor straight from the mapped file into the block, so no second copy of the weights
+    /// exists. The caller must have checked that the config's sizes do not overflow.
+    public init(config: GPTConfig, fill: (UnsafeMutablePointer<Float>, ParameterLayout) throws -> Void) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        parameters = Matrix(rows: layout.count / config.dim, cols: config.dim)
+        try fill(parameters.pointer, layout)
+    }
+
     /// Number of parameters (Φ counted once when tied).
     public var parameterCount: Int { layout.count }
 

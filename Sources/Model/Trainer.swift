@@ -89,12 +89,40 @@ public struct TrainingSummary: Sendable {
     public var checkpoint: URL?
     /// True when the run stopped before `totalSteps` (interrupt or `stopAfter`); `--resume` continues it.
     public var interrupted: Bool
+    /// Wall-clock seconds this rank spent in the per-step gradient allreduces (0 for one process), and waiting for
+    /// the slowest rank before them (the small loss/stop allreduce that precedes each gradient allreduce).
+    public var allreduceSeconds: Double = 0
+    public var waitSeconds: Double = 0
+}
+
+/// The collectives data-parallel pretraining needs: the consumer owns the protocol, `Cluster.MPICommunicator`
+/// conforms over MPI (tests may use fakes). Every rank calls each collective in the same order.
+public protocol GradientReducer: AnyObject {
+    /// This process's rank in 0..<size.
+    var rank: Int { get }
+    /// Number of ranks.
+    var size: Int { get }
+    /// Sums `count` floats elementwise over all ranks, in place, on every rank.
+    func sum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Sums a few doubles elementwise over all ranks, in place, on every rank.
+    func sum(_ values: inout [Double]) throws
 }
 
 /// Pretraining loop: random context windows from the token files, gradient accumulation, clipping, AdamW with
 /// warmup + cosine, periodic validation, atomic checkpoints (RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest,
 /// RUNDIR/final.safetensors at the end) and a JSONL log (RUNDIR/log.jsonl). Deterministic for a fixed seed
 /// and thread count; resuming from a checkpoint reproduces the uninterrupted run bit for bit.
+///
+/// Data parallelism (`ranks`, e.g. `mpirun -np N`): every rank holds the same parameters and optimizer state.
+/// Each step draws N·gradAccum micro-batches of B windows from ONE sampler stream (the same on every rank, so
+/// the checkpointed sampler state is every rank's); rank r takes micro-batches r·gradAccum ..< (r+1)·gradAccum,
+/// disjoint from the others'. Micro-batch gradients (loss scaled by 1/(N·gradAccum)) are each computed into zeroed
+/// gradients and added to a running sum, then one allreduce sums the flat gradient block over ranks, and every
+/// rank applies the same clipping and AdamW step. So `mpirun -np 2` with batch B is bit-identical to one process
+/// with batch B and `gradAccum` 2 (the same micro-batches; a two-term sum does not depend on its order), and equal
+/// to rounding for other N. Rank 0 alone validates, reports progress, writes the log and the checkpoints; the
+/// checkpoint records N, and `--resume` requires the same N. A stop request on any rank stops every rank after
+/// the same step (the stop flag travels with the loss in a small allreduce).
 public final class Trainer {
     public let model: GPT
     public let optimizer: AdamW
@@ -104,18 +132,24 @@ public final class Trainer {
     var sampler: SeededRandom
     public private(set) var lastCheckpoint: URL?
     var totalPlanned: Bool
-    /// The run folder's lock, held from init to the end of `run` (one writer per run folder).
+    /// Ranks of a data-parallel run (nil: one process).
+    public let ranks: GradientReducer?
+    var rank: Int { ranks?.rank ?? 0 }
+    var worldSize: Int { ranks?.size ?? 1 }
+    /// The run folder's lock, held from init to the end of `run` (one writer per run folder: rank 0 of a
+    /// data-parallel run; the other ranks never write there).
     var lock: DirectoryLock?
 
     /// Set (e.g. from a SIGINT handler) to make `run` checkpoint and return after the current step.
     nonisolated(unsafe) public static var stopRequested = false
 
     /// A fresh run. `model.config.vocabSize` must equal the dataset's; the run directory is created.
-    public init(model: GPT, dataset: TokenDataset, options: TrainingOptions, runDirectory: URL) throws {
+    public init(model: GPT, dataset: TokenDataset, options: TrainingOptions, runDirectory: URL,
+                ranks: GradientReducer? = nil) throws {
         try options.validate()
         try Trainer.checkCompatible(model.config, options, dataset)
         try Trainer.checkMemory(model.config, options)
-        let lock = try Trainer.lockRun(runDirectory)
+        let lock = (ranks?.rank ?? 0) == 0 ? try Trainer.lockRun(runDirectory) : nil
         if FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("latest").path) {
             throw ModelError.badInput("--out \(runDirectory.path) already holds a run; use --resume to continue it or choose another directory")
         }
@@ -123,6 +157,7 @@ public final class Trainer {
         self.model = model
         self.dataset = dataset
         self.runDirectory = runDirectory
+        self.ranks = ranks
         model.freezePhi = options.freezePhi
         let c = model.config
         optimizer = AdamW(layout: model.layout, dim: c.dim,
@@ -135,14 +170,20 @@ public final class Trainer {
         state = TrainingState(step: 0, schedule: LearningRateSchedule(maxLR: options.lr, minLR: options.minLR,
                                                                       warmup: options.warmup, totalSteps: total),
                               options: options, samplerState: [], adamSteps: 0, tokensSeen: 0, validation: [],
-                              threads: Threads.count)
+                              threads: Threads.count, ranks: ranks.map(\.size))
     }
 
     /// Continues the run in `runDirectory` from `checkpoint` (default: the one named by RUNDIR/latest).
-    public init(resuming runDirectory: URL, dataset: TokenDataset, checkpoint: URL? = nil) throws {
-        let lock = try Trainer.lockRun(runDirectory)
+    public init(resuming runDirectory: URL, dataset: TokenDataset, checkpoint: URL? = nil,
+                ranks: GradientReducer? = nil) throws {
+        let root = (ranks?.rank ?? 0) == 0
+        let lock = root ? try Trainer.lockRun(runDirectory) : nil
         let url = try checkpoint ?? Checkpoint.latest(in: runDirectory)
         let (model, opt, st, meta) = try Checkpoint.loadForResume(url: url)
+        let size = ranks?.size ?? 1
+        guard (st.ranks ?? 1) == size else {
+            throw ModelError.badInput("\(url.path) was written by a run over \(st.ranks ?? 1) rank(s); resume it with the same number (mpirun -np \(st.ranks ?? 1)), not \(size)")
+        }
         if let h = meta["tokens_hash"], h != dataset.hash {
             throw ModelError.badInput("--data \(dataset.directory.path): token files differ from the ones this run was trained on (hash \(dataset.hash) ≠ \(h))")
         }
@@ -161,6 +202,7 @@ public final class Trainer {
         optimizer = opt
         self.dataset = dataset
         self.runDirectory = runDirectory
+        self.ranks = ranks
         state = st
         guard st.samplerState.count == 4 else {
             throw ModelError.badCheckpoint(path: url.path, reason: "sampler state has \(st.samplerState.count) words, expected 4")
@@ -177,7 +219,7 @@ public final class Trainer {
         totalPlanned = true
         self.lock = lock
         // Steps after the checkpoint were logged by the run that died; they are redone now, so their lines go.
-        try Trainer.truncateLog(runDirectory.appendingPathComponent("log.jsonl"), afterStep: st.step)
+        if root { try Trainer.truncateLog(runDirectory.appendingPathComponent("log.jsonl"), afterStep: st.step) }
     }
 
     /// Takes RUNDIR's lock and removes checkpoint temporaries a killed run left behind (under the lock nobody
@@ -264,24 +306,31 @@ public final class Trainer {
     @discardableResult
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         let o = state.options, c = model.config, T = c.context, B = o.batch
-        if lock == nil { lock = try Trainer.lockRun(runDirectory) }
+        let root = rank == 0, size = worldSize
+        // Rank 0 alone locks the run folder and writes the log (the other ranks hold no file open there).
+        if root && lock == nil { lock = try Trainer.lockRun(runDirectory) }
         defer { lock?.release(); lock = nil }
-        let logURL = runDirectory.appendingPathComponent("log.jsonl")
-        // Appended to, never followed: a planted symlink must not redirect the log outside the run folder.
-        let fd = open(logURL.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let reason = errno == ELOOP ? "is a symbolic link; refusing to write the training log through it"
-                : "cannot open the training log for writing (\(String(cString: strerror(errno))))"
-            throw ModelError.io(path: logURL.path, reason: reason)
+        var log: FileHandle? = nil
+        if root {
+            let logURL = runDirectory.appendingPathComponent("log.jsonl")
+            // Appended to, never followed: a planted symlink must not redirect the log outside the run folder.
+            let fd = open(logURL.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                let reason = errno == ELOOP ? "is a symbolic link; refusing to write the training log through it"
+                    : "cannot open the training log for writing (\(String(cString: strerror(errno))))"
+                throw ModelError.io(path: logURL.path, reason: reason)
+            }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                close(fd)
+                throw ModelError.io(path: logURL.path, reason: "is not a regular file")
+            }
+            log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw ModelError.io(path: logURL.path, reason: "is not a regular file")
-        }
-        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        defer { try? log.close() }
+        defer { try? log?.close() }
+        func report(_ e: TrainingEvent) { if root { progress(e) } }
         func writeLog(_ fields: [(String, Any)]) {
+            guard let log else { return }
             let body = fields.map { k, v -> String in
                 if let d = v as? Double { return "\"\(k)\":\(d.isFinite ? String(format: "%.6g", d) : "null")" }
                 if let s = v as? String { return "\"\(k)\":\"\(s)\"" }
@@ -290,26 +339,33 @@ public final class Trainer {
             log.write(Data(("{" + body + "}\n").utf8))
         }
         if state.threads != Threads.count {
-            progress(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
+            report(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
         }
         var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
+        // Running sum of the micro-batch gradients when a rank computes more than one per step.
+        let gradientSum: Matrix<Float>? = o.gradAccum > 1 ? Matrix(rows: model.gradients.rows, cols: model.gradients.cols) : nil
+        let microBatches = size * o.gradAccum   // per step, over all ranks
         let start = Benchmark.now()
         var windowStart = start, windowSteps = 0
         var probeTimes: [Double] = []
         let startStep = state.step
         var lastLoss = Double.nan
         var interrupted = false
-        let tokensPerStep = B * T * o.gradAccum
+        var allreduceSeconds = 0.0, waitSeconds = 0.0
+        let tokensPerStep = B * T * microBatches
 
         while state.step < state.schedule.totalSteps {
             if let s = stopAfter, state.step >= s { interrupted = true; break }
-            if Trainer.stopRequested { interrupted = true; break }
+            if Trainer.stopRequested && size == 1 { interrupted = true; break }
             let t0 = Benchmark.now()
             let lr = state.schedule.lr(at: state.step)
-            model.zeroGradients()
-            var loss = 0.0
-            for _ in 0..<o.gradAccum {
-                let starts = (0..<B).map { _ in sampler.int(below: dataset.trainCount - T - 1) }
+            // The step's windows, micro-batch by micro-batch, from the shared stream; this rank's slice.
+            let allStarts = (0..<(microBatches * B)).map { _ in sampler.int(below: dataset.trainCount - T - 1) }
+            var loss = 0.0, stopEveryRank = false
+            for j in 0..<o.gradAccum {
+                let first = (rank * o.gradAccum + j) * B
+                let starts = Array(allStarts[first..<(first + B)])
+                model.zeroGradients()
                 inputs.withUnsafeMutableBufferPointer { x in
                     targets.withUnsafeMutableBufferPointer { y in
                         dataset.fillBatch(.train, starts: starts, length: T, inputs: x.baseAddress!, targets: y.baseAddress!)
@@ -318,9 +374,27 @@ public final class Trainer {
                 loss += try inputs.withUnsafeBufferPointer { x in
                     try targets.withUnsafeBufferPointer { y in
                         try model.forwardBackward(inputs: x, targets: y, batch: B, length: T,
-                                                  lossScale: 1 / Float(o.gradAccum))
+                                                  lossScale: 1 / Float(microBatches))
                     }
-                } / Double(o.gradAccum)
+                } / Double(microBatches)
+                if let sum = gradientSum {   // sum += this micro-batch's gradient (computed from zero)
+                    if j == 0 { sum.pointer.update(from: model.gradients.pointer, count: model.layout.count) }
+                    else { try BLAS.axpy(alpha: 1, model.gradients, sum) }
+                }
+            }
+            if let sum = gradientSum { model.gradients.pointer.update(from: sum.pointer, count: model.layout.count) }
+            if let ranks, size > 1 {
+                // The small allreduce first: it returns when the slowest rank has finished its micro-batches, so
+                // its time is the waiting and the gradient allreduce's time is the transfer.
+                let r0 = Benchmark.now()
+                var shared = [loss, Trainer.stopRequested ? 1 : 0]
+                try ranks.sum(&shared)
+                loss = shared[0]
+                stopEveryRank = shared[1] > 0   // the same decision on every rank
+                let r1 = Benchmark.now()
+                try ranks.sum(model.gradients.pointer, count: model.layout.count)
+                waitSeconds += r1 - r0
+                allreduceSeconds += Benchmark.now() - r1
             }
             let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
             guard loss.isFinite, norm.isFinite else {
@@ -347,10 +421,12 @@ public final class Trainer {
                     let perStep = probeTimes.isEmpty ? now - t0 : probeTimes.reduce(0, +) / Double(probeTimes.count)
                     let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
                     let remaining = minutes * 60 - (now - start)
-                    state.schedule.totalSteps = state.step + max(0, Int(remaining / (perStep * overhead)))
+                    var planned = [root ? Double(max(0, Int(remaining / (perStep * overhead)))) : 0]
+                    if let ranks, size > 1 { try ranks.sum(&planned) }   // rank 0's plan on every rank
+                    state.schedule.totalSteps = state.step + Int(planned[0])
                     if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
                     totalPlanned = true
-                    progress(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
+                    report(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
                     writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])
                 }
             }
@@ -363,27 +439,29 @@ public final class Trainer {
                 let eta = totalPlanned ? Double(state.schedule.totalSteps - state.step) * perStep : .nan
                 let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
-                progress(.step(r))
+                report(.step(r))
                 writeLog([("step", r.step), ("tokens", state.tokensSeen), ("loss", r.loss), ("lr", r.lr),
                           ("grad_norm", r.gradNorm), ("tokens_per_s", r.tokensPerSecond),
                           ("elapsed_s", r.elapsedSeconds)])
                 windowStart = now; windowSteps = 0
             }
-            if state.step % o.evalEvery == 0 || done {
+            if stopEveryRank { interrupted = !done }
+            if (state.step % o.evalEvery == 0 || done) && root {
                 let v = try validate()
                 state.validation.append(v)
-                progress(.validation(v))
+                report(.validation(v))
                 writeLog([("step", v.step), ("tokens", state.tokensSeen), ("val_loss", v.loss),
                           ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
             }
-            if state.step % state.options.checkpointEvery == 0 && !done {
-                progress(.checkpoint(try saveCheckpoint(final: false)))
+            if state.step % state.options.checkpointEvery == 0 && !done && root {
+                report(.checkpoint(try saveCheckpoint(final: false)))
             }
+            if interrupted { break }
         }
         var ckpt = lastCheckpoint
-        if state.step > startStep || lastCheckpoint == nil {
+        if root && (state.step > startStep || lastCheckpoint == nil) {
             let url = try saveCheckpoint(final: !interrupted)
-            progress(.checkpoint(url))
+            report(.checkpoint(url))
             ckpt = url
         }
         let seconds = Benchmark.now() - start
@@ -391,7 +469,8 @@ public final class Trainer {
         return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: lastLoss,
                                validation: state.validation.last, tokensSeen: state.tokensSeen, seconds: seconds,
                                tokensPerSecond: Double(trained * tokensPerStep) / max(seconds, 1e-9),
-                               checkpoint: ckpt, interrupted: interrupted)
+                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: allreduceSeconds,
+                               waitSeconds: waitSeconds)
     }
 
     /// Writes RUNDIR/ckpt-STEP.safetensors (and final.safetensors when `final`), updates RUNDIR/latest, and
@@ -400,6 +479,7 @@ public final class Trainer {
         state.samplerState = sampler.stateWords.map { String($0, radix: 16) }
         state.adamSteps = optimizer.stepsTaken
         state.threads = Threads.count
+        state.ranks = ranks.map(\.size)
         let url = runDirectory.appendingPathComponent("ckpt-\(state.step).safetensors")
         try Checkpoint.save(to: url, model: model, step: state.step, optimizer: optimizer, state: state,
                             tokenizer: dataset.tokenizerDirectory.path, tokensHash: dataset.hash,

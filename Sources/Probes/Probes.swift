@@ -59,6 +59,13 @@
 /// refits to 1e-9. Not guaranteed: the same λ as sklearn when two λ score within rounding of each other.
 /// Features given as Float32 are converted to Float64 while centring; Gram, eigen and LOO work are Float64.
 ///
+/// ## Ridge from mergeable sufficient statistics (`RidgeStatistics`)
+///
+/// For features split over shards or larger than RAM: per shard n, μ, the centred XᵀX, the per-label centred sums
+/// and counts (Float64, merged by Chan et al.'s pairwise update), then the same exact-LOO ridge ("cov" formulas
+/// above) from one d × d eigendecomposition plus a second streaming pass over the rows for the per-row leverages.
+/// Same λ as `RidgeClassifier.fit` on the concatenated rows, coefficients to 1e-9 relative (tested).
+///
 /// ## Logistic regression (`LogisticRegression.fit` / `fitCV`)
 ///
 /// scikit-learn's `LogisticRegression(C=…)` objective, intercept unpenalised:

@@ -5,8 +5,10 @@ import Linalg
 ///
 /// Encoding pre-tokenises the bytes with `PreTokenizer`, maps each byte to its single-byte token, and inside each word
 /// repeatedly merges the adjacent pair of lowest rank (all its occurrences, left to right) until no pair is in the
-/// merge list — GPT-2's `bpe()`, which gives the same ids as HF `tokenizers`. Special tokens (e.g. `<|endoftext|>`)
-/// are never produced by `encode`; they are inserted by id. The value is immutable, so `encode` may be called from
+/// merge list — GPT-2's `bpe()`, which gives the same ids as HF `tokenizers`. Special tokens (e.g. `<|endoftext|>`):
+/// `encode(_ text:)` splits the text at their literal spelling and emits their ids, as transformers'
+/// GPT2TokenizerFast does (its added tokens are matched before pre-tokenisation); `encode(bytes:)` and
+/// `encodeOrdinary` treat that spelling as ordinary text (the corpus path, where documents are separated by id). The value is immutable, so `encode` may be called from
 /// many threads at once.
 public struct BPETokenizer: Sendable {
     /// Token strings in GPT-2's byte-level form, by id.
@@ -72,10 +74,21 @@ public struct BPETokenizer: Sendable {
 
     // MARK: Files (GPT-2's vocab.json + merges.txt)
 
-    /// Loads `vocab.json` and `merges.txt` from `directory`.
+    /// Loads `vocab.json` and `merges.txt` from `directory`, or, when those are absent, OpenAI's GPT-2 pair
+    /// `encoder.json` and `vocab.bpe` (the same formats under other names).
     public init(directory: URL) throws {
-        self = try BPETokenizer.load(vocab: directory.appendingPathComponent("vocab.json"),
-                                     merges: directory.appendingPathComponent("merges.txt"))
+        let fm = FileManager.default
+        let vocab = directory.appendingPathComponent("vocab.json"), merges = directory.appendingPathComponent("merges.txt")
+        let encoder = directory.appendingPathComponent("encoder.json"), bpe = directory.appendingPathComponent("vocab.bpe")
+        if !fm.fileExists(atPath: vocab.path), fm.fileExists(atPath: encoder.path) {
+            guard fm.fileExists(atPath: bpe.path) else { throw TextError(file: bpe, "missing (encoder.json needs its vocab.bpe)") }
+            self = try BPETokenizer.load(vocab: encoder, merges: bpe)
+            return
+        }
+        guard fm.fileExists(atPath: vocab.path) else {
+            throw TextError(file: directory, "no tokenizer files (vocab.json + merges.txt, or encoder.json + vocab.bpe)")
+        }
+        self = try BPETokenizer.load(vocab: vocab, merges: merges)
     }
 
     /// Loads GPT-2-format files: `vocab.json` maps token strings to ids 0..<V (each id once); `merges.txt` has an
@@ -139,6 +152,22 @@ public struct BPETokenizer: Sendable {
         catch { throw TextError(file: directory, "cannot write tokenizer files (\(ioErrorText(error)))") }
     }
 
+    /// Writes the tokenizer files transformers' `GPT2TokenizerFast.from_pretrained` reads: `vocab.json`, `merges.txt`
+    /// and `tokenizer_config.json` (`<|endoftext|>` as bos/eos/unk when the vocabulary has it, none otherwise, so
+    /// transformers adds no token; `model_max_length` = the model's context).
+    public func saveForTransformers(directory: URL, modelMaxLength: Int) throws {
+        try save(directory: directory)
+        var config: [String: Any] = ["tokenizer_class": "GPT2Tokenizer", "add_prefix_space": false,
+                                     "model_max_length": modelMaxLength, "clean_up_tokenization_spaces": false]
+        let eot: Any = eotToken != nil ? BPETokenizer.endOfText : NSNull()
+        for k in ["bos_token", "eos_token", "unk_token"] { config[k] = eot }
+        let url = directory.appendingPathComponent("tokenizer_config.json")
+        do {
+            let data = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted])
+            try data.write(to: url, options: .atomic)
+        } catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+    }
+
     // MARK: Lookup
 
     /// The id of the token whose bytes are exactly the UTF-8 of `text` (e.g. `" great"` → id of `"Ġgreat"`), or of the
@@ -153,10 +182,47 @@ public struct BPETokenizer: Sendable {
 
     // MARK: Encoding
 
-    /// Ids of `text` (special-token text such as `<|endoftext|>` is encoded as ordinary text).
+    /// Ids of `text`, as transformers' GPT2TokenizerFast gives them: the literal spelling of a special token
+    /// (e.g. `<|endoftext|>`) becomes that token's id, and the text between is BPE-encoded on its own.
     public func encode(_ text: String) -> [Int] {
         var text = text
+        return text.withUTF8 { buf -> [Int] in
+            guard let p = buf.baseAddress, !specialTokens.isEmpty, buf.count >= 3 else { return encode(bytes: buf) }
+            var out: [Int] = []
+            var start = 0, i = 0
+            let n = buf.count
+            while i < n {
+                // Specials are spelled `<|…|>` in GPT-2 vocabularies; match any special whose bytes start at i.
+                if p[i] == UInt8(ascii: "<"), let (id, len) = specialMatch(p + i, n - i) {
+                    out += encode(bytes: UnsafeBufferPointer(start: p + start, count: i - start))
+                    out.append(id)
+                    i += len; start = i
+                } else {
+                    i += 1
+                }
+            }
+            out += encode(bytes: UnsafeBufferPointer(start: p + start, count: n - start))
+            return out
+        }
+    }
+
+    /// Ids of `text` with special-token spellings encoded as ordinary text (GPT-2's original `encode`).
+    public func encodeOrdinary(_ text: String) -> [Int] {
+        var text = text
         return text.withUTF8 { encode(bytes: $0) }
+    }
+
+    /// The longest special token whose bytes start at `p` (at most `n` bytes available).
+    func specialMatch(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int, Int)? {
+        var best: (Int, Int)? = nil
+        for id in specialTokens {
+            let b = tokenBytes[id]
+            guard b.count > 1, b.count <= n, b.count > (best?.1 ?? 0) else { continue }
+            var k = 0
+            while k < b.count && p[k] == b[k] { k += 1 }
+            if k == b.count { best = (id, b.count) }
+        }
+        return best
     }
 
     /// Ids of an arbitrary byte string (need not be UTF-8).

@@ -13,40 +13,76 @@ public enum SHA256 {
     @inline(__always) static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     public static func hex(_ data: [UInt8]) -> String {
+        var hasher = Hasher()
+        data.withUnsafeBytes { hasher.update($0) }
+        return hasher.hex()
+    }
+
+    /// Incremental SHA-256: `update` with consecutive pieces, then `hex()`. Hashing a file piece by piece keeps
+    /// memory constant (a checkpoint of 500 MB is never held twice to hash it).
+    public struct Hasher {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var msg = data
-        let bitLength = UInt64(data.count) * 8
-        msg.append(0x80)
-        while msg.count % 64 != 56 { msg.append(0) }
-        for i in (0..<8).reversed() { msg.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        var pending: [UInt8] = []
+        var length: UInt64 = 0
         var w = [UInt32](repeating: 0, count: 64)
-        msg.withUnsafeBufferPointer { m in
-            for chunk in stride(from: 0, to: m.count, by: 64) {
-                for t in 0..<16 {
-                    let j = chunk + t * 4
-                    w[t] = UInt32(m[j]) << 24 | UInt32(m[j + 1]) << 16 | UInt32(m[j + 2]) << 8 | UInt32(m[j + 3])
+
+        public init() {}
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            length &+= UInt64(bytes.count)
+            var i = 0
+            if !pending.isEmpty {
+                let take = min(64 - pending.count, bytes.count)
+                pending.append(contentsOf: bytes[0..<take])
+                i = take
+                if pending.count == 64 {
+                    let block = pending
+                    block.withUnsafeBytes { compress($0.baseAddress!) }
+                    pending.removeAll(keepingCapacity: true)
                 }
-                for t in 16..<64 {
-                    let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                    let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                    w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-                }
-                var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-                for t in 0..<64 {
-                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
-                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ maj
-                    hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-                }
-                h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
             }
+            while i + 64 <= bytes.count { compress(bytes.baseAddress! + i); i += 64 }
+            if i < bytes.count { pending.append(contentsOf: bytes[i...]) }
         }
-        return h.map { v in
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 8 - s.count) + s
-        }.joined()
+
+        mutating func compress(_ m: UnsafeRawPointer) {
+            for t in 0..<16 {
+                let j = t * 4
+                w[t] = UInt32(m.load(fromByteOffset: j, as: UInt8.self)) << 24 | UInt32(m.load(fromByteOffset: j + 1, as: UInt8.self)) << 16
+                    | UInt32(m.load(fromByteOffset: j + 2, as: UInt8.self)) << 8 | UInt32(m.load(fromByteOffset: j + 3, as: UInt8.self))
+            }
+            for t in 16..<64 {
+                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+            }
+            var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+            for t in 0..<64 {
+                let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                let ch = (e & f) ^ (~e & g)
+                let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
+                let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                let maj = (a & b) ^ (a & c) ^ (b & c)
+                let t2 = s0 &+ maj
+                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            }
+            h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+        }
+
+        /// The digest of everything passed to `update` (the hasher is consumed).
+        public mutating func hex() -> String {
+            let bitLength = length &* 8
+            var tail = pending
+            tail.append(0x80)
+            while tail.count % 64 != 56 { tail.append(0) }
+            for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+            tail.withUnsafeBytes { t in
+                for off in stride(from: 0, to: t.count, by: 64) { compress(t.baseAddress! + off) }
+            }
+            return h.map { v in
+                let s = String(v, radix: 16)
+                return String(repeating: "0", count: 8 - s.count) + s
+            }.joined()
+        }
     }
 }

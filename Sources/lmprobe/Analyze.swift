@@ -26,7 +26,7 @@ struct CheckDocument<Result: Encodable>: Encodable {
 
 /// Shared by the feature-folder checks: the checkpoint, the features and the output folder.
 struct FeatureCheckOptions: ParsableArguments {
-    @Option(help: "Checkpoint (.safetensors) or run folder (its final / latest checkpoint): gives Φ.") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its final / latest checkpoint) or Hugging Face GPT-2 folder: gives Φ.") var checkpoint: String
     @Option(help: "Feature folder from `lmprobe extract` (f.npy, optionally phip.npy; or train/ and test/ subfolders, pooled): your own context set.")
     var features: String?
     @Option(help: "A documented context set instead of --features: sst-prompt (SST-2 sentences + \" This movie is\"), sst-noprompt, corpus-prefixes (random prefixes of the pretraining validation tokens). Extracted into OUT/contexts-*.")

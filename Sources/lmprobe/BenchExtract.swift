@@ -1,4 +1,5 @@
 import ArgumentParser
+import Features
 import Foundation
 import Linalg
 import Model
@@ -16,6 +17,13 @@ struct BenchExtract: ParsableCommand {
             last-position logits. lmprobe skips the last block's work at the other positions, so it executes
             fewer FLOPs (executed_gflops); mfu = gflops / sgemm ceiling (n = 1024, all threads, measured in
             the same run).
+
+            With --checkpoint (an lmprobe checkpoint or a Hugging Face GPT-2 folder): the real extraction path
+            (FeatureExtractor: length-bucketed batches, f, p over all V words written as float16, Φp_f) on
+            --sentences random token sequences whose lengths are drawn from N(27, 10) clipped to [4, 80] (SST-2 plus
+            a prompt in GPT-2 tokens); reports sentences_per_s. --peer-python runs the peer
+            (experiments/hf/peer_extract.py: transformers GPT2LMHeadModel, torch threads = --threads, batches of 64
+            with padding and an attention mask) on the same sequences in the same run.
             """
     )
 
@@ -24,13 +32,24 @@ struct BenchExtract: ParsableCommand {
     @Option(help: "Timed forwards (after 2 warm-up forwards); the median is reported.") var steps = 10
     @Flag(help: "Run the full forward at every position (the pre-pruning path), for comparison.") var fullForward = false
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "Benchmark this checkpoint (lmprobe or Hugging Face GPT-2 folder) on SST-2-length inputs.")
+    var checkpoint: String?
+    @Option(help: "With --checkpoint: random sequences to extract.") var sentences = 256
+    @Option(help: "With --checkpoint: Python with torch + transformers to run the peer in the same run.")
+    var peerPython: String?
+    @Option(help: "With --peer-python: the peer script.") var peerScript = "experiments/hf/peer_extract.py"
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
+        guard sentences >= 1, sentences <= 1_000_000 else { throw ValidationError("--sentences must be in 1...1000000") }
     }
 
     func run() throws {
         global.apply()
+        if let checkpoint {
+            do { try runCheckpoint(URL(fileURLWithPath: checkpoint)) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+            return
+        }
         let (layers, dim, heads, context, vocabSize, batch) =
             (shape.layers, shape.dim, shape.heads, shape.context, shape.vocabSize, shape.batch)
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize)
@@ -87,6 +106,89 @@ struct BenchExtract: ParsableCommand {
             print("\(c), batch \(batch), \(model.parameterCount) params, \(Threads.count) threads")
             print(String(format: "%.0f tok/s  %.2f ms/forward (median of %d)  %.1f GFLOP/s nominal (%.1f executed)  ceiling %.1f  MFU %.1f%%",
                          tokS, median * 1e3, times.count, gflops, executedGflops, ceiling, 100 * gflops / ceiling))
+        }
+    }
+}
+
+/// Token ids written as decimal text, read back by `IDTokenizer`: lets the benchmark drive the real extractor.
+private struct IDTokenizer: FeatureTokenizer {
+    func encode(_ text: String) -> [Int] { text.split(separator: " ").compactMap { Int($0) } }
+    func singleTokenID(_ text: String) -> Int? { nil }
+}
+
+extension BenchExtract {
+    /// SST-2-like lengths: N(27, 10) rounded, clipped to [4, min(80, context)].
+    static func sstLengths(_ n: Int, context: Int, rng: inout SeededRandom) -> [Int] {
+        (0..<n).map { _ in min(max(4, Int((27 + 10 * rng.normal()).rounded())), min(80, context)) }
+    }
+
+    func runCheckpoint(_ url: URL) throws {
+        let t0 = Benchmark.now()
+        let ckpt = try Checkpoint.load(url: url)
+        let loadSeconds = Benchmark.now() - t0
+        let c = ckpt.config, V = c.vocabSize, d = c.dim, L = c.layers
+        var rng = SeededRandom(seed: 27)
+        let lengths = Self.sstLengths(sentences, context: c.context, rng: &rng)
+        let seqs = lengths.map { n in (0..<n).map { _ in rng.int(below: V) } }
+        let texts = seqs.map { $0.map(String.init).joined(separator: " ") }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var options = ExtractionOptions()
+        options.pDtype = "<f2"
+        let extractor = FeatureExtractor(model: ckpt.model, tokenizer: IDTokenizer())
+        let prov = Provenance(checkpoint: ckpt.url.path, checkpointSHA256: "", tokenizer: "", dataset: "random",
+                              datasetSHA256: "", split: "bench")
+        let m = try extractor.extract(texts: texts, labels: [Int](repeating: 0, count: sentences), classNames: ["x"],
+                                      to: tmp, options: options, provenance: prov)
+        let ceiling = Benchmark.sgemmGFLOPS(n: 1024, threads: Threads.count)
+        // Nominal FLOPs (a full forward at every position, as PyTorch runs it without padding) + the head at the
+        // last position: logits (2dV), Φp (2dV).
+        let nonEmbedding = Double(ckpt.model.parameterCount - V * d - c.context * d - (c.untiedPhi ? V * d : 0))
+        var flops = 0.0
+        for T in lengths.map(Double.init) { flops += T * (2 * nonEmbedding + 4 * Double(L) * T * Double(d)) + 4 * Double(d * V) }
+        let gflops = flops / m.seconds / 1e9
+        let realTokens = lengths.reduce(0, +)
+        var fields = [String(format: "\"sentences_per_s\":%.2f", m.sentencesPerSecond),
+                      String(format: "\"tokens_per_s\":%.1f", m.tokensPerSecond),
+                      String(format: "\"seconds\":%.3f", m.seconds),
+                      String(format: "\"load_seconds\":%.3f", loadSeconds),
+                      String(format: "\"gflops\":%.2f", gflops), String(format: "\"mfu\":%.4f", gflops / ceiling),
+                      String(format: "\"sgemm_ceiling_gflops\":%.2f", ceiling),
+                      "\"sentences\":\(sentences)", "\"real_tokens\":\(realTokens)",
+                      String(format: "\"mean_length\":%.2f", Double(realTokens) / Double(sentences)),
+                      "\"layers\":\(L)", "\"dim\":\(d)", "\"vocab_size\":\(V)", "\"threads\":\(Threads.count)",
+                      "\"p_dtype\":\"float16\""]
+        var peerLine: String?
+        if let py = peerPython {
+            let inputs = tmp.appendingPathComponent("inputs.json")
+            try JSONSerialization.data(withJSONObject: seqs).write(to: inputs)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: py)
+            p.arguments = [peerScript, ckpt.url.deletingLastPathComponent().path, inputs.path, "--threads", "\(Threads.count)"]
+            let out = Pipe()
+            p.standardOutput = out
+            do { try p.run() } catch { throw CLIError("--peer-python \(py): cannot run (\(error))") }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0,
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let sps = obj["sentences_per_s"] as? Double else {
+                throw CLIError("--peer-python: \(peerScript) failed (exit \(p.terminationStatus))")
+            }
+            fields.append(String(format: "\"peer_sentences_per_s\":%.2f", sps))
+            if let t = obj["tokens_per_s"] as? Double { fields.append(String(format: "\"peer_tokens_per_s\":%.1f", t)) }
+            fields.append(String(format: "\"speedup\":%.2f", m.sentencesPerSecond / sps))
+            fields.append("\"peer\":\"\(obj["peer"] as? String ?? "?")\"")
+            peerLine = String(format: "peer (%@): %.2f sentences/s → lmprobe %.2f×", obj["peer"] as? String ?? "?", sps,
+                              m.sentencesPerSecond / sps)
+        }
+        if json {
+            print("{" + fields.joined(separator: ",") + "}")
+        } else {
+            print("\(c), \(Threads.count) threads, \(sentences) sentences (mean \(String(format: "%.1f", Double(realTokens) / Double(sentences))) tokens)")
+            print(String(format: "%.2f sentences/s  %.0f tokens/s  %.1f GFLOP/s (%.1f%% of sgemm %.1f)  load %.2f s",
+                         m.sentencesPerSecond, m.tokensPerSecond, gflops, 100 * gflops / ceiling, ceiling, loadSeconds))
+            if let peerLine { print(peerLine) }
         }
     }
 }

@@ -18,7 +18,7 @@ struct Compare: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("checkpoint"), help: "NAME=PATH or PATH of a checkpoint or run folder (repeatable).")
+    @Option(name: .customLong("checkpoint"), help: "NAME=PATH or PATH of a checkpoint, run folder or Hugging Face GPT-2 folder (repeatable).")
     var checkpoints: [String] = []
     @Option(name: .customLong("task"), help: "Task name (repeatable): sst2 sst5 sst2-detok sst5-detok rt bbc.")
     var taskNames: [String] = []

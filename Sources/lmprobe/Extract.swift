@@ -54,13 +54,15 @@ struct Extract: ParsableCommand {
         Writes OUT/{f,p,phip,subset_logits,subset_probs,labels}.npy and OUT/manifest.json; with a test set
         (--test-dataset or --test-fraction) the same files go to OUT/train and OUT/test.
         Features are taken at the last real token; long inputs are truncated from the left so the prompt is kept.
+        --shard k/n extracts only the contiguous rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋ of each split (k = 0 … n−1, e.g. a
+        Slurm array task id), recording the shard in the manifest; `probe --train S0 S1 …` takes the shard folders.
         --pool mean averages over every real token of the input instead (prompt tokens included: each sees the
         text before it; without a prompt this is the mean over the text), --layer K reads the residual stream
         after block K; the manifest records both (pooling, layer, readout).
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Checkpoint (.safetensors) or run folder (its latest checkpoint).") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors), run folder (its latest checkpoint) or Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
     var tokenizer: String?
     @OptionGroup var data: DatasetOptions
@@ -73,6 +75,8 @@ struct Extract: ParsableCommand {
     @Option(help: "dtype of p.npy: float32 or float16.") var pDtype = "float32"
     @Flag(help: "Do not write the n × V p.npy.") var noP = false
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @Option(help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
+    var shard: String?
     @Option(help: "f.npy at the last token, or the mean over all tokens of the input (prompt tokens included). Anything but the default (last, no --layer) writes only f.npy and labels.npy.")
     var pool: Pooling = .last
     @Option(help: "Read the residual stream after block K (0 = embeddings, L = last block, before the final LayerNorm) instead of f(s), the final LayerNorm output.")
@@ -83,6 +87,7 @@ struct Extract: ParsableCommand {
     func validate() throws {
         guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
         guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
+        if let s = shard { do { _ = try Shard.parse(s) } catch { throw ValidationError("\(error)") } }
         if let k = layer, k < 0 { throw ValidationError("--layer must be at least 0 (got \(k))") }
         if pool != .last || layer != nil, words != nil || classWords != nil {
             throw ValidationError("--words and --class-words read p_f at the last token: they need --pool last and no --layer")
@@ -108,18 +113,27 @@ struct Extract: ParsableCommand {
         let extractor = model.extractor
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
-        for split in splits {
+        for var split in splits {
+            var part: Shard? = nil
+            if let s = shard {
+                let (k, n) = try Shard.parse(s)
+                let p = try Shard(index: k, count: n, of: split.data.count)
+                split.data = split.data.subset(Array(p.rowStart..<p.rowEnd), note: "(shard \(k)/\(n))")
+                part = p
+            }
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
             let prov = Provenance(checkpoint: model.url.path, checkpointSHA256: model.sha256, tokenizer: model.tokenizerPath,
-                                  dataset: split.data.source, datasetSHA256: split.digest, split: split.name)
+                                  dataset: split.data.source, datasetSHA256: split.digest, split: split.name,
+                                  shard: part)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)
             let m = try extractor.extract(texts: split.data.texts, labels: split.data.labels,
                                           classNames: split.data.classNames, to: dir, options: options,
                                           provenance: prov, progress: { done, _, _ in bar.update(done) })
             manifests.append(m)
             if !json {
+                let name = split.name + (part.map { " shard \($0.index)/\($0.count) (rows \($0.rowStart)..<\($0.rowEnd) of \($0.splitRows))" } ?? "")
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
-                                  split.name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                                  name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
                 if !options.isDefaultReadout, let r = m.readout { line += ", " + r }
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)

@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Linalg
@@ -15,6 +16,9 @@ struct Pretrain: ParsableCommand {
         Writes RUNDIR/ckpt-STEP.safetensors, RUNDIR/latest, RUNDIR/final.safetensors, RUNDIR/log.jsonl and, at the
         end, RUNDIR/curve.svg (training and validation loss against tokens seen; `lmprobe analyze curve` for several runs).
         Ctrl-C checkpoints after the current step; --resume continues a run bit-identically (same --threads).
+        Data-parallel over MPI (build with `make build MPI=1`): `mpirun -np N lmprobe pretrain … --threads T`; each
+        rank trains on its own --batch B micro-batches (global batch N·B·grad-accum), rank 0 alone prints and writes
+        checkpoints, --resume needs the same N.
         """
     )
 
@@ -28,7 +32,9 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
     @Option(help: "Objective: ce or quad.") var objective: String = "ce"
     @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
-    @Option(help: "Copy Φ from this checkpoint (file or run directory).") var phiFrom: String?
+    @Option(help: "Copy Φ from this checkpoint (file, run directory or Hugging Face GPT-2 folder).") var phiFrom: String?
+    @Option(help: "Fine-tune: start from this checkpoint's weights and shape (file, run directory or Hugging Face GPT-2 folder); --layers/--dim/--heads/--context/--untied-phi come from it.")
+    var initFrom: String?
     @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
@@ -52,15 +58,25 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do { try train() } catch let e as ModelError { throw CLIError(e.description) }
+        // Several ranks on one node share its cores: without --threads, each takes its share.
+        if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
+            Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+        }
+        let ranks: GradientReducer?
+        do { ranks = try Cluster.join() } catch let e as ClusterError { throw CLIError(e.description) }
+        defer { Cluster.leave(ranks) }
+        do { try train(ranks: ranks) } catch let e as CLIError { throw e } catch let e as ModelError { throw CLIError(e.description) }
+        catch let e as ClusterError { throw CLIError(e.description) } catch { throw CLIError("\(error)") }
     }
 
-    func train() throws {
+    func train(ranks: GradientReducer?) throws {
+        let root = (ranks?.rank ?? 0) == 0
+        let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
         if resume {
-            trainer = try Trainer(resuming: runDir, dataset: dataset)
+            trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
             guard let obj = Objective(rawValue: objective) else {
@@ -69,11 +85,27 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            let config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
+            let config: GPTConfig
+            let model: GPT
+            if let src = initFrom {
+                let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--init-from")
+                var c = ck.config
+                c.objective = obj
+                config = c
+                // Same layout (the objective is not part of it): copy the block as it is.
+                model = try GPT(config: c) { block, layout in
+                    block.update(from: ck.model.parameters.pointer, count: layout.count)
+                }
+                eprint("fine-tuning from \(ck.url.path) (\(c))")
+            } else {
+                config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
                                    vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
-            let model = try GPT(config: config, seed: seed)
+                model = try GPT(config: config, seed: seed)
+            }
             if let src = phiFrom {
                 let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
+                try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--phi-from")
                 try model.copyPhi(from: ck.model)
                 eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
             }
@@ -84,9 +116,10 @@ struct Pretrain: ParsableCommand {
             o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
-            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir)
-            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)")
+            trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
+            eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }
+        let startStep = trainer.state.step
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
@@ -118,6 +151,7 @@ struct Pretrain: ParsableCommand {
             }
         }
         sigint.cancel()
+        guard root else { return }
         // The training curve of this run (RUNDIR/curve.svg); a failure here does not fail the training.
         let curveURL = runDir.appendingPathComponent("curve.svg")
         do {
@@ -129,6 +163,12 @@ struct Pretrain: ParsableCommand {
         var lines = ["\(summary.interrupted ? "stopped" : "finished") at step \(summary.steps)/\(summary.totalSteps)",
                      String(format: "train loss %.4f, %.0f s, %.0f tok/s, %d tokens seen", summary.lastLoss,
                             summary.seconds, summary.tokensPerSecond, summary.tokensSeen)]
+        if let r = ranks, r.size > 1, summary.steps > 0 {
+            let trained = Double(max(1, summary.steps - startStep))
+            lines.append(String(format: "allreduce (rank 0): %.1f ms/step for %.1f MB of gradients over %d ranks (%.1f%% of the wall time), plus %.1f ms/step waiting for the slowest rank",
+                                1000 * summary.allreduceSeconds / trained, Double(trainer.model.layout.count * 4) / 1e6, r.size,
+                                100 * summary.allreduceSeconds / max(summary.seconds, 1e-9), 1000 * summary.waitSeconds / trained))
+        }
         if let v = summary.validation {
             lines.append(String(format: "validation (step %d): loss %.4f, cross-entropy %.4f, perplexity %.2f", v.step,
                                 v.loss, v.crossEntropy, v.perplexity))
@@ -136,6 +176,19 @@ struct Pretrain: ParsableCommand {
         if let c = summary.checkpoint { lines.append("checkpoint: \(c.path)") }
         if summary.interrupted { lines.append("continue with: lmprobe pretrain --data \(data) --out \(out) --resume") }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// Refuses a checkpoint whose tokenizer is not the token files' (ids would mean other words).
+    static func checkSameTokenizer(checkpoint ck: Checkpoint, dataset: TokenDataset, flag: String) throws {
+        guard ck.config.vocabSize == dataset.vocabSize else {
+            throw CLIError("\(flag) \(ck.url.path): vocabulary \(ck.config.vocabSize) but the token files have \(dataset.vocabSize)")
+        }
+        guard let dir = ck.tokenizerDirectory,
+              URL(fileURLWithPath: dir).standardizedFileURL.path != dataset.tokenizerDirectory.standardizedFileURL.path else { return }
+        let a = try BPETokenizer(directory: URL(fileURLWithPath: dir)), b = try BPETokenizer(directory: dataset.tokenizerDirectory)
+        guard a.tokenStrings == b.tokenStrings else {
+            throw CLIError("\(flag) \(ck.url.path): its tokenizer (\(dir)) differs from the token files' (\(dataset.tokenizerDirectory.path))")
+        }
     }
 }
 

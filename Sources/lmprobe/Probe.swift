@@ -12,15 +12,22 @@ struct Probe: ParsableCommand {
         discussion: """
         Features: an n × d .npy array (<f4, <f2 or <f8); labels: a 1-D integer .npy array. An extract folder may \
         stand for a features + labels pair: `--train DIR --feature f` reads DIR/f.npy and DIR/labels.npy.
+        Shards (`extract --shard k/n`): `--train S0 S1 … Sn-1` takes every shard folder of one extraction (any order;
+        a missing, repeated or mismatched shard is refused) and probes their rows in dataset order.
+        Statistics: `--train … --stats-out FILE` writes the ridge sufficient statistics (n, means, centred XᵀX, label
+        sums; Float64) without fitting; `--stats A B …` merges statistics files and fits ridge with exact-LOO λ,
+        streaming the recorded features once more for the per-row leverages (X is never held in memory).
         """
     )
 
     static let featureNames = ["f", "p", "phip", "subset_logits", "subset_probs"]
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Training features (.npy) or an extract folder.") var train: String
+    @Option(parsing: .upToNextOption, help: "Training features (.npy), an extract folder, or every shard folder of one extraction.")
+    var train: [String] = []
     @Option(help: "Training labels (.npy); default DIR/labels.npy when --train is a folder.") var trainLabels: String?
-    @Option(help: "Test features (.npy) or an extract folder.") var test: String?
+    @Option(parsing: .upToNextOption, help: "Test features (.npy), an extract folder, or every shard folder of one extraction.")
+    var test: [String] = []
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
     @Option(help: "Feature file inside extract folders: f, p, phip, subset_logits, subset_probs.") var feature: String = "f"
     @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
@@ -33,6 +40,10 @@ struct Probe: ParsableCommand {
     @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: String?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
+    @Option(help: "Write the ridge sufficient statistics of the --train rows to this file (streamed; no fit).")
+    var statsOut: String?
+    @Option(parsing: .upToNextOption, help: "Fit ridge from these statistics files (from --stats-out), merged.")
+    var stats: [String] = []
     @Option(help: "Logistic, K ≥ 3 classes: multinomial or one-vs-rest (K binary problems, each with its own C).")
     var multiclass: LogisticMulticlass = .multinomial
     @Flag(help: "Search exactly the given λ / C grid (by default a choice at an end of the grid extends it, up to λ 1e-8…1e12, C 1e-10…1e8).")
@@ -54,19 +65,38 @@ struct Probe: ParsableCommand {
         let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
         guard folds >= 2 else { throw CLIError("--folds must be at least 2 (got \(folds))") }
 
-        let trainSet = try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train")
-        let classValues = Array(Set(trainSet.labels)).sorted()
-        guard !trainSet.labels.isEmpty else { throw CLIError("\(trainSet.labelsPath): no labels") }
+        if let out = statsOut {
+            guard stats.isEmpty, method == "ridge", !train.isEmpty else {
+                throw CLIError("--stats-out writes ridge statistics of --train: give --train, not --stats, and no --method logistic")
+            }
+            try writeStatistics(to: out)
+            return
+        }
+        guard stats.isEmpty != train.isEmpty else {
+            throw CLIError(stats.isEmpty ? "give --train (features) or --stats (statistics files)" : "give --train or --stats, not both")
+        }
+        if !stats.isEmpty {
+            guard method == "ridge" else { throw CLIError("--stats: statistics give a ridge probe only (not --method \(method))") }
+            guard decomposition == .auto else { throw CLIError("--stats: the fit from statistics always uses the d × d eigendecomposition (drop --decomposition)") }
+        }
+        // Training rows: features in memory, or merged statistics (streamed).
+        let trainSet = stats.isEmpty ? try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train") : nil
+        let merged = stats.isEmpty ? nil : try Self.mergeStatistics(stats)
+        let trainName = trainSet?.featuresPath ?? stats.joined(separator: " ")
+        let trainLabelValues = trainSet?.labels ?? merged!.labelValues
+        let nTrain = trainSet?.labels.count ?? merged!.n, width = trainSet?.features.cols ?? merged!.d
+        let classValues = Array(Set(trainLabelValues)).sorted()
+        guard nTrain > 0 else { throw CLIError("\(trainSet?.labelsPath ?? trainName): no labels") }
         guard classValues.count >= 2 else {
-            throw CLIError("\(trainSet.labelsPath): all training labels are \(classValues[0]); a probe needs two classes")
+            throw CLIError("\(trainSet?.labelsPath ?? trainName): all training labels are \(classValues[0]); a probe needs two classes")
         }
         let index = Dictionary(uniqueKeysWithValues: classValues.enumerated().map { ($1, $0) })
-        let y = trainSet.labels.map { index[$0]! }
-        let testSet = try test.map { try LabelledFeatures.load($0, labels: testLabels, feature: feature, role: "--test") }
+        let y = trainSet?.labels.map { index[$0]! } ?? []
+        let testSet = test.isEmpty ? nil : try LabelledFeatures.load(test, labels: testLabels, feature: feature, role: "--test")
         var yTest: [Int] = []
         if let t = testSet {
-            guard t.features.cols == trainSet.features.cols else {
-                throw CLIError("\(t.featuresPath): test features have \(t.features.cols) columns but the training features (\(trainSet.featuresPath)) have \(trainSet.features.cols)")
+            guard t.features.cols == width else {
+                throw CLIError("\(t.featuresPath): test features have \(t.features.cols) columns but the training features (\(trainName)) have \(width)")
             }
             try t.features.checkFinite(path: t.featuresPath)
             yTest = try t.labels.enumerated().map { i, l in
@@ -78,10 +108,10 @@ struct Probe: ParsableCommand {
         }
 
         let start = Benchmark.now()
-        var out: [String: Any] = ["method": method, "classes": classValues, "n_train": y.count,
-                                  "d": trainSet.features.cols, "standardize": standardize]
+        var out: [String: Any] = ["method": method, "classes": classValues, "n_train": nTrain,
+                                  "d": width, "standardize": standardize]
         // Class names from the extract folder's manifest, when it has one naming every label.
-        let names = trainSet.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
+        let names = trainSet?.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
         let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
         if let names { out["class_names"] = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method)]
@@ -90,9 +120,12 @@ struct Probe: ParsableCommand {
         let trainAccuracy: Double
         do {
             if method == "ridge" {
-                let m = try trainSet.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
-                                                       select: selection, standardize: standardize,
-                                                       decomposition: decomposition, extend: !fixedGrid)
+                let m = try merged?.fit(alphas: alphaGrid, select: selection, standardize: standardize,
+                                        extension: fixedGrid ? nil : .ridge)
+                    ?? trainSet!.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
+                                                   select: selection, standardize: standardize,
+                                                   decomposition: decomposition, extend: !fixedGrid)
+                if merged != nil { out["from_statistics"] = stats }
                 out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
                 out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
                 out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
@@ -105,7 +138,7 @@ struct Probe: ParsableCommand {
                 out["alphas_searched"] = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
-                let m = try trainSet.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
+                let m = try trainSet!.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
                                                           maxIterations: maxIterations, multiclass: multiclass,
                                                           extend: !fixedGrid)
@@ -123,7 +156,7 @@ struct Probe: ParsableCommand {
                 predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
-            throw CLIError(trainSet.describe(e))
+            throw CLIError(trainSet?.describe(e) ?? "\(trainName): \(e)")
         }
         out["train_accuracy"] = trainAccuracy
         rows.append(("train accuracy", fmt(trainAccuracy)))
@@ -155,10 +188,92 @@ struct Probe: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("\(method) probe on \(trainSet.featuresPath): n = \(y.count), d = \(trainSet.features.cols), \(classValues.count) classes")
+            print("\(method) probe on \(trainName)\(merged == nil ? "" : " (statistics)"): n = \(nTrain), d = \(width), \(classValues.count) classes")
             let width = rows.map(\.0.count).max() ?? 0
             for (k, v) in rows { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
         }
+    }
+
+    /// `--stats-out`: statistics of every --train source, streamed, merged in shard order, written atomically.
+    func writeStatistics(to path: String) throws {
+        let sources = try LabelledFeatures.sources(train, labels: trainLabels, feature: feature, role: "--train",
+                                                   complete: false)
+        var total: RidgeStatistics? = nil
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            for src in sources {
+                let labels = try NPY.readIntegers(URL(fileURLWithPath: src.labelsPath))
+                let tag = try src.identity.map { String(decoding: try enc.encode($0), as: UTF8.self) }
+                let part = try RidgeStatistics.accumulate(features: URL(fileURLWithPath: src.featuresPath).standardizedFileURL,
+                                                          labels: labels,
+                                                          labelsPath: URL(fileURLWithPath: src.labelsPath).standardizedFileURL.path,
+                                                          tag: tag)
+                if total == nil { total = part } else { try total!.merge(part) }
+            }
+            try total!.write(to: URL(fileURLWithPath: path))
+        } catch let e as ProbeError {
+            throw CLIError("\(e)")
+        }
+        let t = total!
+        let line = "statistics of \(t.n) rows × \(t.d) features (labels \(t.labelValues.map(String.init).joined(separator: ", "))) from \(sources.count) source\(sources.count == 1 ? "" : "s") → \(path)"
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: ["stats_out": path, "n": t.n, "d": t.d,
+                                                                  "labels": t.labelValues, "sources": sources.count],
+                                                  options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(line)
+        }
+    }
+
+    /// Reads and merges statistics files, refusing a set whose shards are incomplete, repeated or mismatched.
+    static func mergeStatistics(_ paths: [String]) throws -> RidgeStatistics {
+        var files: [RidgeStatistics] = []
+        for p in paths {
+            do { files.append(try RidgeStatistics(contentsOf: URL(fileURLWithPath: p))) } catch let e as ProbeError {
+                throw CLIError("--stats: \(e)")
+            }
+        }
+        // Every source of every file: a shard identity (from extract folders) or a plain features file.
+        var parts: [(name: String, identity: ShardIdentity, file: Int)] = []
+        var plain: [String: String] = [:]
+        for (f, st) in files.enumerated() {
+            for src in st.sources {
+                if let tag = src.tag {
+                    guard let id = try? JSONDecoder().decode(ShardIdentity.self, from: Data(tag.utf8)) else {
+                        throw CLIError("\(paths[f]): source \(src.features) has an unreadable provenance tag")
+                    }
+                    parts.append(("\(src.features) (in \(paths[f]))", id, f))
+                } else {
+                    if let other = plain[src.features] {
+                        throw CLIError("--stats: \(src.features) is counted twice (in \(other) and \(paths[f]))")
+                    }
+                    plain[src.features] = paths[f]
+                }
+            }
+        }
+        guard parts.isEmpty || plain.isEmpty else {
+            throw CLIError("--stats: statistics of extract folders and of plain feature files cannot be merged (\(plain.keys.sorted().first!))")
+        }
+        var fileOrder = Array(files.indices)
+        if !parts.isEmpty {
+            let order: [Int]
+            do { order = try ShardIdentity.order(parts.map { ($0.name, $0.identity) }) } catch {
+                throw CLIError("--stats: \(error)")
+            }
+            var seen = Set<Int>()
+            fileOrder = order.map { parts[$0].file }.filter { seen.insert($0).inserted }
+        }
+        let d = files[fileOrder[0]].d
+        var merged = RidgeStatistics(d: d)
+        for f in fileOrder {
+            guard files[f].d == d else {
+                throw CLIError("\(paths[f]): statistics of \(files[f].d) features, but \(paths[fileOrder[0]]) has \(d)")
+            }
+            try merged.merge(files[f])
+        }
+        return merged
     }
 
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
@@ -245,26 +360,97 @@ struct LabelledFeatures {
     /// Names of the label values (index = label), from the extract folder's manifest.json when present.
     var classNames: [String]? = nil
 
-    static func load(_ path: String, labels labelsOption: String?, feature: String, role: String) throws
+    /// A features file with its labels file, and the shard identity when it is an extract folder with a manifest.
+    struct Source {
+        let featuresPath: String
+        let labelsPath: String
+        let identity: ShardIdentity?
+    }
+
+    /// The sources behind `paths`: one features file (with `labelsOption`) or extract folder, or every shard folder
+    /// of one extraction — checked complete, unrepeated and consistent, and returned in shard (= dataset) order.
+    /// With `complete: false` (`--stats-out` of some shards) missing shards are allowed.
+    static func sources(_ paths: [String], labels labelsOption: String?, feature: String, role: String,
+                        complete: Bool = true) throws -> [Source] {
+        guard !paths.isEmpty else { throw CLIError("\(role): no features given") }
+        if paths.count > 1, labelsOption != nil {
+            throw CLIError("\(role)-labels: several \(role) folders take their labels from each folder's labels.npy")
+        }
+        var out: [Source] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw CLIError("\(path): no such file or folder (\(role))")
+            }
+            if isDir.boolValue {
+                guard Probe.featureNames.contains(feature) else {
+                    throw CLIError("--feature: unknown feature '\(feature)' (use one of \(Probe.featureNames.joined(separator: ", ")))")
+                }
+                let manifestURL = URL(fileURLWithPath: path).appendingPathComponent("manifest.json")
+                var identity: ShardIdentity? = nil
+                if FileManager.default.fileExists(atPath: manifestURL.path) {
+                    do { identity = ShardIdentity(manifest: try FeatureFolder.manifest(URL(fileURLWithPath: path)), feature: feature) }
+                    catch { throw CLIError("\(manifestURL.path): \(error)") }
+                } else if paths.count > 1 {
+                    throw CLIError("\(path): no manifest.json, so it cannot be checked as a shard of the other \(role) folders")
+                }
+                out.append(Source(featuresPath: (path as NSString).appendingPathComponent("\(feature).npy"),
+                                  labelsPath: labelsOption ?? (path as NSString).appendingPathComponent("labels.npy"),
+                                  identity: identity))
+            } else {
+                guard paths.count == 1 else { throw CLIError("\(role) \(path): several \(role) inputs must be shard folders") }
+                guard let l = labelsOption else {
+                    throw CLIError("\(role) \(path) is a file: give its labels with \(role)-labels")
+                }
+                out.append(Source(featuresPath: path, labelsPath: l, identity: nil))
+            }
+        }
+        if out.count == 1 && out[0].identity?.shard == nil { return out }
+        do {
+            return try ShardIdentity.order(zip(paths, out).map { ($0, $1.identity!) }, complete: complete).map { out[$0] }
+        } catch { throw CLIError("\(role): \(error)") }
+    }
+
+    /// Features and labels of `paths` (see `sources`), shards concatenated in dataset order.
+    static func load(_ paths: [String], labels labelsOption: String?, feature: String, role: String) throws
         -> LabelledFeatures {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw CLIError("\(path): no such file or folder (\(role))")
+        let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
+            try load($0.featuresPath, labels: $0.labelsPath,
+                     classNames: labelsOption == nil ? $0.identity?.classNames : nil)
         }
-        let featuresPath: String, labelsPath: String
-        if isDir.boolValue {
-            guard Probe.featureNames.contains(feature) else {
-                throw CLIError("--feature: unknown feature '\(feature)' (use one of \(Probe.featureNames.joined(separator: ", ")))")
-            }
-            featuresPath = (path as NSString).appendingPathComponent("\(feature).npy")
-            labelsPath = labelsOption ?? (path as NSString).appendingPathComponent("labels.npy")
+        guard parts.count > 1 else { return parts[0] }
+        let d = parts[0].features.cols
+        for p in parts where p.features.cols != d {
+            throw CLIError("\(p.featuresPath): \(p.features.cols) columns, but \(parts[0].featuresPath) has \(d)")
+        }
+        let rows = parts.map(\.features.rows).reduce(0, +)
+        let features: AnyFeatures
+        if parts.allSatisfy({ if case .float = $0.features { return true } else { return false } }) {
+            let m = Matrix<Float>(rows: rows, cols: d)
+            var r = 0
+            for p in parts { if case .float(let x) = p.features { m.pointer.advanced(by: r * d).update(from: x.pointer, count: x.rows * d); r += x.rows } }
+            features = .float(m)
         } else {
-            guard let l = labelsOption else {
-                throw CLIError("\(role) \(path) is a file: give its labels with \(role)-labels")
+            let m = Matrix<Double>(rows: rows, cols: d)
+            var r = 0
+            for p in parts {
+                for i in 0..<p.features.rows {
+                    for j in 0..<d {
+                        switch p.features { case .float(let x): m[r, j] = Double(x[i, j]); case .double(let x): m[r, j] = x[i, j] }
+                    }
+                    r += 1
+                }
             }
-            featuresPath = path
-            labelsPath = l
+            features = .double(m)
         }
+        return LabelledFeatures(featuresPath: parts.map(\.featuresPath).joined(separator: " "),
+                                labelsPath: parts.map(\.labelsPath).joined(separator: " "),
+                                features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
+    }
+
+    /// One features file and its labels file (`classNames`: the names of the label values, when known).
+    static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil) throws
+        -> LabelledFeatures {
         let url = URL(fileURLWithPath: featuresPath)
         let header = try NPY.readHeader(url)
         guard header.shape.count == 2 else {
@@ -280,13 +466,8 @@ struct LabelledFeatures {
             throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }
         try features.checkFinite(path: featuresPath)
-        var names: [String]? = nil
-        if isDir.boolValue, labelsOption == nil,
-           FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("manifest.json")) {
-            names = try FeatureFolder.manifest(URL(fileURLWithPath: path)).classNames
-        }
         return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
-                                classNames: names)
+                                classNames: classNames)
     }
 
     /// A probe error as one line naming the file it concerns.

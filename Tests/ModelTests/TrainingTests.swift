@@ -111,7 +111,7 @@ final class TrainingTests: XCTestCase {
         }
         let flipped = bytes.count - 100
         bytes[flipped] ^= 0x40
-        try expectRefusal(bytes, "checksum mismatch")
+        try expectRefusal(bytes, "digest mismatch")
         bytes[flipped] ^= 0x40
         try expectRefusal(bytes.prefix(bytes.count - 64), "truncated")
         try expectRefusal(bytes.prefix(5), "shorter than")

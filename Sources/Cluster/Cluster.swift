@@ -1,0 +1,135 @@
+/// Cluster — ranks and collectives for data-parallel pretraining (`mpirun -np N lmprobe pretrain …`).
+///
+/// Built with the package trait MPI (`swift build --traits MPI`, `make build MPI=1`), `MPICommunicator` wraps
+/// OpenMPI's MPI_COMM_WORLD and conforms to the Trainer's `GradientReducer` (an in-place MPI_Allreduce/MPI_SUM of
+/// the flat gradient block, chunked below 2³¹ elements). Without the trait nothing here links MPI: `Cluster.join()`
+/// returns nil for a plain process and refuses, in one line, a process that a launcher started as one of several
+/// ranks — so a build without MPI never trains N independent copies by mistake.
+///
+/// Guaranteed: every rank that `join()`s has called MPI_Init once, errors of MPI calls are returned (not fatal) and
+/// surface as `ClusterError` naming the call and the rank. Not guaranteed: that a surviving rank notices a dead peer
+/// by itself — OpenMPI's launcher (mpirun/prterun, or srun) does: when a rank exits without MPI_Finalize or is
+/// killed, it terminates the others and prints which rank died (tested in CLITests).
+import Foundation
+import Model
+#if MPI
+import CMPI
+#endif
+
+public struct ClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum Cluster {
+    /// True when this build links MPI (package trait MPI).
+    public static var mpiBuilt: Bool {
+        #if MPI
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// (rank, size) announced by a launcher in the environment — OpenMPI's mpirun (OMPI_COMM_WORLD_*), a PMI/PMIx
+    /// launcher such as srun (PMI_RANK/PMI_SIZE, PMIX_RANK) — or nil for a process started by hand.
+    public static func launch(environment env: [String: String] = ProcessInfo.processInfo.environment)
+        -> (rank: Int, size: Int?)? {
+        if let r = env["OMPI_COMM_WORLD_RANK"].flatMap(Int.init) { return (r, env["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init)) }
+        if let r = env["PMI_RANK"].flatMap(Int.init) { return (r, env["PMI_SIZE"].flatMap(Int.init)) }
+        if let r = env["PMIX_RANK"].flatMap(Int.init) { return (r, env["SLURM_NTASKS"].flatMap(Int.init)) }
+        return nil
+    }
+
+    /// Ranks a launcher placed on this node (OMPI_COMM_WORLD_LOCAL_SIZE, or Slurm's SLURM_NTASKS_PER_NODE), or nil.
+    /// With N local ranks each should use about 1/N of the cores (`Pretrain` divides its default thread count).
+    public static func localRanks(environment env: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        guard launch(environment: env) != nil else { return nil }
+        return env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? env["SLURM_NTASKS_PER_NODE"].flatMap(Int.init)
+    }
+
+    /// The communicator of a process started by mpirun/srun, or nil for a single process. Throws when a launcher
+    /// started several ranks but this build has no MPI, or when MPI_Init fails.
+    public static func join() throws -> GradientReducer? {
+        guard let l = launch() else { return nil }
+        #if MPI
+        _ = l
+        return try MPICommunicator()
+        #else
+        if let n = l.size, n <= 1 { return nil }
+        throw ClusterError("this lmprobe was built without MPI but was launched as rank \(l.rank)\(l.size.map { " of \($0)" } ?? "") by mpirun/srun: rebuild with `make build MPI=1` (or `swift build --traits MPI`)")
+        #endif
+    }
+
+    /// Ends MPI on a communicator from `join()` (MPI_Finalize; a no-op for nil).
+    public static func leave(_ c: GradientReducer?) {
+        #if MPI
+        (c as? MPICommunicator)?.finalize()
+        #endif
+    }
+}
+
+#if MPI
+/// MPI_COMM_WORLD of an mpirun/srun job.
+public final class MPICommunicator: GradientReducer {
+    public let rank: Int
+    public let size: Int
+    private var finalized = false
+
+    /// MPI_Init_thread (funnelled: lmprobe's worker threads never call MPI), errors returned instead of fatal.
+    public init() throws {
+        var initialised: Int32 = 0
+        MPI_Initialized(&initialised)
+        if initialised == 0 {
+            var provided: Int32 = 0
+            let rc = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
+            guard rc == MPI_SUCCESS else { throw ClusterError("MPI_Init_thread failed: \(Self.message(rc))") }
+        }
+        let world = lmprobe_mpi_comm_world()
+        MPI_Comm_set_errhandler(world, lmprobe_mpi_errors_return())
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(world, &r)
+        MPI_Comm_size(world, &s)
+        rank = Int(r)
+        size = Int(s)
+    }
+
+    public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        var offset = 0
+        while offset < count {
+            let c = min(count - offset, Int(Int32.max))
+            let rc = MPI_Allreduce(lmprobe_mpi_in_place(), values + offset, Int32(c), lmprobe_mpi_float(),
+                                   lmprobe_mpi_sum(), lmprobe_mpi_comm_world())
+            try check(rc, "MPI_Allreduce of \(count) floats")
+            offset += c
+        }
+    }
+
+    public func sum(_ values: inout [Double]) throws {
+        let n = Int32(values.count)
+        let rc = values.withUnsafeMutableBufferPointer { b in
+            MPI_Allreduce(lmprobe_mpi_in_place(), b.baseAddress, n, lmprobe_mpi_double(), lmprobe_mpi_sum(),
+                          lmprobe_mpi_comm_world())
+        }
+        try check(rc, "MPI_Allreduce of \(n) doubles")
+    }
+
+    func finalize() {
+        guard !finalized else { return }
+        finalized = true
+        MPI_Finalize()
+    }
+
+    private func check(_ rc: Int32, _ what: String) throws {
+        guard rc != MPI_SUCCESS else { return }
+        throw ClusterError("rank \(rank) of \(size): \(what) failed (\(Self.message(rc))) — did another rank die?")
+    }
+
+    static func message(_ rc: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(rc, &buffer, &length)
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+#endif

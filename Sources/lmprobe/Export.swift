@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Model
+import Text
+
+/// `lmprobe export`: a checkpoint as a Hugging Face GPT-2 folder, or as a weights-only lmprobe checkpoint.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a checkpoint as a Hugging Face GPT-2 folder (or a weights-only lmprobe checkpoint).",
+        discussion: """
+        --format hf (default): DIR gets config.json, model.safetensors, vocab.json, merges.txt and
+        tokenizer_config.json; transformers' GPT2LMHeadModel.from_pretrained(DIR) and
+        GPT2TokenizerFast.from_pretrained(DIR) load it and give lmprobe's logits (an untied Φ becomes lm_head with
+        tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads
+        wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete
+        or not at all.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case hf, lmprobe }
+
+    @Option(help: "Checkpoint file, run folder or Hugging Face GPT-2 folder.") var checkpoint: String
+    @Option(help: "Output folder (must not exist, or be empty).") var out: String
+    @Option(help: "hf (Hugging Face GPT-2 folder) or lmprobe (weights-only checkpoint).") var format: Format = .hf
+    @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding).") var float16 = false
+    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoint).") var tokenizer: String?
+
+    func run() throws {
+        do { try export() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+    }
+
+    func export() throws {
+        let ckpt = try Checkpoint.load(url: URL(fileURLWithPath: checkpoint))
+        guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
+            throw CLIError("--tokenizer: the checkpoint \(ckpt.url.path) records no tokenizer; give its folder")
+        }
+        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
+        guard tok.vocabSize == ckpt.config.vocabSize else {
+            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
+        }
+        let outURL = URL(fileURLWithPath: out).standardizedFileURL
+        let dtype: SafeTensors.DType = float16 ? .f16 : .f32
+        switch format {
+        case .hf:
+            try HuggingFaceGPT2.writeFolder(ckpt.model, to: outURL, dtype: dtype, eosTokenId: tok.eotToken) { dir in
+                try tok.saveForTransformers(directory: dir, modelMaxLength: ckpt.config.context)
+            }
+            print("wrote \(outURL.path): Hugging Face GPT-2 (\(ckpt.config), \(dtype.rawValue), "
+                  + (ckpt.config.untiedPhi ? "untied lm_head" : "tied lm_head") + ")")
+        case .lmprobe:
+            try HuggingFaceGPT2.prepareFolder(outURL) { dir in
+                try tok.save(directory: dir.appendingPathComponent("tokenizer"))
+                try Checkpoint.save(to: dir.appendingPathComponent("final.safetensors"), model: ckpt.model,
+                                    step: ckpt.step, optimizer: nil, state: nil,
+                                    tokenizer: outURL.appendingPathComponent("tokenizer").path,
+                                    tokensHash: ckpt.tokensHash, dataDirectory: ckpt.metadata["data"],
+                                    validation: ckpt.validation, dtype: dtype)
+            }
+            print("wrote \(outURL.path)/final.safetensors: weights-only lmprobe checkpoint (\(ckpt.config), \(dtype.rawValue))")
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Linalg
+import XCTest
+@testable import Model
+
+/// The checkpoint format: per-tensor digests that survive re-serialisation, hostile headers refused before any
+/// allocation, weights-only checkpoints, and mutated files that never crash.
+final class CheckpointFormatTests: XCTestCase {
+    let config = GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32)
+
+    func saved(_ tmp: TempDir, untied: Bool = false) throws -> (GPT, URL) {
+        var c = config; c.untiedPhi = untied
+        let m = try GPT(config: c, seed: 5)
+        let url = tmp.url.appendingPathComponent("c.safetensors")
+        try Checkpoint.save(to: url, model: m, step: 7, optimizer: AdamW(layout: m.layout, dim: c.dim), state: nil,
+                            tokenizer: "/tok", tokensHash: "ab", dataDirectory: nil, validation: [])
+        return (m, url)
+    }
+
+    /// Re-serialises a file the way another writer would: tensors in reverse order (other offsets), compact JSON
+    /// header without padding, same tensors and metadata.
+    func reserialised(_ url: URL, to out: URL, edit: (inout [String: String]) -> Void = { _ in }) throws {
+        let f = try SafeTensors.read(url)
+        var header: [String: Any] = [:]
+        var body = Data()
+        for (name, t) in f.tensors.sorted(by: { $0.key > $1.key }) {
+            let bytes = f.data.subdata(in: (f.dataStart + t.byteRange.lowerBound)..<(f.dataStart + t.byteRange.upperBound))
+            header[name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [body.count, body.count + bytes.count]]
+            body.append(bytes)
+        }
+        var meta = f.metadata
+        edit(&meta)
+        header["__metadata__"] = meta
+        let json = try JSONSerialization.data(withJSONObject: header)
+        var d = Data(count: 8)
+        d.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(json.count).littleEndian, as: UInt64.self) }
+        d.append(json); d.append(body)
+        try d.write(to: out)
+    }
+
+    func testResavedWithIdenticalTensorsAndMetadataLoads() throws {
+        let tmp = TempDir()
+        let (m, url) = try saved(tmp, untied: true)
+        let other = tmp.url.appendingPathComponent("resaved.safetensors")
+        try reserialised(url, to: other)
+        XCTAssertNotEqual(try Data(contentsOf: other), try Data(contentsOf: url))
+        let back = try Checkpoint.load(url: other)
+        XCTAssertEqual(back.model.parameters.toArray(), m.parameters.toArray())
+        XCTAssertEqual(back.step, 7)
+        // Changed metadata is refused.
+        let edited = tmp.url.appendingPathComponent("edited.safetensors")
+        try reserialised(url, to: edited) { $0["step"] = "8" }
+        XCTAssertThrowsError(try Checkpoint.load(url: edited)) { XCTAssertTrue("\($0)".contains("metadata digest mismatch"), "\($0)") }
+    }
+
+    /// Python's safetensors re-saving the file (skipped with a reason when python3 lacks safetensors).
+    func testResavedByPythonSafetensorsLoads() throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
+        probe.standardError = FileHandle.nullDevice
+        do { try probe.run(); probe.waitUntilExit() } catch { throw XCTSkip("python3 not runnable: \(error)") }
+        guard probe.terminationStatus == 0 else { throw XCTSkip("python3 module 'safetensors' is not installed") }
+        let tmp = TempDir()
+        let (m, url) = try saved(tmp)
+        let out = tmp.url.appendingPathComponent("py.safetensors")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys
+            from safetensors.numpy import load_file, save_file
+            from safetensors import safe_open
+            with safe_open(sys.argv[1], framework="numpy") as f: meta = f.metadata()
+            save_file(load_file(sys.argv[1]), sys.argv[2], metadata=meta)
+            """, url.path, out.path]
+        try p.run(); p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(try Checkpoint.load(url: out).model.parameters.toArray(), m.parameters.toArray())
+    }
+
+    func testDamagedTensorIsRefusedNamingIt() throws {
+        let tmp = TempDir()
+        let (_, url) = try saved(tmp)
+        let f = try SafeTensors.read(url)
+        let qkv = f.tensors["blocks.attn.qkv.weight"]!
+        var bytes = try Data(contentsOf: url)
+        bytes[f.dataStart + qkv.byteRange.lowerBound + 10] ^= 0x01
+        let bad = tmp.url.appendingPathComponent("bad.safetensors")
+        try bytes.write(to: bad)
+        XCTAssertThrowsError(try Checkpoint.load(url: bad)) { e in
+            XCTAssertTrue("\(e)".contains("\"blocks.attn.qkv.weight\" digest mismatch"), "\(e)")
+        }
+    }
+
+    /// A config-only checkpoint (issue 16: 248 bytes → a 13 TB allocation) is refused before anything is allocated.
+    func testConfigOnlyCheckpointIsRefusedBeforeAllocation() throws {
+        let tmp = TempDir()
+        func configOnly(_ c: GPTConfig) throws -> URL {
+            let url = tmp.url.appendingPathComponent("config-only.safetensors")
+            try SafeTensors.write(to: url, tensors: [], metadata: ["format": Checkpoint.format,
+                                                                 "config": String(decoding: try JSONEncoder().encode(c), as: UTF8.self)])
+            return url
+        }
+        // GPT-2 small's shape (a 500 MB block this machine could allocate) and no tensors: refused by the first
+        // missing tensor, in a file of a few hundred bytes.
+        let url = try configOnly(GPTConfig(layers: 12, dim: 768, heads: 12, context: 1024, vocabSize: 50257))
+        XCTAssertLessThan(try Data(contentsOf: url).count, 1024)
+        XCTAssertThrowsError(try Checkpoint.load(url: url)) { XCTAssertTrue("\($0)".contains("tensor \"wte\" is missing"), "\($0)") }
+        // The issue's 13 TB config and sizes beyond the limits: refused by the config check, before any size is used.
+        for (c, needle) in [(GPTConfig(layers: 48, dim: 65536, heads: 64, context: 4096, vocabSize: 1_000_000), "more than"),
+                            (GPTConfig(layers: 1 << 40, dim: 1 << 30, heads: 1, context: 8, vocabSize: 8), "above the limit")] {
+            XCTAssertThrowsError(try Checkpoint.load(url: try configOnly(c))) { XCTAssertTrue("\($0)".contains(needle), "\($0)") }
+        }
+        // The overflow-checked shape computation itself (defence in depth below the config limits).
+        XCTAssertThrowsError(try Checkpoint.expectedTensors(GPTConfig(layers: 1 << 40, dim: 1 << 30, heads: 1, context: 8,
+                                                                      vocabSize: 8), path: "x")) {
+            XCTAssertTrue("\($0)".contains("overflow"), "\($0)")
+        }
+    }
+
+    func testHostileHeadersAreRefused() throws {
+        func header(_ json: String, body: Int = 0) -> Data {
+            var d = Data(count: 8)
+            d.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(json.utf8.count).littleEndian, as: UInt64.self) }
+            d.append(Data(json.utf8)); d.append(Data(count: body))
+            return d
+        }
+        let cases: [(String, Data)] = [
+            ("overflows", header(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#)),
+            ("outside", header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, body: 4)),
+            ("does not match", header(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, body: 8)),
+            ("non-negative", header(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}}"#, body: 8)),
+            ("non-negative", header(#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}}"#, body: 8)),
+            ("dtype I64", header(#"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, body: 8)),
+            ("contiguously", header(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, body: 8)),
+            ("trailing", header(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, body: 8)),
+            ("not a JSON object", header("[1,2]")),
+            ("exceeds the file size", Data([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x7B])),
+        ]
+        for (needle, data) in cases {
+            XCTAssertThrowsError(try SafeTensors.parse(data)) { XCTAssertTrue("\($0)".contains(needle), "\(needle): \($0)") }
+        }
+    }
+
+    /// 400 mutated checkpoints (bit flips, overwritten header bytes, truncations): each loads or throws.
+    func testMutatedCheckpointsNeverCrash() throws {
+        let tmp = TempDir()
+        let (_, url) = try saved(tmp)
+        let original = try Data(contentsOf: url)
+        let headerEnd = 8 + Int(original.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        var rng = SeededRandom(seed: 11)
+        var loaded = 0, refused = 0
+        for i in 0..<400 {
+            var d = original
+            switch i % 4 {
+            case 0: d[rng.int(below: headerEnd)] ^= UInt8(1 << rng.int(below: 8))
+            case 1: d[rng.int(below: headerEnd)] = UInt8(ascii: ["9", "0", "-", "e", "\"", ","][rng.int(below: 6)])
+            case 2: d = d.prefix(rng.int(below: d.count))
+            default: d[rng.int(below: d.count)] ^= 0xFF
+            }
+            let bad = tmp.url.appendingPathComponent("m\(i).safetensors")
+            try d.write(to: bad)
+            do { _ = try Checkpoint.load(url: bad); loaded += 1 } catch { refused += 1; XCTAssertFalse("\(error)".contains("\n")) }
+            try? FileManager.default.removeItem(at: bad)
+        }
+        XCTAssertGreaterThan(refused, 300)
+        XCTAssertEqual(loaded + refused, 400)
+    }
+
+    func testWeightsOnlyCheckpointLoadsButDoesNotResume() throws {
+        let tmp = TempDir()
+        let m = try GPT(config: config, seed: 2)
+        let full = tmp.url.appendingPathComponent("full.safetensors"), weights = tmp.url.appendingPathComponent("w.safetensors")
+        try Checkpoint.save(to: full, model: m, step: 1, optimizer: AdamW(layout: m.layout, dim: config.dim), state: nil,
+                            tokenizer: nil, tokensHash: nil, dataDirectory: nil, validation: [])
+        try Checkpoint.save(to: weights, model: m, step: 1, optimizer: nil, state: nil, tokenizer: nil, tokensHash: nil,
+                            dataDirectory: nil, validation: [], dtype: .f16)
+        let a = try Data(contentsOf: full).count, b = try Data(contentsOf: weights).count
+        XCTAssertLessThan(b * 4, a)   // no moments (÷3) and half precision (÷2), less the shared header
+        let back = try Checkpoint.load(url: weights)
+        let x = m.parameters.toArray(), y = back.model.parameters.toArray()
+        for i in 0..<x.count { XCTAssertEqual(y[i], x[i], accuracy: abs(x[i]) / 1024 + 1e-7) }
+        XCTAssertThrowsError(try Checkpoint.loadForResume(url: weights)) { XCTAssertTrue("\($0)".contains("weights-only"), "\($0)") }
+    }
+}
