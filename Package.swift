@@ -16,7 +16,8 @@ let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
-        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"]),
+        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments",
+                                            "Synthetic"]),
     ],
     traits: [
         .trait(name: "MPI", description: "Data-parallel pretraining over MPI (needs libopenmpi-dev: pkg-config ompi-c)."),
@@ -53,9 +54,13 @@ let package = Package(
         .target(name: "Experiments", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
                 swiftSettings: swift5),
 
+        // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
+        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"],
+                swiftSettings: swift5),
+
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments", "Cluster",
+            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments", "Cluster", "Synthetic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -72,6 +77,8 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
     ]

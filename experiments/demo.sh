@@ -2,7 +2,9 @@
 # make demo: the whole lmprobe pipeline on the default data, in about 15 minutes on 2 cores.
 #   IMDb reviews → BPE tokenizer (V = 4096) → GPT (L=4, d=256, cross-entropy, 5 minutes) →
 #   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
-#   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG).
+#   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG);
+#   then a synthetic HMM language with known p*: exact ε, the bound τ + B√(2ε) and probe losses for a few
+#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg), about 1–2 more minutes.
 # Stages whose outputs exist are reused, so a second run only re-prints the report (delete runs/demo to redo).
 set -eu
 cd "$(dirname "$0")/.."
@@ -36,3 +38,6 @@ fi
 
 echo "== 3/3 compare: Rotten Tomatoes, all feature families, ± prompt, BoW baseline → $RUN/report"
 $BIN compare --checkpoint "CE=$RUN/ce" --task rt --out "$RUN/report" --cache "$RUN/features"
+
+echo "== synthetic language with known p*: the paper's bound measured (experiments/synthetic/demo.sh)"
+sh experiments/synthetic/demo.sh "$RUN/synthetic"

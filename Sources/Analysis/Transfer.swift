@@ -34,6 +34,15 @@ public enum Correlation {
         guard x.count == y.count else { return .nan }
         return pearson(ranks(x), ranks(y))
     }
+
+    /// Least-squares slope of y on x (NaN with fewer than 2 points or constant x).
+    public static func slope(_ x: [Double], _ y: [Double]) -> Double {
+        guard x.count == y.count, x.count >= 2 else { return .nan }
+        let n = Double(x.count), mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
+        var sxy = 0.0, sxx = 0.0
+        for i in x.indices { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx) }
+        return sxx > 0 ? sxy / sxx : .nan
+    }
 }
 
 /// The power law ℓ(t) = ℓ∞ + a·t^−b fitted by least squares to (step, validation loss) pairs: for each b on a fine

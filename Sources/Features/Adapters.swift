@@ -8,3 +8,6 @@ extension GPT: ContextEncoder {}  // the members live in Model (GPT.swift), whic
 extension BPETokenizer: FeatureTokenizer {
     public func singleTokenID(_ text: String) -> Int? { id(forToken: text) }
 }
+
+/// Token-id datasets (`*.ids`) are their own tokenisation: the extractor reads them through the identity tokenizer.
+extension TokenIDText: FeatureTokenizer {}

@@ -3,7 +3,8 @@ import Text
 
 /// Where a labelled dataset comes from and how to read it.
 public struct DatasetSource: Codable, Equatable, Sendable {
-    public enum Format: String, Codable, Sendable, CaseIterable { case tsv, csv, jsonl, folders }
+    /// `ids`: the token-id format (`label<TAB>id id …`, `LabelledDataset.readTokenIDs`), read with `TokenIDText`.
+    public enum Format: String, Codable, Sendable, CaseIterable { case tsv, csv, jsonl, folders, ids }
     public var path: String
     public var format: Format
     public var textColumn: String = "text"
@@ -30,6 +31,7 @@ public struct DatasetSource: Codable, Equatable, Sendable {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "csv": return .csv
         case "jsonl", "json": return .jsonl
+        case "ids": return .ids
         default: return .tsv
         }
     }
@@ -55,6 +57,9 @@ public struct DatasetSource: Codable, Equatable, Sendable {
             if parsedFilter != nil { throw FeatureError.badArgument("--filter is supported for CSV datasets only") }
             ds = try LabelledDataset.readJSONL(url, textField: textColumn, labelField: labelColumn, detokenize: det,
                                                classNames: classNames)
+        case .ids:
+            if parsedFilter != nil { throw FeatureError.badArgument("--filter is supported for CSV datasets only") }
+            ds = try LabelledDataset.readTokenIDs(url, classNames: classNames)
         case .folders:
             ds = try LabelledDataset.readFolders(url, detokenize: det, latin1Fallback: latin1Fallback ?? false)
             if let names = classNames, names != ds.classNames {

@@ -20,6 +20,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalEvery = 200
     public var evalBatches = 8
     public var checkpointEvery = 500
+    /// Further steps to checkpoint at (e.g. log-spaced, for measurements across training); nil: none.
+    public var checkpointAt: [Int]? = nil
     /// When set, `checkpointEvery` becomes ⌈total steps / this count⌉ once the total is known (at start with
     /// `steps`, after the probe steps with a time budget): at most this many evenly spaced checkpoints, the final
     /// one last (exactly this many unless ⌈total / count⌉ rounding leaves one fewer, e.g. total 9, count 4).
@@ -59,6 +61,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try range("eval-batches", evalBatches, 1, TrainingOptions.maxEvalBatches)
         try range("checkpoint-every", checkpointEvery, 1, TrainingOptions.maxSteps)
         try range("log-every", logEvery, 1, TrainingOptions.maxSteps)
+        if let a = checkpointAt, a.contains(where: { $0 < 1 || $0 > TrainingOptions.maxSteps }) {
+            throw bad("--checkpoint-at steps must be in 1...\(TrainingOptions.maxSteps)")
+        }
         if let n = checkpointCount { try range("checkpoints", n, 1, TrainingOptions.maxSteps) }
     }
 }
@@ -453,7 +458,7 @@ public final class Trainer {
                 writeLog([("step", v.step), ("tokens", state.tokensSeen), ("val_loss", v.loss),
                           ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
             }
-            if state.step % state.options.checkpointEvery == 0 && !done && root {
+            if (state.step % state.options.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done && root {
                 report(.checkpoint(try saveCheckpoint(final: false)))
             }
             if interrupted { break }

@@ -56,6 +56,11 @@ public enum LogisticMulticlass: String, Codable, CaseIterable, Sendable {
 
 /// Multinomial (K ≥ 3) / binary (K = 2) logistic regression with sklearn's L2 objective, and C by stratified CV.
 public enum LogisticRegression {
+    /// What `fitCV` maximises over the C grid: mean fold accuracy (sklearn's default), or mean fold −log-loss
+    /// (sklearn `scoring="neg_log_loss"`; for measuring the probe's loss rather than its accuracy).
+    /// With `.logLoss`, `foldAccuracy`/`cvAccuracy` hold the fold / mean −log-loss.
+    public enum CVScoring: String, CaseIterable, Sendable { case accuracy, logLoss = "log-loss" }
+
     /// logspace(−6, 4, 11): one value per decade over ten decades (wider than sklearn's Cs=10 = 10⁻⁴…10⁴ on the
     /// small side, where the paper's grid starts).
     public static let defaultCs = logspace(-6, 4, 11)
@@ -86,7 +91,8 @@ public enum LogisticRegression {
     public static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double] = defaultCs,
                                             folds: Int = 5, standardize: Bool = false, tolerance: Double = 1e-8,
                                             maxIterations: Int = 1000, multiclass: LogisticMulticlass = .multinomial,
-                                            extension: GridExtension? = .logistic) throws -> LogisticModel {
+                                            extension: GridExtension? = .logistic,
+                                            scoring: CVScoring = .accuracy) throws -> LogisticModel {
         try validateTraining(x, labels, classes: classes)
         guard !Cs.isEmpty else { throw ProbeError.invalidArgument("the C grid is empty") }
         for c in Cs where !(c > 0 && c.isFinite) {
@@ -98,17 +104,17 @@ public enum LogisticRegression {
         if multiclass == .oneVsRest && classes > 2 {
             return try fitOneVsRest(x: x, labels: labels, classes: classes, Cs: Cs, folds: folds,
                                     assignment: assignment, standardize: standardize, tolerance: tolerance,
-                                    maxIterations: maxIterations, extension: `extension`)
+                                    maxIterations: maxIterations, extension: `extension`, scoring: scoring)
         }
         return try fitCV(x: x, labels: labels, classes: classes, Cs: Cs, folds: folds, assignment: assignment,
                          standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
-                         extension: `extension`)
+                         extension: `extension`, scoring: scoring)
     }
 
     /// CV over `Cs` on a given fold assignment, with grid extension, then the refit.
     static func fitCV<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double], folds: Int,
                                      assignment: [Int], standardize: Bool, tolerance: Double, maxIterations: Int,
-                                     extension: GridExtension?) throws -> LogisticModel {
+                                     extension: GridExtension?, scoring: CVScoring = .accuracy) throws -> LogisticModel {
         // Each fold's problem is centred once and kept for the extension rounds.
         var problems: [(Problem, [Int], Matrix<T>)] = []
         for fold in 0..<folds {
@@ -129,8 +135,17 @@ public enum LogisticRegression {
                 for c in next {
                     _ = problem.solve(theta, C: c, tolerance: tolerance, maxIterations: maxIterations)
                     let (w, b) = problem.rawCoefficients(theta)
-                    let predicted = classesFromScores(try linearScores(xTest, coefficients: w, intercepts: b))
-                    scores[fold].append(Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count))
+                    let logits = try linearScores(xTest, coefficients: w, intercepts: b)
+                    switch scoring {
+                    case .accuracy:
+                        let predicted = classesFromScores(logits)
+                        scores[fold].append(Double(zip(predicted, yTest).filter { $0 == $1 }.count) / Double(yTest.count))
+                    case .logLoss:
+                        let p = probabilities(fromLogits: logits, classes: classes)
+                        var s = 0.0
+                        for (i, t) in yTest.enumerated() { s += Foundation.log(max(p[i, t], 1e-300)) }
+                        scores[fold].append(s / Double(yTest.count))    // −log-loss: higher is better
+                    }
                 }
             }
             grid += next
@@ -156,7 +171,8 @@ public enum LogisticRegression {
     /// decision values, prediction their argmax, probabilities the sigmoids normalised to sum to one (sklearn).
     static func fitOneVsRest<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, Cs: [Double], folds: Int,
                                             assignment: [Int], standardize: Bool, tolerance: Double,
-                                            maxIterations: Int, extension: GridExtension?) throws -> LogisticModel {
+                                            maxIterations: Int, extension: GridExtension?,
+                                            scoring: CVScoring = .accuracy) throws -> LogisticModel {
         let d = x.cols
         let w = Matrix<Double>(rows: d, cols: classes)
         var b = [Double](repeating: 0, count: classes), perClass: [Double] = [], iterations = 0, converged = true
@@ -165,7 +181,7 @@ public enum LogisticRegression {
             let binary = labels.map { $0 == k ? 1 : 0 }
             let m = try fitCV(x: x, labels: binary, classes: 2, Cs: Cs, folds: folds, assignment: assignment,
                               standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
-                              extension: `extension`)
+                              extension: `extension`, scoring: scoring)
             for j in 0..<d { w[j, k] = m.coefficients[j, 0] }
             b[k] = m.intercepts[0]
             perClass.append(m.C)

@@ -301,48 +301,40 @@ public enum Corpus {
         }
         guard let eot = tokenizer.eotToken else { throw TextError("the tokenizer has no \(BPETokenizer.endOfText) token") }
         try tokenizer.save(directory: out)
-        let wide = tokenizer.vocabSize > 65536
+        let wide = TokenFile.dtype(vocabSize: tokenizer.vocabSize) == "uint32"
         let totalBytes = docs.reduce(0) { $0 + $1.utf8.count }
         var doneBytes = 0
         var caches: [BPETokenizer.Cache] = []
         progress?(0, totalBytes)
-        func write(_ split: [String], name: String) throws -> Int {
+        func write(_ docs: [String], split: TokenFile.Split) throws -> Int {
             var data = Data()
             var tokens = 0
             let batch = max(256, Threads.count * 64)
-            for lo in stride(from: 0, to: split.count, by: batch) {
-                let part = Array(split[lo..<min(split.count, lo + batch)])
+            for lo in stride(from: 0, to: docs.count, by: batch) {
+                let part = Array(docs[lo..<min(docs.count, lo + batch)])
                 let encoded = tokenizer.encodeBatch(part, caches: &caches)
-                var buf: [UInt8] = []
                 for ids in encoded {
                     tokens += ids.count + 1
-                    for id in [Int32(eot)] + ids {
-                        let v = UInt32(id)
-                        buf.append(UInt8(v & 0xFF)); buf.append(UInt8((v >> 8) & 0xFF))
-                        if wide { buf.append(UInt8((v >> 16) & 0xFF)); buf.append(UInt8(v >> 24)) }
-                    }
+                    ([Int32(eot)] + ids).withUnsafeBufferPointer { TokenFile.append($0, wide: wide, to: &data) }
                 }
-                data.append(contentsOf: buf)
                 doneBytes += part.reduce(0) { $0 + $1.utf8.count }
                 progress?(doneBytes, totalBytes)
             }
-            do { try data.write(to: out.appendingPathComponent(name), options: .atomic) }
-            catch { throw TextError(file: out.appendingPathComponent(name), "cannot write (\(ioErrorText(error)))") }
+            try TokenFile.writeSplit(data, split: split, directory: out)
             return tokens
         }
-        let trainTokens = try write(trainDocs, name: "train.bin")
-        let valTokens = try write(valDocs, name: "val.bin")
+        let trainTokens = try write(trainDocs, split: .train)
+        let valTokens = try write(valDocs, split: .val)
         let summary = Summary(vocabSize: tokenizer.vocabSize, dtype: wide ? "uint32" : "uint16", trainTokens: trainTokens,
                               valTokens: valTokens, eotToken: eot, documents: docs.count, trainDocuments: trainDocs.count,
                               valDocuments: valDocs.count, duplicatesRemoved: duplicates, excluded: excluded,
                               sources: sources, trainedTokenizer: options.tokenizer == nil)
         var header: [String: Any] = [
-            "format": TokenFile.format, "vocab_size": summary.vocabSize, "dtype": summary.dtype,
-            "train_tokens": trainTokens, "val_tokens": valTokens, "eot_token": eot, "documents": docs.count,
+            "documents": docs.count,
             "train_documents": trainDocs.count, "val_documents": valDocs.count,
             "duplicates_removed": duplicates, "excluded_documents": excluded,
             "sources": sources.map { ["path": $0.path, "sha256": $0.sha256] },
-            "tokenizer": ".", "tokenizer_trained": summary.trainedTokenizer,
+            "tokenizer_trained": summary.trainedTokenizer,
             "val_fraction": options.valFraction, "seed": options.seed, "doc_split": options.docSplit.rawValue,
             "strip_html_breaks": options.stripHTMLBreaks, "dedupe": options.dedupe,
             "documents_start_with_eot": true,
@@ -350,9 +342,8 @@ public enum Corpus {
         if options.tokenizer == nil { header["min_frequency"] = options.minFrequency }
         if let f = options.csvFilter { header["csv_filter"] = "\(f.column)=\(f.value)" }
         if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
-        let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
-        do { try json.write(to: out.appendingPathComponent("tokens.json"), options: .atomic) }
-        catch { throw TextError(file: out.appendingPathComponent("tokens.json"), "cannot write") }
+        try TokenFile.writeHeader(directory: out, vocabSize: summary.vocabSize, trainTokens: trainTokens,
+                                  valTokens: valTokens, eotToken: eot, tokenizer: ".", extra: header)
         return summary
     }
 }

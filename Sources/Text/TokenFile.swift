@@ -179,6 +179,54 @@ public final class TokenFile: @unchecked Sendable {
     }
 }
 
+// MARK: Writing (the one token-file writer: `tokenize` and `synth generate` both call it)
+
+extension TokenFile {
+    /// The dtype `tokens.json` records for a vocabulary of `vocabSize` ids.
+    public static func dtype(vocabSize: Int) -> String { vocabSize > 65536 ? "uint32" : "uint16" }
+
+    /// Appends `ids` to `data` as little-endian uint16 (or uint32 when `wide`).
+    public static func append(_ ids: UnsafeBufferPointer<Int32>, wide: Bool, to data: inout Data) {
+        let width = wide ? 4 : 2
+        var buf = [UInt8](repeating: 0, count: ids.count &* width)
+        buf.withUnsafeMutableBytes { raw in
+            if wide {
+                for i in 0..<ids.count { raw.storeBytes(of: UInt32(bitPattern: ids[i]).littleEndian, toByteOffset: i &* 4, as: UInt32.self) }
+            } else {
+                for i in 0..<ids.count { raw.storeBytes(of: UInt16(truncatingIfNeeded: ids[i]).littleEndian, toByteOffset: i &* 2, as: UInt16.self) }
+            }
+        }
+        data.append(contentsOf: buf)
+    }
+
+    /// Writes `directory/<split>.bin` atomically (temp file + rename).
+    public static func writeSplit(_ data: Data, split: Split, directory: URL) throws {
+        let url = directory.appendingPathComponent("\(split.rawValue).bin")
+        do { try data.write(to: url, options: .atomic) }
+        catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+    }
+
+    /// Writes `directory/tokens.json` atomically: the fields every reader needs (format, vocab_size, dtype,
+    /// train_tokens, val_tokens, eot_token, tokenizer) plus `extra` (provenance; may not override those).
+    /// Call after both `.bin` files are in place, so a reader never sees a header promising absent tokens.
+    public static func writeHeader(directory: URL, vocabSize: Int, trainTokens: Int, valTokens: Int, eotToken: Int,
+                                   tokenizer: String, extra: [String: Any] = [:]) throws {
+        var header = extra
+        header["format"] = format
+        header["vocab_size"] = vocabSize
+        header["dtype"] = dtype(vocabSize: vocabSize)
+        header["train_tokens"] = trainTokens
+        header["val_tokens"] = valTokens
+        header["eot_token"] = eotToken
+        header["tokenizer"] = tokenizer
+        let url = directory.appendingPathComponent("tokens.json")
+        do {
+            let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
+            try json.write(to: url, options: .atomic)
+        } catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+    }
+}
+
 /// Both splits of a token folder, validated together (one header read), with the checksum pretraining records in
 /// its checkpoints. The one token-file reader of Model and Analysis.
 public final class TokenDataset: @unchecked Sendable {

@@ -8,14 +8,14 @@ import Text
 
 /// How a labelled dataset is read (shared by `extract` and `compare`).
 struct DatasetOptions: ParsableArguments {
-    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, or a folder with one subfolder per class.")
+    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, a folder with one subfolder per class, or a token-id file (*.ids: label<TAB>id id …).")
     var dataset: String
     @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
     var testDataset: String?
     @Option(help: "Hold out this fraction of --dataset as a fixed-seed stratified test split (0: no split).")
     var testFraction: Double = 0
     @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
-    @Option(help: "Dataset format: tsv, csv, jsonl or folders (default: from the path).") var format: String?
+    @Option(help: "Dataset format: tsv, csv, jsonl, folders or ids (default: from the path).") var format: String?
     @Option(help: "CSV column / JSONL field holding the text.") var textColumn = "text"
     @Option(help: "CSV column / JSONL field holding the label.") var labelColumn = "label"
     @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
@@ -28,10 +28,13 @@ struct DatasetOptions: ParsableArguments {
         guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
         guard ["none", "ptb"].contains(detokenize) else { throw ValidationError("--detokenize must be none or ptb") }
         if let f = format, DatasetSource.Format(rawValue: f) == nil {
-            throw ValidationError("--format must be one of tsv, csv, jsonl, folders (got '\(f)')")
+            throw ValidationError("--format must be one of \(DatasetSource.Format.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(f)')")
         }
         if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
     }
+
+    /// Whether the dataset is token ids (read with the identity tokenizer, no BPE).
+    var isTokenIDs: Bool { source(dataset).format == .ids }
 
     func source(_ path: String) -> DatasetSource {
         DatasetSource(path: path, format: format.flatMap(DatasetSource.Format.init(rawValue:)), textColumn: textColumn,
@@ -100,7 +103,20 @@ struct Extract: ParsableCommand {
     }
 
     func extract() throws {
-        let model = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
+        let extractor: FeatureExtractor, ckptURL: URL, ckptSHA: String, tokPath: String
+        if data.isTokenIDs {
+            // Token-id datasets are already tokenised: prompts and words are ids too, checked against V by the extractor.
+            if let p = prompt, TokenIDText.parse(p.replacingOccurrences(of: "{text}", with: "")) == nil {
+                throw CLIError("--prompt '\(p)': a token-id dataset needs a prompt of space-separated token ids")
+            }
+            let c = try ModelLoader.checkpoint(checkpoint)
+            extractor = FeatureExtractor(model: c.checkpoint.model, tokenizer: TokenIDText())
+            (ckptURL, ckptSHA, tokPath) = (c.url, c.sha256, "token ids")
+        } else {
+            let model = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
+            extractor = model.extractor
+            (ckptURL, ckptSHA, tokPath) = (model.url, model.sha256, model.tokenizerPath)
+        }
         var options = ExtractionOptions()
         if let p = prompt { options.prompt = try PromptTemplate(p) }
         if let w = words { options.words = w == "paper" ? WordSubset.paperSentimentWords : WordSubset.parse(w) }
@@ -110,7 +126,6 @@ struct Extract: ParsableCommand {
         options.maxBatchTokens = maxBatchTokens
         options.pooling = pool
         options.layer = layer
-        let extractor = model.extractor
         let splits = try data.load()
         var manifests: [ExtractionManifest] = []
         for var split in splits {
@@ -122,7 +137,7 @@ struct Extract: ParsableCommand {
                 part = p
             }
             let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
-            let prov = Provenance(checkpoint: model.url.path, checkpointSHA256: model.sha256, tokenizer: model.tokenizerPath,
+            let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptSHA, tokenizer: tokPath,
                                   dataset: split.data.source, datasetSHA256: split.digest, split: split.name,
                                   shard: part)
             let bar = ProgressLine("extract \(split.name)", total: split.data.count, unit: "sent", quiet: json)

@@ -14,7 +14,8 @@ struct LMProbe: ParsableCommand {
         Reproduces Saunshi, Malladi & Arora (ICLR 2021) at CPU scale.
         """,
         version: version,
-        subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Export.self, Bench.self]
+        subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Synth.self,
+                      Export.self, Bench.self]
     )
 }
 

@@ -48,6 +48,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Validate every N steps.") var evalEvery = 200
     @Option(help: "Validation batches.") var evalBatches = 8
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 500
+    @Option(help: "Also checkpoint at these steps, comma-separated (e.g. log-spaced: 10,30,100,300).")
+    var checkpointAt: String?
     @Option(help: "Instead of --checkpoint-every: this many evenly spaced checkpoints over the planned run (with --time-budget, e.g. 9 over 45 minutes = one every ~5 minutes).")
     var checkpoints: Int?
     @Option(help: "Progress line and log entry every N steps.") var logEvery = 10
@@ -116,6 +118,13 @@ struct Pretrain: ParsableCommand {
             o.checkpointCount = checkpoints
             o.logEvery = logEvery; o.seed = seed; o.keepCheckpoints = keepCheckpoints; o.freezePhi = freezePhi
             o.phiFrom = phiFrom
+            if let a = checkpointAt {
+                let steps = a.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !steps.isEmpty, steps.allSatisfy({ $0 != nil }) else {
+                    throw CLIError("--checkpoint-at: expected comma-separated step numbers, got '\(a)'")
+                }
+                o.checkpointAt = steps.map { $0! }
+            }
             trainer = try Trainer(model: model, dataset: dataset, options: o, runDirectory: runDir, ranks: ranks)
             eprint("model \(config), \(model.parameterCount) parameters; data \(dataset.trainCount) train / \(dataset.valCount) val tokens; threads \(Threads.count)\(ranks.map { " × \($0.size) ranks" } ?? "")")
         }

@@ -82,6 +82,12 @@ struct Probe: ParsableCommand {
         // Training rows: features in memory, or merged statistics (streamed).
         let trainSet = stats.isEmpty ? try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train") : nil
         let merged = stats.isEmpty ? nil : try Self.mergeStatistics(stats)
+        // Statistics of extract folders name their feature family: the --test rows must be the same family.
+        if let m = merged, !test.isEmpty,
+           let family = m.sources.compactMap({ $0.tag.flatMap { try? JSONDecoder().decode(ShardIdentity.self, from: Data($0.utf8)) }?.feature }).first,
+           family != feature {
+            throw CLIError("--stats: the statistics are of \(family).npy but --feature is \(feature); give --feature \(family) for the --test folders")
+        }
         let trainName = trainSet?.featuresPath ?? stats.joined(separator: " ")
         let trainLabelValues = trainSet?.labels ?? merged!.labelValues
         let nTrain = trainSet?.labels.count ?? merged!.n, width = trainSet?.features.cols ?? merged!.d

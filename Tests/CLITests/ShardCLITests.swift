@@ -107,6 +107,9 @@ final class ShardCLITests: XCTestCase {
         let statsTwice = try runLMProbe(["probe", "--stats", out + "/shard-0/stats", out + "/shard-1/stats",
                                          out + "/shard-2/stats", out + "/shard-1/stats"])
         XCTAssertTrue(statsTwice.stderr.contains("given twice"), statsTwice.stderr)
+        let family = try runLMProbe(["probe", "--stats"] + [0, 1, 2].map { "\(out)/shard-\($0)/stats" } + ["--test"] + test
+                                    + ["--feature", "phip"])
+        XCTAssertTrue(family.stderr.contains("the statistics are of f.npy but --feature is phip"), family.stderr)
         let bad = try runLMProbe(["extract", "--checkpoint", p + "/run", "--dataset", p + "/data.tsv", "--shard", "3/3",
                                   "--out", p + "/nope"])
         XCTAssertNotEqual(bad.status, 0)

@@ -1,0 +1,310 @@
+import Analysis
+import Features
+import Foundation
+import Linalg
+import Model
+import Probes
+import Text
+
+/// What `lmprobe synth measure` computes for one checkpoint on the held-out pretraining distribution.
+public struct EpsilonEstimate: Codable, Equatable, Sendable {
+    /// ε = E_s KL(p*(·|s) ‖ p_f(s)) over every position of `windows` fresh stationary windows of the model's context
+    /// length (the pretraining distribution of contexts), with the standard error over windows.
+    public var epsilon: Double
+    public var epsilonStandardError: Double
+    /// ε_quad = E_s ½‖Φ(f − f*)‖², f* = (ΦᵀΦ)⁻¹Φᵀp* (the Quad objective's exact excess), for Quad models.
+    public var epsilonQuad: Double?
+    public var epsilonQuadStandardError: Double?
+    /// ℓ_xent(p*) on the same contexts (E H(p*)); the model's cross-entropy is floor + ε.
+    public var floor: Double
+    public var windows: Int
+    public var positions: Int
+
+    enum CodingKeys: String, CodingKey {
+        case epsilon, floor, windows, positions
+        case epsilonStandardError = "epsilon_standard_error", epsilonQuad = "epsilon_quad"
+        case epsilonQuadStandardError = "epsilon_quad_standard_error"
+    }
+}
+
+/// One probe on one feature family of a task's test split.
+public struct SyntheticProbe: Codable, Equatable, Sendable {
+    /// "p_f", "Φp_f", "f" or "p*".
+    public var feature: String
+    /// "logistic" (loss = mean test log-loss, nats) or "ridge" (loss = mean squared error on ±1 targets).
+    public var method: String
+    public var accuracy: Double
+    /// 95 % Wilson interval of the test accuracy.
+    public var accuracyLower: Double
+    public var accuracyUpper: Double
+    public var loss: Double
+    /// C (logistic) or α (ridge) chosen by cross-validation / exact leave-one-out.
+    public var regularisation: Double
+
+    enum CodingKeys: String, CodingKey {
+        case feature, method, accuracy, loss, regularisation
+        case accuracyLower = "accuracy_lower", accuracyUpper = "accuracy_upper"
+    }
+}
+
+/// One checkpoint on one task.
+public struct SyntheticTaskPoint: Codable, Equatable, Sendable {
+    public var task: String
+    /// ε on the task's own test contexts (context + prompt), with its standard error: the ε the bound uses (γ = 1
+    /// because it is measured on the task's distribution itself).
+    public var epsilonTask: Double
+    public var epsilonTaskStandardError: Double
+    /// Natural tasks: τ, B, the bound τ + B√(2ε_task), and ℓ(p_f, κv): the loss of the task's own direction on p_f
+    /// (no fitting) — by Pinsker it can never exceed the bound on the same examples.
+    public var tau: Double?
+    public var B: Double?
+    public var bound: Double?
+    public var directionLoss: Double?
+    /// The theorem read literally: γ = min over task contexts of p_pretrain(s)/p_task(s) ≥ min_k P(prompt | z = k)/T
+    /// (pretraining contexts are window prefixes of a uniformly random length 1…T; γ = 1/T without a prompt), and
+    /// τ + B√(2ε/γ) with ε over the pretraining distribution (the checkpoint's held-out ε).
+    public var gamma: Double?
+    public var boundTheorem: Double?
+    public var probes: [SyntheticProbe]
+
+    enum CodingKeys: String, CodingKey {
+        case task, tau, B, bound, probes, gamma
+        case epsilonTask = "epsilon_task", epsilonTaskStandardError = "epsilon_task_standard_error"
+        case directionLoss = "direction_loss", boundTheorem = "bound_theorem"
+    }
+
+    public func probe(_ feature: String, _ method: String) -> SyntheticProbe? {
+        probes.first { $0.feature == feature && $0.method == method }
+    }
+}
+
+public struct SyntheticCheckpointPoint: Codable, Equatable, Sendable {
+    public var run: String
+    public var objective: String
+    public var model: String
+    public var step: Int
+    public var checkpoint: String
+    public var epsilon: EpsilonEstimate
+    public var tasks: [SyntheticTaskPoint]
+}
+
+/// A task as `measure` uses it: its files plus p* of both splits.
+public struct LoadedSyntheticTask {
+    public let directory: URL
+    public let spec: SyntheticTaskSpec
+    public let train: LabelledDataset
+    public let test: LabelledDataset
+    public let direction: [Double]?
+    /// p*(·|context + prompt), n × V.
+    public let pStarTrain: Matrix<Double>
+    public let pStarTest: Matrix<Double>
+    /// min_k P(prompt | z = k) (1 without a prompt): the prompt's share of γ.
+    public let promptProbabilityMin: Double
+
+    public init(directory: URL, hmm: HiddenMarkovModel) throws {
+        let t = try SyntheticTask.load(directory)
+        guard t.spec.hmmConfig == hmm.config else {
+            throw SyntheticError.file(path: directory.path, message: "drawn from another HMM (\(t.spec.hmm), seed \(t.spec.hmmConfig.seed), K = \(t.spec.hmmConfig.states), V = \(t.spec.hmmConfig.words)) than the one given (seed \(hmm.config.seed), K = \(hmm.states), V = \(hmm.words))")
+        }
+        guard t.direction == nil || t.direction!.count == hmm.words else {
+            throw SyntheticError.file(path: directory.path, message: "direction has \(t.direction!.count) words, the HMM \(hmm.words)")
+        }
+        self.directory = directory
+        spec = t.spec; train = t.train; test = t.test; direction = t.direction
+        func pStar(_ d: LabelledDataset) throws -> Matrix<Double> {
+            var words: [Int32] = []
+            words.reserveCapacity(d.count * t.spec.length)
+            for (i, text) in d.texts.enumerated() {
+                let ids = TokenIDText.parse(text) ?? []
+                guard ids.count == t.spec.length else {
+                    throw SyntheticError.file(path: directory.path, message: "example \(i + 1) has \(ids.count) words, task.json says \(t.spec.length)")
+                }
+                words += ids.map { Int32(truncatingIfNeeded: $0) }
+            }
+            return try hmm.nextWordDistributions(contexts: words, count: d.count, length: t.spec.length,
+                                                 prompt: t.spec.prompt.map { Int32($0) })
+        }
+        pStarTrain = try pStar(train)
+        pStarTest = try pStar(test)
+        promptProbabilityMin = t.spec.prompt.isEmpty ? 1
+            : try hmm.sequenceProbabilityByState(t.spec.prompt.map { Int32($0) }).min() ?? 0
+    }
+}
+
+public struct SyntheticMeasureOptions: Sendable {
+    /// Held-out stationary windows for ε (each contributes context-length positions).
+    public var windows = 320
+    public var seed: UInt64 = 0xE951_1011
+    /// Logistic C grid and folds (chosen by stratified CV log-loss: the measured quantity is the loss), features
+    /// standardised.
+    public var logisticCs = logspace(-2, 2, 5)
+    public var folds = 3
+    /// L-BFGS iteration cap per logistic fit (p_f and p* have V dimensions; an uncapped CV there costs minutes).
+    public var maxIterations = 300
+    public init() {}
+}
+
+public enum SyntheticMeasure {
+    /// ε (and ε_quad for Quad models) on `windows` fresh stationary windows of the model's context length.
+    public static func epsilon(model: GPT, hmm: HiddenMarkovModel, windows: Int, seed: UInt64) throws -> EpsilonEstimate {
+        let T = model.config.context, Vp = model.config.vocabSize, V = hmm.words, d = model.config.dim
+        guard Vp >= V else { throw SyntheticError.badArgument("the model's vocabulary (\(Vp)) is smaller than the HMM's \(V) words") }
+        guard windows >= 2, windows <= 1 << 24 else { throw SyntheticError.badArgument("--windows must be in 2...\(1 << 24)") }
+        let chunk = max(1, min(windows, 4096 / T))
+        let phi = model.phi                                              // Φ: V′ × d
+        let quad = model.config.objective == .quad
+        var gram: Matrix<Double>? = nil, phiD: Matrix<Double>? = nil
+        if quad {
+            let pd = phi.converted(to: Double.self)
+            let g = Matrix<Double>(rows: d, cols: d)
+            try BLAS.gemm(transA: true, pd, pd, into: g)                 // G = ΦᵀΦ   (d × d)
+            gram = g; phiD = pd.rows(0..<V)
+        }
+        var klWindow: [Double] = [], quadWindow: [Double] = [], hWindow: [Double] = []
+        var done = 0, chunkIndex: UInt64 = 0
+        while done < windows {
+            let B = min(chunk, windows - done)
+            let (words, _) = hmm.sampleSequences(count: B, length: T, seed: seed &+ chunkIndex &* 0x9E37_79B9)
+            chunkIndex += 1
+            let beliefs = try words.withUnsafeBufferPointer { try hmm.beliefs(words: $0.baseAddress!, count: B, length: T) }
+            let pStar = try hmm.nextWordDistributions(beliefs: beliefs)  // (B·T) × V
+            let f = try model.contextEmbeddings(tokens: words, batch: B, length: T)   // (B·T) × d
+            let logits = Matrix<Float>(rows: B * T, cols: Vp)
+            try BLAS.gemm(transB: true, f, phi, into: logits)           // z = FΦᵀ   ((B·T) × V′)
+            var kl = [Double](repeating: 0, count: B * T), h = [Double](repeating: 0, count: B * T)
+            kl.withUnsafeMutableBufferPointer { klp in
+                h.withUnsafeMutableBufferPointer { hp in
+                    parallelChunks(B * T, minChunk: 16) { rows in
+                        for r in rows {
+                            let ps = pStar.pointer + r &* V
+                            klp[r] = Divergence.kl(pStar: ps, count: V, logits: logits.pointer + r &* Vp, logitCount: Vp)
+                            hp[r] = Divergence.entropy(ps, count: V)
+                        }
+                    }
+                }
+            }
+            var qx: [Double] = []
+            if quad, let g = gram, let pd = phiD {
+                let r = Matrix<Double>(rows: B * T, cols: d)
+                try BLAS.gemm(pStar, pd, into: r)                        // R = P*Φ   ((B·T) × d)
+                let fStar = try LAPACK.posv(g, r.transposed())           // F*ᵀ = G⁻¹Rᵀ   (d × B·T)
+                let delta = f.converted(to: Double.self)
+                for i in 0..<(B * T) { for j in 0..<d { delta[i, j] -= fStar[j, i] } }
+                let dg = Matrix<Double>(rows: B * T, cols: d)
+                try BLAS.gemm(delta, g, into: dg)                        // ΔG
+                qx = (0..<(B * T)).map { i in
+                    var s = 0.0
+                    for j in 0..<d { s += delta[i, j] * dg[i, j] }
+                    return 0.5 * s
+                }
+            }
+            for b in 0..<B {
+                let range = (b * T)..<((b + 1) * T)
+                klWindow.append(kl[range].reduce(0, +) / Double(T))
+                hWindow.append(h[range].reduce(0, +) / Double(T))
+                if quad { quadWindow.append(qx[range].reduce(0, +) / Double(T)) }
+            }
+            done += B
+        }
+        let (e, se) = meanAndStandardError(klWindow)
+        let q = quad ? meanAndStandardError(quadWindow) : nil
+        return EpsilonEstimate(epsilon: e, epsilonStandardError: se, epsilonQuad: q?.mean, epsilonQuadStandardError: q?.standardError,
+                               floor: meanAndStandardError(hWindow).mean, windows: windows, positions: windows * T)
+    }
+
+    /// KL(p*_i ‖ softmax(z_i)) for every row of `logits` (n × V′) against `pStar` (n × V).
+    public static func klRows(pStar: Matrix<Double>, logits: Matrix<Float>) -> [Double] {
+        var out = [Double](repeating: 0, count: pStar.rows)
+        out.withUnsafeMutableBufferPointer { o in
+            parallelChunks(pStar.rows, minChunk: 16) { rows in
+                for r in rows {
+                    o[r] = Divergence.kl(pStar: pStar.pointer + r &* pStar.stride, count: pStar.cols,
+                                         logits: logits.pointer + r &* logits.stride, logitCount: logits.cols)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Logistic (C by CV, log-loss) and ridge (α by exact LOO, squared error) probes of one feature family.
+    public static func probes<T: BLASScalar>(feature: String, train: Matrix<T>, trainLabels: [Int], test: Matrix<T>,
+                                             testLabels: [Int], options: SyntheticMeasureOptions) throws -> [SyntheticProbe] {
+        let n = testLabels.count
+        let lr = try LogisticRegression.fitCV(x: train, labels: trainLabels, classes: 2, Cs: options.logisticCs,
+                                              folds: options.folds, standardize: true, tolerance: 1e-6,
+                                              maxIterations: options.maxIterations, scoring: .logLoss)
+        let probs = try lr.predictProbabilities(test)
+        let pred = try lr.predict(test)
+        let m = try ClassificationMetrics(predicted: pred, truth: testLabels, classes: 2, probabilities: probs)
+        let correct = zip(pred, testLabels).filter { $0 == $1 }.count
+        let w = try Intervals.wilson(successes: correct, trials: n)
+        var out = [SyntheticProbe(feature: feature, method: "logistic", accuracy: m.accuracy, accuracyLower: w.lower,
+                                  accuracyUpper: w.upper, loss: m.logLoss ?? .nan, regularisation: lr.C)]
+        let ridge = try RidgeClassifier.fit(x: train, labels: trainLabels, classes: 2, standardize: true)
+        let scores = try ridge.decisionFunction(test)
+        var se = 0.0, rc = 0
+        for i in 0..<n {
+            let y: Double = testLabels[i] == 1 ? 1 : -1
+            se += (scores[i, 0] - y) * (scores[i, 0] - y)
+            if (scores[i, 0] > 0 ? 1 : 0) == testLabels[i] { rc += 1 }
+        }
+        let wr = try Intervals.wilson(successes: rc, trials: n)
+        out.append(SyntheticProbe(feature: feature, method: "ridge", accuracy: Double(rc) / Double(n), accuracyLower: wr.lower,
+                                  accuracyUpper: wr.upper, loss: se / Double(n), regularisation: ridge.alpha))
+        return out
+    }
+
+    /// The ceiling: probes on p* itself (τ by fitting, "p*" rows).
+    public static func pStarProbes(_ task: LoadedSyntheticTask, options: SyntheticMeasureOptions) throws -> [SyntheticProbe] {
+        try probes(feature: "p*", train: task.pStarTrain, trainLabels: task.train.labels, test: task.pStarTest,
+                   testLabels: task.test.labels, options: options)
+    }
+
+    /// Extracts f, Φp_f, p_f of the task's splits with `model` into `featureDirectory/{train,test}` (the Features
+    /// stage, token-id input), then measures ε_task, the direction's loss, the bound and every probe.
+    public static func taskPoint(model: GPT, checkpointURL: URL, checkpointSHA256: String, task: LoadedSyntheticTask,
+                                 featureDirectory: URL, options: SyntheticMeasureOptions,
+                                 pretrainingEpsilon: Double? = nil) throws -> SyntheticTaskPoint {
+        let spec = task.spec
+        guard spec.length + spec.prompt.count <= model.config.context else {
+            throw SyntheticError.badArgument("task \(spec.name): contexts of \(spec.length) words + \(spec.prompt.count) prompt words exceed the model's context \(model.config.context)")
+        }
+        let extractor = FeatureExtractor(model: model, tokenizer: TokenIDText())
+        var eo = ExtractionOptions()
+        if !spec.prompt.isEmpty { eo.prompt = try PromptTemplate("{text} " + TokenIDText.text(spec.prompt)) }
+        var loaded: [String: [FeatureFamily: Matrix<Float>]] = [:]
+        for (split, data) in [("train", task.train), ("test", task.test)] {
+            let dir = featureDirectory.appendingPathComponent(split)
+            let path = task.directory.appendingPathComponent("\(split).ids").path
+            let prov = Provenance(checkpoint: checkpointURL.path, checkpointSHA256: checkpointSHA256, tokenizer: "token ids",
+                                  dataset: path, datasetSHA256: try Digest.sha256(path: path), split: split)
+            _ = try extractor.extract(texts: data.texts, labels: data.labels, classNames: data.classNames, to: dir,
+                                      options: eo, provenance: prov)
+            var fam: [FeatureFamily: Matrix<Float>] = [:]
+            for f in [FeatureFamily.f, .phip, .p] { fam[f] = try FeatureFolder.load(dir, family: f, as: Float.self).x }
+            loaded[split] = fam
+        }
+        let fTest = loaded["test"]![.f]!
+        let logits = Matrix<Float>(rows: fTest.rows, cols: model.config.vocabSize)
+        try BLAS.gemm(transB: true, fTest, model.phi, into: logits)      // z = FΦᵀ on the task's test contexts
+        let (eps, epsSE) = meanAndStandardError(klRows(pStar: task.pStarTest, logits: logits))
+        var point = SyntheticTaskPoint(task: spec.name, epsilonTask: eps, epsilonTaskStandardError: epsSE, tau: nil, B: nil,
+                                       bound: nil, directionLoss: nil, gamma: nil, boundTheorem: nil, probes: [])
+        if spec.kind == .natural, let v = task.direction, let k = spec.kappa, let b = spec.bias, let B = spec.B {
+            let s = try SyntheticTask.scores(loaded["test"]![.p]!, direction: v)
+            point.directionLoss = SyntheticTask.directionLoss(scores: s, labels: task.test.labels, kappa: k, bias: b).mean
+            point.tau = spec.tau; point.B = B
+            point.bound = spec.tau + B * (2 * max(eps, 0)).squareRoot()
+            if let e = pretrainingEpsilon {
+                let g = task.promptProbabilityMin / Double(model.config.context)
+                point.gamma = g
+                point.boundTheorem = g > 0 ? spec.tau + B * (2 * max(e, 0) / g).squareRoot() : .infinity
+            }
+        }
+        for (name, fam) in [("p_f", FeatureFamily.p), ("Φp_f", .phip), ("f", .f)] {
+            point.probes += try probes(feature: name, train: loaded["train"]![fam]!, trainLabels: task.train.labels,
+                                       test: loaded["test"]![fam]!, testLabels: task.test.labels, options: options)
+        }
+        return point
+    }
+}

@@ -1,0 +1,184 @@
+import Analysis
+import Foundation
+
+/// Everything `lmprobe synth measure` found: the language, the tasks with their ceilings, and every checkpoint.
+public struct SyntheticReport: Codable, Sendable {
+    public struct HMMSummary: Codable, Sendable {
+        public var directory: String
+        public var config: HMMConfig
+        /// Entropy rate (nats/word) with its standard error, and ℓ_xent(p*) of windows of the models' context.
+        public var entropyRate: Double
+        public var entropyRateStandardError: Double
+        enum CodingKeys: String, CodingKey {
+            case directory, config
+            case entropyRate = "entropy_rate", entropyRateStandardError = "entropy_rate_standard_error"
+        }
+    }
+
+    public struct TaskSummary: Codable, Sendable {
+        public var spec: SyntheticTaskSpec
+        public var directory: String
+        /// Probes on p* itself: the logistic one's test loss is τ by fitting.
+        public var pStar: [SyntheticProbe]
+        enum CodingKeys: String, CodingKey { case spec, directory, pStar = "p_star" }
+    }
+
+    /// Log–log slope of the excess probe loss over τ against ε (points with positive excess only).
+    public struct Slope: Codable, Sendable {
+        public var task: String
+        public var objective: String
+        public var quantity: String
+        public var slope: Double
+        public var points: Int
+    }
+
+    public var tool = "lmprobe synth measure"
+    public var createdAt: String
+    public var settings: [String: String]
+    public var hmm: HMMSummary
+    public var tasks: [TaskSummary]
+    public var checkpoints: [SyntheticCheckpointPoint]
+    public var slopes: [Slope] = []
+
+    enum CodingKeys: String, CodingKey {
+        case tool, settings, hmm, tasks, checkpoints, slopes
+        case createdAt = "created_at"
+    }
+
+    public init(settings: [String: String], hmm: HMMSummary, tasks: [TaskSummary], checkpoints: [SyntheticCheckpointPoint]) {
+        let f = ISO8601DateFormatter()
+        createdAt = f.string(from: Date())
+        self.settings = settings; self.hmm = hmm; self.tasks = tasks; self.checkpoints = checkpoints
+        slopes = computeSlopes()
+    }
+
+    func computeSlopes() -> [Slope] {
+        var out: [Slope] = []
+        for t in tasks where t.spec.kind == .natural {
+            let tauFit = t.pStar.first { $0.method == "logistic" }?.loss ?? t.spec.tau
+            for obj in Array(Set(checkpoints.map(\.objective))).sorted() {
+                let pts = checkpoints.filter { $0.objective == obj }.compactMap { c in c.tasks.first { $0.task == t.spec.name } }
+                for (quantity, value, base) in [("ℓ(p_f, κv) − τ", { (p: SyntheticTaskPoint) in p.directionLoss }, t.spec.tau),
+                                                ("logistic probe on p_f − τ_fit", { (p: SyntheticTaskPoint) in p.probe("p_f", "logistic")?.loss }, tauFit)] {
+                    var xs: [Double] = [], ys: [Double] = []
+                    for p in pts {
+                        if let v = value(p), v - base > 0, p.epsilonTask > 0 { xs.append(log(p.epsilonTask)); ys.append(log(v - base)) }
+                    }
+                    out.append(Slope(task: t.spec.name, objective: obj, quantity: quantity,
+                                     slope: Correlation.slope(xs, ys), points: xs.count))
+                }
+            }
+        }
+        return out
+    }
+
+    static func f(_ x: Double?, _ digits: Int = 4) -> String {
+        guard let x, x.isFinite else { return "–" }
+        return String(format: "%.\(digits)f", x)
+    }
+
+    static func acc(_ p: SyntheticProbe?) -> String {
+        guard let p else { return "–" }
+        return String(format: "%.1f [%.1f, %.1f]", 100 * p.accuracy, 100 * p.accuracyLower, 100 * p.accuracyUpper)
+    }
+
+    public func markdown() -> String {
+        var s = "# Synthetic language: the paper's theorem measured\n\n"
+        s += "HMM `\(hmm.directory)`: K = \(hmm.config.states) states, V = \(hmm.config.words) words, Dirichlet("
+        s += "\(hmm.config.emissionConcentration)) emissions, Dirichlet(\(hmm.config.transitionConcentration)) transitions, "
+        s += "\(hmm.config.classes) word classes of \(hmm.config.classSize), seed \(hmm.config.seed). "
+        s += "Entropy rate \(Self.f(hmm.entropyRate)) ± \(Self.f(hmm.entropyRateStandardError)) nats/word.\n\n"
+        s += "ε = E_s KL(p*(·|s) ‖ p_f(s)) on held-out stationary windows (every position; ± standard error over windows); "
+        s += "ε_task on the task's test contexts; bound = τ + B·√(2·ε_task) (γ = 1: measured on the task's own contexts); "
+        s += "bound (ε/γ) = τ + B·√(2ε/γ), the theorem read literally with the pretraining ε and γ = min_k P(prompt | z = k)/T. "
+        s += "ℓ(p_f, κv) is the task's own direction applied to p_f without fitting. Probe losses: logistic test log-loss (nats), "
+        s += "C by \(settings["folds"] ?? "3")-fold CV log-loss over {\(settings["logistic_Cs"] ?? "")}, at most \(settings["max_iterations"] ?? "–") L-BFGS iterations; accuracies in % with 95 % Wilson intervals.\n\n"
+        for t in tasks {
+            let spec = t.spec
+            s += "## Task `\(spec.name)` (\(spec.kind.rawValue)"
+            if spec.kind == .natural { s += ", \(spec.label?.rawValue ?? "") labels, direction \(spec.direction?.rawValue ?? "")" }
+            else { s += ", parity of the hidden state \(spec.lag ?? 0) words before the last" }
+            s += ")\n\n"
+            s += "\(spec.trainCount) train / \(spec.testCount) test contexts of \(spec.length) words"
+            s += spec.prompt.isEmpty ? "" : " + prompt \(spec.prompt)"
+            s += "; majority class \(Self.f(100 * spec.majority, 1)) %. "
+            if spec.kind == .natural {
+                s += "κ = B = \(Self.f(spec.B, 2)), τ = ℓ_T(p*, κv) = \(Self.f(spec.tau)) ± \(Self.f(spec.tauStandardError))"
+                if let e = spec.tauExpected { s += " (expectation over labels \(Self.f(e)))" }
+                s += ". "
+            } else {
+                s += "Loss of no features (label entropy) \(Self.f(spec.tau)). "
+            }
+            let lp = t.pStar.first { $0.method == "logistic" }, rp = t.pStar.first { $0.method == "ridge" }
+            s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp)).\n\n"
+            s += "| run | objective | step | ε | ε_quad | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
+            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            for c in checkpoints {
+                guard let p = c.tasks.first(where: { $0.task == spec.name }) else { continue }
+                s += "| \(c.run) | \(c.objective) | \(c.step) | \(Self.f(c.epsilon.epsilon)) ± \(Self.f(c.epsilon.epsilonStandardError)) | "
+                s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
+                s += "\(Self.f(p.probe("p_f", "logistic")?.loss)) | \(Self.f(p.probe("Φp_f", "logistic")?.loss)) | "
+                s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
+                s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | "
+                s += "\(Self.acc(p.probe("p_f", "ridge"))) | \(Self.acc(p.probe("f", "ridge"))) |\n"
+            }
+            let sl = slopes.filter { $0.task == spec.name }
+            if !sl.isEmpty {
+                s += "\nLog–log slope against ε_task (theory: ≤ ½):\n\n| objective | quantity | slope | points |\n|---|---|---:|---:|\n"
+                for x in sl { s += "| \(x.objective) | \(x.quantity) | \(Self.f(x.slope, 3)) | \(x.points) |\n" }
+            }
+            s += "\n"
+        }
+        return s
+    }
+
+    /// For Quad runs: logistic probe losses on f and Φp_f against √ε_quad (the Quad objective's own excess, by which
+    /// the paper bounds f on Φ-natural tasks), with τ by fitting on p* as a line. Nil without Quad checkpoints.
+    public func svgQuad(task name: String) -> String? {
+        guard let t = tasks.first(where: { $0.spec.name == name }) else { return nil }
+        let quad = checkpoints.filter { $0.epsilon.epsilonQuad != nil }
+        guard !quad.isEmpty else { return nil }
+        var series: [(name: String, points: [(x: Double, y: Double)])] = []
+        var xmax = 0.0
+        for (feature, label) in [("f", "f"), ("Φp_f", "Φp_f")] {
+            let pts: [(x: Double, y: Double)] = quad.compactMap { c in
+                guard let q = c.epsilon.epsilonQuad, let p = c.tasks.first(where: { $0.task == name }),
+                      let y = p.probe(feature, "logistic")?.loss else { return nil }
+                return (max(q, 0).squareRoot(), y)
+            }
+            xmax = max(xmax, pts.map(\.x).max() ?? 0)
+            series.append(("Quad: logistic probe on \(label)", pts))
+        }
+        if let tauFit = t.pStar.first(where: { $0.method == "logistic" })?.loss {
+            series.append(("τ by fitting on p*", [(0, tauFit), (xmax, tauFit)]))
+        }
+        return SVGChart.lines(title: "Task \(name): Quad probe loss against √ε_quad", xLabel: "√ε_quad",
+                              yLabel: "test logistic loss (nats)", series: series, percent: false)
+    }
+
+    /// Probe loss against √ε_task for a natural task, with the bound τ + B·√2·x as a line (cut where it leaves the
+    /// plotted range) and τ; CE and Quad points in their own colours.
+    public func svg(task name: String) -> String? {
+        guard let t = tasks.first(where: { $0.spec.name == name }), t.spec.kind == .natural, let B = t.spec.B else { return nil }
+        var series: [(name: String, points: [(x: Double, y: Double)])] = []
+        let objectives = Array(Set(checkpoints.map(\.objective))).sorted()
+        var ys: [Double] = [t.spec.tau], xmax = 0.0
+        for (label, value) in [("logistic probe on p_f", { (p: SyntheticTaskPoint) in p.probe("p_f", "logistic")?.loss }),
+                               ("ℓ(p_f, κv)", { (p: SyntheticTaskPoint) in p.directionLoss })] {
+            for obj in objectives {
+                let pts: [(x: Double, y: Double)] = checkpoints.filter { $0.objective == obj }.compactMap { c in
+                    guard let p = c.tasks.first(where: { $0.task == name }), let y = value(p) else { return nil }
+                    return (max(p.epsilonTask, 0).squareRoot(), y)
+                }
+                ys += pts.map(\.y); xmax = max(xmax, pts.map(\.x).max() ?? 0)
+                series.append(("\(obj.uppercased()): \(label)", pts))
+            }
+        }
+        let cap = (ys.max() ?? 1) * 1.3
+        let xEnd = min(xmax, max(0, (cap - t.spec.tau) / (B * 2.0.squareRoot())))
+        series.append(("bound τ + B√(2ε)", [(0, t.spec.tau), (xEnd, t.spec.tau + B * 2.0.squareRoot() * xEnd)]))
+        series.append(("τ = ℓ_T(p*, κv)", [(0, t.spec.tau), (xmax, t.spec.tau)]))
+        return SVGChart.lines(title: "Task \(name): probe loss against √ε (B = \(Self.f(B, 1)))", xLabel: "√ε_task",
+                              yLabel: "test logistic loss (nats)", series: series, percent: false)
+    }
+}
