@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Model
 
 /// Does a final LayerNorm put every f(s) on one affine hyperplane?
 ///
@@ -58,5 +59,19 @@ public struct HyperplaneCheck: Codable, Equatable, Sendable {
             s += " with a pseudo-inverse: one direction of f carries no information."
         }
         return s + "\n"
+    }
+}
+
+extension HyperplaneCheck {
+    /// The check with γ and β of `model`'s final LayerNorm (`lnf.weight`, `lnf.bias`; the data-only evidence when the
+    /// model has none).
+    public init(f: Matrix<Float>, model: GPT) throws {
+        var gamma: [Float]? = nil, beta: [Float]? = nil
+        if let w = model.layout.tensor(named: "lnf.weight"), let b = model.layout.tensor(named: "lnf.bias") {
+            let gw = model.tensorView(w), gb = model.tensorView(b)
+            gamma = (0..<gw.cols).map { gw[0, $0] }
+            beta = (0..<gb.cols).map { gb[0, $0] }
+        }
+        try self.init(f: f, gamma: gamma, beta: beta)
     }
 }

@@ -1,15 +1,4 @@
-/// Cluster — ranks and collectives for data-parallel pretraining (`mpirun -np N lmprobe pretrain …`).
-///
-/// Built with the package trait MPI (`swift build --traits MPI`, `make build MPI=1`), `MPICommunicator` wraps
-/// OpenMPI's MPI_COMM_WORLD and conforms to the Trainer's `GradientReducer` (an in-place MPI_Allreduce/MPI_SUM of
-/// the flat gradient block, chunked below 2³¹ elements). Without the trait nothing here links MPI: `Cluster.join()`
-/// returns nil for a plain process and refuses, in one line, a process that a launcher started as one of several
-/// ranks — so a build without MPI never trains N independent copies by mistake.
-///
-/// Guaranteed: every rank that `join()`s has called MPI_Init once, errors of MPI calls are returned (not fatal) and
-/// surface as `ClusterError` naming the call and the rank. Not guaranteed: that a surviving rank notices a dead peer
-/// by itself — OpenMPI's launcher (mpirun/prterun, or srun) does: when a rank exits without MPI_Finalize or is
-/// killed, it terminates the others and prints which rank died (tested in CLITests).
+// The module overview (Cluster's purpose, guarantees and notation) is Cluster.docc/Cluster.md.
 import Foundation
 import Model
 #if MPI

@@ -13,8 +13,8 @@ import Text
 public struct ComparisonSettings: Codable, Sendable {
     public enum PromptMode: String, Codable, Sendable, CaseIterable { case both, with, without }
     public var families: [FeatureFamily] = FeatureFamily.allCases
-    /// Probe methods: "ridge" (closed form, exact LOO over `alphas`) and/or "logistic" (k-fold CV over `Cs`).
-    public var methods: [String] = ["ridge"]
+    /// Probe methods: ridge (closed form, exact LOO over `alphas`) and/or logistic (k-fold CV over `Cs`).
+    public var methods: [ProbeMethod] = [.ridge]
     /// Families the logistic probe skips (p is V-wide and slow to fit iteratively).
     public var logisticSkips: [FeatureFamily] = [.p]
     public var prompts: PromptMode = .both
@@ -63,6 +63,8 @@ public struct TaskOutcome: Codable, Sendable {
     public var bagOfWords: BagOfWordsBaseline?
     /// Overlap of the task's sentences (train + test) with each model's pretraining corpus, by model name.
     public var leakage: [String: LeakageReport]
+    /// What was skipped and why (e.g. subset families for a tokenizer without the task's words).
+    public var notes: [String] = []
 }
 
 /// Model facts recorded in the report.
@@ -102,7 +104,7 @@ public struct ComparisonReport: Codable, Sendable {
             "**\(m.name)** (\(m.config), step \(m.step)" +
                 (m.validationCrossEntropy.map { String(format: ", val CE %.3f", $0) } ?? "") + ")"
         }.joined(separator: "; ") + ".\n"
-        out += "Probes: \(settings.methods.joined(separator: ", ")) on the train split, accuracy (%) on the test split"
+        out += "Probes: \(settings.methods.map(\.rawValue).joined(separator: ", ")) on the train split, accuracy (%) on the test split"
         out += settings.probeProtocol == .paper ? ". " : (settings.standardize ? " (features standardised). " : ". ")
         out += settings.probeProtocol.describe + ".\n\n"
         for t in tasks {
@@ -119,6 +121,7 @@ public struct ComparisonReport: Codable, Sendable {
                 out += "Leakage (\(model)'s pretraining corpus): \(l.leaked) of \(l.sentences - l.notChecked) sentences " +
                     "(≥ \(l.minimumLength) bytes) occur in it; \(l.notChecked) shorter ones not checked.\n"
             }
+            for note in t.notes { out += "Note: \(note).\n" }
             let notes = rs.compactMap { r in r.gridNote.map { "\(r.model) · \(r.prompt == nil ? "no prompt" : "prompt") · \(r.feature): \($0)" } }
             if !notes.isEmpty {
                 out += "\nGrid edges (λ or C at an end of the requested grid):\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n"
@@ -233,9 +236,6 @@ public final class ComparisonRunner {
             for n in names { try PathName.check(n, role: "model name") }
             for t in tasks { try PathName.check(t.name, role: "task name") }
         } catch { throw ExperimentError("compare: \(error)") }
-        for m in settings.methods where !["ridge", "logistic"].contains(m) {
-            throw ExperimentError("compare: unknown probe method '\(m)' (ridge, logistic)")
-        }
         self.models = models; self.tasks = tasks; self.settings = settings; self.cacheDirectory = cacheDirectory
         self.log = log; self.progress = progress
     }
@@ -260,6 +260,14 @@ public final class ComparisonRunner {
             let train = trainSplit.data, test = testSplit.data
             var outcome = TaskOutcome(task: task.name, trainCount: train.count, testCount: test.count,
                                       classNames: train.classNames, prompt: task.prompt, bagOfWords: nil, leakage: [:])
+            // Subset families need a word of the task's list that is a single token of the model's tokenizer.
+            var skips: [String: Set<FeatureFamily>] = [:]
+            for m in loaded where WordSubset(words: task.words, tokenizer: m.tokenizer).count == 0 {
+                skips[m.spec.name] = [.subsetLogits, .subsetProbs]
+                let note = "\(m.spec.name): no word of the task's list is a single token of its tokenizer; subset families skipped"
+                outcome.notes.append(note)
+                log("task \(task.name): \(note)")
+            }
             if settings.bagOfWords {
                 let bow = try bagOfWords(task, trainSplit, testSplit)
                 outcome.bagOfWords = bow
@@ -296,8 +304,9 @@ public final class ComparisonRunner {
             }
             for m in loaded {
                 for p in promptSettings(task) {
-                    let dirs = try features(m, task, trainSplit, testSplit, prompt: p)
-                    results += try probe(m, task, p, dirs, classes: train.classNames.count)
+                    let skip = skips[m.spec.name] ?? []
+                    let dirs = try features(m, task, trainSplit, testSplit, prompt: p, withWords: skip.isEmpty)
+                    results += try probe(m, task, p, dirs, classes: train.classNames.count, skip: skip)
                     results += try readoutRows(m, task, trainSplit, testSplit, prompt: p, classes: train.classNames.count)
                 }
             }
@@ -369,11 +378,12 @@ public final class ComparisonRunner {
             return cached
         }
         log("task \(task.name): bag-of-words baseline (TF-IDF uni+bigrams, ridge on the Gram matrix with exact LOO)")
-        let t0 = Benchmark.now()
+        let t0 = Benchmark.now(), cpu0 = Benchmark.cpuSeconds()
         let bow = try BagOfWordsBaseline(trainTexts: train.data.texts, trainLabels: train.data.labels,
                                          testTexts: test.data.texts, testLabels: test.data.labels,
                                          log: { self.log("task \(task.name): BoW \($0)") })
-        log(String(format: "task %@: BoW %.1f%% (%.1f s)", task.name, 100 * bow.testAccuracy, Benchmark.now() - t0))
+        log(String(format: "task %@: BoW %.1f%% (%.1f s wall, %.1f s CPU on %d threads)", task.name, 100 * bow.testAccuracy,
+                   Benchmark.now() - t0, Benchmark.cpuSeconds() - cpu0, Threads.count))
         try ReportWriter.writeJSON(bow, to: url)
         return bow
     }
@@ -381,13 +391,14 @@ public final class ComparisonRunner {
     /// Feature folders (train, test) for one model × task × prompt, extracted unless a matching cache entry exists.
     /// With a `pooling`/`layer` other than the default only f.npy is extracted (see `ExtractionOptions.layer`).
     func features(_ m: Contender, _ task: TaskSpec, _ train: DatasetSplit, _ test: DatasetSplit,
-                  prompt: String?, pooling: Pooling = .last, layer: Int? = nil) throws -> (train: URL, test: URL) {
+                  prompt: String?, withWords: Bool = true, pooling: Pooling = .last,
+                  layer: Int? = nil) throws -> (train: URL, test: URL) {
         var options = ExtractionOptions()
         options.prompt = try PromptTemplate(prompt ?? "{text}")
         options.pooling = pooling
         options.layer = layer
         let full = options.isDefaultReadout
-        options.words = full ? task.words : []
+        options.words = full && withWords ? task.words : []
         options.pDtype = settings.pDtype
         options.writeFullDistribution = full && settings.families.contains(.p)
         options.maxBatchTokens = settings.maxBatchTokens
@@ -454,25 +465,25 @@ public final class ComparisonRunner {
 
     /// Every family of the settings (or only `only`, then shown as `name` and without the zero-shot row).
     func probe(_ m: Contender, _ task: TaskSpec, _ prompt: String?, _ dirs: (train: URL, test: URL),
-               classes: Int, only: FeatureFamily? = nil, name displayName: String? = nil) throws -> [ProbeResult] {
+               classes: Int, skip: Set<FeatureFamily> = [], only: FeatureFamily? = nil,
+               name displayName: String? = nil) throws -> [ProbeResult] {
         var out: [ProbeResult] = []
         // The paper's "subset" feature is the logits f·Φ_Sᵀ; its protocol has no subset-probability row.
         let families = only.map { [$0] }
             ?? (settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families)
-        for family in families {
+        for family in families where !skip.contains(family) {
             let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
             let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
-            for name in settings.methods {
-                guard let method = FamilyProbe.Method(rawValue: name) else { continue }
+            for method in settings.methods {
                 if method == .logistic && settings.logisticSkips.contains(family) { continue }
                 let t0 = Benchmark.now()
                 let o = try FamilyProbe.run(train: xTrain, yTrain, test: xTest, yTest, classes: classes, family: family,
                                             method: method, settings: settings)
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           displayName ?? family.displayName, name, 100 * o.metrics.accuracy, Benchmark.now() - t0)
+                           displayName ?? family.displayName, method.rawValue, 100 * o.metrics.accuracy, Benchmark.now() - t0)
                     + (o.gridNote.map { " — " + $0 } ?? ""))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
-                                       feature: "\(displayName ?? family.displayName) · \(name)", metrics: o.metrics,
+                                       feature: "\(displayName ?? family.displayName) · \(method.rawValue)", metrics: o.metrics,
                                        probe: o.detail, gridNote: o.gridNote))
             }
         }

@@ -55,3 +55,49 @@ public enum DatasetSplits {
         return (s[0], s[1])
     }
 }
+
+/// The default tasks by name — `compare --task` and `analyze transfer --task` resolve names here.
+public struct TaskCatalog {
+    public let dataDirectory: String
+    public let sstDirectory: String?
+    /// The tasks whose files can be named: rt and bbc always, sst2/sst5 and their -detok variants when
+    /// `sstDirectory` holds sst_train.tsv.
+    public let available: [TaskSpec]
+    public static let names = ["sst2", "sst5", "sst2-detok", "sst5-detok", "rt", "bbc"]
+
+    public init(dataDirectory: String, sstDirectory: String?) {
+        self.dataDirectory = dataDirectory
+        self.sstDirectory = sstDirectory
+        let sst = sstDirectory.flatMap { FileManager.default.fileExists(atPath: $0 + "/sst_train.tsv") ? $0 : nil }
+        var tasks = TaskSpec.defaults(dataDirectory: dataDirectory, sstDirectory: sst)
+        if let sst {
+            tasks += TaskSpec.defaults(dataDirectory: dataDirectory, sstDirectory: sst, detokenizeSST: true)
+                .filter { $0.name.hasSuffix("-detok") }
+        }
+        available = tasks
+    }
+
+    /// The task called `name`, or an error that says whether the name is unknown or its files are missing.
+    public func task(_ name: String) throws -> TaskSpec {
+        if let t = available.first(where: { $0.name == name }) { return t }
+        if name.hasPrefix("sst") && Self.names.contains(name) {
+            throw ExperimentError("--task \(name): SST files not found in --sst-dir \(sstDirectory ?? "(none given)")")
+        }
+        throw ExperimentError("--task: unknown task '\(name)' (\(Self.names.joined(separator: ", ")), or use --tasks-file)")
+    }
+
+    /// The tasks whose data is present, without the -detok variants (compare's default).
+    public var present: [TaskSpec] {
+        available.filter { !$0.name.hasSuffix("-detok") && FileManager.default.fileExists(atPath: $0.train.path) }
+    }
+
+    /// An array of task specs from a JSON file (`--tasks-file`).
+    public static func read(_ path: String) throws -> [TaskSpec] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ExperimentError("--tasks-file \(path): cannot read")
+        }
+        do { return try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
+            throw ExperimentError("--tasks-file \(path): not a JSON array of task specs (\(error))")
+        }
+    }
+}

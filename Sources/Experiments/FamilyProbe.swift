@@ -8,7 +8,7 @@ import Probes
 /// method and the comparison settings (protocol, standardisation, grids) → test metrics with their intervals.
 /// Both commands call it, so the same checkpoint, family and settings give the same accuracy in both.
 public enum FamilyProbe {
-    public enum Method: String, Codable, CaseIterable, Sendable { case ridge, logistic }
+    public typealias Method = ProbeMethod
 
     public struct Outcome {
         public let metrics: ClassificationMetrics

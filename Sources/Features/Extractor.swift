@@ -210,7 +210,9 @@ public final class FeatureExtractor {
         let (ids, truncated) = try encodeInputs(texts, options: options)
         let batches = Self.lengthBatches(ids.map(\.count), maxBatchTokens: options.maxBatchTokens,
                                          maxBatch: options.maxBatch)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw FeatureError.file(path: directory.path, message: "cannot create folder (\(ioErrorText(error)))")
+        }
 
         // Writers for every family; all cancelled on any error so no partial file survives.
         var writers: [String: NPY.RowWriter] = [:]
@@ -309,7 +311,9 @@ extension ExtractionManifest {
     public func write(to url: URL) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try enc.encode(self).write(to: url, options: .atomic)
+        do { try enc.encode(self).write(to: url, options: .atomic) } catch {
+            throw FeatureError.file(path: url.path, message: "cannot write (\(ioErrorText(error)))")
+        }
     }
 
     public static func read(from url: URL) throws -> ExtractionManifest {

@@ -33,6 +33,29 @@ public enum FeatureFolder {
         return (x, labels)
     }
 
+    /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
+    public static func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? {
+        var parts: [Matrix<Float>] = []
+        for d in dirs {
+            let url = d.appendingPathComponent(name + ".npy")
+            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+            let m: Matrix<Float> = try NPY.readMatrix(url)
+            if let first = parts.first, first.cols != m.cols {
+                throw FeatureError.file(path: url.path, message: "\(m.cols) columns but \(dirs[0].path)/\(name).npy has \(first.cols)")
+            }
+            parts.append(m)
+        }
+        guard let first = parts.first else { return nil }
+        if parts.count == 1 { return first }
+        let out = Matrix<Float>(rows: parts.reduce(0) { $0 + $1.rows }, cols: first.cols)
+        var r = 0
+        for p in parts {
+            try out.rows(r..<(r + p.rows)).assign(p)
+            r += p.rows
+        }
+        return out
+    }
+
     public static func manifest(_ directory: URL) throws -> ExtractionManifest {
         try ExtractionManifest.read(from: directory.appendingPathComponent("manifest.json"))
     }

@@ -9,12 +9,17 @@ public enum Benchmark {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// CPU seconds used so far by this process, all threads (user + system): on a loaded machine, the figure
-    /// that other processes' load does not inflate (OpenBLAS threads spinning while they wait still count).
-    public static func processCPUTime() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    /// CPU seconds (user + system) used so far by this process, all threads: on a loaded machine, the CPU time of
+    /// a step divided by the cores it keeps busy estimates its wall time on an idle one.
+    public static func cpuSeconds() -> Double {
+        var u = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        #else
+        getrusage(RUSAGE_SELF, &u)
+        #endif
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6
+            + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
     }
 
     /// Runs `body` once to warm up, then repeatedly until `minSeconds` have passed (at least `minRepeats` times);

@@ -1,103 +1,12 @@
-/// Probes — linear classifiers on frozen features: the paper's measurement instrument.
-///
-/// Notation: X is n × d (rows are examples), labels yᵢ ∈ {0, …, K−1}, K ≥ 2 classes present.
-///
-/// ## Ridge classifier with exact leave-one-out λ selection (`RidgeClassifier.fit`)
-///
-/// Targets. Y is n × K′ with ±1 one-vs-rest entries (Yᵢₖ = +1 if yᵢ = k else −1); for K = 2 a single column
-/// (+1 for class 1, −1 for class 0), K′ = 1. Prediction: argmax over the K′ decision columns, or for K′ = 1 the
-/// sign (score > 0 → class 1, exactly 0 → class 0, as scikit-learn does).
-///
-/// Intercept ("centre X and Y"). The intercept is not penalised. Write μ = column means of X, ȳ = column means of
-/// Y, X_c = X − 1μᵀ, Y_c = Y − 1ȳᵀ. Minimising ‖Y − XW − 1bᵀ‖² + λ‖W‖² over b first gives b = ȳ − Wᵀμ, leaving
-/// the ridge problem W = argmin ‖Y_c − X_c W‖² + λ‖W‖² = (X_cᵀX_c + λI)⁻¹X_cᵀY_c. Reported intercepts are
-/// b = ȳ − Wᵀμ. With `standardize`, X_c is further divided column-wise by the population standard deviation σ
-/// (σ = 0 → 1) before the fit, and W is mapped back (W/σ) so the model applies to raw features.
-///
-/// Exact leave-one-out. The hat matrix of the fit with intercept is H = 11ᵀ/n + X_c(X_cᵀX_c + λI)⁻¹X_cᵀ, and the
-/// LOO residual of example i is eᵢ = ((I − H)Y_c)ᵢ / (1 − Hᵢᵢ) (exact for linear smoothers; Rifkin & Lippert 2007).
-/// Everything for every λ comes from ONE decomposition of one symmetric matrix, in Float64:
-///  * n > d ("cov" mode): S = X_cᵀX_c (d × d) = V diag(ℓ) Vᵀ. With Z = X_c V (n × d) and D = diag(1/(ℓⱼ + λ)):
-///      X_c(S + λI)⁻¹X_cᵀY_c = Z D ZᵀY_c,  hᵢ = diag(X_c(S + λI)⁻¹X_cᵀ)ᵢ = Σⱼ Zᵢⱼ² Dⱼ,  W = V D ZᵀY_c,
-///      eᵢ = (Y_c − Z D ZᵀY_c)ᵢ / (1 − hᵢ − (1 − (Z D Zᵀ1)ᵢ)/n).
-///  * n ≤ d ("gram" mode): S = X_cX_cᵀ (n × n) = Q diag(ℓ) Qᵀ, G = S + λI. Then c = G⁻¹Y_c = Q D QᵀY_c,
-///    I − H = λG⁻¹ − 11ᵀ/n, so eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) with G⁻¹ᵢᵢ = Σⱼ Qᵢⱼ² Dⱼ, and W = X_cᵀc.
-///  * a precomputed kernel (`RidgeClassifier.fit(gram:…)`, for features never held densely such as TF-IDF): K = XXᵀ
-///    is centred, K_c = K − m1ᵀ − 1mᵀ + m̄11ᵀ = X_cX_cᵀ (m = row means), and the gram-mode formulas run on S = K_c —
-///    the same targets, intercept rule and selection. New rows are scored from the cross kernel K_* = X_*Xᵀ,
-///    centred with the training row means: K_*c c + 1ȳᵀ.
-///  The "− …/n" terms are the intercept: scikit-learn's `_RidgeGCV` (dense X, `gcv_mode=None` → "gram" if n ≤ d
-///  else "cov") centres X and Y in `_preprocess_data` and corrects the diagonal by d ← d − (G⁻¹1)ᵢ/n; it evaluates
-///  G⁻¹1 through the decomposition rather than assuming X_cᵀ1 = 0, and so do we. Every λ is then a rescaling.
-///
-///  Three ways to get the decomposition (`RidgeDecomposition`), all exact:
-///  * `.eigen`: `syevd` as above (scikit-learn's route; per λ one diagonal rescaling, all λ in one gemm).
-///  * `.band` and `.tridiagonal` (`.auto`, the default, takes `.band` when min(n, d) > 3000, else `.tridiagonal`):
-///    only an orthogonal reduction S = qᵀBq with B banded — half-bandwidth b = 32 by `sytrd_sy2sb` + `orgqr`
-///    (BLAS-3 throughout), or b = 1 by `sytrd` + `orgtr` (the first stage of `syevd`, half of it memory-bound
-///    `symv`) — skipping the eigensolver and back-transformation altogether.
-///    With E = q (gram) or E = q X_cᵀ (cov), (S + λI)⁻¹ = qᵀ(B + λI)⁻¹q, and with the banded Cholesky
-///    B + λI = L Lᵀ (O(m·b²) per λ):
-///      diag(Eᵀ(B + λI)⁻¹E)ᵢ = ‖L⁻¹E eᵢ‖² = Σₖ (L⁻¹E)ₖᵢ²   — one streaming pass over E for all λ at once,
-///    and (B + λI)⁻¹E[Y_c | 1] is a banded solve. The formulas above hold with Q D Qᵀ replaced by qᵀ(B+λI)⁻¹q
-///    (gram: c = qᵀ(B+λI)⁻¹q Y_c; cov: fitted = Eᵀ(B+λI)⁻¹E Y_c and W = qᵀ(B+λI)⁻¹E Y_c).
-///  Cost: one Gram product (syrk, n·d·m/2 multiply-adds, m = min(n, d)), one reduction (~(8/3)m³, BLAS-3 for
-///  `.band`), in cov mode one n·d² gemm for E, then O(n·m·b·n_λ) streaming work; coefficients only for the chosen λ.
-///
-/// Scores and tie-breaking (scikit-learn's `RidgeClassifierCV`, LOO mode):
-///  * `.squaredError` (sklearn's default, `scoring=None`): mean over all n·K′ entries of eᵢₖ², on the ±1 targets.
-///  * `.accuracy`: the LOO prediction Yᵢ − eᵢ (+ ȳ) is classified by argmax (sign for K′ = 1) and compared with yᵢ.
-///    For K ≥ 3 this equals sklearn's `scoring="accuracy"`. For K = 2 sklearn's LOO accuracy is degenerate (its
-///    identity classifier takes argmax over the single column, so every λ scores 1.0 and the first λ wins); we
-///    compute the real sign-based LOO accuracy instead, so binary `--select accuracy` deliberately differs.
-///  * Ties: the FIRST λ in the given order with the best score wins (sklearn updates only on strict improvement).
-///    λ must be > 0.
-///
-/// Guarantees: with either decomposition, the chosen λ equals scikit-learn's on the committed fixtures
-/// (Tests/ProbesTests/Fixtures: n > d, n < d, n = d, binary and 5-class, accuracy selection, standardised) and
-/// coefficients/intercepts agree to 1e-5 relative (the LOO MSE curve to 1e-8); LOO scores agree with n brute-force
-/// refits to 1e-9. Not guaranteed: the same λ as sklearn when two λ score within rounding of each other.
-/// Features given as Float32 are converted to Float64 while centring; Gram, eigen and LOO work are Float64.
-///
-/// ## Ridge from mergeable sufficient statistics (`RidgeStatistics`)
-///
-/// For features split over shards or larger than RAM: per shard n, μ, the centred XᵀX, the per-label centred sums
-/// and counts (Float64, merged by Chan et al.'s pairwise update), then the same exact-LOO ridge ("cov" formulas
-/// above) from one d × d eigendecomposition plus a second streaming pass over the rows for the per-row leverages.
-/// Same λ as `RidgeClassifier.fit` on the concatenated rows, coefficients to 1e-9 relative (tested).
-///
-/// ## Logistic regression (`LogisticRegression.fit` / `fitCV`)
-///
-/// scikit-learn's `LogisticRegression(C=…)` objective, intercept unpenalised:
-///   K ≥ 3: multinomial softmax, minimise C·Σᵢ −log softmax(Wᵀxᵢ + b)_{yᵢ} + ½‖W‖²_F, W is d × K;
-///   K = 2: one logit column (as sklearn), minimise C·Σᵢ [log(1 + e^{zᵢ}) − yᵢzᵢ] + ½‖w‖², zᵢ = wᵀxᵢ + b.
-/// Solved by L-BFGS (memory 10, strong-Wolfe line search) with gradients through BLAS gemm: logits = X_cW + b,
-/// ∇W = X_cᵀ(P − Y)·C + W. X is centred internally (exact: only the intercept changes) for conditioning. The
-/// softmax intercepts are shift-invariant; like sklearn's gradient path we report the ones summing to zero.
-/// C is chosen by stratified k-fold CV (sklearn's `StratifiedKFold(k)` fold assignment without shuffling) on a
-/// grid (default logspace(−6, 4, 11); sklearn's `Cs=10` is logspace(−4, 4, 10)) by mean fold accuracy, first best on
-/// ties, then refit on all the data. K ≥ 3 classes: multinomial, or one-vs-rest (`LogisticMulticlass`: K binary
-/// problems on the same folds, each with its own C, as sklearn's liblinear `multi_class="ovr"`). Guarantee:
-/// coefficients agree with sklearn to 1e-4 on the fixtures.
-///
-/// ## Grids that cannot silently clip (`GridExtension`, `GridSearch`)
-/// Ridge λ (default logspace(−3, 6, 19)) and logistic C grids grow past an end when the chosen value sits there and
-/// beats its neighbour, up to stated limits (λ 10⁻⁸…10¹², C 10⁻¹⁰…10⁸); every model records what was searched and
-/// whether its choice is still at an end.
-///
-/// ## The paper's protocol (`ProbeProtocol`)
-/// lmprobe's settings and the official evaluation code's, documented side by side.
-///
-/// ## Metrics and uncertainty (`ClassificationMetrics`, `Intervals`, `PairedComparison`)
-/// Accuracy with its 95 % Wilson interval, per-class accuracy (recall of each class), confusion counts (row = truth,
-/// column = prediction), per-example correctness and, for probabilistic models, the mean log-loss with its bootstrap
-/// interval over test examples. Two probes on the same test examples: McNemar exact and mid-p, and the paired
-/// bootstrap of the accuracy difference. Over K resamplings: mean ± sample std (`ResampledScore`).
+// The module overview (Probes's purpose, guarantees and notation) is Probes.docc/Probes.md.
 import Foundation
 import Linalg
 
+/// The linear probes: ridge (closed form, exact LOO λ) and logistic (k-fold CV over C).
+public enum ProbeMethod: String, Codable, CaseIterable, Sendable { case ridge, logistic }
+
 /// Bad probe input or a failed solve. Each description is one line; the CLI prefixes the offending file name.
-public enum ProbeError: Error, CustomStringConvertible, Equatable {
+public enum ProbeError: Error, LocalizedError, CustomStringConvertible, Equatable {
     case empty(String)
     case lengthMismatch(features: Int, labels: Int)
     case nonFinite(row: Int, column: Int)
@@ -360,4 +269,9 @@ public struct GridSearch: Codable, Equatable, Sendable {
         }
         return parts.joined(separator: "; ")
     }
+}
+
+extension ProbeError {
+    /// The one-line description (what `localizedDescription` and the CLI print).
+    public var errorDescription: String? { description }
 }

@@ -243,9 +243,9 @@ public struct DualRidgeModel {
 /// Wall-clock phases of a fit.
 final class PhaseClock {
     var timings: [(phase: String, seconds: Double, cpuSeconds: Double)] = []
-    var clock = Benchmark.now(), cpu = Benchmark.processCPUTime()
+    var clock = Benchmark.now(), cpu = Benchmark.cpuSeconds()
     func lap(_ phase: String) {
-        let t = Benchmark.now(), c = Benchmark.processCPUTime()
+        let t = Benchmark.now(), c = Benchmark.cpuSeconds()
         timings.append((phase, t - clock, c - cpu))
         clock = t; cpu = c
     }
@@ -366,6 +366,28 @@ public enum RidgeClassifier {
         return (band, q)
     }
 
+    /// out ← m ∘ m (entrywise square, same shape, contiguous), in parallel.
+    static func squareEntries(_ m: Matrix<Double>, into out: Matrix<Double>) {
+        let src = m.pointer, dst = out.pointer, count = m.rows * m.cols
+        parallelChunks(count, minChunk: 1 << 16) { range in
+            for t in range { dst[t] = src[t] * src[t] }
+        }
+    }
+
+    /// R (m × w) scaled row-wise by every λ's D: block a (columns a·w ..< (a+1)·w) of the m × (n_λ·w) result is
+    /// diag(dmat[:, a]) R — the right-hand sides of all λ, so one gemm serves them all.
+    static func shiftBlocks(_ r: Matrix<Double>, _ dmat: Matrix<Double>) -> Matrix<Double> {
+        let m = r.rows, w = r.cols, na = dmat.cols
+        let out = Matrix<Double>(rows: m, cols: na * w)
+        for j in 0..<m {
+            for a in 0..<na {
+                let dj = dmat.pointer[j &* na &+ a]
+                for k in 0..<w { out.pointer[j &* (na * w) &+ a &* w &+ k] = r.pointer[j &* w &+ k] * dj }
+            }
+        }
+        return out
+    }
+
     /// D as a matrix: dmat[j, a] = 1 / (ℓⱼ + λ_a).
     static func inverseShifts(_ ell: [Double], _ alphas: [Double]) -> Matrix<Double> {
         Matrix<Double>(rows: ell.count, cols: alphas.count) { j, a in 1 / (ell[j] + alphas[a]) }
@@ -404,22 +426,11 @@ public enum RidgeClassifier {
             clock.lap("eigen")
             let r = try BLAS.matmul(q, targets.yc1, transA: true)   // [QᵀY_c | Qᵀ1]
             let dmat = inverseShifts(ell, alphas)
-            let gdiag: Matrix<Double> = try {           // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
-                let q2 = Matrix<Double>(rows: n, cols: n)
-                let qp = q.pointer, q2p = q2.pointer, count = n * n
-                parallelChunks(count, minChunk: 1 << 16) { range in
-                    for t in range { q2p[t] = qp[t] * qp[t] }
-                }
-                return try BLAS.matmul(q2, dmat)
-            }()
+            let q2 = Matrix<Double>(rows: n, cols: n)
+            squareEntries(q, into: q2)
+            let gdiag = try BLAS.matmul(q2, dmat)       // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
             // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
-            let scaled = Matrix<Double>(rows: n, cols: na * w1)
-            for j in 0..<n {
-                for a in 0..<na {
-                    let dj = dmat.pointer[j &* na &+ a]
-                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
-                }
-            }
+            let scaled = shiftBlocks(r, dmat)
             let cg = try BLAS.matmul(q, scaled)          // n × (n_λ·(K′+1))
             let ldc = na * w1
             for a in 0..<na {
@@ -538,24 +549,12 @@ public enum RidgeClassifier {
             // R = [ZᵀY_c | Zᵀ1] (d × (K′+1)).
             let r = try BLAS.matmul(z, yc1, transA: true)
             // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed in cov mode.
-            let z2 = xc
-            do {
-                let zp = z.pointer, z2p = z2.pointer, count = n * d
-                parallelChunks(count, minChunk: 1 << 16) { range in
-                    for t in range { z2p[t] = zp[t] * zp[t] }
-                }
-            }
+            squareEntries(z, into: xc)
             let dmat = inverseShifts(ell, alphas)
-            let hdiag = try BLAS.matmul(z2, dmat)       // n × n_λ
+            let hdiag = try BLAS.matmul(xc, dmat)       // n × n_λ
             // [Z D ZᵀY_c | Z D Zᵀ1] for every λ in one gemm (Z is packed once): column block a of `fitted`.
             let w1 = kk + 1
-            let scaled = Matrix<Double>(rows: d, cols: na * w1)
-            for j in 0..<d {
-                for a in 0..<na {
-                    let dj = dmat.pointer[j &* na &+ a]
-                    for k in 0..<w1 { scaled.pointer[j &* (na * w1) &+ a &* w1 &+ k] = r.pointer[j &* w1 &+ k] * dj }
-                }
-            }
+            let scaled = shiftBlocks(r, dmat)
             let fitted = try BLAS.matmul(z, scaled)     // n × (n_λ·(K′+1))
             let ldf = na * w1
             let alphaC = Matrix<Double>(rows: n, cols: kk)

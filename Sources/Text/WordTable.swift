@@ -1,3 +1,5 @@
+import Linalg
+
 /// An open-addressing hash table interning byte strings (pre-tokenised words): `index(of:)` returns a dense index
 /// 0, 1, 2, … per distinct word, in first-seen order. Used for word counts in training and for the per-worker cache
 /// of word encodings. A value type (arrays, no class), so workers each own one and hot loops see no exclusivity checks.
@@ -20,17 +22,15 @@ struct WordTable {
 
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
-        // FNV-1a over 8-byte words then the tail, finished with a 64-bit mixer.
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(n)
+        // Linalg's FNV step over 8-byte words, then the tail bytes, then its finaliser.
+        var h = FNV.offset ^ UInt64(n)
         var i = 0
         while i &+ 8 <= n {
-            h = (h ^ UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) &* 0x100_0000_01b3
-            h ^= h >> 29
+            h = FNV.mix(h, UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             i &+= 8
         }
-        while i < n { h = (h ^ UInt64(p[i])) &* 0x100_0000_01b3; i &+= 1 }
-        h ^= h >> 33; h &*= 0xff51_afd7_ed55_8ccd; h ^= h >> 33
-        return h
+        while i < n { h = FNV.mixByte(h, p[i]); i &+= 1 }
+        return FNV.finish(h)
     }
 
     /// Bytes of word `k`.

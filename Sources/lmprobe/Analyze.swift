@@ -81,27 +81,7 @@ struct FeatureCheckOptions: ParsableArguments {
     }
 
     /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
-    func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? {
-        var parts: [Matrix<Float>] = []
-        for d in dirs {
-            let url = d.appendingPathComponent(name + ".npy")
-            guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-            let m: Matrix<Float> = try NPY.readMatrix(url)
-            if let first = parts.first, first.cols != m.cols {
-                throw CLIError("\(url.path): \(m.cols) columns but \(dirs[0].path)/\(name).npy has \(first.cols)")
-            }
-            parts.append(m)
-        }
-        guard let first = parts.first else { return nil }
-        if parts.count == 1 { return first }
-        let out = Matrix<Float>(rows: parts.reduce(0) { $0 + $1.rows }, cols: first.cols)
-        var r = 0
-        for p in parts {
-            try out.rows(r..<(r + p.rows)).assign(p)
-            r += p.rows
-        }
-        return out
-    }
+    func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? { try FeatureFolder.stacked(name, in: dirs) }
 
     /// The feature folders, their checkpoint (with its SHA-256), f(s) stacked over the folders and the checkpoint's Φ
     /// (a V × d view), after checking that f and Φ have the same width d.
@@ -125,13 +105,6 @@ struct FeatureCheckOptions: ParsableArguments {
         return (ckpt, sha)
     }
 
-    /// γ and β of the final LayerNorm.
-    static func finalLayerNorm(_ model: GPT) -> (gamma: [Float], beta: [Float])? {
-        guard let w = model.layout.tensor(named: "lnf.weight"), let b = model.layout.tensor(named: "lnf.bias") else { return nil }
-        let gw = model.tensorView(w), gb = model.tensorView(b)
-        return ((0..<gw.cols).map { gw[0, $0] }, (0..<gb.cols).map { gb[0, $0] })
-    }
-
     func write<R: Encodable>(_ doc: CheckDocument<R>, markdown: String) throws {
         let dir = outURL
         try ReportWriter.writeJSON(doc, to: dir.appendingPathComponent(doc.check + ".json"))
@@ -153,7 +126,6 @@ struct AnalyzeLinearity: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do {
             let (dirs, ckpt, sha, f, phi) = try options.loadContexts()
             let phip = try options.stacked("phip", in: dirs)
             var check: LinearityCheck
@@ -164,18 +136,19 @@ struct AnalyzeLinearity: ParsableCommand {
             } else {
                 check = try LinearityCheck.run(f: f, phi: phi.copy(), heldOutFraction: options.heldOut, seed: options.seed)
             }
-            let ln = FeatureCheckOptions.finalLayerNorm(ckpt.model)
             check.contextSet = options.contextDescription
-            let plane = try HyperplaneCheck(f: f, gamma: ln?.gamma, beta: ln?.beta)
+            let plane = try HyperplaneCheck(f: f, model: ckpt.model)
             var doc = CheckDocument(check: "linearity", settings: [
                 "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features ?? "", "contexts": options.contextDescription,
                 "held_out": "\(options.heldOut)", "seed": "\(options.seed)",
                 "conditional_mean": phip == nil ? "computed from f.npy and Φ" : "phip.npy"], result: check)
             doc.hyperplane = plane
             try options.write(doc, markdown: check.markdown() + "\n" + plane.markdown())
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }
+
+/// The quadratic model of `analyze log-partition` (`LogPartitionCheck.Method` without its parameters).
+enum LogPartitionMethod: String, CaseIterable, ExpressibleByArgument { case pca, kernel }
 
 /// `lmprobe analyze log-partition`: check 1b, log Z(θ) ≈ ½θᵀAθ + bᵀθ + c.
 struct AnalyzeLogPartition: ParsableCommand {
@@ -186,32 +159,29 @@ struct AnalyzeLogPartition: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: FeatureCheckOptions
     @Option(help: "Quadratic model: pca (monomials of the top-k principal components) or kernel ((1 + θᵀθ')² kernel ridge).")
-    var method = "pca"
+    var method: LogPartitionMethod = .pca
     @Option(help: "pca: number of principal components in the quadratic part.") var k = 32
     @Option(help: "kernel: ridge λ relative to trace(K)/n.") var relativeRidge = 1e-6
 
     func validate() throws {
-        guard ["pca", "kernel"].contains(method) else { throw ValidationError("--method must be pca or kernel (got '\(method)')") }
         guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
         guard relativeRidge > 0, relativeRidge.isFinite else { throw ValidationError("--relative-ridge must be positive") }
     }
 
     func run() throws {
         global.apply()
-        do {
             let (_, ckpt, sha, f, phiView) = try options.loadContexts()
             let phi = phiView.copy()
-            let m: LogPartitionCheck.Method = method == "pca" ? .principalComponents(k: k)
+            let m: LogPartitionCheck.Method = method == .pca ? .principalComponents(k: k)
                                                                : .polynomialKernel(relativeRidge: relativeRidge)
             var check = try LogPartitionCheck.run(f: f, phi: phi, method: m, heldOutFraction: options.heldOut,
                                                   seed: options.seed)
             check.contextSet = options.contextDescription
             let doc = CheckDocument(check: "log-partition", settings: [
                 "checkpoint": ckpt.url.path, "checkpoint_sha256": sha, "features": options.features ?? "", "contexts": options.contextDescription,
-                "held_out": "\(options.heldOut)", "seed": "\(options.seed)", "method": method, "k": "\(k)",
+                "held_out": "\(options.heldOut)", "seed": "\(options.seed)", "method": method.rawValue, "k": "\(k)",
                 "relative_ridge": "\(relativeRidge)"], result: check)
             try options.write(doc, markdown: check.markdown())
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
     }
 }
 

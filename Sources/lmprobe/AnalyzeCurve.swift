@@ -20,15 +20,13 @@ struct AnalyzeCurve: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let names = Self.names(runs)
-            let loaded = try zip(runs, names).map { path, name in
-                TrainingCurve.Run(name: name, log: try TrainingLog.read(runDirectory: URL(fileURLWithPath: path)))
-            }
-            try ReportWriter.writeText(try TrainingCurve.svg(loaded, title: title), to: URL(fileURLWithPath: out))
-            print(TrainingCurve.markdown(loaded), terminator: "")
-            eprint("wrote \(out)")
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let names = Self.names(runs)
+        let loaded = try zip(runs, names).map { path, name in
+            TrainingCurve.Run(name: name, log: try TrainingLog.read(runDirectory: URL(fileURLWithPath: path)))
+        }
+        try ReportWriter.writeText(try TrainingCurve.svg(loaded, title: title), to: URL(fileURLWithPath: out))
+        print(TrainingCurve.markdown(loaded), terminator: "")
+        eprint("wrote \(out)")
     }
 
     /// Each run's folder name, or its whole path when two runs share a folder name.

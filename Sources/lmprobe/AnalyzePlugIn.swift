@@ -37,30 +37,28 @@ struct AnalyzePlugIn: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do {
-            let url = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
-            let ref = try Checkpoint.load(url: url)
-            guard let dir = data ?? ref.metadata["data"] else {
-                throw CLIError("\(url.path): records no token folder; give --data")
-            }
-            let tokens = try TokenDataset(directory: URL(fileURLWithPath: dir))
-            let plug = try PlugInQuadLoss.compute(reference: ref.model, data: tokens, batch: batch, maxWindows: maxWindows)
-            var quadLoss: SplitLoss? = nil
-            var settings = ["checkpoint": url.path, "data": dir, "batch": "\(batch)",
-                            "max_windows": maxWindows.map(String.init) ?? "all"]
-            if let q = quad {
-                let qurl = try Checkpoint.resolve(URL(fileURLWithPath: q))
-                let qm = try Checkpoint.load(url: qurl)
-                try PlugInQuadLoss.checkComparable(reference: ref.model, quad: qm.model, quadPath: "--quad " + qurl.path)
-                quadLoss = try qm.model.splitLoss(data: tokens, batch: batch, maxWindows: maxWindows)
-                settings["quad"] = qurl.path
-            }
-            let markdown = plug.markdown(quad: quadLoss)
-            let outURL = URL(fileURLWithPath: out)
-            try ReportWriter.writeJSON(Document(settings: settings, plugIn: plug, quad: quadLoss),
-                                       to: outURL.appendingPathComponent("plug-in.json"))
-            try ReportWriter.writeText(markdown, to: outURL.appendingPathComponent("plug-in.md"))
-            print(markdown, terminator: "")
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let url = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
+        let ref = try Checkpoint.load(url: url)
+        guard let dir = data ?? ref.metadata["data"] else {
+            throw CLIError("\(url.path): records no token folder; give --data")
+        }
+        let tokens = try TokenDataset(directory: URL(fileURLWithPath: dir))
+        let plug = try PlugInQuadLoss.compute(reference: ref.model, data: tokens, batch: batch, maxWindows: maxWindows)
+        var quadLoss: SplitLoss? = nil
+        var settings = ["checkpoint": url.path, "data": dir, "batch": "\(batch)",
+                        "max_windows": maxWindows.map(String.init) ?? "all"]
+        if let q = quad {
+            let qurl = try Checkpoint.resolve(URL(fileURLWithPath: q))
+            let qm = try Checkpoint.load(url: qurl)
+            try PlugInQuadLoss.checkComparable(reference: ref.model, quad: qm.model, quadPath: "--quad " + qurl.path)
+            quadLoss = try qm.model.splitLoss(data: tokens, batch: batch, maxWindows: maxWindows)
+            settings["quad"] = qurl.path
+        }
+        let markdown = plug.markdown(quad: quadLoss)
+        let outURL = URL(fileURLWithPath: out)
+        try ReportWriter.writeJSON(Document(settings: settings, plugIn: plug, quad: quadLoss),
+                                   to: outURL.appendingPathComponent("plug-in.json"))
+        try ReportWriter.writeText(markdown, to: outURL.appendingPathComponent("plug-in.md"))
+        print(markdown, terminator: "")
     }
 }

@@ -26,12 +26,8 @@ struct AnalyzeTransfer: ParsableCommand {
     var runDirectories: [String] = []
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks.") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …).") var sstDir: String?
-    @Option(help: "Labelled dataset (TSV, CSV, JSONL or class folders) instead of --task; needs --test-dataset or --test-fraction.")
-    var dataset: String?
-    @Option(help: "Test set for --dataset.") var testDataset: String?
-    @Option(help: "Test fraction for --dataset (stratified, --split-seed).") var testFraction: Double = 0
-    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false
     @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
@@ -40,8 +36,8 @@ struct AnalyzeTransfer: ParsableCommand {
     @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
     var fMean = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
-    @Option(help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
-    var data: String?
+    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
+    var tokens: String?
     @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
     var maxWindows: Int?
     @Option(help: "Output folder.") var out: String
@@ -49,34 +45,25 @@ struct AnalyzeTransfer: ParsableCommand {
 
     func validate() throws {
         guard !runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
-        guard (task == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
-        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
+        guard (task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
         if let m = maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
     }
 
     func run() throws {
         global.apply()
-        do { try transfer() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        try transfer()
     }
 
     /// The task: name, train/test splits with digests, prompt and words.
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
         if let name = task {
-            let tasks = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir)
-            guard let spec = tasks.first(where: { $0.name == name }) else {
-                throw CLIError("--task: unknown task '\(name)' (known: \(tasks.map(\.name).joined(separator: ", ")); sst2/sst5 need --sst-dir)")
-            }
+            let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
             let (tr, te) = try DatasetSplits.load(spec)
             return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
-        let path = dataset!
-        let splits = try DatasetSplits.load(train: DatasetSource(path: path), test: testDataset.map { DatasetSource(path: $0) },
-                                            testFraction: testFraction, seed: splitSeed)
-        guard splits.count == 2 else {
-            throw CLIError("--dataset \(path): the transfer check needs a test split (--test-dataset or --test-fraction)")
-        }
-        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return (name, splits, "", words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let spec = try data.task(prompt: "", words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let (tr, te) = try DatasetSplits.load(spec)
+        return (spec.name, [tr, te], spec.prompt, spec.words)
     }
 
     func transfer() throws {
@@ -114,7 +101,7 @@ struct AnalyzeTransfer: ParsableCommand {
                 if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
-            let loss = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: data.map { URL(fileURLWithPath: $0) },
+            let loss = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
                                                               maxWindows: maxWindows)
             let ce = loss.crossEntropy, source = loss.description
             let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)

@@ -17,18 +17,17 @@ struct BenchGemm: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Matrix sizes, comma-separated.") var sizes: String = "256,512,1024,2048"
+    @Option(help: "Matrix sizes, comma-separated.") var sizes = CommaList<Int>([256, 512, 1024, 2048])
     @Option(help: "Minimum seconds of timing per measurement.") var seconds: Double = 0.5
     @Flag(help: "Print a JSON array of {\"n\", \"threads\", \"gflops\"}.") var json = false
 
+    func validate() throws {
+        for n in sizes.values where n < 1 { throw ValidationError("--sizes: \(n) is not a positive integer") }
+    }
+
     func run() throws {
         global.apply()
-        let ns = try sizes.split(separator: ",").map { s -> Int in
-            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 else {
-                throw ValidationError("--sizes: '\(s)' is not a positive integer")
-            }
-            return n
-        }
+        let ns = sizes.values
         let all = Threads.count
         let threadCounts = all > 1 ? [1, all] : [1]
         var rows: [(n: Int, threads: Int, gflops: Double)] = []
@@ -38,8 +37,8 @@ struct BenchGemm: ParsableCommand {
             }
         }
         if json {
-            let items = rows.map { "{\"n\":\($0.n),\"threads\":\($0.threads),\"gflops\":\(String(format: "%.2f", $0.gflops))}" }
-            print("[" + items.joined(separator: ",") + "]")
+            struct Row: Encodable { let n: Int, threads: Int, gflops: Double }
+            try printJSON(rows.map { Row(n: $0.n, threads: $0.threads, gflops: $0.gflops) })
         } else {
             print("sgemm (square, row-major, OpenBLAS)")
             print("     n  threads    GFLOP/s")
@@ -50,16 +49,16 @@ struct BenchGemm: ParsableCommand {
 
 /// The model shape every model benchmark takes (defaults: the reference config L=4, d=256, h=4, T=128, V=8192, B=16).
 struct BenchModelOptions: ParsableArguments {
-    @Option(help: "Transformer blocks L.") var layers = 4
-    @Option(help: "Width d.") var dim = 256
-    @Option(help: "Attention heads h.") var heads = 4
-    @Option(help: "Context length T.") var context = 128
+    @OptionGroup var shape: ModelShapeOptions
     @Option(help: "Vocabulary size V.") var vocabSize = 8192
     @Option(help: "Sequences per batch B.") var batch = 16
 
+    var layers: Int { shape.layers }
+    var dim: Int { shape.dim }
+    var heads: Int { shape.heads }
+    var context: Int { shape.context }
+
     func validate() throws {
-        guard layers >= 1, dim >= 1, heads >= 1, context >= 1, vocabSize >= 1, batch >= 1 else {
-            throw ValidationError("--layers, --dim, --heads, --context, --vocab-size, --batch must be ≥ 1")
-        }
+        guard vocabSize >= 1, batch >= 1 else { throw ValidationError("--vocab-size and --batch must be ≥ 1") }
     }
 }

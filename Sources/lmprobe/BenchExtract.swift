@@ -47,14 +47,13 @@ struct BenchExtract: ParsableCommand {
     func run() throws {
         global.apply()
         if let checkpoint {
-            do { try runCheckpoint(URL(fileURLWithPath: checkpoint)) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+            try runCheckpoint(URL(fileURLWithPath: checkpoint))
             return
         }
         let (layers, dim, heads, context, vocabSize, batch) =
             (shape.layers, shape.dim, shape.heads, shape.context, shape.vocabSize, shape.batch)
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize)
-        let model: GPT
-        do { model = try GPT(config: c, seed: 1) } catch { throw CLIError("\(error)") }
+        let model = try GPT(config: c, seed: 1)
         var rng = SeededRandom(seed: 2)
         let B = batch, T = context, d = dim, V = vocabSize, L = layers
         let tokens = (0..<(B * T)).map { _ in Int32(rng.int(below: vocabSize)) }
@@ -93,15 +92,20 @@ struct BenchExtract: ParsableCommand {
         let gflops = Bb * nominal / median / 1e9
         let executedGflops = Bb * executed / median / 1e9
         if json {
-            let fields = [String(format: "\"tokens_per_s\":%.1f", tokS), String(format: "\"gflops\":%.2f", gflops),
-                          String(format: "\"mfu\":%.4f", gflops / ceiling),
-                          String(format: "\"sgemm_ceiling_gflops\":%.2f", ceiling),
-                          String(format: "\"executed_gflops\":%.2f", executedGflops),
-                          String(format: "\"ms_per_forward\":%.2f", median * 1e3),
-                          "\"layers\":\(layers)", "\"dim\":\(dim)", "\"heads\":\(heads)", "\"context\":\(context)",
-                          "\"vocab_size\":\(vocabSize)", "\"batch\":\(batch)", "\"threads\":\(Threads.count)",
-                          "\"path\":\"\(fullForward ? "full" : "last-position")\""]
-            print("{" + fields.joined(separator: ",") + "}")
+            struct Summary: Encodable {
+                let tokensPerS, gflops, mfu, sgemmCeilingGflops, executedGflops, msPerForward: Double
+                let layers, dim, heads, context, vocabSize, batch, threads: Int
+                let path: String
+                enum CodingKeys: String, CodingKey {
+                    case tokensPerS = "tokens_per_s", gflops, mfu, sgemmCeilingGflops = "sgemm_ceiling_gflops"
+                    case executedGflops = "executed_gflops", msPerForward = "ms_per_forward", layers, dim, heads
+                    case context, vocabSize = "vocab_size", batch, threads, path
+                }
+            }
+            try printJSON(Summary(tokensPerS: tokS, gflops: gflops, mfu: gflops / ceiling, sgemmCeilingGflops: ceiling,
+                                  executedGflops: executedGflops, msPerForward: median * 1e3, layers: layers, dim: dim,
+                                  heads: heads, context: context, vocabSize: vocabSize, batch: batch,
+                                  threads: Threads.count, path: fullForward ? "full" : "last-position"))
         } else {
             print("\(c), batch \(batch), \(model.parameterCount) params, \(Threads.count) threads")
             print(String(format: "%.0f tok/s  %.2f ms/forward (median of %d)  %.1f GFLOP/s nominal (%.1f executed)  ceiling %.1f  MFU %.1f%%",

@@ -24,7 +24,7 @@ struct BenchTokenizer: ParsableCommand {
         global.apply()
         let url = URL(fileURLWithPath: file)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw TextError(file: url, "cannot read") }
+        do { data = try Data(contentsOf: url) } catch { throw CLIError("\(url.path): cannot read (\(error.localizedDescription))") }
         if data.isEmpty { throw TextError(file: url, "empty file") }
         let bytes = [UInt8](data)
         let mb = Double(bytes.count) / 1e6
@@ -37,8 +37,18 @@ struct BenchTokenizer: ParsableCommand {
         let t3 = Benchmark.now()
         let trainS = t2 - t0, encodeS = t3 - t2
         if json {
-            print(String(format: "{\"train_s\":%.3f,\"count_s\":%.3f,\"merge_s\":%.3f,\"encode_s\":%.3f,\"encode_mb_per_s\":%.2f,\"tokens\":%d,\"mb\":%.2f,\"threads\":%d,\"vocab_size\":%d,\"distinct_words\":%d}",
-                         trainS, t1 - t0, t2 - t1, encodeS, mb / encodeS, ids.count, mb, Threads.count, tok.vocabSize, counts.distinct))
+            struct Summary: Encodable {
+                let trainS, countS, mergeS, encodeS, encodeMbPerS: Double
+                let tokens: Int, mb: Double, threads, vocabSize, distinctWords: Int
+                enum CodingKeys: String, CodingKey {
+                    case trainS = "train_s", countS = "count_s", mergeS = "merge_s", encodeS = "encode_s"
+                    case encodeMbPerS = "encode_mb_per_s", tokens, mb, threads, vocabSize = "vocab_size"
+                    case distinctWords = "distinct_words"
+                }
+            }
+            try printJSON(Summary(trainS: trainS, countS: t1 - t0, mergeS: t2 - t1, encodeS: encodeS,
+                                  encodeMbPerS: mb / encodeS, tokens: ids.count, mb: mb, threads: Threads.count,
+                                  vocabSize: tok.vocabSize, distinctWords: counts.distinct))
         } else {
             print(String(format: "%@: %.1f MB, %d threads, vocabulary %d", file, mb, Threads.count, tok.vocabSize))
             print(String(format: "train  %.2f s (count words %.2f s, %d distinct; merges %.2f s)", trainS, t1 - t0, counts.distinct, t2 - t1))

@@ -13,7 +13,7 @@ struct BenchTrain: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var shape: BenchModelOptions
-    @Option(help: "ce or quad.") var objective = "ce"
+    @Option(help: "Objective.") var objective: Objective = .ce
     @Flag(help: "Untied Φ.") var untiedPhi = false
     @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 6
     @Flag(help: "Also time the phases (forward, objective, backward, optimizer) of one step.") var breakdown = false
@@ -23,11 +23,9 @@ struct BenchTrain: ParsableCommand {
         global.apply()
         let (layers, dim, heads, context, vocabSize, batch) =
             (shape.layers, shape.dim, shape.heads, shape.context, shape.vocabSize, shape.batch)
-        guard let obj = Objective(rawValue: objective) else { throw CLIError("--objective must be ce or quad") }
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize,
-                          objective: obj, untiedPhi: untiedPhi)
-        let model: GPT
-        do { model = try GPT(config: c, seed: 1) } catch { throw CLIError("\(error)") }
+                          objective: objective, untiedPhi: untiedPhi)
+        let model = try GPT(config: c, seed: 1)
         let opt = AdamW(layout: model.layout, dim: dim)
         var rng = SeededRandom(seed: 2)
         let n = batch * context
@@ -61,16 +59,23 @@ struct BenchTrain: ParsableCommand {
         let tokS = Double(n) / median
         let gflops = tokS * flopsPerToken / 1e9
         if json {
-            var fields = [String(format: "\"tokens_per_s\":%.1f", tokS), String(format: "\"ms_per_step\":%.2f", median * 1e3),
-                          String(format: "\"gflops\":%.2f", gflops), String(format: "\"sgemm_ceiling_gflops\":%.2f", ceiling),
-                          String(format: "\"mfu\":%.4f", gflops / ceiling), "\"objective\":\"\(objective)\"",
-                          "\"layers\":\(layers)", "\"dim\":\(dim)", "\"heads\":\(heads)", "\"context\":\(context)",
-                          "\"vocab_size\":\(vocabSize)", "\"batch\":\(batch)", "\"threads\":\(Threads.count)",
-                          "\"params\":\(model.parameterCount)"]
-            if !phases.isEmpty {
-                fields.append("\"phases_ms\":{" + phases.map { String(format: "\"%@\":%.2f", $0.0, $0.1 * 1e3) }.joined(separator: ",") + "}")
+            struct Summary: Encodable {
+                let tokensPerS, msPerStep, gflops, sgemmCeilingGflops, mfu: Double
+                let objective: String
+                let layers, dim, heads, context, vocabSize, batch, threads, params: Int
+                let phasesMs: [String: Double]?
+                enum CodingKeys: String, CodingKey {
+                    case tokensPerS = "tokens_per_s", msPerStep = "ms_per_step", gflops
+                    case sgemmCeilingGflops = "sgemm_ceiling_gflops", mfu, objective, layers, dim, heads, context
+                    case vocabSize = "vocab_size", batch, threads, params, phasesMs = "phases_ms"
+                }
             }
-            print("{" + fields.joined(separator: ",") + "}")
+            try printJSON(Summary(tokensPerS: tokS, msPerStep: median * 1e3, gflops: gflops, sgemmCeilingGflops: ceiling,
+                                  mfu: gflops / ceiling, objective: objective.rawValue, layers: layers, dim: dim,
+                                  heads: heads, context: context, vocabSize: vocabSize, batch: batch,
+                                  threads: Threads.count, params: model.parameterCount,
+                                  phasesMs: phases.isEmpty ? nil : Dictionary(phases.map { ($0.0, $0.1 * 1e3) },
+                                                                              uniquingKeysWith: +)))
         } else {
             print("\(c), batch \(batch), \(model.parameterCount) params, \(Threads.count) threads")
             print(String(format: "%.0f tok/s  %.1f ms/step (median of %d)  %.1f GFLOP/s  ceiling %.1f  MFU %.1f%%",

@@ -25,16 +25,21 @@ struct Compare: ParsableCommand {
     @Option(help: "JSON file with an array of task specs (name, train, test, prompt, words, classWords).")
     var tasksFile: String?
     @Option(help: "Default data folder (make data).") var dataDir = "data"
-    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv.")
-    var sstDir = "../shared/data/sst"
-    @Option(help: "Prompt settings: both, with, without.") var prompts = "both"
-    @Option(help: "Probe methods, comma-separated: ridge, logistic.") var methods = "ridge"
-    @Option(help: "Feature families, comma-separated: f, phip, p, subset_logits, subset_probs.")
-    var families = "f,phip,p,subset_logits,subset_probs"
+    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (see the README).")
+    var sstDir = "data/sst"
+    @OptionGroup(title: "Your own task (instead of or besides --task)") var data: DatasetOptions
+    @Option(help: "With --dataset: the prompt suffix of the task (default: none).") var prompt: String = ""
+    @Option(help: "With --dataset: the word list of the subset features (default: the paper's sentiment words).")
+    var words: String?
+    @Option(help: "Prompt settings.") var prompts: ComparisonSettings.PromptMode = .both
+    @Option(help: "Probe methods, comma-separated (\(ProbeMethod.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var methods = CommaList<ProbeMethod>([.ridge])
+    @Option(help: "Feature families, comma-separated (\(FeatureFamily.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var families = CommaList<FeatureFamily>(FeatureFamily.allCases)
     @Flag(help: "Do not standardise features before probing.") var noStandardize = false
     @Flag(help: "Skip the bag-of-words baseline.") var noBow = false
     @Flag(help: "Skip the pretraining-corpus overlap check.") var noLeakageCheck = false
-    @Option(help: "dtype of cached p.npy: float32 or float16.") var pDtype = "float32"
+    @Option(help: "dtype of cached p.npy.") var pDtype: ProbabilityDType = .float32
     @Flag(help: "Skip the f_mean(s) row (f averaged over every token, prompt included; one more extraction).")
     var noFMean = false
     @Flag(help: "Add the best layer: ridge on the residual stream after each block (0 = embeddings … L), the layer with the best leave-one-out accuracy reported (L + 1 extractions).")
@@ -49,34 +54,20 @@ struct Compare: ParsableCommand {
 
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one --checkpoint") }
-        guard ComparisonSettings.PromptMode(rawValue: prompts) != nil else {
-            throw ValidationError("--prompts must be both, with or without")
-        }
-        guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1 (got \(seeds))") }
         if cv && seeds < 2 { throw ValidationError("--cv needs --seeds K with K ≥ 2 (the number of folds)") }
     }
 
     func run() throws {
         global.apply()
-        do { try compare() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
-    }
-
-    func compare() throws {
         var settings = ComparisonSettings()
-        settings.prompts = ComparisonSettings.PromptMode(rawValue: prompts)!
-        settings.methods = methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        settings.families = try families.split(separator: ",").map {
-            let name = $0.trimmingCharacters(in: .whitespaces)
-            guard let f = FeatureFamily(rawValue: name) else {
-                throw CLIError("--families: unknown family '\(name)' (f, phip, p, subset_logits, subset_probs)")
-            }
-            return f
-        }
+        settings.prompts = prompts
+        settings.methods = methods.values
+        settings.families = families.values
         settings.standardize = !noStandardize
         settings.bagOfWords = !noBow
         settings.leakageCheck = !noLeakageCheck
-        settings.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        settings.pDtype = pDtype.npyDescr
         settings.meanPooled = !noFMean
         settings.bestLayer = bestLayer
         settings.probeProtocol = probeProtocol
@@ -97,7 +88,6 @@ struct Compare: ParsableCommand {
             log: { eprint("compare: " + $0) },
             progress: { label, done, total in Self.bar(label, done, total) })
         let report = try runner.run()
-        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         try ReportWriter.writeJSON(report, to: outURL.appendingPathComponent("report.json"))
         let md = try report.markdown()
         try ReportWriter.writeText(md, to: outURL.appendingPathComponent("report.md"))
@@ -113,43 +103,22 @@ struct Compare: ParsableCommand {
 
     nonisolated(unsafe) static var bars: [String: ProgressLine] = [:]
     static func bar(_ label: String, _ done: Int, _ total: Int) {
-        let b = bars[label] ?? ProgressLine(label, total: total, unit: "sent")
+        let b = bars[label] ?? ProgressLine(label, total: total, unit: label.hasPrefix("leakage") ? "docs" : "sent")
         bars[label] = b
         b.update(done)
     }
 
     func resolveTasks() throws -> [TaskSpec] {
-        var tasks: [TaskSpec] = []
-        if let f = tasksFile {
-            guard let data = FileManager.default.contents(atPath: f) else { throw CLIError("--tasks-file \(f): cannot read") }
-            do { tasks = try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
-                throw CLIError("--tasks-file \(f): not a JSON array of task specs (\(error))")
-            }
-        }
-        let sstPresent = FileManager.default.fileExists(atPath: sstDir + "/sst_train.tsv")
-        var available = TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstPresent ? sstDir : nil)
-        if sstPresent {
-            available += TaskSpec.defaults(dataDirectory: dataDir, sstDirectory: sstDir, detokenizeSST: true)
-                .filter { $0.name.hasSuffix("-detok") }
-        }
-        for name in taskNames {
-            guard let t = available.first(where: { $0.name == name }) else {
-                let known = ["sst2", "sst5", "sst2-detok", "sst5-detok", "rt", "bbc"]
-                if name.hasPrefix("sst") && known.contains(name) {
-                    throw CLIError("--task \(name): SST files not found in --sst-dir \(sstDir)")
-                }
-                throw CLIError("--task: unknown task '\(name)' (\(known.joined(separator: ", ")), or use --tasks-file)")
-            }
-            tasks.append(t)
+        let catalog = TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir)
+        var tasks = try tasksFile.map(TaskCatalog.read) ?? []
+        tasks += try taskNames.map(catalog.task)
+        if data.dataset != nil {
+            tasks.append(try data.task(prompt: prompt, words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords))
         }
         if tasks.isEmpty {
-            tasks = available.filter { !$0.name.hasSuffix("-detok") }.filter { t in
-                FileManager.default.fileExists(atPath: t.train.path)
-            }
+            tasks = catalog.present
             if tasks.isEmpty { throw CLIError("no task data found: run `make data` or give --task/--tasks-file") }
         }
         return tasks
     }
 }
-
-extension ProbeProtocol: ExpressibleByArgument {}

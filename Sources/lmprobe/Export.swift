@@ -26,7 +26,7 @@ struct Export: ParsableCommand {
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoint).") var tokenizer: String?
 
     func run() throws {
-        do { try export() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        try export()
     }
 
     func export() throws {

@@ -6,49 +6,6 @@ import Linalg
 import Model
 import Text
 
-/// How a labelled dataset is read (shared by `extract` and `compare`).
-struct DatasetOptions: ParsableArguments {
-    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, a folder with one subfolder per class, or a token-id file (*.ids: label<TAB>id id …).")
-    var dataset: String
-    @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
-    var testDataset: String?
-    @Option(help: "Hold out this fraction of --dataset as a fixed-seed stratified test split (0: no split).")
-    var testFraction: Double = 0
-    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
-    @Option(help: "Dataset format: tsv, csv, jsonl, folders or ids (default: from the path).") var format: String?
-    @Option(help: "CSV column / JSONL field holding the text.") var textColumn = "text"
-    @Option(help: "CSV column / JSONL field holding the label.") var labelColumn = "label"
-    @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
-    @Option(help: "Undo tokenisation of the input text: none or ptb (Penn Treebank, as in the SST files).")
-    var detokenize = "none"
-    @Flag(help: "Class folders: read documents that are not valid UTF-8 as ISO Latin-1 (the BBC corpus has some).")
-    var latin1Fallback = false
-
-    func validate() throws {
-        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
-        guard ["none", "ptb"].contains(detokenize) else { throw ValidationError("--detokenize must be none or ptb") }
-        if let f = format, DatasetSource.Format(rawValue: f) == nil {
-            throw ValidationError("--format must be one of \(DatasetSource.Format.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(f)')")
-        }
-        if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
-    }
-
-    /// Whether the dataset is token ids (read with the identity tokenizer, no BPE).
-    var isTokenIDs: Bool { source(dataset).format == .ids }
-
-    func source(_ path: String) -> DatasetSource {
-        DatasetSource(path: path, format: format.flatMap(DatasetSource.Format.init(rawValue:)), textColumn: textColumn,
-                      labelColumn: labelColumn, filter: filter, detokenizePTB: detokenize == "ptb",
-                      latin1Fallback: latin1Fallback)
-    }
-
-    /// Named splits: [all] or [train, test].
-    func load() throws -> [DatasetSplit] {
-        try DatasetSplits.load(train: source(dataset), test: testDataset.map(source), testFraction: testFraction,
-                               seed: splitSeed)
-    }
-}
-
 /// `lmprobe extract`: run a checkpoint over a labelled dataset and write every feature family as .npy.
 struct Extract: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,9 +22,7 @@ struct Extract: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Checkpoint (.safetensors), run folder (its latest checkpoint) or Hugging Face GPT-2 folder.") var checkpoint: String
-    @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
-    var tokenizer: String?
+    @OptionGroup var model: CheckpointOptions
     @OptionGroup var data: DatasetOptions
     @Option(help: "Prompt template: '{text} This movie is', or a suffix such as ' This movie is' (default: none).")
     var prompt: String?
@@ -75,7 +30,7 @@ struct Extract: ParsableCommand {
     var words: String?
     @Option(help: "Zero-shot class words in class order: one word per class (':( :)'), or groups split by '|'.")
     var classWords: String?
-    @Option(help: "dtype of p.npy: float32 or float16.") var pDtype = "float32"
+    @Option(help: "dtype of p.npy.") var pDtype: ProbabilityDType = .float32
     @Flag(help: "Do not write the n × V p.npy.") var noP = false
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
     @Option(help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
@@ -88,7 +43,7 @@ struct Extract: ParsableCommand {
     @Flag(help: "Print a JSON summary (the manifests) instead of text.") var json = false
 
     func validate() throws {
-        guard ["float32", "float16"].contains(pDtype) else { throw ValidationError("--p-dtype must be float32 or float16") }
+        guard data.dataset != nil else { throw ValidationError("give --dataset") }
         guard maxBatchTokens > 0 else { throw ValidationError("--max-batch-tokens must be positive") }
         if let s = shard { do { _ = try Shard.parse(s) } catch { throw ValidationError("\(error)") } }
         if let k = layer, k < 0 { throw ValidationError("--layer must be at least 0 (got \(k))") }
@@ -99,34 +54,30 @@ struct Extract: ParsableCommand {
 
     func run() throws {
         global.apply()
-        do { try extract() } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
-    }
-
-    func extract() throws {
         let extractor: FeatureExtractor, ckptURL: URL, ckptSHA: String, tokPath: String
         if data.isTokenIDs {
             // Token-id datasets are already tokenised: prompts and words are ids too, checked against V by the extractor.
             if let p = prompt, TokenIDText.parse(p.replacingOccurrences(of: "{text}", with: "")) == nil {
                 throw CLIError("--prompt '\(p)': a token-id dataset needs a prompt of space-separated token ids")
             }
-            let c = try ModelLoader.checkpoint(checkpoint)
+            let c = try ModelLoader.checkpoint(model.checkpoint)
             extractor = FeatureExtractor(model: c.checkpoint.model, tokenizer: TokenIDText())
             (ckptURL, ckptSHA, tokPath) = (c.url, c.sha256, "token ids")
         } else {
-            let model = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
-            extractor = model.extractor
-            (ckptURL, ckptSHA, tokPath) = (model.url, model.sha256, model.tokenizerPath)
+            let loaded = try model.load()
+            extractor = loaded.extractor
+            (ckptURL, ckptSHA, tokPath) = (loaded.url, loaded.sha256, loaded.tokenizerPath)
         }
         var options = ExtractionOptions()
         if let p = prompt { options.prompt = try PromptTemplate(p) }
         if let w = words { options.words = w == "paper" ? WordSubset.paperSentimentWords : WordSubset.parse(w) }
         if let cw = classWords { options.classWords = Self.parseClassWords(cw) }
-        options.pDtype = pDtype == "float16" ? "<f2" : "<f4"
+        options.pDtype = pDtype.npyDescr
         options.writeFullDistribution = !noP
         options.maxBatchTokens = maxBatchTokens
         options.pooling = pool
         options.layer = layer
-        let splits = try data.load()
+        let splits = try data.splits()
         var manifests: [ExtractionManifest] = []
         for var split in splits {
             var part: Shard? = nil
@@ -153,15 +104,11 @@ struct Extract: ParsableCommand {
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
                 if let ws = m.wordSubset, !ws.missingWords.isEmpty {
-                    print("  words with no single-token variant: \(ws.missingWords.joined(separator: " "))")
+                    eprint("warning: words with no single-token variant: \(ws.missingWords.joined(separator: " "))")
                 }
             }
         }
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(manifests), as: UTF8.self))
-        }
+        if json { try printJSON(manifests) }
     }
 
     static func parseClassWords(_ s: String) -> [[String]] {

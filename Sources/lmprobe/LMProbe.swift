@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Linalg
 
 /// The lmprobe command line: one subcommand per pipeline stage, parsing and printing only.
@@ -36,7 +37,8 @@ struct GlobalOptions: ParsableArguments {
 }
 
 /// A CLI failure whose description is one line (swift-argument-parser prints it after "Error: ").
-struct CLIError: Error, CustomStringConvertible {
+struct CLIError: Error, LocalizedError, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+    var errorDescription: String? { description }
 }

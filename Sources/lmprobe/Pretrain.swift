@@ -25,12 +25,9 @@ struct Pretrain: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Token directory from `lmprobe tokenize` (tokens.json, train.bin, val.bin).") var data: String
     @Option(help: "Run directory for checkpoints and the log.") var out: String
-    @Option(help: "Transformer blocks L.") var layers = 4
-    @Option(help: "Width d.") var dim = 256
-    @Option(help: "Attention heads h.") var heads = 4
-    @Option(help: "Context length T.") var context = 128
+    @OptionGroup var shape: ModelShapeOptions
     @Option(help: "Vocabulary size V (must match the token files).") var vocabSize: Int?
-    @Option(help: "Objective: ce or quad.") var objective: String = "ce"
+    @Option(help: "Objective: ce (cross-entropy) or quad (the paper's quadratic loss).") var objective: Objective = .ce
     @Flag(help: "Keep Φ separate from the input token embeddings.") var untiedPhi = false
     @Option(help: "Copy Φ from this checkpoint (file, run directory or Hugging Face GPT-2 folder).") var phiFrom: String?
     @Option(help: "Fine-tune: start from this checkpoint's weights and shape (file, run directory or Hugging Face GPT-2 folder); --layers/--dim/--heads/--context/--untied-phi come from it.")
@@ -39,7 +36,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
     @Option(help: "Optimizer steps.") var steps: Int?
-    @Option(help: "Wall-clock budget in minutes (plans the step count after warmup).") var timeBudget: Double?
+    @Option(help: "Wall-clock budget in MINUTES (the step count is planned from the measured step time).")
+    var timeBudget: Double?
     @Option(help: "Peak learning rate.") var lr = 1e-3
     @Option(help: "Final learning rate of the cosine decay.") var minLr = 1e-4
     @Option(help: "Linear warmup steps.") var warmup = 100
@@ -58,6 +56,10 @@ struct Pretrain: ParsableCommand {
     @Flag(help: "Continue the run in --out from its latest checkpoint (other options come from the checkpoint).")
     var resume = false
 
+    func validate() throws {
+        if steps != nil && timeBudget != nil { throw ValidationError("give either --steps or --time-budget, not both") }
+    }
+
     func run() throws {
         global.apply()
         // Several ranks on one node share its cores: without --threads, each takes its share.
@@ -65,10 +67,9 @@ struct Pretrain: ParsableCommand {
             Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
         }
         let ranks: GradientReducer?
-        do { ranks = try Cluster.join() } catch let e as ClusterError { throw CLIError(e.description) }
+        ranks = try Cluster.join()
         defer { Cluster.leave(ranks) }
-        do { try train(ranks: ranks) } catch let e as CLIError { throw e } catch let e as ModelError { throw CLIError(e.description) }
-        catch let e as ClusterError { throw CLIError(e.description) } catch { throw CLIError("\(error)") }
+        try train(ranks: ranks)
     }
 
     func train(ranks: GradientReducer?) throws {
@@ -81,9 +82,6 @@ struct Pretrain: ParsableCommand {
             trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks)
             eprint("resuming \(out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")
         } else {
-            guard let obj = Objective(rawValue: objective) else {
-                throw CLIError("--objective must be ce or quad (got '\(objective)')")
-            }
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
@@ -93,7 +91,7 @@ struct Pretrain: ParsableCommand {
                 let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
                 try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--init-from")
                 var c = ck.config
-                c.objective = obj
+                c.objective = objective
                 config = c
                 // Same layout (the objective is not part of it): copy the block as it is.
                 model = try GPT(config: c) { block, layout in
@@ -101,8 +99,8 @@ struct Pretrain: ParsableCommand {
                 }
                 eprint("fine-tuning from \(ck.url.path) (\(c))")
             } else {
-                config = GPTConfig(layers: layers, dim: dim, heads: heads, context: context,
-                                   vocabSize: vocabSize ?? dataset.vocabSize, objective: obj, untiedPhi: untiedPhi)
+                config = GPTConfig(layers: shape.layers, dim: shape.dim, heads: shape.heads, context: shape.context,
+                                   vocabSize: vocabSize ?? dataset.vocabSize, objective: objective, untiedPhi: untiedPhi)
                 model = try GPT(config: config, seed: seed)
             }
             if let src = phiFrom {
@@ -132,7 +130,6 @@ struct Pretrain: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         sigint.setEventHandler {
-            Trainer.stopRequested = true
             if Trainer.stopRequested {
                 // Second Ctrl-C: abort now, without leaving a half-written checkpoint behind.
                 Trainer.removeCheckpointTemporaries(in: runDir, pid: getpid())
@@ -148,9 +145,13 @@ struct Pretrain: ParsableCommand {
             case let .planned(total, perStep):
                 eprint(String(format: "time budget: %.3f s/step → %d steps", perStep, total))
             case let .step(r):
-                let eta = r.etaSeconds.isFinite ? String(format: "%dm%02ds", Int(r.etaSeconds) / 60, Int(r.etaSeconds) % 60) : "?"
-                eprint(String(format: "step %6d/%d  loss %.4f  lr %.2e  |g| %.3f  %7.0f tok/s  ETA %@", r.step,
-                              r.totalSteps, r.loss, r.lr, r.gradNorm, r.tokensPerSecond, eta))
+                // Before a time budget is turned into a step count there is no total (and no ETA) to show.
+                let planned = r.totalSteps < Int(Int32.max)
+                let eta = planned && r.etaSeconds.isFinite
+                    ? String(format: "  ETA %dm%02ds", Int(r.etaSeconds) / 60, Int(r.etaSeconds) % 60) : ""
+                let total = planned ? "/\(r.totalSteps)" : " (planning the step count)"
+                eprint(String(format: "step %6d%@  loss %.4f  lr %.2e  |g| %.3f  %7.0f tok/s%@", r.step, total,
+                              r.loss, r.lr, r.gradNorm, r.tokensPerSecond, eta))
             case let .validation(v):
                 eprint(String(format: "  val @%d: loss %.4f  ce %.4f  ppl %.2f", v.step, v.loss, v.crossEntropy, v.perplexity))
             case let .checkpoint(url):
@@ -185,6 +186,8 @@ struct Pretrain: ParsableCommand {
         if let c = summary.checkpoint { lines.append("checkpoint: \(c.path)") }
         if summary.interrupted { lines.append("continue with: lmprobe pretrain --data \(data) --out \(out) --resume") }
         print(lines.joined(separator: "\n"))
+        // Interrupted (Ctrl-C) runs exit like an interrupted process (128 + SIGINT), after their checkpoint.
+        if summary.interrupted { throw ExitCode(130) }
     }
 
     /// Refuses a checkpoint whose tokenizer is not the token files' (ids would mean other words).

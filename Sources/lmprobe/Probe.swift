@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Features
 import Foundation
 import Linalg
@@ -20,8 +21,6 @@ struct Probe: ParsableCommand {
         """
     )
 
-    static let featureNames = ["f", "p", "phip", "subset_logits", "subset_probs"]
-
     @OptionGroup var global: GlobalOptions
     @Option(parsing: .upToNextOption, help: "Training features (.npy), an extract folder, or every shard folder of one extraction.")
     var train: [String] = []
@@ -29,15 +28,15 @@ struct Probe: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Test features (.npy), an extract folder, or every shard folder of one extraction.")
     var test: [String] = []
     @Option(help: "Test labels (.npy); default DIR/labels.npy when --test is a folder.") var testLabels: String?
-    @Option(help: "Feature file inside extract folders: f, p, phip, subset_logits, subset_probs.") var feature: String = "f"
-    @Option(help: "Probe: ridge or logistic.") var method: String = "ridge"
-    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 6, 19); extended at an edge up to 1e-8…1e12).") var alphas: String?
-    @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: String = "squared-error"
-    @Option(help: "Ridge: auto (default: band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
-    var decomposition: String = "auto"
+    @Option(help: "Feature file inside extract folders.") var feature: FeatureFamily = .f
+    @Option(help: "Probe.") var method: ProbeMethod = .ridge
+    @Option(help: "Ridge λ grid, comma-separated (default logspace(-3, 6, 19); extended at an edge up to 1e-8…1e12).") var alphas: PositiveGrid?
+    @Option(help: "Ridge λ selection: squared-error (sklearn's default) or accuracy.") var select: RidgeSelection = .squaredError
+    @Option(help: "Ridge: auto (band for large Gram matrices, else tridiagonal), band, tridiagonal or eigen (sklearn's route); all exact.")
+    var decomposition: RidgeDecomposition = .auto
     @Flag(help: "Standardise features (z-score with training mean and std) before fitting.") var standardize = false
     @Option(help: "Logistic: number of stratified CV folds.") var folds: Int = 5
-    @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: String?
+    @Option(help: "Logistic C grid, comma-separated (default logspace(-6, 4, 11); extended at an edge up to 1e-10…1e8).") var cs: PositiveGrid?
     @Option(help: "Logistic: L-BFGS gradient tolerance (on the objective / (C·n)).") var tolerance: Double = 1e-6
     @Option(help: "Logistic: L-BFGS iteration limit per fit.") var maxIterations: Int = 1000
     @Option(help: "Write the ridge sufficient statistics of the --train rows to this file (streamed; no fit).")
@@ -50,23 +49,20 @@ struct Probe: ParsableCommand {
     var fixedGrid = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
+    func validate() throws {
+        try alphas?.checkPositive("--alphas")
+        try cs?.checkPositive("--cs")
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+    }
+
     func run() throws {
         global.apply()
-        guard method == "ridge" || method == "logistic" else {
-            throw CLIError("--method: unknown probe '\(method)' (use ridge or logistic)")
-        }
-        guard let selection = RidgeSelection(rawValue: select) else {
-            throw CLIError("--select: unknown selection '\(select)' (use squared-error or accuracy)")
-        }
-        guard let decomposition = RidgeDecomposition(rawValue: decomposition) else {
-            throw CLIError("--decomposition: unknown decomposition '\(self.decomposition)' (use auto, band, tridiagonal or eigen)")
-        }
-        let alphaGrid = try alphas.map { try parseGrid($0, option: "--alphas") } ?? RidgeClassifier.defaultAlphas
-        let cGrid = try cs.map { try parseGrid($0, option: "--cs") } ?? LogisticRegression.defaultCs
-        guard folds >= 2 else { throw CLIError("--folds must be at least 2 (got \(folds))") }
+        let selection = select
+        let alphaGrid = alphas?.values ?? RidgeClassifier.defaultAlphas
+        let cGrid = cs?.values ?? LogisticRegression.defaultCs
 
         if let out = statsOut {
-            guard stats.isEmpty, method == "ridge", !train.isEmpty else {
+            guard stats.isEmpty, method == .ridge, !train.isEmpty else {
                 throw CLIError("--stats-out writes ridge statistics of --train: give --train, not --stats, and no --method logistic")
             }
             try writeStatistics(to: out)
@@ -76,7 +72,7 @@ struct Probe: ParsableCommand {
             throw CLIError(stats.isEmpty ? "give --train (features) or --stats (statistics files)" : "give --train or --stats, not both")
         }
         if !stats.isEmpty {
-            guard method == "ridge" else { throw CLIError("--stats: statistics give a ridge probe only (not --method \(method))") }
+            guard method == .ridge else { throw CLIError("--stats: statistics give a ridge probe only (not --method \(method))") }
             guard decomposition == .auto else { throw CLIError("--stats: the fit from statistics always uses the d × d eigendecomposition (drop --decomposition)") }
         }
         // Training rows: features in memory, or merged statistics (streamed).
@@ -85,7 +81,7 @@ struct Probe: ParsableCommand {
         // Statistics of extract folders name their feature family: the --test rows must be the same family.
         if let m = merged, !test.isEmpty,
            let family = m.sources.compactMap({ $0.tag.flatMap { try? JSONDecoder().decode(ShardIdentity.self, from: Data($0.utf8)) }?.feature }).first,
-           family != feature {
+           family != feature.rawValue {
             throw CLIError("--stats: the statistics are of \(family).npy but --feature is \(feature); give --feature \(family) for the --test folders")
         }
         let trainName = trainSet?.featuresPath ?? stats.joined(separator: " ")
@@ -114,18 +110,18 @@ struct Probe: ParsableCommand {
         }
 
         let start = Benchmark.now()
-        var out: [String: Any] = ["method": method, "classes": classValues, "n_train": nTrain,
+        var out: [String: Any] = ["method": method.rawValue, "classes": classValues, "n_train": nTrain,
                                   "d": width, "standardize": standardize]
         // Class names from the extract folder's manifest, when it has one naming every label.
         let names = trainSet?.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
         let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
         if let names { out["class_names"] = classValues.map { names[$0] } }
-        var rows: [(String, String)] = [("method", method)]
+        var rows: [(String, String)] = [("method", method.rawValue)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
         let trainAccuracy: Double
         do {
-            if method == "ridge" {
+            if method == .ridge {
                 let m = try merged?.fit(alphas: alphaGrid, select: selection, standardize: standardize,
                                         extension: fixedGrid ? nil : .ridge)
                     ?? trainSet!.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
@@ -194,7 +190,7 @@ struct Probe: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("\(method) probe on \(trainName)\(merged == nil ? "" : " (statistics)"): n = \(nTrain), d = \(width), \(classValues.count) classes")
+            print("\(method.rawValue) probe on \(trainName)\(merged == nil ? "" : " (statistics)"): n = \(nTrain), d = \(width), \(classValues.count) classes")
             let width = rows.map(\.0.count).max() ?? 0
             for (k, v) in rows { print(k.padding(toLength: width + 2, withPad: " ", startingAt: 0) + v) }
         }
@@ -284,205 +280,3 @@ struct Probe: ParsableCommand {
 
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
 }
-
-/// A comma-separated grid of positive finite numbers (`--alphas`, `--cs`); errors name the option.
-func parseGrid(_ text: String, option: String) throws -> [Double] {
-    let values = try text.split(separator: ",").map { s -> Double in
-        let t = s.trimmingCharacters(in: .whitespaces)
-        guard let v = Double(t), v > 0, v.isFinite else { throw CLIError("\(option): '\(t)' is not a positive number") }
-        return v
-    }
-    guard !values.isEmpty else { throw CLIError("\(option): empty list") }
-    return values
-}
-
-
-/// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
-enum AnyFeatures {
-    case float(Matrix<Float>)
-    case double(Matrix<Double>)
-
-    var rows: Int { switch self { case .float(let m): return m.rows; case .double(let m): return m.rows } }
-    var cols: Int { switch self { case .float(let m): return m.cols; case .double(let m): return m.cols } }
-
-    func checkFinite(path: String) throws {
-        func first<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
-            for i in 0..<m.rows { for j in 0..<m.cols where !m[i, j].isFinite { return (i, j) } }
-            return nil
-        }
-        let bad: (Int, Int)?
-        switch self { case .float(let m): bad = first(m); case .double(let m): bad = first(m) }
-        if let (i, j) = bad { throw CLIError("\(path): non-finite feature value (NaN or inf) at row \(i), column \(j)") }
-    }
-
-    func fitRidge(labels: [Int], classes: Int, alphas: [Double], select: RidgeSelection, standardize: Bool,
-                  decomposition: RidgeDecomposition, extend: Bool) throws -> RidgeModel {
-        let ext: GridExtension? = extend ? .ridge : nil
-        switch self {
-        case .float(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                           select: select, standardize: standardize,
-                                                           decomposition: decomposition, extension: ext)
-        case .double(let x): return try RidgeClassifier.fit(x: x, labels: labels, classes: classes, alphas: alphas,
-                                                            select: select, standardize: standardize,
-                                                            decomposition: decomposition, extension: ext)
-        }
-    }
-
-    func fitLogistic(labels: [Int], classes: Int, Cs: [Double], folds: Int, standardize: Bool, tolerance: Double,
-                     maxIterations: Int, multiclass: LogisticMulticlass, extend: Bool) throws -> LogisticModel {
-        let ext: GridExtension? = extend ? .logistic : nil
-        switch self {
-        case .float(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
-            multiclass: multiclass, extension: ext)
-        case .double(let x): return try LogisticRegression.fitCV(x: x, labels: labels, classes: classes, Cs: Cs,
-            folds: folds, standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
-            multiclass: multiclass, extension: ext)
-        }
-    }
-
-    func predict(ridge m: RidgeModel) throws -> [Int] {
-        switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
-    }
-
-    func predict(logistic m: LogisticModel) throws -> [Int] {
-        switch self { case .float(let x): return try m.predict(x); case .double(let x): return try m.predict(x) }
-    }
-
-    func predictProbabilities(logistic m: LogisticModel) throws -> Matrix<Double> {
-        switch self {
-        case .float(let x): return try m.predictProbabilities(x)
-        case .double(let x): return try m.predictProbabilities(x)
-        }
-    }
-}
-
-/// A features file and its labels file, loaded and checked against each other.
-struct LabelledFeatures {
-    let featuresPath: String
-    let labelsPath: String
-    let features: AnyFeatures
-    let labels: [Int]
-    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
-    var classNames: [String]? = nil
-
-    /// A features file with its labels file, and the shard identity when it is an extract folder with a manifest.
-    struct Source {
-        let featuresPath: String
-        let labelsPath: String
-        let identity: ShardIdentity?
-    }
-
-    /// The sources behind `paths`: one features file (with `labelsOption`) or extract folder, or every shard folder
-    /// of one extraction — checked complete, unrepeated and consistent, and returned in shard (= dataset) order.
-    /// With `complete: false` (`--stats-out` of some shards) missing shards are allowed.
-    static func sources(_ paths: [String], labels labelsOption: String?, feature: String, role: String,
-                        complete: Bool = true) throws -> [Source] {
-        guard !paths.isEmpty else { throw CLIError("\(role): no features given") }
-        if paths.count > 1, labelsOption != nil {
-            throw CLIError("\(role)-labels: several \(role) folders take their labels from each folder's labels.npy")
-        }
-        var out: [Source] = []
-        for path in paths {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw CLIError("\(path): no such file or folder (\(role))")
-            }
-            if isDir.boolValue {
-                guard Probe.featureNames.contains(feature) else {
-                    throw CLIError("--feature: unknown feature '\(feature)' (use one of \(Probe.featureNames.joined(separator: ", ")))")
-                }
-                let manifestURL = URL(fileURLWithPath: path).appendingPathComponent("manifest.json")
-                var identity: ShardIdentity? = nil
-                if FileManager.default.fileExists(atPath: manifestURL.path) {
-                    do { identity = ShardIdentity(manifest: try FeatureFolder.manifest(URL(fileURLWithPath: path)), feature: feature) }
-                    catch { throw CLIError("\(manifestURL.path): \(error)") }
-                } else if paths.count > 1 {
-                    throw CLIError("\(path): no manifest.json, so it cannot be checked as a shard of the other \(role) folders")
-                }
-                out.append(Source(featuresPath: (path as NSString).appendingPathComponent("\(feature).npy"),
-                                  labelsPath: labelsOption ?? (path as NSString).appendingPathComponent("labels.npy"),
-                                  identity: identity))
-            } else {
-                guard paths.count == 1 else { throw CLIError("\(role) \(path): several \(role) inputs must be shard folders") }
-                guard let l = labelsOption else {
-                    throw CLIError("\(role) \(path) is a file: give its labels with \(role)-labels")
-                }
-                out.append(Source(featuresPath: path, labelsPath: l, identity: nil))
-            }
-        }
-        if out.count == 1 && out[0].identity?.shard == nil { return out }
-        do {
-            return try ShardIdentity.order(zip(paths, out).map { ($0, $1.identity!) }, complete: complete).map { out[$0] }
-        } catch { throw CLIError("\(role): \(error)") }
-    }
-
-    /// Features and labels of `paths` (see `sources`), shards concatenated in dataset order.
-    static func load(_ paths: [String], labels labelsOption: String?, feature: String, role: String) throws
-        -> LabelledFeatures {
-        let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
-            try load($0.featuresPath, labels: $0.labelsPath,
-                     classNames: labelsOption == nil ? $0.identity?.classNames : nil)
-        }
-        guard parts.count > 1 else { return parts[0] }
-        let d = parts[0].features.cols
-        for p in parts where p.features.cols != d {
-            throw CLIError("\(p.featuresPath): \(p.features.cols) columns, but \(parts[0].featuresPath) has \(d)")
-        }
-        let rows = parts.map(\.features.rows).reduce(0, +)
-        let features: AnyFeatures
-        if parts.allSatisfy({ if case .float = $0.features { return true } else { return false } }) {
-            let m = Matrix<Float>(rows: rows, cols: d)
-            var r = 0
-            for p in parts { if case .float(let x) = p.features { m.pointer.advanced(by: r * d).update(from: x.pointer, count: x.rows * d); r += x.rows } }
-            features = .float(m)
-        } else {
-            let m = Matrix<Double>(rows: rows, cols: d)
-            var r = 0
-            for p in parts {
-                for i in 0..<p.features.rows {
-                    for j in 0..<d {
-                        switch p.features { case .float(let x): m[r, j] = Double(x[i, j]); case .double(let x): m[r, j] = x[i, j] }
-                    }
-                    r += 1
-                }
-            }
-            features = .double(m)
-        }
-        return LabelledFeatures(featuresPath: parts.map(\.featuresPath).joined(separator: " "),
-                                labelsPath: parts.map(\.labelsPath).joined(separator: " "),
-                                features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
-    }
-
-    /// One features file and its labels file (`classNames`: the names of the label values, when known).
-    static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil) throws
-        -> LabelledFeatures {
-        let url = URL(fileURLWithPath: featuresPath)
-        let header = try NPY.readHeader(url)
-        guard header.shape.count == 2 else {
-            throw CLIError("\(featuresPath): expected a 2-D feature array (n × d), got shape \(header.shape)")
-        }
-        guard header.shape[0] > 0, header.shape[1] > 0 else {
-            throw CLIError("\(featuresPath): empty feature array (shape \(header.shape))")
-        }
-        let features: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
-                                                          : .float(try NPY.readMatrix(url, as: Float.self))
-        let labels = try NPY.readIntegers(URL(fileURLWithPath: labelsPath))
-        guard labels.count == features.rows else {
-            throw CLIError("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
-        }
-        try features.checkFinite(path: featuresPath)
-        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
-                                classNames: classNames)
-    }
-
-    /// A probe error as one line naming the file it concerns.
-    func describe(_ e: ProbeError) -> String {
-        switch e {
-        case .lengthMismatch, .singleClass, .labelOutOfRange: return "\(labelsPath): \(e)"
-        default: return "\(featuresPath): \(e)"
-        }
-    }
-}
-
-extension LogisticMulticlass: ExpressibleByArgument {}

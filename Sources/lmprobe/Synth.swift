@@ -49,21 +49,19 @@ struct SynthGenerate: ParsableCommand {
         for d in [hmmDir, tokDir] where FileManager.default.fileExists(atPath: d.path) {
             throw CLIError("--out \(out): \(d.lastPathComponent)/ already exists; choose another folder")
         }
-        do {
-            let config = HMMConfig(states: states, words: words, emissionConcentration: emissionConcentration,
-                                   transitionConcentration: transitionConcentration, classes: classes, classSize: classSize,
-                                   classMass: classMass, favouringFraction: favouringFraction, seed: seed)
-            let t0 = Benchmark.now()
-            let hmm = try HiddenMarkovModel.generate(config)
-            try hmm.save(to: hmmDir)
-            try SyntheticCorpus.write(hmm, to: tokDir, trainTokens: trainTokens, valTokens: valTokens, seed: seed,
-                                      hmmDirectory: "../hmm")
-            let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: seed ^ 0xE7)
-            print("HMM K=\(states) V=\(words) → \(hmmDir.path)")
-            print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(tokDir.path)")
-            print(String(format: "entropy rate %.4f ± %.4f nats/word (200 sequences × 1000 words after 200 burn-in); %.1f s",
-                         h.rate, h.standardError, Benchmark.now() - t0))
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let config = HMMConfig(states: states, words: words, emissionConcentration: emissionConcentration,
+                               transitionConcentration: transitionConcentration, classes: classes, classSize: classSize,
+                               classMass: classMass, favouringFraction: favouringFraction, seed: seed)
+        let t0 = Benchmark.now()
+        let hmm = try HiddenMarkovModel.generate(config)
+        try hmm.save(to: hmmDir)
+        try SyntheticCorpus.write(hmm, to: tokDir, trainTokens: trainTokens, valTokens: valTokens, seed: seed,
+                                  hmmDirectory: "../hmm")
+        let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: seed ^ 0xE7)
+        print("HMM K=\(states) V=\(words) → \(hmmDir.path)")
+        print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(tokDir.path)")
+        print(String(format: "entropy rate %.4f ± %.4f nats/word (200 sequences × 1000 words after 200 burn-in); %.1f s",
+                     h.rate, h.standardError, Benchmark.now() - t0))
     }
 }
 
@@ -100,28 +98,26 @@ struct SynthTask: ParsableCommand {
         if FileManager.default.fileExists(atPath: outURL.appendingPathComponent("task.json").path) {
             throw CLIError("--out \(out) already holds a task; choose another folder")
         }
-        do {
-            let h = try HiddenMarkovModel.load(from: URL(fileURLWithPath: hmm))
-            var phi: Matrix<Float>? = nil, phiPath: String? = nil
-            if let p = phiFrom {
-                let c = try ModelLoader.checkpoint(p)
-                phi = c.checkpoint.model.phi; phiPath = c.url.path
-            }
-            let t = try SyntheticTask.make(hmm: h, hmmDirectory: URL(fileURLWithPath: hmm).standardizedFileURL.path,
-                                           name: name ?? outURL.lastPathComponent, kind: kind, label: label,
-                                           direction: direction, length: length, prompt: promptIDs, lag: lag, kappa: kappa,
-                                           train: train, test: test, seed: seed, phi: phi, phiFrom: phiPath)
-            try SyntheticTask.write(t, to: outURL)
-            let s = t.spec
-            var line = "\(s.name): \(s.kind.rawValue), \(s.trainCount) train / \(s.testCount) test contexts of \(s.length) words → \(outURL.path)"
-            if s.kind == .natural {
-                line += String(format: "\n  κ = B = %.2f, b = %.5f, τ = ℓ_T(p*, κv) = %.4f ± %.4f, majority %.1f%%", s.kappa ?? .nan,
-                               s.bias ?? .nan, s.tau, s.tauStandardError, 100 * s.majority)
-            } else {
-                line += String(format: "\n  label entropy %.4f nats, majority %.1f%%", s.tau, 100 * s.majority)
-            }
-            print(line)
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let h = try HiddenMarkovModel.load(from: URL(fileURLWithPath: hmm))
+        var phi: Matrix<Float>? = nil, phiPath: String? = nil
+        if let p = phiFrom {
+            let c = try ModelLoader.checkpoint(p)
+            phi = c.checkpoint.model.phi; phiPath = c.url.path
+        }
+        let t = try SyntheticTask.make(hmm: h, hmmDirectory: URL(fileURLWithPath: hmm).standardizedFileURL.path,
+                                       name: name ?? outURL.lastPathComponent, kind: kind, label: label,
+                                       direction: direction, length: length, prompt: promptIDs, lag: lag, kappa: kappa,
+                                       train: train, test: test, seed: seed, phi: phi, phiFrom: phiPath)
+        try SyntheticTask.write(t, to: outURL)
+        let s = t.spec
+        var line = "\(s.name): \(s.kind.rawValue), \(s.trainCount) train / \(s.testCount) test contexts of \(s.length) words → \(outURL.path)"
+        if s.kind == .natural {
+            line += String(format: "\n  κ = B = %.2f, b = %.5f, τ = ℓ_T(p*, κv) = %.4f ± %.4f, majority %.1f%%", s.kappa ?? .nan,
+                           s.bias ?? .nan, s.tau, s.tauStandardError, 100 * s.majority)
+        } else {
+            line += String(format: "\n  label entropy %.4f nats, majority %.1f%%", s.tau, 100 * s.majority)
+        }
+        print(line)
     }
 }
 
@@ -155,15 +151,13 @@ struct SynthMeasure: ParsableCommand {
             }
             return (URL(fileURLWithPath: s).lastPathComponent, URL(fileURLWithPath: s))
         }
-        do {
-            let r = try SyntheticStudy.measure(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
-                                               runs: runs, out: URL(fileURLWithPath: out), options: options,
-                                               maxCheckpoints: maxCheckpoints, log: { eprint($0) })
-            if json {
-                print(String(decoding: try ReportWriter.encoder().encode(r), as: UTF8.self))
-            } else {
-                print(r.markdown())
-            }
-        } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+        let r = try SyntheticStudy.measure(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
+                                           runs: runs, out: URL(fileURLWithPath: out), options: options,
+                                           maxCheckpoints: maxCheckpoints, log: { eprint($0) })
+        if json {
+            print(String(decoding: try ReportWriter.encoder().encode(r), as: UTF8.self))
+        } else {
+            print(r.markdown())
+        }
     }
 }

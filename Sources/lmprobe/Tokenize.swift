@@ -23,7 +23,7 @@ struct Tokenize: ParsableCommand {
     @Option(help: "Reuse the tokenizer in this folder (vocab.json + merges.txt) instead of training.") var tokenizer: String?
     @Option(help: "Minimum pair count for a merge when training.") var minFrequency: Int = 2
     @Option(help: "Plain-text documents: file (one per file), blank-line (separated by blank lines), line.")
-    var docSplit: String = "file"
+    var docSplit: Corpus.DocSplit = .file
     @Option(help: "CSV column holding the text.") var csvColumn: String = "text"
     @Option(help: "Keep only CSV rows where COLUMN=VALUE (e.g. source=imdb).") var csvFilter: String?
     @Option(help: "JSONL field holding the text.") var jsonlField: String = "text"
@@ -41,7 +41,6 @@ struct Tokenize: ParsableCommand {
         if let v = vocabSize, v < 257 { throw ValidationError("--vocab-size must be at least 257 (256 bytes + <|endoftext|>), got \(v)") }
         if excludeMinLength < 1 { throw ValidationError("--exclude-min-length must be at least 1, got \(excludeMinLength)") }
         if minFrequency < 1 { throw ValidationError("--min-frequency must be at least 1, got \(minFrequency)") }
-        if Corpus.DocSplit(rawValue: docSplit) == nil { throw ValidationError("--doc-split must be file, blank-line or line (got \(docSplit))") }
         if !(valFraction >= 0 && valFraction < 1) { throw ValidationError("--val-fraction must be in [0, 1), got \(valFraction)") }
         if let f = csvFilter, f.split(separator: "=", maxSplits: 1).count != 2 { throw ValidationError("--csv-filter must be COLUMN=VALUE, got \(f)") }
     }
@@ -49,7 +48,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         global.apply()
         var o = Corpus.Options()
-        o.docSplit = Corpus.DocSplit(rawValue: docSplit)!
+        o.docSplit = docSplit
         o.csvColumn = csvColumn
         if let f = csvFilter {
             let parts = f.split(separator: "=", maxSplits: 1).map(String.init)
@@ -66,20 +65,12 @@ struct Tokenize: ParsableCommand {
         o.minFrequency = minFrequency
         o.tokenizer = tokenizer.map { URL(fileURLWithPath: $0) }
         let outURL = URL(fileURLWithPath: out)
-        var start = Benchmark.now()
-        var lastPrint = 0.0
+        var bar: ProgressLine? = nil
         let s = try Corpus.tokenize(inputs: inputs.map { URL(fileURLWithPath: $0) }, out: outURL, options: o,
-                                    log: { FileHandle.standardError.write(Data(("tokenize: " + $0 + "\n").utf8)) },
+                                    log: { eprint("tokenize: " + $0) },
                                     progress: { done, total in
-            let now = Benchmark.now()
-            if done == 0 { start = now; lastPrint = now; return }
-            guard total > 8_000_000, now - lastPrint > 0.5 || done == total else { return }
-            lastPrint = now
-            let elapsed = max(now - start, 1e-9), rate = Double(done) / elapsed
-            let eta = rate > 0 ? Double(total - done) / rate : 0
-            let line = String(format: "\rtokenize: encoded %.1f / %.1f MB (%.1f MB/s, ETA %.0f s)%@",
-                              Double(done) / 1e6, Double(total) / 1e6, rate / 1e6, eta, done == total ? "\n" : "")
-            FileHandle.standardError.write(Data(line.utf8))
+            if bar == nil { bar = ProgressLine("tokenize: encoding", total: total, unit: "MB", divisor: 1e6) }
+            bar?.update(done)
         })
         print("\(s.documents) documents (\(s.trainDocuments) train, \(s.valDocuments) val), \(s.duplicatesRemoved) duplicates removed" +
               (exclude != nil ? ", \(s.excluded) excluded" : ""))

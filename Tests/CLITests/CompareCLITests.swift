@@ -102,6 +102,28 @@ final class CompareCLITests: XCTestCase {
         }
     }
 
+    /// A tokenizer without any of the task's words (a small vocabulary): the subset families are skipped for that
+    /// model with a note, and every other family is still compared (instead of the whole comparison failing).
+    func testCompareSkipsSubsetFamiliesWhenNoWordIsASingleToken() throws {
+        let p = try TinyPipeline.fixture().path
+        let spec = """
+        [{"name": "nowords", "train": {"path": "\(p)/data.tsv", "format": "tsv", "textColumn": "text",
+          "labelColumn": "label", "detokenizePTB": false},
+          "testFraction": 0.25, "seed": 0, "prompt": " The movie is", "words": ["zzqx", "qqzzx"]}]
+        """
+        try spec.write(toFile: p + "/nowords.json", atomically: true, encoding: .utf8)
+        let r = try runLMProbe(["compare", "--checkpoint", "tiny=" + p + "/run", "--tasks-file", p + "/nowords.json",
+                                "--no-bow", "--no-leakage-check", "--prompts", "without", "--out", p + "/cmp-nowords"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("subset families skipped"), r.stdout)
+        let data = try Data(contentsOf: URL(fileURLWithPath: p + "/cmp-nowords/report.json"))
+        let results = try XCTUnwrap((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["results"] as? [[String: Any]])
+        let features = Set(results.compactMap { $0["feature"] as? String })
+        XCTAssertTrue(features.contains("f(s) · ridge"), "\(features)")
+        XCTAssertTrue(features.contains("Φp_f(s) · ridge"), "\(features)")
+        XCTAssertFalse(features.contains { $0.hasPrefix("subset") }, "\(features)")
+    }
+
     func testCompareAndExtractRefuseBadInputWithOneLineErrors() throws {
         let p = try TinyPipeline.fixture().path
         var r = try runLMProbe(["compare", "--checkpoint", p + "/run", "--task", "nope", "--out", p + "/x"])
@@ -112,7 +134,8 @@ final class CompareCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("missing-run"), r.stderr)
         r = try runLMProbe(["compare", "--checkpoint", p + "/run", "--tasks-file", try tasksFile(p), "--families", "f,q",
                             "--out", p + "/x"])
-        XCTAssertTrue(r.stderr.contains("unknown family 'q'"), r.stderr)
+        XCTAssertEqual(r.status, 64)   // a usage error: the families are a closed set
+        XCTAssertTrue(r.stderr.contains("'f,q' is invalid for '--families"), r.stderr)
         r = try runLMProbe(["extract", "--checkpoint", p + "/run", "--dataset", p + "/data.tsv", "--words", "zzqx qqzz",
                             "--out", p + "/x"])
         XCTAssertNotEqual(r.status, 0)

@@ -130,18 +130,28 @@ final class ProbeCLITests: XCTestCase {
             (["--train", path("X.npy").path, "--train-labels", path("yone.npy").path], "yone.npy: all training labels"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path,
               "--test", path("Xnarrow.npy").path, "--test-labels", path("yt.npy").path], "Xnarrow.npy: test features have 4"),
+        ]
+        for (args, expected) in cases {
+            let r = try runLMProbe(["probe"] + args)
+            XCTAssertEqual(r.status, 1, args.joined(separator: " "))
+            XCTAssertTrue(r.stderr.contains(expected), "expected '\(expected)' in: \(r.stderr)")
+            XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1,
+                           r.stderr)
+        }
+        // Closed option sets and grids are parsed by swift-argument-parser: usage errors (exit 64) naming the option
+        // and, for enums, the choices.
+        let usage: [([String], String)] = [
             (["--train", path("ext").path, "--feature", "logits"], "--feature"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--method", "svm"], "--method"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--alphas", "1,-2"], "--alphas"),
             (["--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--decomposition", "qr"],
              "--decomposition"),
         ]
-        for (args, expected) in cases {
+        for (args, expected) in usage {
             let r = try runLMProbe(["probe"] + args)
-            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
-            XCTAssertTrue(r.stderr.contains(expected), "expected '\(expected)' in: \(r.stderr)")
-            XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1,
-                           r.stderr)
+            XCTAssertEqual(r.status, 64, args.joined(separator: " "))
+            let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""
+            XCTAssertTrue(first.hasPrefix("Error: ") && first.contains(expected), "expected '\(expected)' in: \(r.stderr)")
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 import Text
 @testable import Model
+import Text
 import XCTest
 
 final class SplitLossTests: XCTestCase {

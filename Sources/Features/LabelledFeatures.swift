@@ -1,0 +1,138 @@
+import Foundation
+import Linalg
+
+/// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
+public enum AnyFeatures {
+    case float(Matrix<Float>)
+    case double(Matrix<Double>)
+
+    public var rows: Int { switch self { case .float(let m): return m.rows; case .double(let m): return m.rows } }
+    public var cols: Int { switch self { case .float(let m): return m.cols; case .double(let m): return m.cols } }
+
+    public func checkFinite(path: String) throws {
+        func first<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
+            for i in 0..<m.rows { for j in 0..<m.cols where !m[i, j].isFinite { return (i, j) } }
+            return nil
+        }
+        let bad: (Int, Int)?
+        switch self { case .float(let m): bad = first(m); case .double(let m): bad = first(m) }
+        if let (i, j) = bad { throw FeatureError.badInput("\(path): non-finite feature value (NaN or inf) at row \(i), column \(j)") }
+    }
+}
+
+/// A features file and its labels file, loaded and checked against each other.
+public struct LabelledFeatures {
+    public let featuresPath: String
+    public let labelsPath: String
+    public let features: AnyFeatures
+    public let labels: [Int]
+    /// Names of the label values (index = label), from the extract folder's manifest.json when present.
+    public var classNames: [String]? = nil
+
+    /// A features file with its labels file, and the shard identity when it is an extract folder with a manifest.
+    public struct Source {
+        public let featuresPath: String
+        public let labelsPath: String
+        public let identity: ShardIdentity?
+    }
+
+    /// The sources behind `paths`: one features file (with `labelsOption`) or extract folder, or every shard folder
+    /// of one extraction — checked complete, unrepeated and consistent, and returned in shard (= dataset) order.
+    /// With `complete: false` (`--stats-out` of some shards) missing shards are allowed.
+    public static func sources(_ paths: [String], labels labelsOption: String?, feature: FeatureFamily, role: String,
+                        complete: Bool = true) throws -> [Source] {
+        guard !paths.isEmpty else { throw FeatureError.badInput("\(role): no features given") }
+        if paths.count > 1, labelsOption != nil {
+            throw FeatureError.badInput("\(role)-labels: several \(role) folders take their labels from each folder's labels.npy")
+        }
+        var out: [Source] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw FeatureError.badInput("\(path): no such file or folder (\(role))")
+            }
+            if isDir.boolValue {
+                let manifestURL = URL(fileURLWithPath: path).appendingPathComponent("manifest.json")
+                var identity: ShardIdentity? = nil
+                if FileManager.default.fileExists(atPath: manifestURL.path) {
+                    do { identity = ShardIdentity(manifest: try FeatureFolder.manifest(URL(fileURLWithPath: path)), feature: feature.rawValue) }
+                    catch { throw FeatureError.badInput("\(manifestURL.path): \(error)") }
+                } else if paths.count > 1 {
+                    throw FeatureError.badInput("\(path): no manifest.json, so it cannot be checked as a shard of the other \(role) folders")
+                }
+                out.append(Source(featuresPath: (path as NSString).appendingPathComponent("\(feature.rawValue).npy"),
+                                  labelsPath: labelsOption ?? (path as NSString).appendingPathComponent("labels.npy"),
+                                  identity: identity))
+            } else {
+                guard paths.count == 1 else { throw FeatureError.badInput("\(role) \(path): several \(role) inputs must be shard folders") }
+                guard let l = labelsOption else {
+                    throw FeatureError.badInput("\(role) \(path) is a file: give its labels with \(role)-labels")
+                }
+                out.append(Source(featuresPath: path, labelsPath: l, identity: nil))
+            }
+        }
+        if out.count == 1 && out[0].identity?.shard == nil { return out }
+        do {
+            return try ShardIdentity.order(zip(paths, out).map { ($0, $1.identity!) }, complete: complete).map { out[$0] }
+        } catch { throw FeatureError.badInput("\(role): \(error)") }
+    }
+
+    /// Features and labels of `paths` (see `sources`), shards concatenated in dataset order.
+    public static func load(_ paths: [String], labels labelsOption: String?, feature: FeatureFamily, role: String) throws
+        -> LabelledFeatures {
+        let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
+            try load($0.featuresPath, labels: $0.labelsPath,
+                     classNames: labelsOption == nil ? $0.identity?.classNames : nil)
+        }
+        guard parts.count > 1 else { return parts[0] }
+        let d = parts[0].features.cols
+        for p in parts where p.features.cols != d {
+            throw FeatureError.badInput("\(p.featuresPath): \(p.features.cols) columns, but \(parts[0].featuresPath) has \(d)")
+        }
+        let rows = parts.map(\.features.rows).reduce(0, +)
+        let features: AnyFeatures
+        if parts.allSatisfy({ if case .float = $0.features { return true } else { return false } }) {
+            let m = Matrix<Float>(rows: rows, cols: d)
+            var r = 0
+            for p in parts { if case .float(let x) = p.features { m.pointer.advanced(by: r * d).update(from: x.pointer, count: x.rows * d); r += x.rows } }
+            features = .float(m)
+        } else {
+            let m = Matrix<Double>(rows: rows, cols: d)
+            var r = 0
+            for p in parts {
+                for i in 0..<p.features.rows {
+                    for j in 0..<d {
+                        switch p.features { case .float(let x): m[r, j] = Double(x[i, j]); case .double(let x): m[r, j] = x[i, j] }
+                    }
+                    r += 1
+                }
+            }
+            features = .double(m)
+        }
+        return LabelledFeatures(featuresPath: parts.map(\.featuresPath).joined(separator: " "),
+                                labelsPath: parts.map(\.labelsPath).joined(separator: " "),
+                                features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
+    }
+
+    /// One features file and its labels file (`classNames`: the names of the label values, when known).
+    public static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil) throws
+        -> LabelledFeatures {
+        let url = URL(fileURLWithPath: featuresPath)
+        let header = try NPY.readHeader(url)
+        guard header.shape.count == 2 else {
+            throw FeatureError.badInput("\(featuresPath): expected a 2-D feature array (n × d), got shape \(header.shape)")
+        }
+        guard header.shape[0] > 0, header.shape[1] > 0 else {
+            throw FeatureError.badInput("\(featuresPath): empty feature array (shape \(header.shape))")
+        }
+        let features: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
+                                                          : .float(try NPY.readMatrix(url, as: Float.self))
+        let labels = try NPY.readIntegers(URL(fileURLWithPath: labelsPath))
+        guard labels.count == features.rows else {
+            throw FeatureError.badInput("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
+        }
+        try features.checkFinite(path: featuresPath)
+        return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
+                                classNames: classNames)
+    }
+}

@@ -1,0 +1,146 @@
+import Analysis
+import ArgumentParser
+import Experiments
+import Features
+import Foundation
+import Model
+import Probes
+import Text
+
+// Closed option sets are the library's own enums: `--help` lists the choices and a bad value is a usage error
+// (exit 64).
+extension Objective: ExpressibleByArgument {}
+extension RidgeSelection: ExpressibleByArgument {}
+extension RidgeDecomposition: ExpressibleByArgument {}
+extension ProbeMethod: ExpressibleByArgument {}
+extension ProbeProtocol: ExpressibleByArgument {}
+extension LogisticMulticlass: ExpressibleByArgument {}
+extension FeatureFamily: ExpressibleByArgument {}
+extension ProbabilityDType: ExpressibleByArgument {}
+extension ComparisonSettings.PromptMode: ExpressibleByArgument {}
+extension DatasetSource.Format: ExpressibleByArgument {}
+extension Corpus.DocSplit: ExpressibleByArgument {}
+
+extension LabelledDataset.Detokenize: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "none": self = .none
+        case "ptb": self = .ptb
+        default: return nil
+        }
+    }
+    public static var allValueStrings: [String] { ["none", "ptb"] }
+    public var defaultValueDescription: String { self == .ptb ? "ptb" : "none" }
+}
+
+/// A comma-separated list of values of one type (`--families f,phip`); a bad element is a usage error.
+struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+    init(_ values: [Element]) { self.values = values }
+    init?(argument: String) {
+        var out: [Element] = []
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let v = Element(argument: part.trimmingCharacters(in: .whitespaces)) else { return nil }
+            out.append(v)
+        }
+        guard !out.isEmpty else { return nil }
+        values = out
+    }
+    var defaultValueDescription: String { values.map { "\($0)" }.joined(separator: ",") }
+    static var allValueStrings: [String] { [] }
+}
+
+extension CommaList where Element: RawRepresentable, Element.RawValue == String {
+    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
+}
+
+/// A grid of positive numbers (`--alphas 0.1,1,10`).
+typealias PositiveGrid = CommaList<Double>
+
+extension CommaList where Element == Double {
+    func checkPositive(_ option: String) throws {
+        for v in values where !(v > 0 && v.isFinite) { throw ValidationError("\(option): \(v) is not a positive number") }
+    }
+}
+
+/// The model shape shared by `pretrain` and the model benchmarks.
+struct ModelShapeOptions: ParsableArguments {
+    @Option(help: "Transformer blocks L.") var layers = 4
+    @Option(help: "Width d.") var dim = 256
+    @Option(help: "Attention heads h.") var heads = 4
+    @Option(help: "Context length T.") var context = 128
+
+    func validate() throws {
+        guard layers >= 1, dim >= 1, heads >= 1, context >= 1 else {
+            throw ValidationError("--layers, --dim, --heads and --context must be ≥ 1")
+        }
+    }
+}
+
+/// A checkpoint and its tokenizer (`extract`): `load()` is `ModelLoader`'s one way to get both with the hash.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "Checkpoint (.safetensors), run folder (its final / latest checkpoint) or Hugging Face GPT-2 folder.")
+    var checkpoint: String
+    @Option(help: "Tokenizer folder with vocab.json and merges.txt (default: the one recorded in the checkpoint).")
+    var tokenizer: String?
+
+    func load() throws -> LoadedModel { try ModelLoader(tokenizer: tokenizer).load(checkpoint) }
+}
+
+/// How a labelled dataset is read and split (`extract`, `compare`, `analyze transfer`).
+struct DatasetOptions: ParsableArguments {
+    @Option(help: "Labelled dataset: a TSV (label<TAB>text), CSV, JSONL file, a folder with one subfolder per class, or a token-id file (*.ids: label<TAB>id id …).")
+    var dataset: String?
+    @Option(help: "Test set in the same format (otherwise --test-fraction splits --dataset, or no split).")
+    var testDataset: String?
+    @Option(help: "Hold out this fraction of --dataset as a fixed-seed stratified test split (0: no split).")
+    var testFraction: Double = 0
+    @Option(help: "Seed of the stratified split.") var splitSeed: UInt64 = 0
+    @Option(help: "Dataset format (default: from the path).") var format: DatasetSource.Format?
+    @Option(help: "CSV column / JSONL field holding the text.") var textColumn = "text"
+    @Option(help: "CSV column / JSONL field holding the label.") var labelColumn = "label"
+    @Option(help: "Keep only CSV rows with column=value (e.g. source=rotten_tomatoes).") var filter: String?
+    @Option(help: "Undo tokenisation of the input text (ptb: Penn Treebank, as in the SST files).")
+    var detokenize: LabelledDataset.Detokenize = .none
+    @Flag(help: "Class folders: read documents that are not valid UTF-8 as ISO Latin-1 (the BBC corpus has some).")
+    var latin1Fallback = false
+
+    func validate() throws {
+        guard testFraction >= 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in [0, 1)") }
+        if testDataset != nil && testFraction > 0 { throw ValidationError("give --test-dataset or --test-fraction, not both") }
+        if testDataset != nil && dataset == nil { throw ValidationError("--test-dataset needs --dataset") }
+    }
+
+    /// Whether the dataset is token ids (read with the identity tokenizer, no BPE).
+    var isTokenIDs: Bool { dataset.map { source($0).format == .ids } ?? false }
+
+    func source(_ path: String) -> DatasetSource {
+        DatasetSource(path: path, format: format, textColumn: textColumn, labelColumn: labelColumn, filter: filter,
+                      detokenizePTB: detokenize == .ptb, latin1Fallback: latin1Fallback)
+    }
+
+    /// Named splits of --dataset: [all] or [train, test].
+    func splits() throws -> [DatasetSplit] {
+        guard let dataset else { throw ValidationError("give --dataset") }
+        return try DatasetSplits.load(train: source(dataset), test: testDataset.map(source), testFraction: testFraction,
+                                      seed: splitSeed)
+    }
+
+    /// --dataset as a task (named after the file) with a test split, the given prompt and words.
+    func task(prompt: String, words: [String], classWords: [[String]]? = nil) throws -> TaskSpec {
+        guard let dataset else { throw ValidationError("give --dataset") }
+        guard testDataset != nil || testFraction > 0 else {
+            throw ValidationError("--dataset \(dataset): give --test-dataset or --test-fraction (a task needs a test split)")
+        }
+        return TaskSpec(name: URL(fileURLWithPath: dataset).deletingPathExtension().lastPathComponent,
+                        train: source(dataset), test: testDataset.map(source), testFraction: testFraction,
+                        seed: splitSeed, prompt: prompt, words: words, classWords: classWords)
+    }
+}
+
+/// Prints `value` as one line of JSON (the one JSON writer: `ReportWriter`'s encoder, keys sorted).
+func printJSON<T: Encodable>(_ value: T) throws {
+    let e = ReportWriter.encoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try e.encode(value), as: UTF8.self))
+}
