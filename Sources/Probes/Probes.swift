@@ -64,15 +64,33 @@ func checkFinite<T: BLASScalar>(_ x: Matrix<T>) throws {
 }
 
 /// Column means μ (and population standard deviations σ, 0 → 1, when `standardize`) of X, and the centred
-/// (and scaled) copy X_c in Float64: the one pass that turns Float32 features into Double.
+/// (and scaled) copy X_c in Float64: the one pass that turns Float32 features into Double — or, with `float32`
+/// and Float32 features, X_c rounded to Float32 in `xc32` (for the ridge's Float32 Gram; `xc` is then 0 × d).
 struct CentredFeatures {
     let xc: Matrix<Double>
+    let xc32: Matrix<Float>?
     let mean: [Double]
     let scale: [Double]?
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    init<T: BLASScalar>(_ x: Matrix<T>, standardize: Bool) {
+    init<T: BLASScalar>(_ x: Matrix<T>, standardize: Bool, float32: Bool = false) {
+        let (mean, scale) = Self.statistics(x, standardize: standardize)
+        if float32, let x32 = x as? Matrix<Float> {
+            xc32 = Self.centred(x32, mean: mean, scale: scale, as: Float.self)
+            xc = Matrix<Double>(rows: 0, cols: x.cols)
+        } else {
+            xc32 = nil
+            xc = Self.centred(x, mean: mean, scale: scale, as: Double.self)
+        }
+        self.mean = mean
+        self.scale = scale
+    }
+
+    /// μ, and σ (from the centred values in Float64) when `standardize`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func statistics<T: BLASScalar>(_ x: Matrix<T>, standardize: Bool) -> (mean: [Double], scale: [Double]?) {
         let n = x.rows, d = x.cols, ld = x.stride, src = x.pointer
         var mean = [Double](repeating: 0, count: d)
         mean.withUnsafeMutableBufferPointer { m in
@@ -84,40 +102,50 @@ struct CentredFeatures {
             let inv = 1 / Double(n)
             for j in 0..<d { mp[j] *= inv }
         }
-        let xc = Matrix<Double>(rows: n, cols: d)
-        let dst = xc.pointer
-        mean.withUnsafeBufferPointer { m in
-            let mp = m.baseAddress!
-            parallelChunks(n, minChunk: 64) { range in
-                for i in range {
-                    let row = src + i &* ld, out = dst + i &* d
-                    for j in 0..<d { out[j] = Double(row[j]) - mp[j] }
-                }
-            }
-        }
-        var scale: [Double]? = nil
-        if standardize {
-            var s = [Double](repeating: 0, count: d)
-            s.withUnsafeMutableBufferPointer { sb in
-                let sp = sb.baseAddress!
+        guard standardize else { return (mean, nil) }
+        var s = [Double](repeating: 0, count: d)
+        s.withUnsafeMutableBufferPointer { sb in
+            mean.withUnsafeBufferPointer { m in
+                let sp = sb.baseAddress!, mp = m.baseAddress!
                 for i in 0..<n {
-                    let out = dst + i &* d
-                    for j in 0..<d { sp[j] += out[j] * out[j] }
+                    let row = src + i &* ld
+                    for j in 0..<d { let c = Double(row[j]) - mp[j]; sp[j] += c * c }
                 }
                 for j in 0..<d {
                     let sd = (sp[j] / Double(n)).squareRoot()
                     sp[j] = sd > 0 && sd.isFinite ? sd : 1
                 }
-                for i in 0..<n {
-                    let out = dst + i &* d
-                    for j in 0..<d { out[j] /= sp[j] }
+            }
+        }
+        return (mean, s)
+    }
+
+    /// (X − 1μᵀ) [/ σ] computed in Float64, stored as S (parallel over rows).
+    @_specialize(where T == Float, S == Double)
+    @_specialize(where T == Double, S == Double)
+    @_specialize(where T == Float, S == Float)
+    static func centred<T: BLASScalar, S: BLASScalar>(_ x: Matrix<T>, mean: [Double], scale: [Double]?,
+                                                     as: S.Type) -> Matrix<S> {
+        let n = x.rows, d = x.cols, ld = x.stride, src = x.pointer
+        let xc = Matrix<S>(rows: n, cols: d)
+        let dst = xc.pointer
+        mean.withUnsafeBufferPointer { m in
+            let mp = m.baseAddress!
+            (scale ?? []).withUnsafeBufferPointer { sb in
+                let sp = scale == nil ? nil : sb.baseAddress
+                parallelChunks(n, minChunk: 64) { range in
+                    for i in range {
+                        let row = src + i &* ld, out = dst + i &* d
+                        if let sp {
+                            for j in 0..<d { out[j] = S((Double(row[j]) - mp[j]) / sp[j]) }
+                        } else {
+                            for j in 0..<d { out[j] = S(Double(row[j]) - mp[j]) }
+                        }
+                    }
                 }
             }
-            scale = s
         }
-        self.xc = xc
-        self.mean = mean
-        self.scale = scale
+        return xc
     }
 }
 

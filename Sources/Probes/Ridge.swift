@@ -35,8 +35,9 @@ public struct RidgeModel {
     /// The decomposition used (`.auto` resolved).
     public let decomposition: RidgeDecomposition
     public let trainAccuracy: Double
-    /// Wall-clock seconds of each phase (centre, gram, eigen, rotate, loo, coefficients), for benchmarks.
-    public let timings: [(phase: String, seconds: Double)]
+    /// Wall-clock seconds of each phase (centre, gram, eigen, rotate, loo, coefficients), and the process CPU
+    /// seconds (all threads) spent in it — the load-independent figure on a busy machine — for benchmarks.
+    public let timings: [(phase: String, seconds: Double, cpuSeconds: Double)]
     /// The grid as requested and as searched (extensions when λ landed at an end), and whether λ is still at one.
     public internal(set) var gridSearch: GridSearch? = nil
 
@@ -195,8 +196,8 @@ public struct DualRidgeModel {
     /// ȳ, K′ values: the intercept (the features are centred through the kernel).
     public let intercepts: [Double]
     public let decomposition: RidgeDecomposition
-    /// Wall-clock seconds of each phase (centre, eigen, rotate, loo), for benchmarks.
-    public let timings: [(phase: String, seconds: Double)]
+    /// Wall-clock and process CPU seconds of each phase (centre, eigen, rotate, loo), for benchmarks.
+    public let timings: [(phase: String, seconds: Double, cpuSeconds: Double)]
     let kernelRowMeans: [Double]
     let kernelMean: Double
 
@@ -241,9 +242,13 @@ public struct DualRidgeModel {
 
 /// Wall-clock phases of a fit.
 final class PhaseClock {
-    var timings: [(phase: String, seconds: Double)] = []
-    var clock = Benchmark.now()
-    func lap(_ phase: String) { let t = Benchmark.now(); timings.append((phase, t - clock)); clock = t }
+    var timings: [(phase: String, seconds: Double, cpuSeconds: Double)] = []
+    var clock = Benchmark.now(), cpu = Benchmark.cpuSeconds()
+    func lap(_ phase: String) {
+        let t = Benchmark.now(), c = Benchmark.cpuSeconds()
+        timings.append((phase, t - clock, c - cpu))
+        clock = t; cpu = c
+    }
 }
 
 /// ±1 one-vs-rest targets of a ridge fit: Y_c (centred, n × K′), their means ȳ, and [Y_c | 1] (both right-hand
@@ -478,20 +483,27 @@ public enum RidgeClassifier {
         try checkAlphas(alphas)
         let n = x.rows, d = x.cols, na = alphas.count
         let clock = PhaseClock()
-        let centred = CentredFeatures(x, standardize: standardize)
+        // Float32 features in gram mode keep X_c in Float32 and form the Gram with ssyrk (twice dsyrk's rate, half
+        // the memory); everything after the Gram is Float64 (see `float32Gram`).
+        let mode = n > d ? "cov" : "gram"
+        let centred = CentredFeatures(x, standardize: standardize, float32: mode == "gram")
         let xc = centred.xc
         let targets = RidgeTargets(labels: labels, classes: classes)
         let kk = targets.kk, yc = targets.yc, yc1 = targets.yc1
         var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: na)
         var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c or (B+λI)⁻¹E Y_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
         var basis: Matrix<Double>? = nil         // cov: V (d × d), or q (d × d) with XᵀX = qᵀBq
-        let mode = n > d ? "cov" : "gram"
         let decomposition = resolve(decomposition, size: min(n, d))
         clock.lap("centre")
 
         if mode == "gram" {
-            let gram = Matrix<Double>(rows: n, cols: n)
-            try BLAS.syrk(trans: false, xc, into: gram)
+            let gram: Matrix<Double>
+            if let xc32 = centred.xc32 {
+                gram = try float32Gram(xc32)
+            } else {
+                gram = Matrix<Double>(rows: n, cols: n)
+                try BLAS.syrk(trans: false, xc, into: gram)
+            }
             clock.lap("gram")
             bestWeights = try gramLeaveOneOut(gram, targets: targets, alphas: alphas, decomposition: decomposition,
                                               selection: &selection, clock: clock)
@@ -565,7 +577,7 @@ public enum RidgeClassifier {
         switch (mode, decomposition, basis) {
         case ("cov", .eigen, let v?): w = try BLAS.matmul(v, weights)                 // V·D·ZᵀY_c
         case ("cov", _, let q?): w = try BLAS.matmul(q, weights, transA: true)        // qᵀ(B + λI)⁻¹q X_cᵀY_c
-        default: w = try BLAS.matmul(xc, weights, transA: true)                       // X_cᵀc
+        default: w = try centred.xc32.map { transposedProduct($0, weights) } ?? BLAS.matmul(xc, weights, transA: true)  // X_cᵀc
         }
         if let s = centred.scale {
             for j in 0..<d { for k in 0..<kk { w.pointer[j &* kk &+ k] /= s[j] } }
@@ -583,6 +595,76 @@ public enum RidgeClassifier {
                           mode: mode, decomposition: decomposition, trainAccuracy: trainAcc, timings: clock.timings)
     }
 
+    /// K = X_cX_cᵀ from Float32 features: `ssyrk` in Float32 (twice the rate of `dsyrk`), then centred again in
+    /// Float64 (`centredKernel`) for the decomposition and the LOO. The second centring matters: K_c·1 = 0 exactly
+    /// in theory, and the LOO denominators Gᵢᵢ⁻¹ − (G⁻¹1)ᵢ/n cancel G⁻¹'s 1/λ along 1, so Float32 rounding left
+    /// in that direction would be amplified by 1/λ. What remains is each entry's Float32 dot-product rounding,
+    /// of order u₃₂·√d·‖xᵢ‖‖xⱼ‖ (u₃₂ ≈ 6·10⁻⁸), relative to λ + K's smallest non-zero eigenvalue. Refitted from
+    /// Float32 features, the sklearn fixtures choose the same λ with the same accuracies as with a Float64 Gram
+    /// (RidgeTests.testFloat32GramMatchesFloat64Gram states the LOO-curve tolerance). Float64 features keep a
+    /// Float64 Gram.
+    static func float32Gram(_ xc: Matrix<Float>) throws -> Matrix<Double> {
+        let n = xc.rows
+        let g32 = Matrix<Float>(rows: n, cols: n)
+        try BLAS.syrk(trans: false, xc, into: g32)
+        return centredKernel(g32).kc
+    }
+
+    /// K_c = K − m1ᵀ − 1mᵀ + m̄11ᵀ in Float64 (m = row means of the symmetric n × n K, m̄ their mean; parallel over
+    /// rows), with m and m̄: the kernel of the centred features, whose rows sum to zero to Float64 rounding.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func centredKernel<T: BLASScalar>(_ k: Matrix<T>) -> (kc: Matrix<Double>, rowMeans: [Double], mean: Double) {
+        let n = k.rows
+        var m = [Double](repeating: 0, count: n)
+        let kp = k.pointer, ldk = k.stride
+        m.withUnsafeMutableBufferPointer { mb in
+            let mp = mb.baseAddress!
+            parallelChunks(n, minChunk: 16) { range in
+                for i in range {
+                    let row = kp + i &* ldk
+                    var s = 0.0
+                    for j in 0..<n { s += Double(row[j]) }
+                    mp[i] = s / Double(n)
+                }
+            }
+        }
+        let mbar = m.reduce(0, +) / Double(n)
+        let kc = Matrix<Double>(rows: n, cols: n)
+        let cp = kc.pointer
+        m.withUnsafeBufferPointer { mb in
+            let mp = mb.baseAddress!
+            parallelChunks(n, minChunk: 16) { range in
+                for i in range {
+                    let row = kp + i &* ldk, out = cp + i &* n, mi = mp[i] - mbar
+                    for j in 0..<n { out[j] = Double(row[j]) - mi - mp[j] }
+                }
+            }
+        }
+        return (kc, m, mbar)
+    }
+
+    /// X_cᵀC in Float64 from Float32 X_c (n × d) and C (n × K′): d × K′, each worker owning a slice of columns.
+    static func transposedProduct(_ xc: Matrix<Float>, _ c: Matrix<Double>) -> Matrix<Double> {
+        let n = xc.rows, d = xc.cols, kk = c.cols, ldx = xc.stride, ldc = c.stride
+        let w = Matrix<Double>(rows: d, cols: kk)
+        let xp = xc.pointer, cp = c.pointer, wp = w.pointer
+        parallelChunks(d, minChunk: 256) { cols in
+            let lo = cols.lowerBound, width = cols.count
+            let acc = UnsafeMutablePointer<Double>.allocate(capacity: width)
+            defer { acc.deallocate() }
+            for k in 0..<kk {
+                acc.initialize(repeating: 0, count: width)
+                for i in 0..<n {
+                    let row = xp + (i &* ldx &+ lo), ci = cp[i &* ldc &+ k]
+                    for j in 0..<width { acc[j] += Double(row[j]) * ci }
+                }
+                for j in 0..<width { wp[(lo &+ j) &* kk &+ k] = acc[j] }
+            }
+        }
+        return w
+    }
+
     /// The same classifier from a precomputed linear kernel K = XXᵀ (n × n, symmetric): the ridge classifier's Gram
     /// entry point, for features never held densely (TF-IDF). The kernel is centred, K_c = K − m1ᵀ − 1mᵀ + m̄11ᵀ
     /// (m = row means of K, m̄ their mean) = X_cX_cᵀ, and the gram-mode exact LOO above runs on it — the same
@@ -596,32 +678,7 @@ public enum RidgeClassifier {
         try validateTraining(k, labels, classes: classes)
         try checkAlphas(alphas)
         let clock = PhaseClock()
-        // Centring: row means m, their mean m̄, K_c (parallel over rows).
-        var m = [Double](repeating: 0, count: n)
-        let kp = k.pointer, ldk = k.stride
-        m.withUnsafeMutableBufferPointer { mb in
-            let mp = mb.baseAddress!
-            parallelChunks(n, minChunk: 16) { range in
-                for i in range {
-                    let row = kp + i &* ldk
-                    var s = 0.0
-                    for j in 0..<n { s += row[j] }
-                    mp[i] = s / Double(n)
-                }
-            }
-        }
-        let mbar = m.reduce(0, +) / Double(n)
-        let kc = Matrix<Double>(rows: n, cols: n)
-        let cp = kc.pointer
-        m.withUnsafeBufferPointer { mb in
-            let mp = mb.baseAddress!
-            parallelChunks(n, minChunk: 16) { range in
-                for i in range {
-                    let row = kp + i &* ldk, out = cp + i &* n, mi = mp[i] - mbar
-                    for j in 0..<n { out[j] = row[j] - mi - mp[j] }
-                }
-            }
-        }
+        let (kc, m, mbar) = centredKernel(k)
         clock.lap("centre")
         let targets = RidgeTargets(labels: labels, classes: classes)
         var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: alphas.count)

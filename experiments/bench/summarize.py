@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Best and median of the rounds in a probe_vs_sklearn.sh / train_vs_torch.sh results file, the same-run ratio
+(peer ÷ ours: > 1 means lmprobe is faster) and the load recorded beside each run.
+
+    python3 experiments/bench/summarize.py experiments/bench/results/probe-6920x8192.jsonl
+"""
+import json, statistics, sys
+
+
+def main(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault(r["who"], []).append(r)
+    ratios = []
+    for who, rs in by.items():
+        res = [r["result"] for r in rs]
+        if "seconds" in res[0]:
+            vals, unit, better = [x["seconds"] for x in res], "s", min
+        else:
+            vals, unit, better = [x["tokens_per_s"] for x in res], "tok/s", max
+        loads = ", ".join(r["loadavg"].split()[0] for r in rs)
+        print(f"{who:10s} best {better(vals):10.2f} {unit}  median {statistics.median(vals):10.2f} {unit}"
+              f"  runs {', '.join('%.2f' % v for v in vals)}  (1-min load: {loads})")
+    names = list(by)
+    if len(names) == 2:
+        a, b = (by[n] for n in names)
+        for ra, rb in zip(a, b):
+            x, y = ra["result"], rb["result"]
+            ratios.append(y["seconds"] / x["seconds"] if "seconds" in x else x["tokens_per_s"] / y["tokens_per_s"])
+        print(f"ratio {names[1]} ÷ {names[0]} per round: {', '.join('%.2f' % r for r in ratios)}"
+              f"  best {max(ratios):.2f}  median {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
