@@ -12,14 +12,26 @@ func runLMProbe(_ arguments: [String], file: StaticString = #filePath, line: UIn
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    return try runToCompletion(process)
+}
+
+/// Runs a configured process to its end and returns its status and both streams. stderr is drained on another
+/// thread while stdout is read, so a command that fills one pipe (64 KB) cannot block waiting for the other.
+func runToCompletion(_ process: Process) throws -> (status: Int32, stdout: String, stderr: String) {
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    final class Drained: @unchecked Sendable { var data = Data() }   // written by the reader, read after `wait`
+    let errData = Drained(), drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errData.data = err.fileHandleForReading.readDataToEndOfFile()
+        drained.signal()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
 }
 
 var productsDirectory: URL {

@@ -41,16 +41,8 @@ final class ClusterCLITests: XCTestCase {
 
     #if MPI
     /// `mpirun -np N` (as root too: OMPI_ALLOW_RUN_AS_ROOT; --oversubscribe: more ranks than this box's cores).
-    func mpirun(_ n: Int, _ arguments: [String], timeout: Double = 300) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try mpiProcess(n, arguments)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    func mpirun(_ n: Int, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runToCompletion(try mpiProcess(n, arguments))
     }
 
     func mpiProcess(_ n: Int, _ arguments: [String]) throws -> Process {
