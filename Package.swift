@@ -3,7 +3,7 @@
 //
 // Targets read as the pipeline stages (see README.md):
 //   Linalg → Text → Model → Features → Probes → Analysis → Experiments (orchestration), and the thin `lmprobe` CLI on top.
-// Release-only flags (-Ounchecked, -target-cpu) are set in one place: the Makefile.
+// Release-only flags (-target-cpu; -O keeps checks on) are set in one place: the Makefile.
 // Package trait MPI (off by default): data-parallel pretraining over OpenMPI (`swift build --traits MPI`,
 // `make build MPI=1`); without it the Cluster target is a single-process stand-in and nothing needs MPI.
 import PackageDescription
@@ -64,6 +64,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
+        // Fuzz targets for every file reader, and the driver: libFuzzer with `make fuzz`, a replayer otherwise.
+        .target(name: "FuzzTargets", dependencies: ["Linalg", "Text", "Model", "Features"], swiftSettings: swift5),
+        .executableTarget(name: "lmprobe-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swift5),
+
         // Tests: one target per module, plus whole-command CLI tests.
         .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
         .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
@@ -79,6 +83,8 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
+                    swiftSettings: swift5),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
     ]

@@ -372,7 +372,7 @@ public final class ComparisonRunner {
         let key = FeatureCache.key("bag of words: TF-IDF uni+bigrams, ridge alphas \(BagOfWordsBaseline.defaultAlphas)",
                                    splits: [train, test]).prefix(16)
         let url = cacheDirectory.appendingPathComponent("bow-\(task.name)-\(key).json")
-        if let data = FileManager.default.contents(atPath: url.path),
+        if let data = try? readFileData(url),
            let cached = try? ReportWriter.decoder().decode(BagOfWordsBaseline.self, from: data) {
             log("task \(task.name): reusing bag-of-words baseline \(url.lastPathComponent)")
             return cached

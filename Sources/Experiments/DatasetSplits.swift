@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import Linalg
 import Text
 
 /// One named split of a labelled dataset and the SHA-256 of the file (or class folder) it was read from.
@@ -93,11 +94,12 @@ public struct TaskCatalog {
 
     /// An array of task specs from a JSON file (`--tasks-file`).
     public static func read(_ path: String) throws -> [TaskSpec] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ExperimentError("--tasks-file \(path): cannot read")
+        let data: Data
+        do { data = try readFileData(URL(fileURLWithPath: path)) } catch {
+            throw ExperimentError("--tasks-file \(path): cannot read (\(ioErrorText(error)))")
         }
         do { return try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
-            throw ExperimentError("--tasks-file \(path): not a JSON array of task specs (\(error))")
+            throw ExperimentError("--tasks-file \(path): not a JSON array of task specs (\(ioErrorText(error, json: data)))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import Text
 
 /// SHA-256 of files, for manifests and content-addressed feature folders (Text's FIPS 180-4 implementation:

@@ -317,11 +317,60 @@ extension ExtractionManifest {
     }
 
     public static func read(from url: URL) throws -> ExtractionManifest {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw FeatureError.file(path: url.path, message: "no such file")
+        let data: Data
+        do { data = try readFileData(url) } catch {
+            throw FeatureError.file(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
-        do { return try JSONDecoder().decode(ExtractionManifest.self, from: data) } catch {
-            throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest (\(error))")
+        let m: ExtractionManifest
+        do { m = try JSONDecoder().decode(ExtractionManifest.self, from: data) } catch {
+            throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest (\(ioErrorText(error, json: data)))")
+        }
+        if let problem = m.problem { throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest: \(problem)") }
+        return m
+    }
+
+    /// The first value out of its range, or nil: counts are non-negative and consistent (truncated ≤ n, class words
+    /// one list per class, file shapes non-negative), rates and times finite and non-negative, the zero-shot
+    /// accuracy in [0, 1]. A manifest is read back from disk, so nothing in it is trusted before this check.
+    public var problem: String? {
+        if n < 0 || d < 0 || vocabSize < 0 { return "n, d and vocab_size must be ≥ 0 (got \(n), \(d), \(vocabSize))" }
+        if truncated < 0 || truncated > n { return "truncated \(truncated) is not in 0...n (n = \(n))" }
+        if realTokens < 0 { return "real_tokens \(realTokens) is negative" }
+        if classNames.isEmpty { return "class_names is empty" }
+        if Set(classNames).count != classNames.count { return "class_names has duplicates" }
+        if let z = zeroShotAccuracy, !(z >= 0 && z <= 1) { return "zero_shot_accuracy \(z) is not in [0, 1]" }
+        if let cw = classWords, cw.count != classNames.count {
+            return "class_words has \(cw.count) lists for \(classNames.count) classes"
+        }
+        for (name, v) in [("seconds", seconds), ("sentences_per_second", sentencesPerSecond), ("tokens_per_second", tokensPerSecond)]
+        where !(v >= 0 && v.isFinite) { return "\(name) \(v) is not a finite number ≥ 0" }
+        for (name, f) in files.sorted(by: { $0.key < $1.key }) where f.shape.contains(where: { $0 < 0 }) || f.shape.first.map({ $0 != n }) == true {
+            return "files.\(name) has shape \(f.shape), expected \(n) rows"
+        }
+        return nil
+    }
+}
+
+extension FeatureFolder {
+    /// Refuses a train and a test folder that were not extracted alike: the probe fits on one and scores the other,
+    /// so they must come from the same checkpoint, tokenizer, prompt, word subset, classes and lmprobe version.
+    /// Folders without a manifest (plain .npy files) are not checked.
+    public static func checkSameExtraction(train: URL, test: URL) throws {
+        let a = train.appendingPathComponent("manifest.json"), b = test.appendingPathComponent("manifest.json")
+        guard FileManager.default.fileExists(atPath: a.path), FileManager.default.fileExists(atPath: b.path) else { return }
+        let x = try ExtractionManifest.read(from: a), y = try ExtractionManifest.read(from: b)
+        var differences: [String] = []
+        if x.provenance.checkpointSHA256 != y.provenance.checkpointSHA256 { differences.append("checkpoint (\(x.provenance.checkpoint) vs \(y.provenance.checkpoint))") }
+        if x.provenance.tokenizer != y.provenance.tokenizer { differences.append("tokenizer") }
+        if x.prompt != y.prompt { differences.append("prompt ('\(x.prompt)' vs '\(y.prompt)')") }
+        if x.wordSubset?.words != y.wordSubset?.words || x.wordSubset?.tokenIDs != y.wordSubset?.tokenIDs { differences.append("words") }
+        if x.classWords != y.classWords { differences.append("class words") }
+        if x.classNames != y.classNames { differences.append("classes (\(x.classNames) vs \(y.classNames))") }
+        if x.d != y.d || x.vocabSize != y.vocabSize { differences.append("feature width") }
+        if x.readout != y.readout { differences.append("readout (\(x.readout ?? "default") vs \(y.readout ?? "default"))") }
+        if x.lmprobeVersion != y.lmprobeVersion { differences.append("lmprobe version") }
+        if !differences.isEmpty {
+            throw FeatureError.badInput("\(train.path) and \(test.path) were extracted differently: \(differences.joined(separator: ", ")) differ; re-extract both with the same settings")
         }
     }
 }

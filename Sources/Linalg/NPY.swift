@@ -93,6 +93,14 @@ public enum NPY {
         return (h, offset)
     }
 
+    /// Runs a file operation, turning a Foundation error into a one-line FileError naming `url`.
+    @discardableResult
+    static func io<R>(_ url: URL, _ what: String, _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as FileError { throw e } catch {
+            throw FileError(path: url.path, message: "\(what) (\(ioErrorText(error)))")
+        }
+    }
+
     static func match(_ text: String, _ pattern: String) -> String? {
         guard let re = try? NSRegularExpression(pattern: pattern),
               let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
@@ -143,8 +151,10 @@ public enum NPY {
             guard FileManager.default.createFile(atPath: tmp.path, contents: encodeHeader(header)) else {
                 throw FileError(path: tmp.path, message: "cannot create file")
             }
-            handle = try FileHandle(forWritingTo: tmp)
-            try handle.seekToEnd()
+            let tmpURL = tmp
+            let h = try NPY.io(tmpURL, "cannot open for writing") { try FileHandle(forWritingTo: tmpURL) }
+            _ = try NPY.io(tmpURL, "cannot write") { try h.seekToEnd() }
+            handle = h
         }
 
         public func appendBytes(_ bytes: UnsafeRawBufferPointer) throws {
@@ -154,7 +164,10 @@ public enum NPY {
         }
 
         func flush() throws {
-            if !buffer.isEmpty { try handle.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+            if !buffer.isEmpty {
+                try NPY.io(tmp, "cannot write") { try handle.write(contentsOf: buffer) }
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
 
         /// Appends the rows of `m`, converting to this file's dtype (`<f2`, `<f4` or `<f8`).
@@ -192,15 +205,16 @@ public enum NPY {
         /// Flushes, verifies the byte count, closes and renames into place.
         public func finish() throws {
             try flush()
-            try handle.synchronize()
-            try handle.close()
+            try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
             let expected = header.count * header.itemSize
             guard written == expected else {
                 try? FileManager.default.removeItem(at: tmp)
                 throw FileError(path: url.path, message: "wrote \(written) bytes, shape \(header.shape) needs \(expected)")
             }
-            try? FileManager.default.removeItem(at: url)
-            try FileManager.default.moveItem(at: tmp, to: url)
+            try NPY.io(url, "cannot put the finished file in place") {
+                try? FileManager.default.removeItem(at: url)
+                try FileManager.default.moveItem(at: tmp, to: url)
+            }
         }
 
         /// Abandons the file (removes the partial data).
@@ -218,8 +232,8 @@ public enum NPY {
             throw FileError(path: url.path, message: "cannot open file")
         }
         defer { try? h.close() }
-        let head = try h.read(upToCount: 65_536) ?? Data()
-        let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? head.count
+        let head = try NPY.io(url, "cannot read") { try h.read(upToCount: 65_536) ?? Data() }
+        let size = try NPY.io(url, "cannot read") { (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? head.count }
         return try decodeHeader(head, path: url.path, dataBytesAvailable: { off in size - off }).0
     }
 
@@ -306,6 +320,10 @@ public enum NPY {
                     guard v.isFinite, v == v.rounded() else {
                         throw FileError(path: url.path, message: "label at index \(i) is not a whole number (\(v))")
                     }
+                    // Whole floats beyond ±2⁵³ are not exact integers (and beyond Int's range would trap).
+                    guard abs(v) <= 9_007_199_254_740_992 else {
+                        throw FileError(path: url.path, message: "label at index \(i) is out of range (\(v))")
+                    }
                     return Int(v)
                 }
             default: throw FileError(path: url.path, message: "cannot read dtype \(h.descr) as labels")
@@ -317,7 +335,7 @@ public enum NPY {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FileError(path: url.path, message: "no such file")
         }
-        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+        do { return try readFileData(url, mapped: true) } catch {
             throw FileError(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
     }
@@ -350,10 +368,15 @@ extension NPY {
             guard FileManager.default.createFile(atPath: tmp.path, contents: head) else {
                 throw FileError(path: tmp.path, message: "cannot create file")
             }
-            handle = try FileHandle(forWritingTo: tmp)
+            let tmpURL = tmp
+            let h = try NPY.io(tmpURL, "cannot open for writing") { try FileHandle(forWritingTo: tmpURL) }
+            handle = h
             dataOffset = head.count
             rowBytes = cols * header.itemSize
-            try handle.truncate(atOffset: UInt64(dataOffset + rows * rowBytes))
+            let (bytes, overflow) = (rows * cols).multipliedReportingOverflow(by: header.itemSize)
+            guard !overflow, rows >= 0, cols >= 0 else { throw FileError(path: url.path, message: "shape [\(rows), \(cols)] is too large") }
+            let end = UInt64(head.count + bytes)
+            try NPY.io(tmpURL, "cannot size the file") { try h.truncate(atOffset: end) }
             written = [Bool](repeating: false, count: rows)
             scratch = [UInt8](repeating: 0, count: rowBytes)
         }
@@ -375,8 +398,10 @@ extension NPY {
                     for j in 0..<cols { p[j] = Double(values[j]) }
                 }
             }
-            try handle.seek(toOffset: UInt64(dataOffset + index * rowBytes))
-            try handle.write(contentsOf: scratch)
+            try NPY.io(tmp, "cannot write") {
+                try handle.seek(toOffset: UInt64(dataOffset + index * rowBytes))
+                try handle.write(contentsOf: scratch)
+            }
             written[index] = true
         }
 
@@ -385,10 +410,11 @@ extension NPY {
                 cancel()
                 throw FileError(path: url.path, message: "row \(missing) was never written")
             }
-            try handle.synchronize()
-            try handle.close()
-            try? FileManager.default.removeItem(at: url)
-            try FileManager.default.moveItem(at: tmp, to: url)
+            try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
+            try NPY.io(url, "cannot put the finished file in place") {
+                try? FileManager.default.removeItem(at: url)
+                try FileManager.default.moveItem(at: tmp, to: url)
+            }
         }
 
         public func cancel() {

@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 
 /// Hugging Face GPT-2 folders in and out: `config.json` + `model.safetensors` (the tokenizer files are the Text
 /// stage's business: `BPETokenizer(directory:)` reads `vocab.json`/`merges.txt` or `encoder.json`/`vocab.bpe`).
@@ -41,8 +42,8 @@ public enum HuggingFaceGPT2 {
         let path = url.path
         func bad(_ m: String) -> ModelError { .badCheckpoint(path: path, reason: m) }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.io(path: path, reason: "cannot read: \((error as NSError).localizedDescription)")
+        do { data = try readFileData(url) } catch {
+            throw ModelError.io(path: path, reason: "cannot read (\(ioErrorText(error)))")
         }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw bad("not a JSON object")
@@ -232,7 +233,7 @@ public enum HuggingFaceGPT2 {
                                               options: [.sortedKeys, .prettyPrinted])
         do { try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
             throw ModelError.io(path: directory.appendingPathComponent("config.json").path,
-                                reason: "cannot write: \((error as NSError).localizedDescription)")
+                                reason: "cannot write: \(ioErrorText(error))")
         }
     }
 }
@@ -265,7 +266,7 @@ extension HuggingFaceGPT2 {
         let tmp = parent.appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
         try? fm.removeItem(at: tmp)
         do { try fm.createDirectory(at: tmp, withIntermediateDirectories: false) } catch {
-            throw ModelError.io(path: tmp.path, reason: "cannot create: \((error as NSError).localizedDescription)")
+            throw ModelError.io(path: tmp.path, reason: "cannot create: \(ioErrorText(error))")
         }
         var done = false
         defer { if !done { try? fm.removeItem(at: tmp) } }

@@ -252,7 +252,7 @@ public final class Trainer {
 
     /// Rewrites `log` (atomically) without the lines of steps after `step` and without a torn last line.
     static func truncateLog(_ log: URL, afterStep step: Int) throws {
-        guard let data = FileManager.default.contents(atPath: log.path) else { return }
+        guard let data = try? readFileData(log) else { return }
         var kept = Data(), dropped = 0
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
             guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { dropped += 1; continue }

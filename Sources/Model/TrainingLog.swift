@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 
 /// The losses a pretraining run logged (RUNDIR/log.jsonl, written by `Trainer.run`), read back for curves.
 ///
@@ -24,8 +25,9 @@ public struct TrainingLog: Sendable {
     /// Reads `url`. `tokensPerStep` (B·T·grad-accum) is needed only for lines without `"tokens"`; nil then
     /// throws naming the line.
     public static func read(_ url: URL, tokensPerStep: Int? = nil) throws -> TrainingLog {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw ModelError.io(path: url.path, reason: "cannot read the training log")
+        let data: Data
+        do { data = try readFileData(url) } catch {
+            throw ModelError.io(path: url.path, reason: "cannot read the training log (\(ioErrorText(error)))")
         }
         var train: [Int: Point] = [:], val: [Int: Point] = [:], ce: [Int: Point] = [:]
         var lineNumber = 0

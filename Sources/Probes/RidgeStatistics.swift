@@ -202,14 +202,15 @@ public struct RidgeStatistics: Equatable {
             for v in b { var le = v.bitPattern.littleEndian; withUnsafeBytes(of: &le) { data.append(contentsOf: $0) } }
         }
         do { try data.write(to: url, options: .atomic) } catch {
-            throw ProbeError.invalidArgument("\(url.path): cannot write statistics: \(error.localizedDescription)")
+            throw ProbeError.invalidArgument("\(url.path): cannot write statistics: \(ioErrorText(error))")
         }
     }
 
     /// Reads statistics written by `write`, checking every size against the bytes present.
     public init(contentsOf url: URL) throws {
         func bad(_ m: String) -> ProbeError { .invalidArgument("\(url.path): \(m)") }
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw bad("cannot read statistics file") }
+        let data: Data
+        do { data = try readFileData(url) } catch { throw bad("cannot read statistics file (\(ioErrorText(error)))") }
         let magic = Data(Self.magic.utf8)
         guard data.count > magic.count, data.prefix(magic.count) == magic else {
             throw bad("not an lmprobe ridge statistics file (written by `lmprobe probe --stats-out`)")

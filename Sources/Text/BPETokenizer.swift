@@ -121,7 +121,7 @@ public struct BPETokenizer: Sendable {
     /// `vocab.json` parsed as a JSON object (errors name the file, and the line and column of a syntax error).
     static func vocabularyObject(_ vocabURL: URL) throws -> [String: Any] {
         let data: Data
-        do { data = try Data(contentsOf: vocabURL) }
+        do { data = try readFileData(vocabURL) }
         catch { throw TextError(file: vocabURL, "cannot read (\(ioErrorText(error)))") }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) }
@@ -165,7 +165,7 @@ public struct BPETokenizer: Sendable {
         do {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted])
             try data.write(to: url, options: .atomic)
-        } catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+        } catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 
     // MARK: Lookup

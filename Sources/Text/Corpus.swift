@@ -258,6 +258,11 @@ public enum Corpus {
             throw TextError("--val-fraction must be in [0, 1), got \(options.valFraction)")
         }
         guard options.tokenizer != nil || options.vocabSize != nil else { throw TextError("give --vocab-size N (train) or --tokenizer DIR (reuse)") }
+        // Everything is written into a staging folder that replaces `out` at the end in one step: an interrupted or
+        // failed run never leaves one run's vocab.json beside another's train.bin.
+        let staging: OutputFolder
+        do { staging = try OutputFolder(replacing: out, markers: ["tokens.json"]) } catch { throw TextError("\(error)") }
+        let out = staging.url
         let tRead = Benchmark.now()
         var (docs, sources) = try readDocuments(inputs, options: options)
         log(String(format: "read %d documents from %d files in %.1f s", docs.count, sources.count, Benchmark.now() - tRead))
@@ -344,6 +349,7 @@ public enum Corpus {
         if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
         try TokenFile.writeHeader(directory: out, vocabSize: summary.vocabSize, trainTokens: trainTokens,
                                   valTokens: valTokens, eotToken: eot, tokenizer: ".", extra: header)
+        do { try staging.commit() } catch { throw TextError("\(error)") }
         return summary
     }
 }

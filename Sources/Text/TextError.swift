@@ -14,7 +14,7 @@ public struct TextError: Error, CustomStringConvertible, Equatable {
 
 /// Reads a whole file, with a TextError naming it on failure.
 func readFileBytes(_ url: URL) throws -> [UInt8] {
-    do { return [UInt8](try Data(contentsOf: url)) }
+    do { return [UInt8](try readFileData(url)) }
     catch { throw TextError(file: url, "cannot read (\(ioErrorText(error)))") }
 }
 

@@ -52,7 +52,7 @@ public final class TokenFile: @unchecked Sendable {
     public static func readHeader(directory: URL) throws -> Header {
         let url = directory.appendingPathComponent("tokens.json")
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = try readFileData(url) } catch {
             throw TextError(file: url, "cannot read (\(ioErrorText(error)); run `lmprobe tokenize` first?)")
         }
         guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw TextError(file: url, "not a JSON object") }
@@ -203,7 +203,7 @@ extension TokenFile {
     public static func writeSplit(_ data: Data, split: Split, directory: URL) throws {
         let url = directory.appendingPathComponent("\(split.rawValue).bin")
         do { try data.write(to: url, options: .atomic) }
-        catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+        catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 
     /// Writes `directory/tokens.json` atomically: the fields every reader needs (format, vocab_size, dtype,
@@ -223,7 +223,7 @@ extension TokenFile {
         do {
             let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
             try json.write(to: url, options: .atomic)
-        } catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+        } catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 }
 

@@ -24,7 +24,7 @@ struct BenchTokenizer: ParsableCommand {
         global.apply()
         let url = URL(fileURLWithPath: file)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw CLIError("\(url.path): cannot read (\(error.localizedDescription))") }
+        do { data = try readFileData(url) } catch { throw CLIError("\(url.path): cannot read (\(ioErrorText(error)))") }
         if data.isEmpty { throw TextError(file: url, "empty file") }
         let bytes = [UInt8](data)
         let mb = Double(bytes.count) / 1e6

@@ -79,6 +79,8 @@ struct Extract: ParsableCommand {
         options.layer = layer
         let splits = try data.splits()
         var manifests: [ExtractionManifest] = []
+        // Built whole in a staging folder, then swapped in: no split or stale file of an earlier run survives.
+        let staging = try OutputFolder(replacing: URL(fileURLWithPath: out), markers: ["manifest.json", "train/manifest.json", "test/manifest.json"])
         for var split in splits {
             var part: Shard? = nil
             if let s = shard {
@@ -87,7 +89,8 @@ struct Extract: ParsableCommand {
                 split.data = split.data.subset(Array(p.rowStart..<p.rowEnd), note: "(shard \(k)/\(n))")
                 part = p
             }
-            let dir = split.name == "all" ? URL(fileURLWithPath: out) : URL(fileURLWithPath: out).appendingPathComponent(split.name)
+            let dir = split.name == "all" ? staging.url : staging.url.appendingPathComponent(split.name)
+            let shown = split.name == "all" ? staging.destination : staging.destination.appendingPathComponent(split.name)
             let prov = Provenance(checkpoint: ckptURL.path, checkpointSHA256: ckptSHA, tokenizer: tokPath,
                                   dataset: split.data.source, datasetSHA256: split.digest, split: split.name,
                                   shard: part)
@@ -99,7 +102,7 @@ struct Extract: ParsableCommand {
             if !json {
                 let name = split.name + (part.map { " shard \($0.index)/\($0.count) (rows \($0.rowStart)..<\($0.rowEnd) of \($0.splitRows))" } ?? "")
                 var line = String(format: "%@: %d inputs → %@  (%.1f s, %.0f sentences/s, %.0f tokens/s, %d truncated)",
-                                  name, m.n, dir.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
+                                  name, m.n, shown.path, m.seconds, m.sentencesPerSecond, m.tokensPerSecond, m.truncated)
                 if !options.isDefaultReadout, let r = m.readout { line += ", " + r }
                 if let z = m.zeroShotAccuracy { line += String(format: ", zero-shot accuracy %.1f%%", 100 * z) }
                 print(line)
@@ -108,6 +111,7 @@ struct Extract: ParsableCommand {
                 }
             }
         }
+        try staging.commit()
         if json { try printJSON(manifests) }
     }
 

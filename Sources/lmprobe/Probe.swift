@@ -75,6 +75,12 @@ struct Probe: ParsableCommand {
             guard method == .ridge else { throw CLIError("--stats: statistics give a ridge probe only (not --method \(method))") }
             guard decomposition == .auto else { throw CLIError("--stats: the fit from statistics always uses the d × d eigendecomposition (drop --decomposition)") }
         }
+        // Every folder (train shards, test shards) must come from the same extraction settings as the first.
+        if let first = train.first {
+            for other in train.dropFirst() + test {
+                try FeatureFolder.checkSameExtraction(train: URL(fileURLWithPath: first), test: URL(fileURLWithPath: other))
+            }
+        }
         // Training rows: features in memory, or merged statistics (streamed).
         let trainSet = stats.isEmpty ? try LabelledFeatures.load(train, labels: trainLabels, feature: feature, role: "--train") : nil
         let merged = stats.isEmpty ? nil : try Self.mergeStatistics(stats)
