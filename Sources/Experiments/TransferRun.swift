@@ -52,11 +52,8 @@ public enum TransferRun {
         guard let dir = tokenDirectory ?? ckpt.metadata["data"].map({ URL(fileURLWithPath: $0) }) else {
             throw ExperimentError("\(ckpt.url.path): records no token directory; give --data")
         }
-        let data = try TokenDataset(directory: dir)
-        guard data.vocabSize == ckpt.config.vocabSize else {
-            throw ExperimentError("\(dir.path): vocab_size \(data.vocabSize) does not match the checkpoint's \(ckpt.config.vocabSize)")
-        }
-        return try ckpt.model.splitLoss(data: data, maxWindows: maxWindows)
+        // `splitLoss` refuses token files whose vocabulary differs from the model's, naming the folder.
+        return try ckpt.model.splitLoss(data: try TokenDataset(directory: dir), maxWindows: maxWindows)
     }
 
     /// The probe `compare` runs (`FamilyProbe`, the same settings), on `train/FAMILY.npy` → `test/FAMILY.npy`: test
