@@ -3,7 +3,7 @@ import Foundation
 import Model
 import Text
 
-/// A checkpoint, where it is, its SHA-256, and its tokenizer: what every model-reading command needs.
+/// A checkpoint, where it is, its identity (`Checkpoint.sha256`), and its tokenizer: what every model-reading command needs.
 public struct LoadedModel {
     public let checkpoint: Checkpoint
     /// The resolved checkpoint file.
@@ -25,11 +25,12 @@ public final class ModelLoader {
     /// `tokenizer`: a folder (vocab.json + merges.txt) to use instead of the one each checkpoint records.
     public init(tokenizer: String? = nil) { tokenizerOverride = tokenizer }
 
-    /// A checkpoint file or run folder (its final / latest checkpoint), loaded and hashed, without a tokenizer.
+    /// A checkpoint file or run folder (its final / latest checkpoint), loaded, without a tokenizer. The identity
+    /// (`sha256`) is the one `Checkpoint.load` computed while reading: the file is not hashed a second time.
     public static func checkpoint(_ path: String) throws -> (checkpoint: Checkpoint, url: URL, sha256: String) {
         let url = try Checkpoint.resolve(URL(fileURLWithPath: path))
         let ckpt = try Checkpoint.load(url: url)
-        return (ckpt, url, try Digest.sha256(file: url))
+        return (ckpt, url, ckpt.sha256)
     }
 
     /// A checkpoint file or run folder with its tokenizer, checked to have the model's vocabulary size.

@@ -47,10 +47,13 @@ public struct Checkpoint {
     public let tokenizerDirectory: String?
     public let tokensHash: String?
     public let metadata: [String: String]
+    /// The file's identity (`SafeTensors.File.identity()`): SHA-256 of the header for lmprobe files (whose header
+    /// carries every tensor's verified digest), of the whole file otherwise. Computed once, while loading.
+    public let sha256: String
 
     /// The training state of a training checkpoint (options, tokens seen, …); nil when none is recorded.
     public var trainingState: TrainingState? {
-        metadata["training"].flatMap { try? JSONDecoder().decode(TrainingState.self, from: Data($0.utf8)) }
+        metadata["training"].flatMap { try? JSONCoding.decoder().decode(TrainingState.self, from: Data($0.utf8)) }
     }
 
     /// Loads a checkpoint for inference/analysis. `url` may be a checkpoint file, a run directory (then
@@ -64,13 +67,14 @@ public struct Checkpoint {
             let folder = fileURL.deletingLastPathComponent()
             let model = try HuggingFaceGPT2.model(from: file, configURL: folder.appendingPathComponent("config.json"))
             return Checkpoint(url: file.url, model: model, step: 0, validation: [], tokenizerDirectory: folder.path,
-                              tokensHash: nil, metadata: file.metadata)
+                              tokensHash: nil, metadata: file.metadata, sha256: file.identity())
         }
         let model = try modelFrom(file)
         let m = file.metadata
-        let validation = m["validation"].flatMap { try? JSONDecoder().decode([ValidationRecord].self, from: Data($0.utf8)) } ?? []
+        let validation = m["validation"].flatMap { try? JSONCoding.decoder().decode([ValidationRecord].self, from: Data($0.utf8)) } ?? []
         return Checkpoint(url: file.url, model: model, step: Int(m["step"] ?? "") ?? 0, validation: validation,
-                          tokenizerDirectory: m["tokenizer"], tokensHash: m["tokens_hash"], metadata: m)
+                          tokenizerDirectory: m["tokenizer"], tokensHash: m["tokens_hash"], metadata: m,
+                          sha256: file.identity())
     }
 
     /// A file path, or for a directory its final.safetensors, the checkpoint named by its `latest` file, or (a
@@ -109,7 +113,7 @@ public struct Checkpoint {
             throw ModelError.badCheckpoint(path: path, reason: "metadata format is \(file.metadata["format"] ?? "missing"), expected \(format)")
         }
         guard let cj = file.metadata["config"],
-              let config = try? JSONDecoder().decode(GPTConfig.self, from: Data(cj.utf8)) else {
+              let config = try? JSONCoding.decoder().decode(GPTConfig.self, from: Data(cj.utf8)) else {
             throw ModelError.badCheckpoint(path: path, reason: "metadata \"config\" is missing or malformed")
         }
         do { try config.validate() } catch { throw ModelError.badCheckpoint(path: path, reason: "\(error)") }
@@ -159,8 +163,7 @@ public struct Checkpoint {
     public static func save(to url: URL, model: GPT, step: Int, optimizer: AdamW?, state: TrainingState?,
                             tokenizer: String?, tokensHash: String?, dataDirectory: String?,
                             validation: [ValidationRecord], dtype: SafeTensors.DType = .f32) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
+        let enc = JSONCoding.encoder(pretty: false)
         func json<T: Encodable>(_ v: T) throws -> String { String(decoding: try enc.encode(v), as: UTF8.self) }
         var meta: [String: String] = ["format": format, "config": try json(model.config), "step": "\(step)",
                                       "validation": try json(validation)]
@@ -189,7 +192,7 @@ public struct Checkpoint {
         }
         let model = try modelFrom(file)
         guard let sj = file.metadata["training"],
-              let state = try? JSONDecoder().decode(TrainingState.self, from: Data(sj.utf8)) else {
+              let state = try? JSONCoding.decoder().decode(TrainingState.self, from: Data(sj.utf8)) else {
             throw ModelError.badCheckpoint(path: url.path, reason: "no training state (not a resumable checkpoint)")
         }
         model.freezePhi = state.options.freezePhi

@@ -1,4 +1,5 @@
 import Foundation
+import Text
 
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian header length N, N bytes of JSON
 /// {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}}
@@ -93,6 +94,23 @@ public enum SafeTensors {
                     }
                     r0 &+= nr
                 }
+            }
+        }
+
+        /// True when every tensor carries a digest in `lmprobe.digests` (files lmprobe wrote).
+        public var hasTensorDigests: Bool { !tensors.isEmpty && tensors.keys.allSatisfy { digests[$0] != nil } }
+
+        /// The file's identity, a hex SHA-256 computed without a second pass over the tensor bytes:
+        /// - files with per-tensor digests (lmprobe's): the SHA-256 of the 8-byte length and the JSON header, which
+        ///   holds every tensor's name, dtype, shape, byte range and digest and the metadata digest, so any change to
+        ///   a tensor changes the identity (each tensor's bytes are checked against its digest when read);
+        /// - other files (a Hugging Face model.safetensors): the SHA-256 of all the file's bytes — their only hash.
+        /// Used as the checkpoint's identity in feature manifests and cache keys (`checkpoint_sha256`).
+        public func identity() -> String {
+            data.withUnsafeBytes { raw in
+                var h = SHA256.Hasher()
+                h.update(hasTensorDigests ? UnsafeRawBufferPointer(rebasing: raw[0..<dataStart]) : raw)
+                return h.hex()
             }
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Text
 import XCTest
 @testable import Model
 
@@ -51,6 +52,60 @@ final class CheckpointFormatTests: XCTestCase {
         let edited = tmp.url.appendingPathComponent("edited.safetensors")
         try reserialised(url, to: edited) { $0["step"] = "8" }
         XCTAssertThrowsError(try Checkpoint.load(url: edited)) { XCTAssertTrue("\($0)".contains("metadata digest mismatch"), "\($0)") }
+    }
+
+    /// The identity is computed while loading, without hashing the tensor bytes a second time: for lmprobe files
+    /// the SHA-256 of the length prefix and header (which carries every tensor's digest), for files without digests
+    /// the SHA-256 of the whole file (= `sha256sum`). Different weights give different identities.
+    func testIdentityHashesTheHeaderOfDigestedFilesAndTheWholeFileOtherwise() throws {
+        let tmp = TempDir()
+        let (_, url) = try saved(tmp)
+        let bytes = [UInt8](try Data(contentsOf: url))
+        let n = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let loaded = try Checkpoint.load(url: url)
+        XCTAssertEqual(loaded.sha256, SHA256.hex(Array(bytes[0..<(8 + n)])))
+        XCTAssertNotEqual(loaded.sha256, SHA256.hex(bytes))
+
+        // Another model (other seed): another identity; the same file loaded twice: the same one.
+        let m2 = try GPT(config: config, seed: 6)
+        let url2 = tmp.url.appendingPathComponent("c2.safetensors")
+        try Checkpoint.save(to: url2, model: m2, step: 7, optimizer: AdamW(layout: m2.layout, dim: config.dim), state: nil,
+                            tokenizer: "/tok", tokensHash: "ab", dataDirectory: nil, validation: [])
+        XCTAssertNotEqual(try Checkpoint.load(url: url2).sha256, loaded.sha256)
+        XCTAssertEqual(try Checkpoint.load(url: url).sha256, loaded.sha256)
+
+        // Without digests (the metadata entry removed, as in a foreign file): the whole file's SHA-256.
+        let bare = tmp.url.appendingPathComponent("bare.safetensors")
+        try reserialised(url, to: bare) { $0[SafeTensors.digestsKey] = nil }
+        let file = try SafeTensors.read(bare)
+        XCTAssertFalse(file.hasTensorDigests)
+        XCTAssertEqual(file.identity(), SHA256.hex([UInt8](try Data(contentsOf: bare))))
+    }
+
+    /// A training checkpoint written before JSON keys were snake_case (camelCase `config` and `training`, `minLR`)
+    /// still loads and resumes; a new one writes snake_case and reads back the same state.
+    func testCamelCaseCheckpointMetadataFromBeforeSnakeCaseStillResumes() throws {
+        let legacy = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../FuzzTargetsTests/Cases/safetensors/seed-training-ckpt.safetensors").standardizedFileURL
+        XCTAssertTrue(try SafeTensors.read(legacy).metadata["config"]!.contains("vocabSize"))
+        let (model, _, state, _) = try Checkpoint.loadForResume(url: legacy)
+        XCTAssertEqual(model.config.vocabSize, 280)
+        XCTAssertEqual(state.options.minLR, 1e-4)
+        XCTAssertEqual(state.schedule.maxLR, 1e-3)
+        XCTAssertEqual(state.schedule.minLR, 1e-4)
+        XCTAssertEqual(state.tokensSeen, 8)
+        XCTAssertEqual(state.validation.first?.crossEntropy ?? 0, 5.623123526573181, accuracy: 1e-12)
+
+        let tmp = TempDir()
+        let out = tmp.url.appendingPathComponent("new.safetensors")
+        let (m2, opt, _, _) = try Checkpoint.loadForResume(url: legacy)
+        try Checkpoint.save(to: out, model: m2, step: state.step, optimizer: opt, state: state, tokenizer: nil,
+                            tokensHash: nil, dataDirectory: nil, validation: state.validation)
+        let meta = try SafeTensors.read(out).metadata
+        XCTAssertTrue(meta["config"]!.contains("\"vocab_size\":280"), meta["config"]!)
+        XCTAssertTrue(meta["training"]!.contains("\"min_lr\":0.0001"), meta["training"]!)
+        XCTAssertFalse(meta["training"]!.contains("minLR"))
+        XCTAssertEqual(try Checkpoint.loadForResume(url: out).state, state)
     }
 
     /// Python's safetensors re-saving the file (skipped with a reason when python3 lacks safetensors).
