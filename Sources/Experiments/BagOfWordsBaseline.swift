@@ -11,7 +11,11 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
     public let trainCount: Int
     public let testCount: Int
     public let vocabularySize: Int
+    /// The α grid searched (the requested one, extended past an end when α landed there).
     public let alphas: [Double]
+    /// What the grid search did (`GridSearch.note`: extensions, or α still at an end of the limit); empty when α
+    /// was interior to the requested grid.
+    public let gridNote: String
     public let alpha: Double
     public let leaveOneOutAccuracy: Double
     public let testAccuracy: Double
@@ -40,7 +44,7 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
         log?(String(format: "Gram matrix %d × %d (%.1f s)", gram.rows, gram.cols, lap()))
         let classes = max(trainLabels.max() ?? 0, testLabels.max() ?? 0) + 1
         let model = try RidgeClassifier.fit(gram: gram, labels: trainLabels, classes: classes, alphas: alphas)
-        log?(String(format: "ridge, exact LOO over %d α (%@ decomposition): α = %g (%.1f s: %@)", alphas.count,
+        log?(String(format: "ridge, exact LOO over %d α (%@ decomposition): α = %g (%.1f s: %@)", model.alphas.count,
                     model.decomposition.rawValue, model.alpha, lap(),
                     model.timings.map { String(format: "%@ %.1f", $0.phase, $0.seconds) }.joined(separator: ", ")))
         let predictions = try model.predict(crossKernel: try SparseMatrix.gram(xTest, xTrain))
@@ -48,7 +52,8 @@ public struct BagOfWordsBaseline: Codable, Equatable, Sendable {
         trainCount = trainTexts.count
         testCount = testTexts.count
         vocabularySize = vectorizer.vocabulary.count
-        self.alphas = alphas
+        self.alphas = model.alphas
+        gridNote = model.gridSearch?.note ?? ""
         alpha = model.alpha
         leaveOneOutAccuracy = model.leaveOneOutAccuracy
         testAccuracy = testTexts.isEmpty ? .nan

@@ -8,13 +8,10 @@ public enum RidgeSelection: String, CaseIterable, Sendable {
     case accuracy
 }
 
-/// A fitted ridge classifier. Coefficients apply to raw (unstandardised) features: scores = X·W + 1bᵀ.
-public struct RidgeModel {
-    /// Number of classes K; the model has K′ = 1 decision column when K = 2, else K.
-    public let classes: Int
-    /// The chosen regularisation strength λ.
-    public let alpha: Double
-    /// The grid searched, in the order given (ties go to the first).
+/// The λ search of a ridge fit, shared by the primal (`RidgeModel`) and dual (`DualRidgeModel`) models, whose
+/// fields reach it directly (`model.alpha`, `model.looAccuracy`, … by dynamic member lookup).
+public struct RidgePath: Sendable {
+    /// The grid searched, in the order given (ties go to the first); extensions appended.
     public let alphas: [Double]
     public let selection: RidgeSelection
     /// Mean squared LOO error over all n·K′ targets, per λ.
@@ -23,6 +20,30 @@ public struct RidgeModel {
     public let looAccuracy: [Double]
     /// Index of `alpha` in `alphas`.
     public let chosenIndex: Int
+    /// The grid as requested and as searched (extensions when λ landed at an end), and whether λ is still at one.
+    public internal(set) var gridSearch: GridSearch? = nil
+
+    /// The chosen regularisation strength λ.
+    public var alpha: Double { alphas[chosenIndex] }
+    /// The selection score of the chosen λ (MSE for `.squaredError`, accuracy for `.accuracy`; scikit-learn's
+    /// `best_score_` is minus the MSE).
+    public var looScore: Double {
+        selection == .squaredError ? looMeanSquaredError[chosenIndex] : looAccuracy[chosenIndex]
+    }
+    /// LOO accuracy at the chosen λ.
+    public var leaveOneOutAccuracy: Double { looAccuracy[chosenIndex] }
+    /// The per-λ scores `GridExtension` compares (higher is better).
+    var scores: [Double] { selection == .squaredError ? looMeanSquaredError.map { -$0 } : looAccuracy }
+}
+
+/// A fitted ridge classifier. Coefficients apply to raw (unstandardised) features: scores = X·W + 1bᵀ.
+@dynamicMemberLookup
+public struct RidgeModel {
+    /// Number of classes K; the model has K′ = 1 decision column when K = 2, else K.
+    public let classes: Int
+    /// λ, its grid and the LOO scores per λ.
+    public internal(set) var path: RidgePath
+    public subscript<T>(dynamicMember key: KeyPath<RidgePath, T>) -> T { path[keyPath: key] }
     /// W, d × K′ (in raw feature space).
     public let coefficients: Matrix<Double>
     /// b, K′ values.
@@ -38,13 +59,6 @@ public struct RidgeModel {
     /// Wall-clock seconds of each phase (centre, gram, eigen, rotate, loo, coefficients), and the process CPU
     /// seconds (all threads) spent in it — the load-independent figure on a busy machine — for benchmarks.
     public let timings: [(phase: String, seconds: Double, cpuSeconds: Double)]
-    /// The grid as requested and as searched (extensions when λ landed at an end), and whether λ is still at one.
-    public internal(set) var gridSearch: GridSearch? = nil
-
-    /// The selection score of the chosen λ (MSE for `.squaredError`, accuracy for `.accuracy`).
-    public var looScore: Double {
-        selection == .squaredError ? looMeanSquaredError[chosenIndex] : looAccuracy[chosenIndex]
-    }
 
     /// Decision values X·W + 1bᵀ (n × K′). Throws when X's width differs from the training features or X has NaN/inf.
     @_specialize(where T == Float)
@@ -182,15 +196,13 @@ struct BandShifts {
 
 /// A ridge classifier fitted on a Gram matrix K = XXᵀ (`RidgeClassifier.fit(gram:…)`): the dual form, for features
 /// that are never formed densely (TF-IDF bag-of-words). Scores of new rows come from the cross kernel K_* = X_*Xᵀ.
+@dynamicMemberLookup
 public struct DualRidgeModel {
     /// Number of classes K; K′ = 1 decision column when K = 2, else K.
     public let classes: Int
-    public let alpha: Double
-    public let alphas: [Double]
-    public let selection: RidgeSelection
-    public let looMeanSquaredError: [Double]
-    public let looAccuracy: [Double]
-    public let chosenIndex: Int
+    /// λ, its grid and the LOO scores per λ.
+    public internal(set) var path: RidgePath
+    public subscript<T>(dynamicMember key: KeyPath<RidgePath, T>) -> T { path[keyPath: key] }
     /// c = (K_c + λI)⁻¹Y_c, n × K′, at the chosen λ.
     public let dualCoefficients: Matrix<Double>
     /// ȳ, K′ values: the intercept (the features are centred through the kernel).
@@ -200,13 +212,6 @@ public struct DualRidgeModel {
     public let timings: [(phase: String, seconds: Double, cpuSeconds: Double)]
     let kernelRowMeans: [Double]
     let kernelMean: Double
-
-    /// Mean squared LOO error at the chosen λ (scikit-learn's `best_score_` is minus this).
-    public var looScore: Double {
-        selection == .squaredError ? looMeanSquaredError[chosenIndex] : looAccuracy[chosenIndex]
-    }
-    /// LOO accuracy at the chosen λ.
-    public var leaveOneOutAccuracy: Double { looAccuracy[chosenIndex] }
 
     /// Decision values (m × K′) from the cross kernel K_* = X_*Xᵀ (m × n):
     /// Σ_j c_j (x − x̄)ᵀ(x_j − x̄) + ȳ, the kernel centred with the training row means.
@@ -327,6 +332,11 @@ struct LeaveOneOutSelection {
         }
         if better { best = a }
         return better
+    }
+
+    /// The search's outcome over `alphas` (the grid these scores are for).
+    func path(alphas: [Double]) -> RidgePath {
+        RidgePath(alphas: alphas, selection: select, looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best)
     }
 
     func requireFinite() throws {
@@ -462,14 +472,13 @@ public enum RidgeClassifier {
         while true {
             var model = try fitGrid(x: x, labels: labels, classes: classes, alphas: grid, select: select,
                                     standardize: standardize, decomposition: decomposition)
-            let scores = select == .squaredError ? model.looMeanSquaredError.map { -$0 } : model.looAccuracy
-            if let ext = `extension`, let more = ext.next(grid, scores: scores, chosen: model.alpha) {
+            if let ext = `extension`, let more = ext.next(grid, scores: model.path.scores, chosen: model.alpha) {
                 grid += more.values
                 rounds += 1
                 continue
             }
-            model.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: model.alpha, extensions: rounds,
-                                          limit: `extension`)
+            model.path.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: model.alpha, extensions: rounds,
+                                               limit: `extension`)
             return model
         }
     }
@@ -589,9 +598,7 @@ public enum RidgeClassifier {
         let predicted = classesFromScores(try linearScores(x, coefficients: w, intercepts: b))
         let trainAcc = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(n)
         clock.lap("coefficients")
-        return RidgeModel(classes: classes, alpha: alphas[selection.best], alphas: alphas, selection: select,
-                          looMeanSquaredError: selection.mse, looAccuracy: selection.acc, chosenIndex: selection.best,
-                          coefficients: w, intercepts: b, featureMean: centred.mean, featureScale: centred.scale,
+        return RidgeModel(classes: classes, path: selection.path(alphas: alphas), coefficients: w, intercepts: b, featureMean: centred.mean, featureScale: centred.scale,
                           mode: mode, decomposition: decomposition, trainAccuracy: trainAcc, timings: clock.timings)
     }
 
@@ -670,9 +677,12 @@ public enum RidgeClassifier {
     /// (m = row means of K, m̄ their mean) = X_cX_cᵀ, and the gram-mode exact LOO above runs on it — the same
     /// targets, intercept rule (unpenalised, by centring) and λ selection as `fit(x:…)` in gram mode. scikit-learn's
     /// `RidgeClassifierCV` on X gives the same λ and decision values.
+    /// With `extension` (the default, as in `fit(x:…)`), a λ chosen at an end of the grid grows the grid past that
+    /// end and the search repeats until λ is interior or the limit is reached; the kernel is centred once, and each
+    /// round repeats the decomposition.
     public static func fit(gram k: Matrix<Double>, labels: [Int], classes: Int, alphas: [Double] = defaultAlphas,
-                           select: RidgeSelection = .squaredError,
-                           decomposition: RidgeDecomposition = .auto) throws -> DualRidgeModel {
+                           select: RidgeSelection = .squaredError, decomposition: RidgeDecomposition = .auto,
+                           extension: GridExtension? = .ridge) throws -> DualRidgeModel {
         let n = k.rows
         guard k.cols == n else { throw ProbeError.invalidArgument("the Gram matrix must be square, got \(k.rows) × \(k.cols)") }
         try validateTraining(k, labels, classes: classes)
@@ -681,14 +691,23 @@ public enum RidgeClassifier {
         let (kc, m, mbar) = centredKernel(k)
         clock.lap("centre")
         let targets = RidgeTargets(labels: labels, classes: classes)
-        var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: alphas.count)
         let decomposition = resolve(decomposition, size: n)
-        let c = try gramLeaveOneOut(kc, targets: targets, alphas: alphas, decomposition: decomposition,
-                                    selection: &selection, clock: clock)
-        try selection.requireFinite()
-        return DualRidgeModel(classes: classes, alpha: alphas[selection.best], alphas: alphas, selection: select,
-                              looMeanSquaredError: selection.mse, looAccuracy: selection.acc,
-                              chosenIndex: selection.best, dualCoefficients: c, intercepts: targets.yMean,
-                              decomposition: decomposition, timings: clock.timings, kernelRowMeans: m, kernelMean: mbar)
+        var grid = alphas, rounds = 0
+        while true {
+            var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: grid.count)
+            let c = try gramLeaveOneOut(kc, targets: targets, alphas: grid, decomposition: decomposition,
+                                        selection: &selection, clock: clock)
+            try selection.requireFinite()
+            var path = selection.path(alphas: grid)
+            if let ext = `extension`, let more = ext.next(grid, scores: path.scores, chosen: path.alpha) {
+                grid += more.values
+                rounds += 1
+                continue
+            }
+            path.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: path.alpha, extensions: rounds,
+                                         limit: `extension`)
+            return DualRidgeModel(classes: classes, path: path, dualCoefficients: c, intercepts: targets.yMean,
+                                  decomposition: decomposition, timings: clock.timings, kernelRowMeans: m, kernelMean: mbar)
+        }
     }
 }

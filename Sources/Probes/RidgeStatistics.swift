@@ -184,15 +184,14 @@ public struct RidgeStatistics: Equatable {
         var labelValues: [Int], labelCounts: [Int]
         var sources: [Source]
         enum CodingKeys: String, CodingKey {
-            case n, d, labelValues = "label_values", labelCounts = "label_counts", sources
+            case n, d, labelValues, labelCounts, sources
         }
     }
 
     /// Writes the statistics atomically: a magic line, one JSON header line (n, d, label values and counts, the
     /// sources), then little-endian Float64 μ (d), M (d·d) and the label sums (K·d).
     public func write(to url: URL) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let enc = JSONCoding.encoder(pretty: false)
         let header = Header(n: n, d: d, labelValues: labelValues, labelCounts: labelCounts, sources: sources)
         var data = Data(Self.magic.utf8)
         data.append(try enc.encode(header))
@@ -217,7 +216,7 @@ public struct RidgeStatistics: Equatable {
         }
         guard let newline = data[magic.count...].firstIndex(of: 0x0A) else { throw bad("truncated header") }
         let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: data[magic.count..<newline]) } catch {
+        do { header = try JSONCoding.decoder().decode(Header.self, from: data[magic.count..<newline]) } catch {
             throw bad("malformed header: \(error)")
         }
         guard header.n > 0, header.d > 0, header.labelValues.count == header.labelCounts.count,
@@ -321,14 +320,14 @@ public struct RidgeStatistics: Equatable {
             var b = yMean
             for k in 0..<kk { for j in 0..<d { b[k] -= mean[j] * w[j, k] } }
             clock.lap("coefficients")
-            var model = RidgeModel(classes: classes, alpha: lambda, alphas: grid, selection: select,
-                                   looMeanSquaredError: mse, looAccuracy: acc, chosenIndex: best, coefficients: w,
+            var path = RidgePath(alphas: grid, selection: select, looMeanSquaredError: mse, looAccuracy: acc,
+                                 chosenIndex: best)
+            path.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: lambda, extensions: rounds,
+                                         limit: `extension`)
+            return RidgeModel(classes: classes, path: path, coefficients: w,
                                    intercepts: b, featureMean: mean, featureScale: standardize ? sigma : nil,
                                    mode: "cov", decomposition: .eigen, trainAccuracy: scored[lambda]!.train,
                                    timings: clock.timings)
-            model.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: lambda, extensions: rounds,
-                                          limit: `extension`)
-            return model
         }
     }
 

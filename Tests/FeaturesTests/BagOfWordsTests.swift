@@ -109,7 +109,7 @@ final class GramRidgeOnTfidfTests: XCTestCase {
         for ref in [fx.ridge.multiclass, fx.ridge.binary] {
             for decomposition in [RidgeDecomposition.eigen, .tridiagonal, .band] {
             let model = try RidgeClassifier.fit(gram: k, labels: ref.labels, classes: ref.labels.max()! + 1,
-                                                alphas: fx.ridge.alphas, decomposition: decomposition)
+                                                alphas: fx.ridge.alphas, decomposition: decomposition, extension: nil)
             XCTAssertEqual(model.alpha, ref.alpha)
             let chosen = model.looMeanSquaredError[model.chosenIndex]
             XCTAssertEqual(-chosen, ref.best_score, accuracy: 1e-9)

@@ -55,7 +55,7 @@ final class GramRidgeTests: XCTestCase {
         let xt = Matrix<Double>(rows: 7, cols: d) { _, _ in rng.normal() }
         let alphas = [0.03, 0.5, 4.0, 30.0]
         let model = try RidgeClassifier.fit(gram: try BLAS.matmul(x, x, transB: true), labels: labels, classes: classes,
-                                            alphas: alphas, decomposition: decomposition)
+                                            alphas: alphas, decomposition: decomposition, extension: nil)
         let y = targets(labels, Array(0..<classes))
         // Leave-one-out by literally refitting without row i.
         for (a, alpha) in alphas.enumerated() {
@@ -92,6 +92,31 @@ final class GramRidgeTests: XCTestCase {
     func testLeaveOneOutAndDecisionMatchDirectSolveWhenNAboveD() throws {
         try checkAgainstDirectSolve(n: 30, d: 5, classes: 3, seed: 3)
         try checkAgainstDirectSolve(n: 24, d: 4, classes: 2, seed: 4)
+    }
+
+    /// A λ chosen at the top of a too-small grid grows the grid on the Gram entry point exactly as on the feature
+    /// entry point (gram mode, n < d): same searched grid, same λ, same LOO scores and predictions.
+    func testGramGridExtendsLikeTheFeatureFit() throws {
+        var rng = SeededRandom(seed: 11)
+        let n = 40, d = 60
+        let x = Matrix<Double>(rows: n, cols: d) { _, _ in rng.normal() }
+        let labels = (0..<n).map { i in i < 2 ? i : rng.int(below: 2) }   // pure noise: a large λ wins
+        let grid = [1e-3, 2e-3]
+        let dual = try RidgeClassifier.fit(gram: try BLAS.matmul(x, x, transB: true), labels: labels, classes: 2, alphas: grid)
+        let primal = try RidgeClassifier.fit(x: x, labels: labels, classes: 2, alphas: grid)
+        let search = try XCTUnwrap(dual.gridSearch)
+        XCTAssertGreaterThan(search.extensions, 0)
+        XCTAssertGreaterThan(dual.alpha, 2e-3)
+        XCTAssertEqual(search.searched, dual.alphas)
+        XCTAssertEqual(dual.alphas, primal.alphas)
+        XCTAssertEqual(dual.alpha, primal.alpha)
+        for (a, b) in zip(dual.looMeanSquaredError, primal.looMeanSquaredError) { XCTAssertEqual(a, b, accuracy: 1e-8 * max(1, abs(b))) }
+        XCTAssertFalse(search.note.isEmpty)
+        // Without extension: exactly the given grid.
+        let fixed = try RidgeClassifier.fit(gram: try BLAS.matmul(x, x, transB: true), labels: labels, classes: 2,
+                                            alphas: grid, extension: nil)
+        XCTAssertEqual(fixed.alphas, grid)
+        XCTAssertEqual(fixed.alpha, 2e-3)
     }
 
     func testBadInputThrows() throws {
