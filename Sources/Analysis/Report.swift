@@ -189,26 +189,12 @@ public struct AnalysisReport: Codable, Sendable {
     }
 }
 
-/// Writes reports atomically. JSON is pretty-printed with sorted keys; NaN and ±∞ (e.g. R² of a constant
-/// dimension) are written as the strings "nan", "inf", "-inf" because JSON has no such numbers.
+/// Writes reports atomically, JSON with `JSONCoding` (pretty-printed, sorted snake_case keys; NaN and ±∞, e.g. R² of
+/// a constant dimension, as the strings "nan", "inf", "-inf" because JSON has no such numbers).
 public enum ReportWriter {
-    public static func encoder() -> JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
-                                                                nan: "nan")
-        return e
-    }
-
-    public static func decoder() -> JSONDecoder {
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
-                                                                  nan: "nan")
-        return d
-    }
 
     public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-        try write(try encoder().encode(value), to: url)
+        try write(try JSONCoding.encoder().encode(value), to: url)
     }
 
     public static func writeText(_ text: String, to url: URL) throws { try write(Data(text.utf8), to: url) }

@@ -59,6 +59,10 @@ public struct LossCurveFit: Codable, Equatable, Sendable {
     public let residualRMS: Double
     public let points: Int
     public let smallestLoss: Double
+
+    /// JSON keys (`JSONCoding`): the properties in snake_case (`residual_rms`).
+    enum CodingKeys: String, CodingKey { case asymptote, scale, exponent, residualRMS = "residualRms", points, smallestLoss }
+
     public var usable: Bool {
         scale > 0 && exponent > 0.0105 && exponent < 3.9 && asymptote.isFinite && asymptote > 0 && asymptote <= smallestLoss
     }

@@ -43,6 +43,13 @@ public struct ComparisonSettings: Codable, Sendable {
     /// with the highest leave-one-out training accuracy reported on the test split (L + 1 extractions).
     public var bestLayer = false
 
+    /// JSON keys (`JSONCoding`): the properties in snake_case (`cs` for `Cs`).
+    enum CodingKeys: String, CodingKey {
+        case families, methods, logisticSkips, prompts, standardize, alphas, Cs = "cs", folds, logisticTolerance
+        case logisticMaxIterations, bagOfWords, leakageCheck, leakageMinimumLength, pDtype, maxBatchTokens
+        case probeProtocol, extendGrids, meanPooled, bestLayer
+    }
+
     public init() {}
 }
 
@@ -114,8 +121,9 @@ public struct ComparisonReport: Codable, Sendable {
             out += t.classNames.joined(separator: ", ") + ")\n\n"
             out += try ComparisonTable(results: rs).markdown() + "\n"
             if let b = t.bagOfWords {
-                out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%.\n", b.vocabularySize,
+                out += String(format: "BoW: TF-IDF uni+bigrams (%d features), ridge α = %g → %.1f%%", b.vocabularySize,
                               b.alpha, 100 * b.testAccuracy)
+                out += b.gridNote.isEmpty ? ".\n" : " (α grid: \(b.gridNote)).\n"
             }
             for (model, l) in t.leakage.sorted(by: { $0.key < $1.key }) {
                 out += "Leakage (\(model)'s pretraining corpus): \(l.leaked) of \(l.sentences - l.notChecked) sentences " +
@@ -373,7 +381,7 @@ public final class ComparisonRunner {
                                    splits: [train, test]).prefix(16)
         let url = cacheDirectory.appendingPathComponent("bow-\(task.name)-\(key).json")
         if let data = try? readFileData(url),
-           let cached = try? ReportWriter.decoder().decode(BagOfWordsBaseline.self, from: data) {
+           let cached = try? JSONCoding.decoder().decode(BagOfWordsBaseline.self, from: data) {
             log("task \(task.name): reusing bag-of-words baseline \(url.lastPathComponent)")
             return cached
         }

@@ -98,7 +98,7 @@ public struct TaskCatalog {
         do { data = try readFileData(URL(fileURLWithPath: path)) } catch {
             throw ExperimentError("--tasks-file \(path): cannot read (\(ioErrorText(error)))")
         }
-        do { return try JSONDecoder().decode([TaskSpec].self, from: data) } catch {
+        do { return try JSONCoding.decoder().decode([TaskSpec].self, from: data) } catch {
             throw ExperimentError("--tasks-file \(path): not a JSON array of task specs (\(ioErrorText(error, json: data)))")
         }
     }

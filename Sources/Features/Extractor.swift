@@ -50,6 +50,12 @@ public struct Provenance: Codable, Sendable, Equatable {
     /// Which part of the split this folder holds (`extract --shard k/n`); nil: all of it.
     public var shard: Shard?
 
+    /// JSON keys (`JSONCoding`): `checkpoint_sha256`, `dataset_sha256` (read also as the older camelCase).
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, checkpointSHA256 = "checkpointSha256", tokenizer, dataset, datasetSHA256 = "datasetSha256"
+        case split, shard
+    }
+
     public init(checkpoint: String, checkpointSHA256: String, tokenizer: String, dataset: String,
                 datasetSHA256: String, split: String, shard: Shard? = nil) {
         self.checkpoint = checkpoint; self.checkpointSHA256 = checkpointSHA256; self.tokenizer = tokenizer
@@ -91,10 +97,10 @@ public struct ExtractionManifest: Codable, Sendable {
     public var effectivePooling: Pooling { pooling ?? .last }
 
     enum CodingKeys: String, CodingKey {
-        case lmprobeVersion = "lmprobe_version", provenance, prompt, n, d, vocabSize = "vocab_size"
-        case classNames = "class_names", files, wordSubset = "word_subset", classWords = "class_words"
-        case zeroShotAccuracy = "zero_shot_accuracy", truncated, realTokens = "real_tokens", seconds
-        case sentencesPerSecond = "sentences_per_second", tokensPerSecond = "tokens_per_second"
+        case lmprobeVersion, provenance, prompt, n, d, vocabSize
+        case classNames, files, wordSubset, classWords
+        case zeroShotAccuracy, truncated, realTokens, seconds
+        case sentencesPerSecond, tokensPerSecond
         case pooling, layer, readout
     }
 
@@ -307,11 +313,9 @@ public final class FeatureExtractor {
 }
 
 extension ExtractionManifest {
-    /// Writes the manifest atomically (pretty-printed, sorted keys).
+    /// Writes the manifest atomically (`JSONCoding`: pretty-printed, sorted snake_case keys).
     public func write(to url: URL) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do { try enc.encode(self).write(to: url, options: .atomic) } catch {
+        do { try JSONCoding.encoder().encode(self).write(to: url, options: .atomic) } catch {
             throw FeatureError.file(path: url.path, message: "cannot write (\(ioErrorText(error)))")
         }
     }
@@ -322,7 +326,7 @@ extension ExtractionManifest {
             throw FeatureError.file(path: url.path, message: "cannot read (\(ioErrorText(error)))")
         }
         let m: ExtractionManifest
-        do { m = try JSONDecoder().decode(ExtractionManifest.self, from: data) } catch {
+        do { m = try JSONCoding.decoder().decode(ExtractionManifest.self, from: data) } catch {
             throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest (\(ioErrorText(error, json: data)))")
         }
         if let problem = m.problem { throw FeatureError.file(path: url.path, message: "not a valid lmprobe manifest: \(problem)") }

@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 
 /// Shard k of n of a dataset split (`extract --shard k/n`, k = 0 … n−1, e.g. a Slurm array task id): the
 /// contiguous rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋ of the split's N inputs, so concatenating shards 0 … n−1 gives the
@@ -13,7 +14,7 @@ public struct Shard: Codable, Sendable, Equatable {
     public var splitRows: Int
 
     enum CodingKeys: String, CodingKey {
-        case index, count, rowStart = "row_start", rowEnd = "row_end", splitRows = "split_rows"
+        case index, count, rowStart, rowEnd, splitRows
     }
 
     /// Parses "k/n" (0 ≤ k < n). The row range is filled in by `rows(of:)`.
@@ -59,8 +60,8 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
     public var readout: String?
 
     enum CodingKeys: String, CodingKey {
-        case shard, checkpointSHA256 = "checkpoint_sha256", datasetSHA256 = "dataset_sha256", dataset, split, prompt
-        case words, classNames = "class_names", feature, readout
+        case shard, checkpointSHA256 = "checkpointSha256", datasetSHA256 = "datasetSha256", dataset, split, prompt
+        case words, classNames, feature, readout
     }
 
     public init(shard: Shard?, checkpointSHA256: String, datasetSHA256: String, dataset: String, split: String,
@@ -68,6 +69,15 @@ public struct ShardIdentity: Codable, Sendable, Equatable {
         self.shard = shard; self.checkpointSHA256 = checkpointSHA256; self.datasetSHA256 = datasetSHA256
         self.dataset = dataset; self.split = split; self.prompt = prompt; self.words = words
         self.classNames = classNames; self.feature = feature; self.readout = readout
+    }
+
+    /// The identity as the one-line JSON tag a statistics file records per source (`probe --stats-out`).
+    public func tag() throws -> String { String(decoding: try JSONCoding.encoder(pretty: false).encode(self), as: UTF8.self) }
+
+    /// The identity a statistics file's source tag records; nil when the tag is not one.
+    public init?(tag: String) {
+        guard let id = try? JSONCoding.decoder().decode(ShardIdentity.self, from: Data(tag.utf8)) else { return nil }
+        self = id
     }
 
     public init(manifest m: ExtractionManifest, feature: String) {

@@ -16,6 +16,11 @@ public struct DatasetSource: Codable, Equatable, Sendable {
     /// Class folders: read a document that is not valid UTF-8 as ISO Latin-1 instead of refusing it.
     public var latin1Fallback: Bool? = nil
 
+    /// JSON keys (`JSONCoding`): the properties in snake_case, `detokenize_ptb` (read also as `detokenizePTB`).
+    enum CodingKeys: String, CodingKey {
+        case path, format, textColumn, labelColumn, filter, detokenizePTB = "detokenizePtb", latin1Fallback
+    }
+
     public init(path: String, format: Format? = nil, textColumn: String = "text", labelColumn: String = "label",
                 filter: String? = nil, detokenizePTB: Bool = false, latin1Fallback: Bool? = nil) {
         self.latin1Fallback = latin1Fallback

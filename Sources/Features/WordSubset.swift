@@ -5,6 +5,9 @@ public struct WordSubset: Codable, Equatable, Sendable {
         public let word: String
         public let text: String
         public let tokenID: Int
+
+        /// JSON keys (`JSONCoding`): `word`, `text`, `token_id`.
+        enum CodingKeys: String, CodingKey { case word, text, tokenID = "tokenId" }
     }
 
     public let words: [String]

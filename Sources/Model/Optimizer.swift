@@ -92,6 +92,9 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         self.maxLR = maxLR; self.minLR = minLR; self.warmup = warmup; self.totalSteps = totalSteps
     }
 
+    /// JSON keys (`JSONCoding`): `max_lr`, `min_lr` (read also as the older `maxLR`, `minLR`).
+    enum CodingKeys: String, CodingKey { case maxLR = "maxLr", minLR = "minLr", warmup, totalSteps }
+
     /// Learning rate for the update at 0-based `step`.
     public func lr(at step: Int) -> Double {
         if step < warmup { return maxLR * Double(step + 1) / Double(warmup) }

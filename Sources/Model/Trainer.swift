@@ -35,6 +35,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// JSON keys (`JSONCoding`): `min_lr` (read also as the older `minLR`); every other key is the property's name
+    /// in snake_case.
+    enum CodingKeys: String, CodingKey {
+        case batch, gradAccum, steps, timeBudgetMinutes, lr, minLR = "minLr", warmup, weightDecay, clip, evalEvery
+        case evalBatches, checkpointEvery, checkpointAt, checkpointCount, logEvery, seed, keepCheckpoints, freezePhi
+        case phiFrom
+    }
+
     /// Upper limits (far above any CPU run; they keep every derived size — window starts, step counts, schedules —
     /// well inside an Int).
     public static let maxBatch = 1 << 16, maxGradAccum = 1 << 16, maxSteps = 1 << 31, maxEvalBatches = 1 << 16
@@ -334,14 +342,10 @@ public final class Trainer {
         }
         defer { try? log?.close() }
         func report(_ e: TrainingEvent) { if root { progress(e) } }
-        func writeLog(_ fields: [(String, Any)]) {
-            guard let log else { return }
-            let body = fields.map { k, v -> String in
-                if let d = v as? Double { return "\"\(k)\":\(d.isFinite ? String(format: "%.6g", d) : "null")" }
-                if let s = v as? String { return "\"\(k)\":\"\(s)\"" }
-                return "\"\(k)\":\(v)"
-            }.joined(separator: ",")
-            log.write(Data(("{" + body + "}\n").utf8))
+        let logEncoder = JSONCoding.encoder(pretty: false)
+        func writeLog(_ line: TrainingLogLine) {
+            guard let log, let data = try? logEncoder.encode(line) else { return }
+            log.write(data + Data([0x0A]))
         }
         if state.threads != Threads.count {
             report(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
@@ -403,7 +407,7 @@ public final class Trainer {
             }
             let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
             guard loss.isFinite, norm.isFinite else {
-                writeLog([("step", state.step), ("event", "non-finite"), ("loss", loss), ("grad_norm", norm)])
+                writeLog(TrainingLogLine(step: state.step, event: "non-finite", loss: loss, gradNorm: norm))
                 throw ModelError.nonFiniteLoss(step: state.step, loss: loss.isFinite ? norm : loss,
                                                lastCheckpoint: lastCheckpoint?.path)
             }
@@ -432,7 +436,7 @@ public final class Trainer {
                     if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
                     totalPlanned = true
                     report(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
-                    writeLog([("event", "planned"), ("total_steps", state.schedule.totalSteps), ("s_per_step", perStep)])
+                    writeLog(TrainingLogLine(event: "planned", totalSteps: state.schedule.totalSteps, sPerStep: perStep))
                 }
             }
 
@@ -445,9 +449,8 @@ public final class Trainer {
                 let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
                 report(.step(r))
-                writeLog([("step", r.step), ("tokens", state.tokensSeen), ("loss", r.loss), ("lr", r.lr),
-                          ("grad_norm", r.gradNorm), ("tokens_per_s", r.tokensPerSecond),
-                          ("elapsed_s", r.elapsedSeconds)])
+                writeLog(TrainingLogLine(step: r.step, tokens: state.tokensSeen, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm,
+                                         tokensPerS: r.tokensPerSecond, elapsedS: r.elapsedSeconds))
                 windowStart = now; windowSteps = 0
             }
             if stopEveryRank { interrupted = !done }
@@ -455,8 +458,8 @@ public final class Trainer {
                 let v = try validate()
                 state.validation.append(v)
                 report(.validation(v))
-                writeLog([("step", v.step), ("tokens", state.tokensSeen), ("val_loss", v.loss),
-                          ("val_ce", v.crossEntropy), ("val_ppl", v.perplexity)])
+                writeLog(TrainingLogLine(step: v.step, tokens: state.tokensSeen, valLoss: v.loss, valCe: v.crossEntropy,
+                                         valPpl: v.perplexity))
             }
             if (state.step % state.options.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done && root {
                 report(.checkpoint(try saveCheckpoint(final: false)))
@@ -510,4 +513,22 @@ public final class Trainer {
         }
         return url
     }
+}
+
+/// One line of RUNDIR/log.jsonl (written with `JSONCoding`: snake_case keys, absent fields left out, a non-finite
+/// number as the string "nan"/"inf"). `TrainingLog` reads these lines back.
+struct TrainingLogLine: Encodable {
+    var step: Int? = nil
+    var event: String? = nil
+    var tokens: Int? = nil
+    var loss: Double? = nil
+    var lr: Double? = nil
+    var gradNorm: Double? = nil
+    var tokensPerS: Double? = nil
+    var elapsedS: Double? = nil
+    var totalSteps: Int? = nil
+    var sPerStep: Double? = nil
+    var valLoss: Double? = nil
+    var valCe: Double? = nil
+    var valPpl: Double? = nil
 }

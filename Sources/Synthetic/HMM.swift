@@ -42,8 +42,8 @@ public struct HMMConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case states, words, seed, classes
-        case emissionConcentration = "emission_concentration", transitionConcentration = "transition_concentration"
-        case classSize = "class_size", classMass = "class_mass", favouringFraction = "favouring_fraction"
+        case emissionConcentration, transitionConcentration
+        case classSize, classMass, favouringFraction
     }
 
     public func validate() throws {
@@ -214,7 +214,7 @@ public final class HiddenMarkovModel {
         var files: [String]
         enum CodingKeys: String, CodingKey {
             case format, config, files
-            case wordClasses = "word_classes", favouredClass = "favoured_class"
+            case wordClasses, favouredClass
         }
     }
 
@@ -227,9 +227,7 @@ public final class HiddenMarkovModel {
         try NPY.write(emission, to: directory.appendingPathComponent("emission.npy"))
         let h = Header(format: Self.format, config: config, wordClasses: wordClasses, favouredClass: favouredClass,
                        files: ["initial.npy", "transition.npy", "emission.npy"])
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(h).write(to: directory.appendingPathComponent("hmm.json"), options: .atomic)
+        try JSONCoding.encoder().encode(h).write(to: directory.appendingPathComponent("hmm.json"), options: .atomic)
     }
 
     /// Reads a folder written by `save`, checking every shape against hmm.json and every row sum.
@@ -239,7 +237,7 @@ public final class HiddenMarkovModel {
             throw SyntheticError.file(path: hURL.path, message: "cannot read (run `lmprobe synth generate` first?)")
         }
         let h: Header
-        do { h = try JSONDecoder().decode(Header.self, from: data) } catch {
+        do { h = try JSONCoding.decoder().decode(Header.self, from: data) } catch {
             throw SyntheticError.file(path: hURL.path, message: "not an lmprobe HMM header (\(error))")
         }
         guard h.format == format else { throw SyntheticError.file(path: hURL.path, message: "format is \(h.format), expected \(format)") }

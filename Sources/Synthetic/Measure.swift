@@ -22,8 +22,8 @@ public struct EpsilonEstimate: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case epsilon, floor, windows, positions
-        case epsilonStandardError = "epsilon_standard_error", epsilonQuad = "epsilon_quad"
-        case epsilonQuadStandardError = "epsilon_quad_standard_error"
+        case epsilonStandardError, epsilonQuad
+        case epsilonQuadStandardError
     }
 }
 
@@ -43,7 +43,7 @@ public struct SyntheticProbe: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case feature, method, accuracy, loss, regularisation
-        case accuracyLower = "accuracy_lower", accuracyUpper = "accuracy_upper"
+        case accuracyLower, accuracyUpper
     }
 }
 
@@ -68,9 +68,9 @@ public struct SyntheticTaskPoint: Codable, Equatable, Sendable {
     public var probes: [SyntheticProbe]
 
     enum CodingKeys: String, CodingKey {
-        case task, tau, B, bound, probes, gamma
-        case epsilonTask = "epsilon_task", epsilonTaskStandardError = "epsilon_task_standard_error"
-        case directionLoss = "direction_loss", boundTheorem = "bound_theorem"
+        case task, tau, B = "b", bound, probes, gamma
+        case epsilonTask, epsilonTaskStandardError
+        case directionLoss, boundTheorem
     }
 
     public func probe(_ feature: String, _ method: String) -> SyntheticProbe? {

@@ -48,7 +48,7 @@ public enum SyntheticStudy {
                                          "\(options.maxIterations)"].joined(separator: "|"))
                 let cacheURL = out.appendingPathComponent("points/\(run.name)/\(file.label).json")
                 if let data = FileManager.default.contents(atPath: cacheURL.path),
-                   let c = try? ReportWriter.decoder().decode(CachedPoint.self, from: data), c.key == key {
+                   let c = try? JSONCoding.decoder().decode(CachedPoint.self, from: data), c.key == key {
                     points.append(c.point)
                     log("\(run.name) \(file.label): cached")
                     continue

@@ -11,7 +11,7 @@ public struct SyntheticReport: Codable, Sendable {
         public var entropyRateStandardError: Double
         enum CodingKeys: String, CodingKey {
             case directory, config
-            case entropyRate = "entropy_rate", entropyRateStandardError = "entropy_rate_standard_error"
+            case entropyRate, entropyRateStandardError
         }
     }
 
@@ -20,7 +20,7 @@ public struct SyntheticReport: Codable, Sendable {
         public var directory: String
         /// Probes on p* itself: the logistic one's test loss is τ by fitting.
         public var pStar: [SyntheticProbe]
-        enum CodingKeys: String, CodingKey { case spec, directory, pStar = "p_star" }
+        enum CodingKeys: String, CodingKey { case spec, directory, pStar }
     }
 
     /// Log–log slope of the excess probe loss over τ against ε (points with positive excess only).
@@ -42,7 +42,7 @@ public struct SyntheticReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case tool, settings, hmm, tasks, checkpoints, slopes
-        case createdAt = "created_at"
+        case createdAt
     }
 
     public init(settings: [String: String], hmm: HMMSummary, tasks: [TaskSummary], checkpoints: [SyntheticCheckpointPoint]) {

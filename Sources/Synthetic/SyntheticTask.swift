@@ -54,9 +54,9 @@ public struct SyntheticTaskSpec: Codable, Sendable {
     public var phiFrom: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case format, name, kind, label, direction, length, prompt, lag, seed, kappa, bias, B, tau, majority, hmm
-        case trainCount = "train_count", testCount = "test_count", tauStandardError = "tau_standard_error"
-        case tauExpected = "tau_expected", hmmConfig = "hmm_config", phiFrom = "phi_from"
+        case format, name, kind, label, direction, length, prompt, lag, seed, kappa, bias, B = "b", tau, majority, hmm
+        case trainCount, testCount, tauStandardError
+        case tauExpected, hmmConfig, phiFrom
     }
 }
 
@@ -196,10 +196,7 @@ public enum SyntheticTask {
         if let v = task.direction {
             try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: directory.appendingPathComponent("direction.npy"), asVector: true)
         }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try enc.encode(task.spec).write(to: directory.appendingPathComponent("task.json"), options: .atomic)
+        try JSONCoding.encoder().encode(task.spec).write(to: directory.appendingPathComponent("task.json"), options: .atomic)
     }
 
     /// Reads a task folder: the spec, both splits and the direction.
@@ -208,8 +205,7 @@ public enum SyntheticTask {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw SyntheticError.file(path: url.path, message: "cannot read (run `lmprobe synth task` first?)")
         }
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let dec = JSONCoding.decoder()
         let spec: SyntheticTaskSpec
         do { spec = try dec.decode(SyntheticTaskSpec.self, from: data) } catch {
             throw SyntheticError.file(path: url.path, message: "not a synthetic task (\(error))")

@@ -97,9 +97,9 @@ struct BenchExtract: ParsableCommand {
                 let layers, dim, heads, context, vocabSize, batch, threads: Int
                 let path: String
                 enum CodingKeys: String, CodingKey {
-                    case tokensPerS = "tokens_per_s", gflops, mfu, sgemmCeilingGflops = "sgemm_ceiling_gflops"
-                    case executedGflops = "executed_gflops", msPerForward = "ms_per_forward", layers, dim, heads
-                    case context, vocabSize = "vocab_size", batch, threads, path
+                    case tokensPerS, gflops, mfu, sgemmCeilingGflops
+                    case executedGflops, msPerForward, layers, dim, heads
+                    case context, vocabSize, batch, threads, path
                 }
             }
             try printJSON(Summary(tokensPerS: tokS, gflops: gflops, mfu: gflops / ceiling, sgemmCeilingGflops: ceiling,
@@ -152,16 +152,23 @@ extension BenchExtract {
         for T in lengths.map(Double.init) { flops += T * (2 * nonEmbedding + 4 * Double(L) * T * Double(d)) + 4 * Double(d * V) }
         let gflops = flops / m.seconds / 1e9
         let realTokens = lengths.reduce(0, +)
-        var fields = [String(format: "\"sentences_per_s\":%.2f", m.sentencesPerSecond),
-                      String(format: "\"tokens_per_s\":%.1f", m.tokensPerSecond),
-                      String(format: "\"seconds\":%.3f", m.seconds),
-                      String(format: "\"load_seconds\":%.3f", loadSeconds),
-                      String(format: "\"gflops\":%.2f", gflops), String(format: "\"mfu\":%.4f", gflops / ceiling),
-                      String(format: "\"sgemm_ceiling_gflops\":%.2f", ceiling),
-                      "\"sentences\":\(sentences)", "\"real_tokens\":\(realTokens)",
-                      String(format: "\"mean_length\":%.2f", Double(realTokens) / Double(sentences)),
-                      "\"layers\":\(L)", "\"dim\":\(d)", "\"vocab_size\":\(V)", "\"threads\":\(Threads.count)",
-                      "\"p_dtype\":\"float16\""]
+        /// `--json` (snake_case keys via `printJSON`).
+        struct Summary: Encodable {
+            var sentencesPerS, tokensPerS, seconds, loadSeconds, gflops, mfu, sgemmCeilingGflops: Double
+            var sentences, realTokens: Int
+            var meanLength: Double
+            var layers, dim, vocabSize, threads: Int
+            var pDtype = "float16"
+            var peerSentencesPerS: Double? = nil
+            var peerTokensPerS: Double? = nil
+            var speedup: Double? = nil
+            var peer: String? = nil
+        }
+        var summary = Summary(sentencesPerS: m.sentencesPerSecond, tokensPerS: m.tokensPerSecond, seconds: m.seconds,
+                              loadSeconds: loadSeconds, gflops: gflops, mfu: gflops / ceiling, sgemmCeilingGflops: ceiling,
+                              sentences: sentences, realTokens: realTokens,
+                              meanLength: Double(realTokens) / Double(sentences), layers: L, dim: d, vocabSize: V,
+                              threads: Threads.count)
         var peerLine: String?
         if let py = peerPython {
             let inputs = tmp.appendingPathComponent("inputs.json")
@@ -179,15 +186,15 @@ extension BenchExtract {
                   let sps = obj["sentences_per_s"] as? Double else {
                 throw CLIError("--peer-python: \(peerScript) failed (exit \(p.terminationStatus))")
             }
-            fields.append(String(format: "\"peer_sentences_per_s\":%.2f", sps))
-            if let t = obj["tokens_per_s"] as? Double { fields.append(String(format: "\"peer_tokens_per_s\":%.1f", t)) }
-            fields.append(String(format: "\"speedup\":%.2f", m.sentencesPerSecond / sps))
-            fields.append("\"peer\":\"\(obj["peer"] as? String ?? "?")\"")
+            summary.peerSentencesPerS = sps
+            summary.peerTokensPerS = obj["tokens_per_s"] as? Double
+            summary.speedup = m.sentencesPerSecond / sps
+            summary.peer = obj["peer"] as? String ?? "?"
             peerLine = String(format: "peer (%@): %.2f sentences/s → lmprobe %.2f×", obj["peer"] as? String ?? "?", sps,
                               m.sentencesPerSecond / sps)
         }
         if json {
-            print("{" + fields.joined(separator: ",") + "}")
+            try printJSON(summary)
         } else {
             print("\(c), \(Threads.count) threads, \(sentences) sentences (mean \(String(format: "%.1f", Double(realTokens) / Double(sentences))) tokens)")
             print(String(format: "%.2f sentences/s  %.0f tokens/s  %.1f GFLOP/s (%.1f%% of sgemm %.1f)  load %.2f s",

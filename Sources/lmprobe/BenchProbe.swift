@@ -80,8 +80,8 @@ struct BenchProbe: ParsableCommand {
         var seconds = 0.0
         var cpuSeconds = 0.0
         enum CodingKeys: String, CodingKey {
-            case n, d, classes, method, threads, decomposition, alpha, mode, C, trainAccuracy = "train_accuracy"
-            case alphasSearched = "alphas_searched", phases, phasesCPU = "phases_cpu", seconds, cpuSeconds = "cpu_seconds"
+            case n, d, classes, method, threads, decomposition, alpha, mode, C = "c", trainAccuracy
+            case alphasSearched, phases, phasesCPU = "phasesCpu", seconds, cpuSeconds
         }
     }
 }

@@ -41,9 +41,9 @@ struct BenchTokenizer: ParsableCommand {
                 let trainS, countS, mergeS, encodeS, encodeMbPerS: Double
                 let tokens: Int, mb: Double, threads, vocabSize, distinctWords: Int
                 enum CodingKeys: String, CodingKey {
-                    case trainS = "train_s", countS = "count_s", mergeS = "merge_s", encodeS = "encode_s"
-                    case encodeMbPerS = "encode_mb_per_s", tokens, mb, threads, vocabSize = "vocab_size"
-                    case distinctWords = "distinct_words"
+                    case trainS, countS, mergeS, encodeS
+                    case encodeMbPerS, tokens, mb, threads, vocabSize
+                    case distinctWords
                 }
             }
             try printJSON(Summary(trainS: trainS, countS: t1 - t0, mergeS: t2 - t1, encodeS: encodeS,

@@ -65,9 +65,9 @@ struct BenchTrain: ParsableCommand {
                 let layers, dim, heads, context, vocabSize, batch, threads, params: Int
                 let phasesMs: [String: Double]?
                 enum CodingKeys: String, CodingKey {
-                    case tokensPerS = "tokens_per_s", msPerStep = "ms_per_step", gflops
-                    case sgemmCeilingGflops = "sgemm_ceiling_gflops", mfu, objective, layers, dim, heads, context
-                    case vocabSize = "vocab_size", batch, threads, params, phasesMs = "phases_ms"
+                    case tokensPerS, msPerStep, gflops
+                    case sgemmCeilingGflops, mfu, objective, layers, dim, heads, context
+                    case vocabSize, batch, threads, params, phasesMs
                 }
             }
             try printJSON(Summary(tokensPerS: tokS, msPerStep: median * 1e3, gflops: gflops, sgemmCeilingGflops: ceiling,

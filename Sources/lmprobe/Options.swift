@@ -3,6 +3,7 @@ import ArgumentParser
 import Experiments
 import Features
 import Foundation
+import Linalg
 import Model
 import Probes
 import Text
@@ -138,9 +139,7 @@ struct DatasetOptions: ParsableArguments {
     }
 }
 
-/// Prints `value` as one line of JSON (the one JSON writer: `ReportWriter`'s encoder, keys sorted).
+/// Prints `value` as one line of JSON (the one JSON writer: `JSONCoding`, snake_case keys, sorted).
 func printJSON<T: Encodable>(_ value: T) throws {
-    let e = ReportWriter.encoder()
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try e.encode(value), as: UTF8.self))
+    print(String(decoding: try JSONCoding.encoder(pretty: false).encode(value), as: UTF8.self))
 }

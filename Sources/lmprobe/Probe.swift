@@ -86,7 +86,7 @@ struct Probe: ParsableCommand {
         let merged = stats.isEmpty ? nil : try Self.mergeStatistics(stats)
         // Statistics of extract folders name their feature family: the --test rows must be the same family.
         if let m = merged, !test.isEmpty,
-           let family = m.sources.compactMap({ $0.tag.flatMap { try? JSONDecoder().decode(ShardIdentity.self, from: Data($0.utf8)) }?.feature }).first,
+           let family = m.sources.compactMap({ $0.tag.flatMap { ShardIdentity(tag: $0) }?.feature }).first,
            family != feature.rawValue {
             throw CLIError("--stats: the statistics are of \(family).npy but --feature is \(feature); give --feature \(family) for the --test folders")
         }
@@ -116,12 +116,12 @@ struct Probe: ParsableCommand {
         }
 
         let start = Benchmark.now()
-        var out: [String: Any] = ["method": method.rawValue, "classes": classValues, "n_train": nTrain,
-                                  "d": width, "standardize": standardize]
+        var out = ProbeSummary(method: method.rawValue, classes: classValues, nTrain: nTrain, d: width,
+                               standardize: standardize)
         // Class names from the extract folder's manifest, when it has one naming every label.
         let names = trainSet?.classNames.flatMap { n in classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
         let className = { (v: Int) -> String in names.map { $0[v] } ?? "class \(v)" }
-        if let names { out["class_names"] = classValues.map { names[$0] } }
+        if let names { out.classNames = classValues.map { names[$0] } }
         var rows: [(String, String)] = [("method", method.rawValue)]
         let predictTest: (AnyFeatures) throws -> [Int]
         var predictProbabilities: ((AnyFeatures) throws -> Matrix<Double>)? = nil
@@ -133,51 +133,51 @@ struct Probe: ParsableCommand {
                     ?? trainSet!.features.fitRidge(labels: y, classes: classValues.count, alphas: alphaGrid,
                                                    select: selection, standardize: standardize,
                                                    decomposition: decomposition, extend: !fixedGrid)
-                if merged != nil { out["from_statistics"] = stats }
-                out["alpha"] = m.alpha; out["alphas"] = m.alphas; out["select"] = selection.rawValue
-                out["loo_mse"] = m.looMeanSquaredError; out["loo_accuracy"] = m.looAccuracy
-                out["cv_score"] = m.looScore; out["mode"] = m.mode; out["decomposition"] = m.decomposition.rawValue
+                if merged != nil { out.fromStatistics = stats }
+                out.alpha = m.alpha; out.alphas = m.alphas; out.select = selection.rawValue
+                out.looMse = m.looMeanSquaredError; out.looAccuracy = m.looAccuracy
+                out.cvScore = m.looScore; out.mode = m.mode; out.decomposition = m.decomposition.rawValue
                 trainAccuracy = m.trainAccuracy
                 rows += [("alpha (λ)", fmt(m.alpha)),
                          ("LOO \(selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                          ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
                          ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
-                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out["grid_note"] = g.note }
-                out["alphas_searched"] = m.gridSearch?.searched ?? m.alphas
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("λ grid", g.note)); out.gridNote = g.note }
+                out.alphasSearched = m.gridSearch?.searched ?? m.alphas
                 predictTest = { try $0.predict(ridge: m) }
             } else {
                 let m = try trainSet!.features.fitLogistic(labels: y, classes: classValues.count, Cs: cGrid, folds: folds,
                                                           standardize: standardize, tolerance: tolerance,
                                                           maxIterations: maxIterations, multiclass: multiclass,
                                                           extend: !fixedGrid)
-                out["multiclass"] = m.multiclass.rawValue
-                if !m.perClassC.isEmpty { out["per_class_C"] = m.perClassC }
-                out["C"] = m.C; out["Cs"] = m.Cs; out["folds"] = folds; out["cv_accuracy"] = m.cvAccuracy
-                out["cv_score"] = m.cvScore ?? NSNull(); out["train_log_loss"] = m.trainLogLoss
-                out["converged"] = m.converged; out["iterations"] = m.iterations
+                out.multiclass = m.multiclass.rawValue
+                if !m.perClassC.isEmpty { out.perClassC = m.perClassC }
+                out.c = m.C; out.cs = m.Cs; out.folds = folds; out.cvAccuracy = m.cvAccuracy
+                out.cvScore = m.cvScore; out.trainLogLoss = m.trainLogLoss
+                out.converged = m.converged; out.iterations = m.iterations
                 trainAccuracy = m.trainAccuracy
                 rows += [("C", fmt(m.C)), ("CV accuracy (\(folds)-fold)", m.cvScore.map(fmt) ?? "–"),
                          ("train log-loss", fmt(m.trainLogLoss)),
                          ("L-BFGS", "\(m.iterations) iterations\(m.converged ? "" : " (NOT converged)")")]
-                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out["grid_note"] = g.note }
+                if let g = m.gridSearch, !g.note.isEmpty { rows.append(("C grid", g.note)); out.gridNote = g.note }
                 predictTest = { try $0.predict(logistic: m) }
                 predictProbabilities = { try $0.predictProbabilities(logistic: m) }
             }
         } catch let e as ProbeError {
             throw CLIError(trainSet?.describe(e) ?? "\(trainName): \(e)")
         }
-        out["train_accuracy"] = trainAccuracy
+        out.trainAccuracy = trainAccuracy
         rows.append(("train accuracy", fmt(trainAccuracy)))
         if let t = testSet {
             let predicted = try predictTest(t.features)
             let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classValues.count,
                                                     probabilities: try predictProbabilities?(t.features))
-            out["test_accuracy"] = metrics.accuracy; out["n_test"] = yTest.count
-            if let ci = metrics.accuracyInterval { out["test_accuracy_interval"] = [ci.lower, ci.upper] }
-            if let l = metrics.logLoss { out["test_log_loss"] = l }
-            if let ci = metrics.logLossInterval { out["test_log_loss_interval"] = [ci.lower, ci.upper] }
-            out["test_per_class_accuracy"] = metrics.perClassAccuracy.map { $0 ?? NSNull() as Any }
-            out["test_confusion"] = metrics.confusion
+            out.testAccuracy = Nullable(metrics.accuracy); out.nTest = yTest.count
+            out.testAccuracyInterval = metrics.accuracyInterval.map { [$0.lower, $0.upper] }
+            out.testLogLoss = metrics.logLoss
+            out.testLogLossInterval = metrics.logLossInterval.map { [$0.lower, $0.upper] }
+            out.testPerClassAccuracy = metrics.perClassAccuracy
+            out.testConfusion = metrics.confusion
             rows.append(("test accuracy", fmt(metrics.accuracy) + (metrics.accuracyInterval.map {
                 "  (95 % Wilson interval \(fmt($0.lower))–\(fmt($0.upper)))" } ?? "")))
             if let l = metrics.logLoss {
@@ -188,13 +188,10 @@ struct Probe: ParsableCommand {
                 let total = metrics.confusion[k].reduce(0, +)
                 rows.append(("  \(className(v))", metrics.perClassAccuracy[k].map { "\(fmt($0))  (n = \(total))" } ?? "– (n = 0)"))
             }
-        } else {
-            out["test_accuracy"] = NSNull()
         }
-        out["seconds"] = Benchmark.now() - start
+        out.seconds = Benchmark.now() - start
         if json {
-            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(out)
         } else {
             print("\(method.rawValue) probe on \(trainName)\(merged == nil ? "" : " (statistics)"): n = \(nTrain), d = \(width), \(classValues.count) classes")
             let width = rows.map(\.0.count).max() ?? 0
@@ -207,12 +204,10 @@ struct Probe: ParsableCommand {
         let sources = try LabelledFeatures.sources(train, labels: trainLabels, feature: feature, role: "--train",
                                                    complete: false)
         var total: RidgeStatistics? = nil
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             for src in sources {
                 let labels = try NPY.readIntegers(URL(fileURLWithPath: src.labelsPath))
-                let tag = try src.identity.map { String(decoding: try enc.encode($0), as: UTF8.self) }
+                let tag = try src.identity.map { try $0.tag() }
                 let part = try RidgeStatistics.accumulate(features: URL(fileURLWithPath: src.featuresPath).standardizedFileURL,
                                                           labels: labels,
                                                           labelsPath: URL(fileURLWithPath: src.labelsPath).standardizedFileURL.path,
@@ -226,10 +221,8 @@ struct Probe: ParsableCommand {
         let t = total!
         let line = "statistics of \(t.n) rows × \(t.d) features (labels \(t.labelValues.map(String.init).joined(separator: ", "))) from \(sources.count) source\(sources.count == 1 ? "" : "s") → \(path)"
         if json {
-            let data = try JSONSerialization.data(withJSONObject: ["stats_out": path, "n": t.n, "d": t.d,
-                                                                  "labels": t.labelValues, "sources": sources.count],
-                                                  options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            struct Written: Encodable { var statsOut: String; var n, d: Int; var labels: [Int]; var sources: Int }
+            try printJSON(Written(statsOut: path, n: t.n, d: t.d, labels: t.labelValues, sources: sources.count))
         } else {
             print(line)
         }
@@ -249,7 +242,7 @@ struct Probe: ParsableCommand {
         for (f, st) in files.enumerated() {
             for src in st.sources {
                 if let tag = src.tag {
-                    guard let id = try? JSONDecoder().decode(ShardIdentity.self, from: Data(tag.utf8)) else {
+                    guard let id = ShardIdentity(tag: tag) else {
                         throw CLIError("\(paths[f]): source \(src.features) has an unreadable provenance tag")
                     }
                     parts.append(("\(src.features) (in \(paths[f]))", id, f))
@@ -285,4 +278,61 @@ struct Probe: ParsableCommand {
     }
 
     func fmt(_ v: Double) -> String { String(format: abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? "%.4g" : "%.4f", v) }
+}
+
+/// `probe --json`: one object (snake_case keys, like every JSON lmprobe writes). Ridge-only and logistic-only fields
+/// are absent for the other method; without --test, `test_accuracy` is null and the other `test_*` fields are absent.
+struct ProbeSummary: Encodable {
+    var method: String
+    var classes: [Int]
+    var classNames: [String]?
+    var nTrain: Int
+    var d: Int
+    var standardize: Bool
+    // ridge
+    var fromStatistics: [String]?
+    var alpha: Double?
+    var alphas: [Double]?
+    var alphasSearched: [Double]?
+    var select: String?
+    var looMse: [Double]?
+    var looAccuracy: [Double]?
+    var mode: String?
+    var decomposition: String?
+    // logistic
+    var multiclass: String?
+    var perClassC: [Double]?
+    var c: Double?
+    var cs: [Double]?
+    var folds: Int?
+    var cvAccuracy: [Double]?
+    var trainLogLoss: Double?
+    var converged: Bool?
+    var iterations: Int?
+    // both
+    var cvScore: Double?
+    var gridNote: String?
+    var trainAccuracy: Double = .nan
+    var testAccuracy = Nullable<Double>(nil)
+    var nTest: Int?
+    var testAccuracyInterval: [Double]?
+    var testLogLoss: Double?
+    var testLogLossInterval: [Double]?
+    var testPerClassAccuracy: [Double?]?
+    var testConfusion: [[Int]]?
+    var seconds: Double = 0
+
+    init(method: String, classes: [Int], nTrain: Int, d: Int, standardize: Bool) {
+        self.method = method; self.classes = classes; self.nTrain = nTrain; self.d = d; self.standardize = standardize
+    }
+}
+
+/// An optional that encodes as JSON null instead of being left out.
+struct Nullable<T: Encodable>: Encodable {
+    var value: T?
+    init(_ value: T?) { self.value = value }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
 }

@@ -155,7 +155,7 @@ struct SynthMeasure: ParsableCommand {
                                            runs: runs, out: URL(fileURLWithPath: out), options: options,
                                            maxCheckpoints: maxCheckpoints, log: { eprint($0) })
         if json {
-            print(String(decoding: try ReportWriter.encoder().encode(r), as: UTF8.self))
+            print(String(decoding: try JSONCoding.encoder().encode(r), as: UTF8.self))
         } else {
             print(r.markdown())
         }

@@ -76,7 +76,7 @@ final class ReportTests: XCTestCase {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-report-\(UUID())/report.json")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         try ReportWriter.writeJSON(report, to: url)
-        let back = try ReportWriter.decoder().decode(AnalysisReport.self, from: Data(contentsOf: url))
+        let back = try JSONCoding.decoder().decode(AnalysisReport.self, from: Data(contentsOf: url))
         XCTAssertEqual(back.results, report.results)
         XCTAssertTrue(back.linearity!.heldOutR2PerDimension[0].isNaN)
         XCTAssertEqual(back.linearity!.heldOutR2, lin.heldOutR2)

@@ -87,7 +87,7 @@ final class AnalyzeCLITests: XCTestCase {
         let ra = try XCTUnwrap(ja["result"] as? [String: Any])
         XCTAssertEqual(ra["contexts"] as? Int, 60)          // train and test folders pooled
         XCTAssertEqual(ra["dimension"] as? Int, 16)
-        let r2a = try XCTUnwrap(ra["heldOutR2"] as? Double)
+        let r2a = try XCTUnwrap(ra["held_out_r2"] as? Double)
         // Known answer: the library's check on the same f and Φp_f files (train then test, pooled).
         func stack(_ name: String) throws -> Matrix<Float> {
             let a: Matrix<Float> = try NPY.readMatrix(URL(fileURLWithPath: "\(p)/feat/train/\(name).npy"))
@@ -98,18 +98,18 @@ final class AnalyzeCLITests: XCTestCase {
         }
         let library = try LinearityCheck.run(f: try stack("f"), conditionalMean: try stack("phip"))
         XCTAssertEqual(r2a, library.heldOutR2, accuracy: 1e-12)
-        XCTAssertEqual(try XCTUnwrap(ra["trainR2"] as? Double), library.trainR2, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(ra["train_r2"] as? Double), library.trainR2, accuracy: 1e-12)
         // The zero-parameter baseline and the spread are reported beside it.
-        XCTAssertNotNil(ra["taylorHeldOutR2"] as? Double)
+        XCTAssertNotNil(ra["taylor_held_out_r2"] as? Double)
         let spread = try XCTUnwrap(ra["spread"] as? [String: Any])
-        XCTAssertEqual(try XCTUnwrap(spread["relativeSpread"] as? Double), try XCTUnwrap(library.spread).relativeSpread,
+        XCTAssertEqual(try XCTUnwrap(spread["relative_spread"] as? Double), try XCTUnwrap(library.spread).relativeSpread,
                        accuracy: 1e-12)
         XCTAssertTrue(a.stdout.contains("zero-parameter Taylor"), a.stdout)
-        XCTAssertEqual((ra["heldOutR2PerDimension"] as? [Any])?.count, 16)
+        XCTAssertEqual((ra["held_out_r2_per_dimension"] as? [Any])?.count, 16)
         // The final LayerNorm puts every f on a hyperplane.
         let plane = try XCTUnwrap(ja["hyperplane"] as? [String: Any])
-        XCTAssertEqual(plane["onHyperplane"] as? Bool, true)
-        XCTAssertLessThan(try XCTUnwrap(plane["maxRelativeResidual"] as? Double), 1e-4)
+        XCTAssertEqual(plane["on_hyperplane"] as? Bool, true)
+        XCTAssertLessThan(try XCTUnwrap(plane["max_relative_residual"] as? Double), 1e-4)
 
         // Without phip.npy, Φp_f is recomputed from f.npy and Φ: the extractor's Φp_f and the analysis' must agree.
         let copy = p + "/feat-nophip"
@@ -119,8 +119,8 @@ final class AnalyzeCLITests: XCTestCase {
         let b = try runLMProbe(["analyze", "linearity", "--checkpoint", p + "/run", "--features", copy, "--out", p + "/lin-b"])
         XCTAssertEqual(b.status, 0, b.stderr)
         let rb = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/lin-b/linearity.json"))["result"] as? [String: Any])
-        XCTAssertEqual(try XCTUnwrap(rb["heldOutR2"] as? Double), r2a, accuracy: 1e-4)
-        XCTAssertEqual(rb["vocabularySize"] as? Int, ra["vocabularySize"] as? Int)
+        XCTAssertEqual(try XCTUnwrap(rb["held_out_r2"] as? Double), r2a, accuracy: 1e-4)
+        XCTAssertEqual(rb["vocabulary_size"] as? Int, ra["vocabulary_size"] as? Int)
     }
 
     func testLogPartitionBothMethods() throws {
@@ -141,10 +141,10 @@ final class AnalyzeCLITests: XCTestCase {
                                                     method: method == "pca" ? .principalComponents(k: 4)
                                                                             : .polynomialKernel(relativeRidge: 1e-6))
             for (q, l) in [(quad, library.quadratic), (lin, library.linear)] {
-                XCTAssertEqual(try XCTUnwrap(q["heldOutR2"] as? Double), l.heldOutR2, accuracy: 1e-9, "\(q)")
+                XCTAssertEqual(try XCTUnwrap(q["held_out_r2"] as? Double), l.heldOutR2, accuracy: 1e-9, "\(q)")
             }
-            XCTAssertNotNil(res["taylorFirstOrder"] as? [String: Any])
-            let summary = try XCTUnwrap(res["logPartitionSummary"] as? [String: Any])
+            XCTAssertNotNil(res["taylor_first_order"] as? [String: Any])
+            let summary = try XCTUnwrap(res["log_partition_summary"] as? [String: Any])
             XCTAssertEqual(try XCTUnwrap(summary["count"] as? Int), 60)
             XCTAssertEqual(try XCTUnwrap(summary["mean"] as? Double), library.logPartitionSummary.mean, accuracy: 1e-9)
         }
@@ -209,7 +209,7 @@ final class AnalyzeCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("Plug-in Quad loss") && r.stdout.contains("relative gap"), r.stdout)
         let doc = try json(URL(fileURLWithPath: p + "/plug/plug-in.json"))
-        let plug = try XCTUnwrap(doc["plugIn"] as? [String: Any]), q = try XCTUnwrap(doc["quad"] as? [String: Any])
+        let plug = try XCTUnwrap(doc["plug_in"] as? [String: Any]), q = try XCTUnwrap(doc["quad"] as? [String: Any])
         // Known answers: the library on the same files.
         let ref = try Checkpoint.load(url: try Checkpoint.resolve(URL(fileURLWithPath: p + "/run")))
         let tokens = try TokenDataset(directory: URL(fileURLWithPath: p + "/tok"))
@@ -240,7 +240,7 @@ final class AnalyzeCLITests: XCTestCase {
         // Known answer: each row's CE is the checkpoint's whole-split loss.
         let tokens = try TokenDataset(directory: URL(fileURLWithPath: p + "/tok"))
         for (c, name) in zip(cps, ["ckpt-10", "ckpt-20"]) {
-            let ce = try XCTUnwrap(c["validationLoss"] as? Double)
+            let ce = try XCTUnwrap(c["validation_loss"] as? Double)
             let model = try Checkpoint.load(url: URL(fileURLWithPath: p + "/run/\(name).safetensors")).model
             XCTAssertEqual(ce, try model.splitLoss(data: tokens).crossEntropy, accuracy: 1e-9)
             let probes = try XCTUnwrap(c["probes"] as? [String: [String: Any]])
@@ -255,8 +255,8 @@ final class AnalyzeCLITests: XCTestCase {
                 XCTAssertNotNil(o["loss"] as? Double)
             }
         }
-        let best = try XCTUnwrap(res["bestValidationLoss"] as? Double)   // two checkpoints: no ℓ(t) fit
-        XCTAssertEqual(best, cps.compactMap { $0["validationLoss"] as? Double }.min()!, accuracy: 1e-12)
+        let best = try XCTUnwrap(res["best_validation_loss"] as? Double)   // two checkpoints: no ℓ(t) fit
+        XCTAssertEqual(best, cps.compactMap { $0["validation_loss"] as? Double }.min()!, accuracy: 1e-12)
         XCTAssertEqual((res["correlations"] as? [Any])?.count, 4)
         for svg in ["transfer-ce.svg", "transfer-sqrt.svg"] {
             let parser = XMLParser(contentsOf: URL(fileURLWithPath: p + "/tr/" + svg))

@@ -9,10 +9,10 @@ final class CompareCLITests: XCTestCase {
 
     func tasksFile(_ dir: String) throws -> String {
         let spec = """
-        [{"name": "tiny", "train": {"path": "\(dir)/data.tsv", "format": "tsv", "textColumn": "text",
-          "labelColumn": "label", "detokenizePTB": false},
-          "testFraction": 0.25, "seed": 0, "prompt": " The movie is",
-          "words": ["great", "boring", "sad", "happy", "zzqx"], "classWords": [["boring", "sad"], ["great", "happy"]]}]
+        [{"name": "tiny", "train": {"path": "\(dir)/data.tsv", "format": "tsv", "text_column": "text",
+          "label_column": "label", "detokenize_ptb": false},
+          "test_fraction": 0.25, "seed": 0, "prompt": " The movie is",
+          "words": ["great", "boring", "sad", "happy", "zzqx"], "class_words": [["boring", "sad"], ["great", "happy"]]}]
         """
         let url = dir + "/tasks.json"
         try spec.write(toFile: url, atomically: true, encoding: .utf8)
@@ -47,9 +47,9 @@ final class CompareCLITests: XCTestCase {
         }
         XCTAssertEqual(Set(results.compactMap { $0["prompt"] as? String }), [" The movie is"])
         let task = try XCTUnwrap((report["tasks"] as? [[String: Any]])?.first)
-        XCTAssertEqual(task["trainCount"] as? Int, 44)   // stratified: round(30 · 0.25) = 8 per class to test
-        XCTAssertEqual(task["testCount"] as? Int, 16)
-        XCTAssertNotNil(task["bagOfWords"] as? [String: Any])
+        XCTAssertEqual(task["train_count"] as? Int, 44)   // stratified: round(30 · 0.25) = 8 per class to test
+        XCTAssertEqual(task["test_count"] as? Int, 16)
+        XCTAssertNotNil(task["bag_of_words"] as? [String: Any])
         let leakage = try XCTUnwrap(task["leakage"] as? [String: Any])
         XCTAssertNotNil(leakage["tiny"], "leakage checked against the run's own token files")
         for f in ["report.md", "tiny.svg"] {
@@ -85,11 +85,11 @@ final class CompareCLITests: XCTestCase {
         XCTAssertFalse(results.contains { ($0["feature"] as? String)?.hasPrefix("subset p_f") ?? false })
         // The two folds' test sets partition the 60 examples.
         let tasksOut = try XCTUnwrap(report["tasks"] as? [[String: Any]])
-        XCTAssertEqual(tasksOut.compactMap { $0["testCount"] as? Int }.reduce(0, +), 60)
-        let paired = try XCTUnwrap(report["pairedTests"] as? [[String: Any]])
+        XCTAssertEqual(tasksOut.compactMap { $0["test_count"] as? Int }.reduce(0, +), 60)
+        let paired = try XCTUnwrap(report["paired_tests"] as? [[String: Any]])
         XCTAssertTrue(paired.contains { ($0["a"] as? String) == "late · f(s) · ridge" && ($0["b"] as? String) == "early · f(s) · ridge" })
         // The two folds pool into one result over all 60 examples, with a paired test of the two models on it.
-        let pooled = try XCTUnwrap(report["pooledFolds"] as? [[String: Any]])
+        let pooled = try XCTUnwrap(report["pooled_folds"] as? [[String: Any]])
         let lateF = try XCTUnwrap(pooled.first { ($0["model"] as? String) == "late" && ($0["feature"] as? String) == "f(s) · ridge" })
         XCTAssertEqual((lateF["correct"] as? String)?.count, 60)
         XCTAssertEqual(lateF["task"] as? String, "tiny (2 folds pooled)")

@@ -143,10 +143,10 @@ final class FeaturesCLITests: XCTestCase {
         let doc = try XCTUnwrap(try json(p + "/tr2/transfer.json") as? [String: Any])
         let cps = try XCTUnwrap((doc["result"] as? [String: Any])?["checkpoints"] as? [[String: Any]])
         XCTAssertEqual(cps.compactMap { $0["label"] as? String }, ["run/ckpt-10", "run/ckpt-20", "run-b/ckpt-10", "run-b/ckpt-20"])
-        XCTAssertEqual(cps.compactMap { $0["tokensSeen"] as? Int }, [640, 1280, 640, 1280])
+        XCTAssertEqual(cps.compactMap { $0["tokens_seen"] as? Int }, [640, 1280, 640, 1280])
         for c in cps { XCTAssertNotNil((c["probes"] as? [String: Any])?["f_mean"], "\(c)") }
         // Same checkpoints, same estimator: the two copies agree exactly.
-        XCTAssertEqual(cps[0]["validationLoss"] as? Double, cps[2]["validationLoss"] as? Double)
+        XCTAssertEqual(cps[0]["validation_loss"] as? Double, cps[2]["validation_loss"] as? Double)
         for svg in ["transfer-ce.svg", "transfer-sqrt.svg", "transfer-tokens.svg"] {
             XCTAssertTrue(parsesAsXML(p + "/tr2/" + svg), svg)
         }

@@ -64,7 +64,7 @@ final class ProbeCLITests: XCTestCase {
         XCTAssertEqual(eigen["test_accuracy"] as? Double, ridge["test_accuracy"] as? Double)
         let logistic = try runJSON(common + ["--method", "logistic", "--folds", "4", "--cs", "0.01,1,100"])
         XCTAssertEqual(logistic["method"] as? String, "logistic")
-        XCTAssertTrue([0.01, 1, 100].contains(logistic["C"] as? Double ?? -1))
+        XCTAssertTrue([0.01, 1, 100].contains(logistic["c"] as? Double ?? -1))
         XCTAssertNotNil(logistic["test_accuracy"] as? Double)
         // An extract folder stands for features + labels.
         let folder = try runJSON(["probe", "--train", path("ext").path, "--feature", "phip", "--alphas", "0.5,5",
@@ -101,7 +101,7 @@ final class ProbeCLITests: XCTestCase {
                       "--test", path("Xt.npy").path, "--test-labels", path("yt.npy").path]
         let ovr = try runJSON(common + ["--method", "logistic", "--multiclass", "one-vs-rest", "--cs", "0.01,0.1,1,10,100"])
         XCTAssertEqual(ovr["multiclass"] as? String, "one-vs-rest")
-        let perClass = try XCTUnwrap(ovr["per_class_C"] as? [Double])
+        let perClass = try XCTUnwrap(ovr["per_class_c"] as? [Double])
         let xTrain: Matrix<Float> = try NPY.readMatrix(path("X.npy"))
         let yTrain = try NPY.readIntegers(path("y.npy")).map { $0 / 10 }
         let library = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: 3, Cs: [0.01, 0.1, 1, 10, 100],

@@ -55,8 +55,8 @@ final class ShardCLITests: XCTestCase {
         XCTAssertEqual(shard["index"] as? Int, 1)
         XCTAssertEqual(shard["count"] as? Int, 3)
         XCTAssertEqual(shard["split_rows"] as? Int, whole["n"] as? Int)
-        XCTAssertEqual(prov["checkpointSHA256"] as? String, wholeProv["checkpointSHA256"] as? String)
-        XCTAssertEqual(prov["datasetSHA256"] as? String, wholeProv["datasetSHA256"] as? String)
+        XCTAssertEqual(prov["checkpoint_sha256"] as? String, wholeProv["checkpoint_sha256"] as? String)
+        XCTAssertEqual(prov["dataset_sha256"] as? String, wholeProv["dataset_sha256"] as? String)
 
         // The shards' rows, concatenated, are the unsharded features (to rounding: batches differ).
         let full: Matrix<Float> = try NPY.readMatrix(URL(fileURLWithPath: p + "/feat/train/f.npy"))

@@ -3,6 +3,34 @@ import XCTest
 @testable import Linalg
 
 final class SupportTests: XCTestCase {
+    /// JSON keys: snake_case out; snake_case and the older camelCase in (acronym keys through their normalised raw
+    /// value); dictionary keys untouched; NaN as a string.
+    func testJSONCodingWritesSnakeCaseAndReadsBothStyles() throws {
+        struct Row: Codable, Equatable {
+            var heldOutR2: Double
+            var minLR: Double
+            var B: Double
+            var settings: [String: Int]
+            enum CodingKeys: String, CodingKey { case heldOutR2, minLR = "minLr", B = "b", settings }
+        }
+        let row = Row(heldOutR2: 0.5, minLR: 1e-4, B: 2, settings: ["checkpoint CE": 1, "Foo_bar": 2, "fooBar": 3])
+        let text = String(decoding: try JSONCoding.encoder(pretty: false).encode(row), as: UTF8.self)
+        XCTAssertEqual(text, #"{"b":2,"held_out_r2":0.5,"min_lr":0.0001,"settings":{"Foo_bar":2,"checkpoint CE":1,"fooBar":3}}"#)
+        XCTAssertEqual(try JSONCoding.decoder().decode(Row.self, from: Data(text.utf8)), row)
+        let legacy = #"{"B":2,"heldOutR2":0.5,"minLR":0.0001,"settings":{"Foo_bar":2,"checkpoint CE":1,"fooBar":3}}"#
+        XCTAssertEqual(try JSONCoding.decoder().decode(Row.self, from: Data(legacy.utf8)), row)
+
+        for (key, camel) in [("held_out_r2", "heldOutR2"), ("checkpoint_sha256", "checkpointSha256"), ("minLR", "minLr"),
+                             ("checkpointSHA256", "checkpointSha256"), ("vocabSize", "vocabSize"), ("B", "b"),
+                             ("_private", "_private"), ("n", "n")] {
+            XCTAssertEqual(JSONCoding.camelCase(key), camel, key)
+        }
+        struct X: Codable { var x: Double }
+        let nan = try JSONCoding.encoder(pretty: false).encode(X(x: .nan))
+        XCTAssertEqual(String(decoding: nan, as: UTF8.self), #"{"x":"nan"}"#)
+        XCTAssertTrue(try JSONCoding.decoder().decode(X.self, from: nan).x.isNaN)
+    }
+
     func testSeededRandomIsDeterministicAndResumable() {
         var a = SeededRandom(seed: 3), b = SeededRandom(seed: 3), c = SeededRandom(seed: 4)
         let xs = (0..<10).map { _ in a.next() }

@@ -47,7 +47,7 @@ mkdir -p "$RUN" "$OUT"
 
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 # The plug-in value and a Quad run's relative gap to it, from the JSON `analyze plug-in` writes.
-gap() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['plugIn']['loss']; q=d['quad']['objective']; print(abs(q-p)/abs(p))" "$1"; }
+gap() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['plug_in']['loss']; q=d['quad']['objective']; print(abs(q-p)/abs(p))" "$1"; }
 
 for phase in $PHASES; do
 case $phase in

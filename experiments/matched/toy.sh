@@ -23,9 +23,9 @@ with open(d + "/data.tsv", "w") as f:
         w = pos[(i // 2) % 8] if i % 2 else neg[(i // 2) % 8]
         f.write(f"{i % 2}\tthe {nouns[i % 8]} was {w}\n")
 with open(d + "/task.json", "w") as f:
-    f.write('[{"name": "toy", "train": {"path": "%s/data.tsv", "format": "tsv", "textColumn": "text", '
-            '"labelColumn": "label", "detokenizePTB": false}, "testFraction": 0.25, "seed": 0, '
-            '"prompt": " The movie is", "words": [], "classWords": null}]' % d)
+    f.write('[{"name": "toy", "train": {"path": "%s/data.tsv", "format": "tsv", "text_column": "text", '
+            '"label_column": "label", "detokenize_ptb": false}, "test_fraction": 0.25, "seed": 0, '
+            '"prompt": " The movie is", "words": [], "class_words": null}]' % d)
 PY
 $BIN tokenize --out "$TOY/tok" --vocab-size 300 --doc-split line "$TOY/corpus.txt" >/dev/null
 $BIN pretrain --data "$TOY/tok" --out "$TOY/ref" --layers 1 --dim 16 --heads 2 --context 16 --batch 4 --steps 20 \

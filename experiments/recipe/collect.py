@@ -121,7 +121,7 @@ def summary(run, out, tasks):
                 probes = [c["probes"][fam] for c in cps if fam in c["probes"]]
                 best = max(probes, key=lambda p: p["accuracy"]) if probes else None
                 cells += [cell(last["probes"].get(fam)), cell(best)]
-            print(f"| {name} | {len(cps)} | {last['validationLoss']:.4f} | " + " | ".join(cells) + " |")
+            print(f"| {name} | {len(cps)} | {last['validation_loss']:.4f} | " + " | ".join(cells) + " |")
         print(f"\nPlots: [accuracy vs validation CE]({task}/transfer-ce.svg), "
               f"[accuracy vs tokens seen]({task}/transfer-tokens.svg); every number: [{task}/transfer.md]({task}/transfer.md).\n")
     print("Wall times and load: [phases.log](phases.log).")
