@@ -403,24 +403,50 @@ public enum RidgeClassifier {
         Matrix<Double>(rows: ell.count, cols: alphas.count) { j, a in 1 / (ell[j] + alphas[a]) }
     }
 
-    /// Gram mode, the one LOO routine for n ≤ d features and for precomputed kernels: S = X_cX_cᵀ (n × n, the
-    /// centred Gram), G = S + λI, c = G⁻¹Y_c and eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) for every λ. Returns c at the
-    /// selected λ (the selection is updated in place). `s` may be overwritten.
-    static func gramLeaveOneOut(_ s: Matrix<Double>, targets: RidgeTargets, alphas: [Double],
-                                decomposition: RidgeDecomposition, selection: inout LeaveOneOutSelection,
-                                clock: PhaseClock) throws -> Matrix<Double> {
-        let n = targets.n, kk = targets.kk, na = alphas.count, w1 = kk + 1, invN = 1 / Double(n)
-        var bestWeights: Matrix<Double>? = nil
+    /// The λ-independent part of gram-mode LOO, computed once per fit: S = qᵀBq (band or tridiagonal B, `rotated`
+    /// = q·[Y_c | 1]) or S = Q diag(ℓ) Qᵀ (eigen, `rotated` = Qᵀ[Y_c | 1], `squared` = Q∘Q). Any λ grid is then
+    /// scored on it by `gramLeaveOneOut(_:…)` — an extended grid costs no second decomposition.
+    struct GramFactors {
+        let q: Matrix<Double>
+        let rotated: Matrix<Double>
+        let band: Matrix<Double>?
+        let ell: [Double]?
+        let squared: Matrix<Double>?
+    }
+
+    /// Decomposes the centred Gram S (n × n; `s` may be overwritten) for gram-mode LOO.
+    static func gramFactors(_ s: Matrix<Double>, targets: RidgeTargets, decomposition: RidgeDecomposition,
+                            clock: PhaseClock) throws -> GramFactors {
         if decomposition != .eigen {
             // S = qᵀBq, E = q; G⁻¹ = qᵀ(B + λI)⁻¹q.
             let (band, q) = try reduce(s, decomposition)
             clock.lap("eigen")
-            clock.lap("rotate")
-            let factors = try BandShifts(band: band, alphas: alphas)
             let r = try BLAS.matmul(q, targets.yc1)            // E·[Y_c | 1], n × (K′+1)
-            let solved = factors.solveAll(r)                  // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
-            let out = try BLAS.matmul(q, solved, transA: true) // block a: [G⁻¹Y_c | G⁻¹1], n × n_λ(K′+1)
-            let diag = factors.weightedDiagonal(q)            // n × n_λ: diag(G⁻¹)
+            clock.lap("rotate")
+            return GramFactors(q: q, rotated: r, band: band, ell: nil, squared: nil)
+        }
+        // S = Q diag(ℓ) Qᵀ.
+        let (ell, q) = try LAPACK.syevd(s)
+        clock.lap("eigen")
+        let r = try BLAS.matmul(q, targets.yc1, transA: true)   // [QᵀY_c | Qᵀ1]
+        let q2 = Matrix<Double>(rows: q.rows, cols: q.cols)
+        squareEntries(q, into: q2)
+        clock.lap("rotate")
+        return GramFactors(q: q, rotated: r, band: nil, ell: ell, squared: q2)
+    }
+
+    /// Gram mode, the one LOO routine for n ≤ d features and for precomputed kernels: S = X_cX_cᵀ (n × n, the
+    /// centred Gram), G = S + λI, c = G⁻¹Y_c and eᵢ = cᵢ / (G⁻¹ᵢᵢ − (G⁻¹1)ᵢ/n) for every λ of `alphas`, on the
+    /// factors of S. Returns c at the selected λ (the selection is updated in place).
+    static func gramLeaveOneOut(_ f: GramFactors, targets: RidgeTargets, alphas: [Double],
+                                selection: inout LeaveOneOutSelection, clock: PhaseClock) throws -> Matrix<Double> {
+        let n = targets.n, kk = targets.kk, na = alphas.count, w1 = kk + 1, invN = 1 / Double(n)
+        var bestWeights: Matrix<Double>? = nil
+        if let band = f.band {
+            let factors = try BandShifts(band: band, alphas: alphas)
+            let solved = factors.solveAll(f.rotated)            // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
+            let out = try BLAS.matmul(f.q, solved, transA: true) // block a: [G⁻¹Y_c | G⁻¹1], n × n_λ(K′+1)
+            let diag = factors.weightedDiagonal(f.q)            // n × n_λ: diag(G⁻¹)
             let ldo = na * w1
             let numerator = Matrix<Double>(rows: n, cols: kk)
             for a in 0..<na {
@@ -430,18 +456,12 @@ public enum RidgeClassifier {
                     bestWeights = numerator.copy()
                 }
             }
-        } else {
-            // S = Q diag(ℓ) Qᵀ.
-            let (ell, q) = try LAPACK.syevd(s)
-            clock.lap("eigen")
-            let r = try BLAS.matmul(q, targets.yc1, transA: true)   // [QᵀY_c | Qᵀ1]
+        } else if let ell = f.ell, let q2 = f.squared {
             let dmat = inverseShifts(ell, alphas)
-            let q2 = Matrix<Double>(rows: n, cols: n)
-            squareEntries(q, into: q2)
             let gdiag = try BLAS.matmul(q2, dmat)       // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
             // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
-            let scaled = shiftBlocks(r, dmat)
-            let cg = try BLAS.matmul(q, scaled)          // n × (n_λ·(K′+1))
+            let scaled = shiftBlocks(f.rotated, dmat)
+            let cg = try BLAS.matmul(f.q, scaled)        // n × (n_λ·(K′+1))
             let ldc = na * w1
             for a in 0..<na {
                 let c = cg.columns((a * w1)..<(a * w1 + kk))
@@ -514,8 +534,8 @@ public enum RidgeClassifier {
                 try BLAS.syrk(trans: false, xc, into: gram)
             }
             clock.lap("gram")
-            bestWeights = try gramLeaveOneOut(gram, targets: targets, alphas: alphas, decomposition: decomposition,
-                                              selection: &selection, clock: clock)
+            let factors = try gramFactors(gram, targets: targets, decomposition: decomposition, clock: clock)
+            bestWeights = try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
         } else if decomposition != .eigen {
             // S = X_cᵀX_c = qᵀBq (B banded); E = q·X_cᵀ, d × n.
             let s = Matrix<Double>(rows: d, cols: d)
@@ -678,8 +698,8 @@ public enum RidgeClassifier {
     /// targets, intercept rule (unpenalised, by centring) and λ selection as `fit(x:…)` in gram mode. scikit-learn's
     /// `RidgeClassifierCV` on X gives the same λ and decision values.
     /// With `extension` (the default, as in `fit(x:…)`), a λ chosen at an end of the grid grows the grid past that
-    /// end and the search repeats until λ is interior or the limit is reached; the kernel is centred once, and each
-    /// round repeats the decomposition.
+    /// end and the search repeats until λ is interior or the limit is reached; the kernel is centred and decomposed
+    /// once, so a round costs only the per-λ passes.
     public static func fit(gram k: Matrix<Double>, labels: [Int], classes: Int, alphas: [Double] = defaultAlphas,
                            select: RidgeSelection = .squaredError, decomposition: RidgeDecomposition = .auto,
                            extension: GridExtension? = .ridge) throws -> DualRidgeModel {
@@ -692,11 +712,11 @@ public enum RidgeClassifier {
         clock.lap("centre")
         let targets = RidgeTargets(labels: labels, classes: classes)
         let decomposition = resolve(decomposition, size: n)
+        let factors = try gramFactors(kc, targets: targets, decomposition: decomposition, clock: clock)
         var grid = alphas, rounds = 0
         while true {
             var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: grid.count)
-            let c = try gramLeaveOneOut(kc, targets: targets, alphas: grid, decomposition: decomposition,
-                                        selection: &selection, clock: clock)
+            let c = try gramLeaveOneOut(factors, targets: targets, alphas: grid, selection: &selection, clock: clock)
             try selection.requireFinite()
             var path = selection.path(alphas: grid)
             if let ext = `extension`, let more = ext.next(grid, scores: path.scores, chosen: path.alpha) {

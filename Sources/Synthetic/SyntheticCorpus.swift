@@ -9,6 +9,15 @@ import Text
 /// inside: every training window is then a stationary sample and p* of a window is the forward algorithm from π.
 /// The vocabulary is V + 1: id V is the end-of-text token the header requires; it never occurs, so p*(V | s) = 0.
 public enum SyntheticCorpus {
+    /// What made the corpus (tokens.json, beside the fields every token reader needs).
+    struct Provenance: Encodable {
+        var syntheticHmm: String
+        var seed: UInt64
+        var documentsStartWithEot = false
+        var note: String
+        init(syntheticHmm: String, seed: UInt64, note: String) { self.syntheticHmm = syntheticHmm; self.seed = seed; self.note = note }
+    }
+
     public static func write(_ hmm: HiddenMarkovModel, to directory: URL, trainTokens: Int, valTokens: Int,
                              seed: UInt64, hmmDirectory: String) throws {
         guard trainTokens > 0, valTokens > 0 else { throw SyntheticError.badArgument("--train-tokens and --val-tokens must be positive") }
@@ -27,9 +36,8 @@ public enum SyntheticCorpus {
             try TokenFile.writeSplit(data, split: split, directory: directory)
         }
         try TokenFile.writeHeader(directory: directory, vocabSize: vocab, trainTokens: trainTokens, valTokens: valTokens,
-                                  eotToken: hmm.words, tokenizer: "none", extra: [
-                                      "synthetic_hmm": hmmDirectory, "seed": seed, "documents_start_with_eot": false,
-                                      "note": "stationary HMM chain, one per split; token \(hmm.words) (eot) never occurs",
-                                  ])
+                                  eotToken: hmm.words, tokenizer: "none",
+                                  provenance: Provenance(syntheticHmm: hmmDirectory, seed: seed,
+                                                         note: "stationary HMM chain, one per split; token \(hmm.words) (eot) never occurs"))
     }
 }

@@ -334,22 +334,36 @@ public enum Corpus {
                               valTokens: valTokens, eotToken: eot, documents: docs.count, trainDocuments: trainDocs.count,
                               valDocuments: valDocs.count, duplicatesRemoved: duplicates, excluded: excluded,
                               sources: sources, trainedTokenizer: options.tokenizer == nil)
-        var header: [String: Any] = [
-            "documents": docs.count,
-            "train_documents": trainDocs.count, "val_documents": valDocs.count,
-            "duplicates_removed": duplicates, "excluded_documents": excluded,
-            "sources": sources.map { ["path": $0.path, "sha256": $0.sha256] },
-            "tokenizer_trained": summary.trainedTokenizer,
-            "val_fraction": options.valFraction, "seed": options.seed, "doc_split": options.docSplit.rawValue,
-            "strip_html_breaks": options.stripHTMLBreaks, "dedupe": options.dedupe,
-            "documents_start_with_eot": true,
-        ]
-        if options.tokenizer == nil { header["min_frequency"] = options.minFrequency }
-        if let f = options.csvFilter { header["csv_filter"] = "\(f.column)=\(f.value)" }
-        if let ex = options.exclude { header["exclude"] = ex.path; header["exclude_min_length"] = options.excludeMinimumLength }
+        let provenance = TokenProvenance(
+            documents: docs.count, trainDocuments: trainDocs.count, valDocuments: valDocs.count,
+            duplicatesRemoved: duplicates, excludedDocuments: excluded,
+            sources: sources.map { .init(path: $0.path, sha256: $0.sha256) }, tokenizerTrained: summary.trainedTokenizer,
+            valFraction: options.valFraction, seed: options.seed, docSplit: options.docSplit.rawValue,
+            stripHtmlBreaks: options.stripHTMLBreaks, dedupe: options.dedupe,
+            minFrequency: options.tokenizer == nil ? options.minFrequency : nil,
+            csvFilter: options.csvFilter.map { "\($0.column)=\($0.value)" }, exclude: options.exclude?.path,
+            excludeMinLength: options.exclude == nil ? nil : options.excludeMinimumLength)
         try TokenFile.writeHeader(directory: out, vocabSize: summary.vocabSize, trainTokens: trainTokens,
-                                  valTokens: valTokens, eotToken: eot, tokenizer: ".", extra: header)
+                                  valTokens: valTokens, eotToken: eot, tokenizer: ".", provenance: provenance)
         do { try staging.commit() } catch { throw TextError("\(error)") }
         return summary
     }
+}
+
+/// What made a token folder (written into its tokens.json beside the fields every reader needs).
+struct TokenProvenance: Encodable {
+    struct Source: Encodable { var path: String; var sha256: String }
+    var documents, trainDocuments, valDocuments, duplicatesRemoved, excludedDocuments: Int
+    var sources: [Source]
+    var tokenizerTrained: Bool
+    var valFraction: Double
+    var seed: UInt64
+    var docSplit: String
+    var stripHtmlBreaks: Bool
+    var dedupe: Bool
+    var documentsStartWithEot = true
+    var minFrequency: Int?
+    var csvFilter: String?
+    var exclude: String?
+    var excludeMinLength: Int?
 }

@@ -206,24 +206,34 @@ extension TokenFile {
         catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 
-    /// Writes `directory/tokens.json` atomically: the fields every reader needs (format, vocab_size, dtype,
-    /// train_tokens, val_tokens, eot_token, tokenizer) plus `extra` (provenance; may not override those).
-    /// Call after both `.bin` files are in place, so a reader never sees a header promising absent tokens.
-    public static func writeHeader(directory: URL, vocabSize: Int, trainTokens: Int, valTokens: Int, eotToken: Int,
-                                   tokenizer: String, extra: [String: Any] = [:]) throws {
-        var header = extra
-        header["format"] = format
-        header["vocab_size"] = vocabSize
-        header["dtype"] = dtype(vocabSize: vocabSize)
-        header["train_tokens"] = trainTokens
-        header["val_tokens"] = valTokens
-        header["eot_token"] = eotToken
-        header["tokenizer"] = tokenizer
+    /// Writes `directory/tokens.json` atomically (`JSONCoding`, snake_case keys): the fields every reader needs
+    /// (format, vocab_size, dtype, train_tokens, val_tokens, eot_token, tokenizer) plus `provenance`'s fields at the
+    /// same level (what made the tokens; its keys must not repeat those). Call after both `.bin` files are in place,
+    /// so a reader never sees a header promising absent tokens.
+    public static func writeHeader<Provenance: Encodable>(directory: URL, vocabSize: Int, trainTokens: Int, valTokens: Int,
+                                                          eotToken: Int, tokenizer: String, provenance: Provenance) throws {
+        let header = RequiredFields(format: format, vocabSize: vocabSize, dtype: dtype(vocabSize: vocabSize), trainTokens: trainTokens,
+                            valTokens: valTokens, eotToken: eotToken, tokenizer: tokenizer)
         let url = directory.appendingPathComponent("tokens.json")
         do {
-            let json = try JSONSerialization.data(withJSONObject: header, options: [.prettyPrinted, .sortedKeys])
-            try json.write(to: url, options: .atomic)
+            try JSONCoding.encoder().encode(Flattened(header, provenance)).write(to: url, options: .atomic)
         } catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
+    }
+
+    /// The fields of tokens.json every reader relies on.
+    struct RequiredFields: Encodable {
+        var format: String
+        var vocabSize: Int
+        var dtype: String
+        var trainTokens, valTokens, eotToken: Int
+        var tokenizer: String
+    }
+
+    /// Two encodable values written as one JSON object (both encode into the same keyed container).
+    struct Flattened<A: Encodable, B: Encodable>: Encodable {
+        let a: A, b: B
+        init(_ a: A, _ b: B) { self.a = a; self.b = b }
+        func encode(to encoder: Encoder) throws { try b.encode(to: encoder); try a.encode(to: encoder) }
     }
 }
 
