@@ -134,6 +134,31 @@ public enum NPY {
     /// Streams rows into a `.npy` file whose shape is known up front. Data go to `<name>.partial`; `finish()` checks
     /// that exactly the promised number of bytes arrived, then renames, so an interrupted run never leaves a file
     /// that looks complete.
+    /// The writers' first step: URL.partial created with `head` and opened for writing (a stale one replaced).
+    static func createPartial(_ url: URL, head: Data) throws -> (tmp: URL, handle: FileHandle) {
+        let tmp = url.appendingPathExtension("partial")
+        try? FileManager.default.removeItem(at: tmp)
+        guard FileManager.default.createFile(atPath: tmp.path, contents: head) else {
+            throw FileError(path: tmp.path, message: "cannot create file")
+        }
+        return (tmp, try NPY.io(tmp, "cannot open for writing") { try FileHandle(forWritingTo: tmp) })
+    }
+
+    /// The writers' last step: the partial file synced, closed and renamed over `url`.
+    static func commitPartial(_ tmp: URL, _ handle: FileHandle, to url: URL) throws {
+        try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
+        try NPY.io(url, "cannot put the finished file in place") {
+            try? FileManager.default.removeItem(at: url)
+            try FileManager.default.moveItem(at: tmp, to: url)
+        }
+    }
+
+    /// Abandons a partial file (closed and removed).
+    static func abandonPartial(_ tmp: URL, _ handle: FileHandle) {
+        try? handle.close()
+        try? FileManager.default.removeItem(at: tmp)
+    }
+
     public final class StreamWriter {
         public let url: URL
         public let header: Header
@@ -146,15 +171,10 @@ public enum NPY {
             guard supported.contains(descr) else { throw FileError(path: url.path, message: "unsupported dtype \(descr)") }
             self.url = url
             self.header = Header(descr: descr, shape: shape)
-            tmp = url.appendingPathExtension("partial")
-            try? FileManager.default.removeItem(at: tmp)
-            guard FileManager.default.createFile(atPath: tmp.path, contents: encodeHeader(header)) else {
-                throw FileError(path: tmp.path, message: "cannot create file")
-            }
-            let tmpURL = tmp
-            let h = try NPY.io(tmpURL, "cannot open for writing") { try FileHandle(forWritingTo: tmpURL) }
+            let partial = try NPY.createPartial(url, head: encodeHeader(header))
+            tmp = partial.tmp; handle = partial.handle
+            let tmpURL = tmp, h = handle
             _ = try NPY.io(tmpURL, "cannot write") { try h.seekToEnd() }
-            handle = h
         }
 
         public func appendBytes(_ bytes: UnsafeRawBufferPointer) throws {
@@ -205,23 +225,16 @@ public enum NPY {
         /// Flushes, verifies the byte count, closes and renames into place.
         public func finish() throws {
             try flush()
-            try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
             let expected = header.count * header.itemSize
             guard written == expected else {
-                try? FileManager.default.removeItem(at: tmp)
+                cancel()
                 throw FileError(path: url.path, message: "wrote \(written) bytes, shape \(header.shape) needs \(expected)")
             }
-            try NPY.io(url, "cannot put the finished file in place") {
-                try? FileManager.default.removeItem(at: url)
-                try FileManager.default.moveItem(at: tmp, to: url)
-            }
+            try NPY.commitPartial(tmp, handle, to: url)
         }
 
         /// Abandons the file (removes the partial data).
-        public func cancel() {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: tmp)
-        }
+        public func cancel() { NPY.abandonPartial(tmp, handle) }
     }
 
     // MARK: Reading
@@ -362,15 +375,10 @@ extension NPY {
             }
             self.url = url
             header = Header(descr: descr, shape: [rows, cols])
-            tmp = url.appendingPathExtension("partial")
-            try? FileManager.default.removeItem(at: tmp)
             let head = encodeHeader(header)
-            guard FileManager.default.createFile(atPath: tmp.path, contents: head) else {
-                throw FileError(path: tmp.path, message: "cannot create file")
-            }
-            let tmpURL = tmp
-            let h = try NPY.io(tmpURL, "cannot open for writing") { try FileHandle(forWritingTo: tmpURL) }
-            handle = h
+            let partial = try NPY.createPartial(url, head: head)
+            tmp = partial.tmp; handle = partial.handle
+            let tmpURL = tmp, h = handle
             dataOffset = head.count
             rowBytes = cols * header.itemSize
             let (bytes, overflow) = (rows * cols).multipliedReportingOverflow(by: header.itemSize)
@@ -410,16 +418,9 @@ extension NPY {
                 cancel()
                 throw FileError(path: url.path, message: "row \(missing) was never written")
             }
-            try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
-            try NPY.io(url, "cannot put the finished file in place") {
-                try? FileManager.default.removeItem(at: url)
-                try FileManager.default.moveItem(at: tmp, to: url)
-            }
+            try NPY.commitPartial(tmp, handle, to: url)
         }
 
-        public func cancel() {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: tmp)
-        }
+        public func cancel() { NPY.abandonPartial(tmp, handle) }
     }
 }
