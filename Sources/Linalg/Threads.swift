@@ -29,6 +29,21 @@ public enum Threads {
         return k
     }
 
+    /// Runs `body(w)` for w in 0..<n concurrently, one thread each, with OpenBLAS and `parallelWorkers` at one
+    /// thread inside every part, then restores the current count: for work the caller has split into n independent
+    /// parts (batch-parallel training steps run one half-batch per core), so that no kernel inside a part starts
+    /// threads of its own. n should not exceed `count`; `body` must not change the count.
+    public static func oneCoreEach(_ n: Int, _ body: (Int) -> Void) {
+        let previous = current
+        current = 1
+        openblas_set_num_threads(1)
+        defer {
+            current = previous
+            openblas_set_num_threads(Int32(previous))
+        }
+        DispatchQueue.concurrentPerform(iterations: n, execute: body)
+    }
+
     /// Runs `body` with OpenBLAS limited to `n` threads, then restores the current count.
     public static func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
         let previous = current

@@ -63,19 +63,24 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
                                                     [2, C], [untiedPhi ? vocabSize : 0, C]]) ?? Int.max
     }
 
-    /// Bytes a training step at micro-batch `batch` allocates: parameters, gradients and both AdamW moments, plus
-    /// the activations of `Activations(training: true)` (every layer's buffers, N×V logits, the backward buffers)
-    /// at N = batch·context. nil when the size does not fit an Int.
+    /// Bytes a training step at micro-batch `batch` allocates: parameters, gradients, the batch-parallel step's
+    /// second gradient block and both AdamW moments, plus the activations of `Activations(training: true)` (every
+    /// layer's buffers, N×V logits, the backward buffers) at N = batch·context (validation batches) and at
+    /// ⌊batch/2⌋·context (the second half of a batch-parallel step). nil when the size does not fit an Int.
     public func trainingBytes(batch B: Int) -> Int? {
         let C = dim, L = layers, T = context, h = heads, V = vocabSize
-        guard let N = SystemMemory.checkedSum(ofProducts: [[B, T]]),
-              let A = SystemMemory.checkedSum(ofProducts: [[B, h, T, T]]) else { return nil }
-        let floats = SystemMemory.checkedSum(ofProducts: [
-            [parameterCount, 4],                            // parameters, gradients, AdamW m and v
-            [L, 16, N, C], [L, 4, N], [L, A],               // per layer: ln1, qkv, atty, res2, ln2, fch, gelu, res3, stats, att
-            [14, N, C], [6, N], [N, V], [A], [2, C, C],     // encoded, lnf, backward buffers, logits, losses, Quad
-        ])
-        return floats.flatMap { SystemMemory.checkedSum(ofProducts: [[$0, 4]]) }
+        func activationFloats(_ B: Int) -> Int? {
+            guard let N = SystemMemory.checkedSum(ofProducts: [[B, T]]),
+                  let A = SystemMemory.checkedSum(ofProducts: [[B, h, T, T]]) else { return nil }
+            return SystemMemory.checkedSum(ofProducts: [
+                [L, 16, N, C], [L, 4, N], [L, A],           // per layer: ln1, qkv, atty, res2, ln2, fch, gelu, res3, stats, att
+                [14, N, C], [6, N], [N, V], [A], [2, C, C], // encoded, lnf, backward buffers, logits, losses, Quad
+            ])
+        }
+        guard let full = activationFloats(B), let half = activationFloats(B / 2),
+              let floats = SystemMemory.checkedSum(ofProducts: [[parameterCount, 5], [full, 1], [half, 1]])
+        else { return nil }
+        return SystemMemory.checkedSum(ofProducts: [[floats, 4]])
     }
 
     public var description: String {
@@ -208,6 +213,12 @@ final class Activations {
         allocations = allocs
     }
 
+    /// Copies `count` = B·T token ids (and targets, when given) into the batch buffers.
+    func load(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>?, count: Int) {
+        tokens.update(from: inputs, count: count)
+        if let targets { self.targets.update(from: targets, count: count) }
+    }
+
     /// True when (B, T) fits in the allocated capacity.
     func fits(B: Int, T: Int) -> Bool { B * T <= capacityN && B * h * T * T <= capacityAtt }
 
@@ -238,7 +249,18 @@ public final class GPT {
     /// When true, the backward pass skips Φ's gradient (and the optimizer leaves Φ unchanged). With tied Φ
     /// this freezes the input token embeddings too.
     public var freezePhi = false
+    /// Batch-parallel training steps (on by default): with ≥ 2 threads (`Threads.count`) and a batch of B ≥ 2,
+    /// `forwardBackward` runs each half of the batch on its own core — forward, objective and backward with
+    /// single-threaded BLAS and serial kernels (`Threads.oneCoreEach`) — into its own gradient block, then adds the
+    /// second block into the first. A step then has no OpenBLAS thread hand-offs and no OpenBLAS workers spinning
+    /// while lmprobe's element-wise kernels run (issue 13's profile: ~18 % of a step in `sched_yield`). The result
+    /// is the same gradient up to float summation order, deterministic for a given batch and thread count
+    /// (the halves are fixed: rows 0..<⌈B/2⌉ and the rest; the sum is always first + second).
+    public var batchParallel = true
     var acts: Activations?
+    /// The second half's activations and gradient block of a batch-parallel step.
+    var replicaActs: Activations?
+    lazy var replicaGradients: Matrix<Float> = Matrix(rows: layout.count / config.dim, cols: config.dim)
 
     /// A freshly initialised model: N(0, 0.02) matrices, output projections of each block N(0, 0.02/√(2L)),
     /// LayerNorm gains 1, biases 0. Deterministic in `seed`.
@@ -300,7 +322,12 @@ public final class GPT {
 
     @discardableResult
     func activations(B: Int, T: Int, training: Bool) -> Activations {
-        if let a = acts, a.training == training || (a.training && !training), a.fits(B: B, T: T) {
+        GPT.fitting(&acts, config: config, B: B, T: T, training: training)
+    }
+
+    /// The activations in `slot`, reshaped to (B, T) when they fit, else reallocated (the old ones freed first).
+    static func fitting(_ slot: inout Activations?, config: GPTConfig, B: Int, T: Int, training: Bool) -> Activations {
+        if let a = slot, a.training == training || (a.training && !training), a.fits(B: B, T: T) {
             a.reshape(B: B, T: T)
             return a
         }
@@ -309,16 +336,16 @@ public final class GPT {
         // Inference grows geometrically (×2 on the dimension that no longer fits): extraction's lengths arrive in
         // increasing order and each reallocation zero-fills ~15·N·d floats, so growing exactly would reallocate
         // at every length. Training (L copies of every buffer, plus N×V logits) grows exactly.
-        let keep = acts.flatMap { old -> (Int, Int)? in
+        let keep = slot.flatMap { old -> (Int, Int)? in
             guard old.training == training else { return nil }
             let needN = B * T, needAtt = B * config.heads * T * T, g = training ? 1 : 2
             return (needN > old.capacityN ? max(needN, g * old.capacityN) : old.capacityN,
                     needAtt > old.capacityAtt ? max(needAtt, g * old.capacityAtt) : old.capacityAtt)
         }
-        acts = nil  // free the old buffers before allocating new ones
+        slot = nil  // free the old buffers before allocating new ones
         let a = Activations(config: config, B: B, T: T, training: training, withLogits: training,
                             capacityN: keep?.0, capacityAtt: keep?.1)
-        acts = a
+        slot = a
         return a
     }
 
@@ -407,11 +434,14 @@ public final class GPT {
     }
 
     /// Fills `a.losses` with each row's objective loss (and, with `gradScale`, writes dloss/df into `a.dln` and
-    /// accumulates dloss/dΦ unless Φ is frozen). Returns the mean loss.
-    func objectiveLoss(_ a: Activations, objective: Objective, gradScale: Float?) -> Double {
+    /// accumulates dloss/dΦ into the gradient block `g` unless Φ is frozen). Returns the mean loss.
+    /// `quadShared`: a half of a batch-parallel Quad step (see `quadForwardBackward`'s `shared`).
+    func objectiveLoss(_ a: Activations, objective: Objective, gradScale: Float?,
+                       gradients g: UnsafeMutablePointer<Float>? = nil, quadShared: Bool = false) -> Double {
         let C = config.dim, V = config.vocabSize, N = a.N
         let p = parameters.pointer, phi = p + layout.phi
-        let dphi: UnsafeMutablePointer<Float>? = (gradScale == nil || freezePhi) ? nil : gradients.pointer + layout.phi
+        precondition(gradScale == nil || g != nil, "a gradient pass needs a gradient block")
+        let dphi: UnsafeMutablePointer<Float>? = (gradScale == nil || freezePhi) ? nil : g.map { $0 + layout.phi }
         switch objective {
         case .ce:
             guard let logits = a.logits else { preconditionFailure("cross-entropy needs logits buffers") }
@@ -432,7 +462,7 @@ public final class GPT {
         case .quad:
             quadForwardBackward(f: a.lnf, phi: phi, targets: a.targets, losses: a.losses,
                                 df: gradScale == nil ? nil : a.dln, dphi: dphi, gradScale: gradScale ?? 0,
-                                workspace: a.quad, N: N, d: C, V: V)
+                                workspace: a.quad, N: N, d: C, V: V, shared: quadShared)
         }
         var s = 0.0
         for i in 0..<N { s += Double(a.losses[i]) }
@@ -441,10 +471,11 @@ public final class GPT {
 
     // MARK: Backward
 
-    /// Backpropagates dloss/df (in `a.dln`) to every parameter gradient (accumulated).
-    func backward(_ a: Activations) {
+    /// Backpropagates dloss/df (in `a.dln`) to every parameter gradient, accumulated into the block `g` (laid out
+    /// like `parameters`).
+    func backward(_ a: Activations, gradients g: UnsafeMutablePointer<Float>) {
         let c = config, C = c.dim, B = a.B, T = a.T, N = a.N, h = c.heads
-        let p = parameters.pointer, g = gradients.pointer, o = layout
+        let p = parameters.pointer, o = layout
         let lastRes = c.layers > 0 ? a.res3 + (c.layers - 1) * a.sNC : a.encoded
         a.dres.update(repeating: 0, count: N * C)
         layernormBackward(dinp: a.dres, dweight: g + o.lnfw, dbias: g + o.lnfb, scratch: a.scratch, ones: a.ones,
@@ -492,14 +523,58 @@ public final class GPT {
 
     /// Forward + backward on one batch of B sequences of length T (`inputs` and `targets` row-major B×T), adding
     /// `lossScale`·∇(mean loss) to the gradients. Returns the mean objective loss of the batch.
+    /// With `batchParallel`, ≥ 2 threads and B ≥ 2, the two halves of the batch run on one core each (see
+    /// `batchParallel`).
     public func forwardBackward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
                                 batch B: Int, length T: Int, lossScale: Float = 1) throws -> Double {
-        let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
-        _ = gradients
-        forward(a)
-        let loss = objectiveLoss(a, objective: config.objective, gradScale: lossScale / Float(a.N))
-        backward(a)
-        return loss
+        let g = gradients.pointer                  // the lazy blocks are created here, before any worker runs
+        let scale = lossScale / Float(B * T)       // each row's share of the batch mean, in either path
+        guard batchParallel, Threads.count >= 2, B >= 2 else {
+            let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
+            forward(a)
+            let loss = objectiveLoss(a, objective: config.objective, gradScale: scale, gradients: g)
+            backward(a, gradients: g)
+            return loss
+        }
+        try checkBatch(inputs: inputs, targets: targets, B: B, T: T)
+        let g1 = replicaGradients.pointer
+        let B0 = (B + 1) / 2, B1 = B - B0
+        let halves = [activations(B: B0, T: T, training: true),
+                      GPT.fitting(&replicaActs, config: config, B: B1, T: T, training: true)]
+        halves[0].load(inputs: inputs.baseAddress!, targets: targets.baseAddress!, count: B0 * T)
+        halves[1].load(inputs: inputs.baseAddress! + B0 * T, targets: targets.baseAddress! + B0 * T, count: B1 * T)
+        g1.update(repeating: 0, count: layout.count)
+        // Quad: the V-sized products once per step, on both cores — G = ΦᵀΦ before the halves, dΦ += Φ·(S₀ + S₁)
+        // after them.
+        let C = config.dim, V = config.vocabSize, phi = parameters.pointer + layout.phi
+        let quad = config.objective == .quad
+        if quad {
+            quadGram(phi: phi, into: halves[0].quad.gram, d: C, V: V)
+            halves[1].quad.gram.update(from: halves[0].quad.gram, count: C * C)
+        }
+        var losses = [0.0, 0.0]
+        losses.withUnsafeMutableBufferPointer { out in
+            Threads.oneCoreEach(2) { w in
+                let a = halves[w], gw = w == 0 ? g : g1
+                forward(a)
+                out[w] = objectiveLoss(a, objective: config.objective, gradScale: scale, gradients: gw,
+                                       quadShared: quad)
+                backward(a, gradients: gw)
+            }
+        }
+        // g += g1, in parallel over the block (both threads are free again).
+        let n = layout.count
+        parallelChunks(n, minChunk: 1 << 14) { r in
+            var i = r.lowerBound
+            while i &+ 8 <= r.upperBound { store8(load8(g + i) + load8(g1 + i), g + i); i &+= 8 }
+            while i < r.upperBound { g[i] += g1[i]; i &+= 1 }
+        }
+        if quad && !freezePhi {
+            let s0 = halves[0].quad.fTf, s1 = halves[1].quad.fTf
+            for i in 0..<(C * C) { s0[i] += s1[i] }
+            quadPhiS(phi: phi, s: s0, dphi: g + layout.phi, d: C, V: V)
+        }
+        return (losses[0] * Double(B0) + losses[1] * Double(B1)) / Double(B)
     }
 
     /// Mean losses on one batch without gradients: the model's own objective and the cross-entropy of
@@ -515,6 +590,14 @@ public final class GPT {
 
     func prepare(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, B: Int, T: Int,
                  training: Bool) throws -> Activations {
+        try checkBatch(inputs: inputs, targets: targets, B: B, T: T)
+        let a = activations(B: B, T: T, training: training)
+        a.load(inputs: inputs.baseAddress!, targets: targets?.baseAddress, count: B * T)
+        return a
+    }
+
+    /// Throws unless `inputs` (and `targets`) hold B·T ids of this vocabulary and (B, T) fits the context.
+    func checkBatch(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, B: Int, T: Int) throws {
         guard B >= 1, T >= 1, T <= config.context else {
             throw ModelError.badInput("batch shape \(B)×\(T) invalid for context \(config.context)")
         }
@@ -530,10 +613,6 @@ public final class GPT {
                 throw ModelError.badInput("target id \(t) at index \(i) is outside the vocabulary 0..<\(V)")
             }
         }
-        let a = activations(B: B, T: T, training: training)
-        a.tokens.update(from: inputs.baseAddress!, count: B * T)
-        if let targets { a.targets.update(from: targets.baseAddress!, count: B * T) }
-        return a
     }
 
     // MARK: Inference (the Features stage's entry point)
@@ -584,12 +663,13 @@ extension GPT {
                             batch B: Int, length T: Int) throws -> [(String, Double)] {
         let a = try prepare(inputs: inputs, targets: targets, B: B, T: T, training: true)
         zeroGradients()
+        let g = gradients.pointer
         let t0 = Benchmark.now()
         forward(a)
         let t1 = Benchmark.now()
-        _ = objectiveLoss(a, objective: config.objective, gradScale: 1 / Float(a.N))
+        _ = objectiveLoss(a, objective: config.objective, gradScale: 1 / Float(a.N), gradients: g)
         let t2 = Benchmark.now()
-        backward(a)
+        backward(a, gradients: g)
         let t3 = Benchmark.now()
         return [("forward", t1 - t0), ("objective", t2 - t1), ("backward", t3 - t2)]
     }

@@ -48,13 +48,14 @@ struct QuadWorkspace {
 /// Cost: 2d²V for G, 2Nd² for H, and 2Nd² + 2Vd² for dΦ — versus 6NdV for cross-entropy.
 /// - f: (N,d) final-LayerNorm outputs; phi: (V,d); targets: (N); losses: (N);
 ///   df: (N,d) or nil (evaluation only; may alias ws.fG); dphi: (V,d) or nil (frozen Φ, or evaluation)
+/// - shared: the batch-parallel step's split of the V-sized work: G is already in `ws.gram` (computed once for
+///   both halves by `quadGram`), and dΦ's Φ·S term is left to the caller, with S = gradScale·FᵀF in `ws.fTf`
+///   (the caller adds the halves' S and multiplies once) — so neither 2d²V product is done twice.
 func quadForwardBackward(f: UnsafePointer<Float>, phi: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          losses: UnsafeMutablePointer<Float>, df: UnsafeMutablePointer<Float>?,
                          dphi: UnsafeMutablePointer<Float>?, gradScale: Float, workspace ws: QuadWorkspace,
-                         N: Int, d: Int, V: Int) {
-    // G = ΦᵀΦ  (d×d)
-    BLAS.sgemm(transA: true, transB: false, m: d, n: d, k: V, a: phi, lda: d, b: phi, ldb: d, beta: 0,
-               c: ws.gram, ldc: d)
+                         N: Int, d: Int, V: Int, shared: Bool = false) {
+    if !shared { quadGram(phi: phi, into: ws.gram, d: d, V: V) }
     // H = F·G  (N×d)
     BLAS.sgemm(transA: false, transB: false, m: N, n: d, k: d, a: f, lda: d, b: ws.gram, ldb: d, beta: 0,
                c: ws.fG, ldc: d)
@@ -74,8 +75,7 @@ func quadForwardBackward(f: UnsafePointer<Float>, phi: UnsafePointer<Float>, tar
     // S = gradScale·FᵀF (d×d);  dΦ += Φ·S
     BLAS.sgemm(transA: true, transB: false, m: d, n: d, k: N, alpha: gradScale, a: f, lda: d, b: f, ldb: d,
                beta: 0, c: ws.fTf, ldc: d)
-    BLAS.sgemm(transA: false, transB: false, m: V, n: d, k: d, a: phi, lda: d, b: ws.fTf, ldb: d, beta: 1,
-               c: dphi, ldc: d)
+    if !shared { quadPhiS(phi: phi, s: ws.fTf, dphi: dphi, d: d, V: V) }
     // dφ_{w_i} −= gradScale·f_i  (serial: targets repeat)
     for r in 0..<N {
         let fr = f + r &* d, o = dphi + Int(targets[r]) &* d
@@ -83,4 +83,15 @@ func quadForwardBackward(f: UnsafePointer<Float>, phi: UnsafePointer<Float>, tar
         while j &+ 8 <= d { store8(load8(o + j) - gradScale * load8(fr + j), o + j); j &+= 8 }
         while j < d { o[j] -= gradScale * fr[j]; j &+= 1 }
     }
+}
+
+/// G = ΦᵀΦ (d×d) of Φ (V×d): Quad's Gram.
+func quadGram(phi: UnsafePointer<Float>, into gram: UnsafeMutablePointer<Float>, d: Int, V: Int) {
+    BLAS.sgemm(transA: true, transB: false, m: d, n: d, k: V, a: phi, lda: d, b: phi, ldb: d, beta: 0,
+               c: gram, ldc: d)
+}
+
+/// dΦ += Φ·S (V×d): the Gram part of Quad's Φ gradient, S = gradScale·FᵀF (d×d).
+func quadPhiS(phi: UnsafePointer<Float>, s: UnsafePointer<Float>, dphi: UnsafeMutablePointer<Float>, d: Int, V: Int) {
+    BLAS.sgemm(transA: false, transB: false, m: V, n: d, k: d, a: phi, lda: d, b: s, ldb: d, beta: 1, c: dphi, ldc: d)
 }

@@ -16,7 +16,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Objective.") var objective: Objective = .ce
     @Flag(help: "Untied Φ.") var untiedPhi = false
     @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 6
-    @Flag(help: "Also time the phases (forward, objective, backward, optimizer) of one step.") var breakdown = false
+    @Option(help: "How a step uses the cores: batch-parallel (default with ≥ 2 threads: one half-batch per core, single-threaded BLAS) or serial (one batch, multi-threaded BLAS).")
+    var stepMode: StepMode = .batchParallel
+    @Flag(help: "Also time the phases (forward, objective, backward, optimizer) of one step (serial mode).") var breakdown = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -26,6 +28,7 @@ struct BenchTrain: ParsableCommand {
         let c = GPTConfig(layers: layers, dim: dim, heads: heads, context: context, vocabSize: vocabSize,
                           objective: objective, untiedPhi: untiedPhi)
         let model = try GPT(config: c, seed: 1)
+        model.batchParallel = stepMode == .batchParallel
         let opt = AdamW(layout: model.layout, dim: dim)
         var rng = SeededRandom(seed: 2)
         let n = batch * context
@@ -61,26 +64,35 @@ struct BenchTrain: ParsableCommand {
         if json {
             struct Summary: Encodable {
                 let tokensPerS, msPerStep, gflops, sgemmCeilingGflops, mfu: Double
-                let objective: String
+                let objective, stepMode: String
                 let layers, dim, heads, context, vocabSize, batch, threads, params: Int
                 let phasesMs: [String: Double]?
                 enum CodingKeys: String, CodingKey {
                     case tokensPerS, msPerStep, gflops
-                    case sgemmCeilingGflops, mfu, objective, layers, dim, heads, context
+                    case sgemmCeilingGflops, mfu, objective, stepMode, layers, dim, heads, context
                     case vocabSize, batch, threads, params, phasesMs
                 }
             }
             try printJSON(Summary(tokensPerS: tokS, msPerStep: median * 1e3, gflops: gflops, sgemmCeilingGflops: ceiling,
-                                  mfu: gflops / ceiling, objective: objective.rawValue, layers: layers, dim: dim,
+                                  mfu: gflops / ceiling, objective: objective.rawValue,
+                                  stepMode: stepMode.rawValue, layers: layers, dim: dim,
                                   heads: heads, context: context, vocabSize: vocabSize, batch: batch,
                                   threads: Threads.count, params: model.parameterCount,
                                   phasesMs: phases.isEmpty ? nil : Dictionary(phases.map { ($0.0, $0.1 * 1e3) },
                                                                               uniquingKeysWith: +)))
         } else {
-            print("\(c), batch \(batch), \(model.parameterCount) params, \(Threads.count) threads")
+            print("\(c), batch \(batch), \(model.parameterCount) params, \(Threads.count) threads, \(stepMode.rawValue) steps")
             print(String(format: "%.0f tok/s  %.1f ms/step (median of %d)  %.1f GFLOP/s  ceiling %.1f  MFU %.1f%%",
                          tokS, median * 1e3, times.count, gflops, ceiling, 100 * gflops / ceiling))
             for (name, s) in phases { print(String(format: "  %-10@ %8.2f ms", name, s * 1e3)) }
         }
     }
+}
+
+/// How a training step uses the cores (`GPT.batchParallel`).
+enum StepMode: String, CaseIterable, ExpressibleByArgument {
+    /// One half of the batch per core, single-threaded BLAS, the two gradients added (needs ≥ 2 threads and B ≥ 2).
+    case batchParallel = "batch-parallel"
+    /// The whole batch at once, OpenBLAS and lmprobe's kernels multi-threaded.
+    case serial
 }

@@ -20,8 +20,18 @@ final class GPTTests: XCTestCase {
         return m
     }
 
+    /// Both step paths: serial, and batch-parallel (one sequence per core) when the machine has two cores.
     func checkModelGradients(objective: Objective, untied: Bool) throws {
+        defer { Threads.set(0) }
+        for parallel in [false, true] {
+            Threads.set(parallel ? 2 : 0)
+            try checkModelGradients(objective: objective, untied: untied, parallel: parallel)
+        }
+    }
+
+    func checkModelGradients(objective: Objective, untied: Bool, parallel: Bool) throws {
         let m = try tinyModel(objective: objective, untied: untied)
+        m.batchParallel = parallel
         let B = 2, T = 5
         let inputs: [Int32] = [1, 4, 1, 0, 9, 3, 3, 10, 2, 7]
         let targets: [Int32] = [4, 1, 0, 9, 2, 3, 10, 2, 7, 7]
@@ -39,7 +49,8 @@ final class GPTTests: XCTestCase {
         var rng = SeededRandom(seed: 9)
         for t in m.layout.tensors {
             let idx = (0..<8).map { _ in t.offset + rng.int(below: t.count) }
-            checkGradient("\(objective) \(untied ? "untied" : "tied") \(t.name)", m.parameters.pointer, analytic: g,
+            checkGradient("\(objective) \(untied ? "untied" : "tied") \(parallel ? "parallel" : "serial") \(t.name)",
+                          m.parameters.pointer, analytic: g,
                           indices: idx, eps: 1e-2, atol: 1e-3, rtol: 3e-2, loss: loss)
         }
     }
@@ -48,6 +59,39 @@ final class GPTTests: XCTestCase {
     func testWholeModelGradientsCEUntied() throws { try checkModelGradients(objective: .ce, untied: true) }
     func testWholeModelGradientsQuadTied() throws { try checkModelGradients(objective: .quad, untied: false) }
     func testWholeModelGradientsQuadUntied() throws { try checkModelGradients(objective: .quad, untied: true) }
+
+    /// The batch-parallel step (halves of the batch on two cores, two gradient blocks added) gives the serial
+    /// step's loss and gradient up to float summation order — for an odd batch (halves of 2 and 1 sequences), for
+    /// both objectives and with Φ frozen — and accumulates onto gradients already present as the serial step does.
+    func testBatchParallelStepMatchesSerialStep() throws {
+        guard Threads.available >= 2 else { throw XCTSkip("needs two cores (batch-parallel steps run one half per core)") }
+        defer { Threads.set(0) }
+        let B = 3, T = 6
+        var rng = SeededRandom(seed: 21)
+        let x = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+        let y = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+        for (objective, frozen) in [(Objective.ce, false), (.quad, false), (.ce, true), (.quad, true)] {
+            var results: [(loss: Double, grad: [Float])] = []
+            for parallel in [false, true] {
+                Threads.set(2)
+                let m = try tinyModel(objective: objective, untied: true)
+                m.batchParallel = parallel
+                m.freezePhi = frozen
+                m.zeroGradients()
+                m.gradients.pointer.update(repeating: 0.25, count: m.layout.count)   // accumulate onto this
+                let loss = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in
+                    try m.forwardBackward(inputs: x, targets: y, batch: B, length: T, lossScale: 0.5) } }
+                results.append((loss, m.gradients.toArray()))
+            }
+            let what = "\(objective)\(frozen ? " frozen Φ" : "")"
+            XCTAssertEqual(results[1].loss, results[0].loss, accuracy: 1e-6 * abs(results[0].loss), what)
+            let scale = results[0].grad.map { abs($0 - 0.25) }.max()!
+            XCTAssertGreaterThan(scale, 1e-3, what)   // the step did move the gradients
+            for (i, (a, b)) in zip(results[1].grad, results[0].grad).enumerated() where abs(a - b) > 1e-5 * scale {
+                XCTFail("\(what): gradient \(i) is \(a) batch-parallel, \(b) serial"); break
+            }
+        }
+    }
 
     func testFrozenPhiGetsNoGradient() throws {
         let m = try tinyModel(objective: .quad, untied: true)

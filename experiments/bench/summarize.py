@@ -22,15 +22,23 @@ def main(path):
         loads = ", ".join(r["loadavg"].split()[0] for r in rs)
         print(f"{who:10s} best {better(vals):10.2f} {unit}  median {statistics.median(vals):10.2f} {unit}"
               f"  runs {', '.join('%.2f' % v for v in vals)}  (1-min load: {loads})")
+        if res[0].get("speedup") is not None:   # bench extract --peer-python: the same-run ratio is in the line
+            sp = [x["speedup"] for x in res]
+            print(f"{'':10s} same-run speedup over {res[0].get('peer', 'the peer')}: {', '.join('%.2f' % v for v in sp)}"
+                  f"  best {max(sp):.2f}  median {statistics.median(sp):.2f}")
     names = list(by)
-    if len(names) == 2:
-        a, b = (by[n] for n in names)
-        for ra, rb in zip(a, b):
-            x, y = ra["result"], rb["result"]
+    first = names[0]
+    for other in names[1:]:   # same-round ratio of every other line against the first (peer ÷ ours: > 1 = first faster)
+        ours = {r["round"]: r["result"] for r in by[first]}
+        ratios = []
+        for rb in by[other]:
+            x, y = ours.get(rb["round"]), rb["result"]
+            if x is None:
+                continue
             ratios.append(y["seconds"] / x["seconds"] if "seconds" in x else x["tokens_per_s"] / y["tokens_per_s"])
-        print(f"ratio {names[1]} ÷ {names[0]} per round: {', '.join('%.2f' % r for r in ratios)}"
-              f"  best {max(ratios):.2f}  median {statistics.median(ratios):.2f}")
-
+        if ratios:
+            print(f"ratio {other} ÷ {first} per round: {', '.join('%.2f' % r for r in ratios)}"
+                  f"  best {max(ratios):.2f}  median {statistics.median(ratios):.2f}")
 
 if __name__ == "__main__":
     main(sys.argv[1])

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Same-run training-step benchmarks (issue 13): ROUNDS rounds, each running, back to back,
-#   lmprobe `bench train` (reference config, CE) and the PyTorch eager peer (peer_train.py) → train-ce.jsonl
+#   lmprobe `bench train` (reference config, CE; default batch-parallel steps, then --step-mode serial: what the
+#   batch-parallel step buys) and the PyTorch eager peer (peer_train.py)                  → train-ce.jsonl
 #   lmprobe `bench train --objective quad` and CE again (the Quad ÷ CE ratio of the same round) → train-quad.jsonl
 #   lmprobe and PyTorch at L6 d384 h6                                                      → train-l6d384.jsonl
 # plus `bench gemm` (the sgemm ceiling) at the start of every round → gemm.jsonl. Every line carries /proc/loadavg
@@ -22,6 +23,8 @@ for r in $(seq 1 "$ROUNDS"); do
     line train-ce.jsonl "$r" lmprobe "$("$BIN" bench train --threads "$THREADS" --steps "$STEPS" --json)"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     line train-ce.jsonl "$r" pytorch "$("$PY" experiments/bench/peer_train.py --threads "$THREADS" --steps "$STEPS")"
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    line train-ce.jsonl "$r" lmprobe-serial "$("$BIN" bench train --threads "$THREADS" --steps "$STEPS" --step-mode serial --json)"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     line train-quad.jsonl "$r" lmprobe-quad "$("$BIN" bench train --threads "$THREADS" --steps "$STEPS" --objective quad --json)"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
