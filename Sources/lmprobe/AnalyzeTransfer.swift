@@ -15,9 +15,11 @@ struct AnalyzeTransfer: ParsableCommand {
         discussion: """
         Checkpoints: RUNDIR/ckpt-*.safetensors by step, plus final.safetensors (pretrain with --keep-checkpoints); \
         several --run folders are analysed together (labels RUN/ckpt-STEP, one line per run and feature). \
-        Validation CE comes from each checkpoint's metadata, or is measured on the run's validation tokens. \
-        Features go to OUT/features/<checkpoint-sha>-<task>-<settings-hash>/{train,test} and are reused when their \
-        manifests match. Writes OUT/transfer.json, OUT/transfer.md, OUT/transfer-ce.svg, OUT/transfer-sqrt.svg, \
+        Validation CE is measured for every checkpoint on the whole validation split of the run's tokens (one \
+        estimator). Features go to CACHE/features/<checkpoint-sha>-<task>-<settings-hash>/{train,test} and \
+        validation losses to CACHE/validation/<checkpoint-sha>-<hash>.json (CACHE = --cache, default OUT); both are \
+        reused when they match, so several tasks sharing one --cache measure each checkpoint's validation CE once. \
+        Writes OUT/transfer.json, OUT/transfer.md, OUT/transfer-ce.svg, OUT/transfer-sqrt.svg, \
         OUT/transfer-tokens.svg.
         """)
 
@@ -41,6 +43,8 @@ struct AnalyzeTransfer: ParsableCommand {
     @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
     var maxWindows: Int?
     @Option(help: "Output folder.") var out: String
+    @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
+    var cache: String?
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
 
     func validate() throws {
@@ -79,6 +83,7 @@ struct AnalyzeTransfer: ParsableCommand {
         options.writeFullDistribution = withP
         options.maxBatchTokens = maxBatchTokens
         let outURL = URL(fileURLWithPath: out)
+        let cacheURL = URL(fileURLWithPath: cache ?? out)
         var families: [FeatureFamily] = [.f, .phip]
         var rows: [TransferCheck.Checkpoint] = []
         var settings: [String: String] = ["run": runDirectories.joined(separator: " "), "task": t.name,
@@ -101,11 +106,12 @@ struct AnalyzeTransfer: ParsableCommand {
                 if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
-            let loss = try TransferRun.validationCrossEntropy(ckpt, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
-                                                              maxWindows: maxWindows)
-            let ce = loss.crossEntropy, source = loss.description
+            let (loss, lossReused) = try TransferRun.validationCrossEntropy(
+                ckpt, checkpointSHA256: sha, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
+                maxWindows: maxWindows, cache: cacheURL)
+            let ce = loss.crossEntropy, source = loss.description + (lossReused ? ", reused" : "")
             let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
-            let dir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
+            let dir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
             let bar = ProgressLine("extract \(label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
             var offset = 0, lastSplit = ""
             let reused = try FeatureCache.features(
@@ -121,7 +127,7 @@ struct AnalyzeTransfer: ParsableCommand {
                 var mean = opts
                 mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
                 let meanKey = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: mean)
-                let meanDir = outURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(meanKey.prefix(16))")
+                let meanDir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(meanKey.prefix(16))")
                 let meanBar = ProgressLine("extract \(label) f_mean", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
                 var meanOffset = 0, meanLast = ""
                 _ = try FeatureCache.features(

@@ -267,8 +267,24 @@ final class AnalyzeCLITests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertFalse(again.stderr.contains("features extracted"), again.stderr)
         XCTAssertTrue(again.stderr.contains("features reused"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("tokens scored, reused"), again.stderr)   // validation CE not re-measured
         let res2 = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr/transfer.json"))["result"] as? [String: Any])
         XCTAssertEqual(NSDictionary(dictionary: res2), NSDictionary(dictionary: res))
+        // Another output folder sharing the first one as --cache (as a study over several tasks does): nothing is
+        // measured again, the report is the same.
+        var shared = args
+        shared[shared.firstIndex(of: p + "/tr")!] = p + "/tr-shared"
+        let viaCache = try runLMProbe(shared + ["--cache", p + "/tr"])
+        XCTAssertEqual(viaCache.status, 0, viaCache.stderr)
+        XCTAssertTrue(viaCache.stderr.contains("features reused"), viaCache.stderr)
+        XCTAssertTrue(viaCache.stderr.contains("tokens scored, reused"), viaCache.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p + "/tr-shared/features"))
+        let res3 = try XCTUnwrap(try json(URL(fileURLWithPath: p + "/tr-shared/transfer.json"))["result"] as? [String: Any])
+        XCTAssertEqual(NSDictionary(dictionary: res3), NSDictionary(dictionary: res))
+        // A different window cap is a different measurement: not taken from the cache.
+        let capped = try runLMProbe(shared + ["--cache", p + "/tr", "--max-windows", "1"])
+        XCTAssertEqual(capped.status, 0, capped.stderr)
+        XCTAssertFalse(capped.stderr.contains("tokens scored, reused"), capped.stderr)
     }
 
     func testBadInputsGiveOneLineErrors() throws {

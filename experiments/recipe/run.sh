@@ -15,7 +15,8 @@
 # eval     per task in $TASKS: `analyze transfer` over every checkpoint of every size — validation CE by one
 #          estimator for all (the whole validation split; MAX_WINDOWS caps it), and ridge-probe test accuracy with
 #          its 95 % Wilson interval of f(s), Φp_f(s) and f_mean(s) (mean over every token, prompt included), all with
-#          the task's prompt " This movie is". Features are content-addressed under $RUN/eval-<task>/features.
+#          the task's prompt " This movie is". Features and validation losses are content-addressed under
+#          $RUN/eval-cache (shared by the tasks: each checkpoint's validation CE is measured once).
 # collect  $OUT/<task>/transfer-ce.svg (accuracy vs validation CE, all sizes: one scatter), transfer-tokens.svg
 #          (vs training tokens seen), transfer.{json,md}; $OUT/curves.svg (training curves of the sizes);
 #          $OUT/SUMMARY.md (collect.py summary). Every phase appends its wall time and the load to $OUT/phases.log.
@@ -133,7 +134,7 @@ EOS
         stamp "eval $task: every checkpoint of every size"
         # shellcheck disable=SC2086
         $BIN analyze transfer $runs --task "$task" --data-dir "$DATA_DIR" --sst-dir "$SST_DIR" --words '' --f-mean \
-            ${MAX_WINDOWS:+--max-windows "$MAX_WINDOWS"} --out "$RUN/eval-$task" > /dev/null
+            ${MAX_WINDOWS:+--max-windows "$MAX_WINDOWS"} --cache "$RUN/eval-cache" --out "$RUN/eval-$task" > /dev/null
         stamp "eval $task: done"
     done ;;
 collect)
