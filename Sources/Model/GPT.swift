@@ -562,13 +562,7 @@ public final class GPT {
                 backward(a, gradients: gw)
             }
         }
-        // g += g1, in parallel over the block (both threads are free again).
-        let n = layout.count
-        parallelChunks(n, minChunk: 1 << 14) { r in
-            var i = r.lowerBound
-            while i &+ 8 <= r.upperBound { store8(load8(g + i) + load8(g1 + i), g + i); i &+= 8 }
-            while i < r.upperBound { g[i] += g1[i]; i &+= 1 }
-        }
+        try BLAS.axpy(alpha: 1, replicaGradients, gradients)   // g += g1 (both cores are free again)
         if quad && !freezePhi {
             let s0 = halves[0].quad.fTf, s1 = halves[1].quad.fTf
             for i in 0..<(C * C) { s0[i] += s1[i] }
