@@ -480,37 +480,18 @@ public enum RidgeClassifier {
     /// `labels` are class indices in 0..<classes (at least two distinct). X may be Float or Double; the work is
     /// in Double. Throws `ProbeError` on empty data, length mismatch, NaN/inf, a single class, or λ ≤ 0.
     /// With `extension` (the default), a λ chosen at an end of the grid makes the grid grow past that end
-    /// (`GridExtension`) and the fit repeat until λ is interior or the limit is reached; `gridSearch` says what
-    /// happened. Each extension round repeats the decomposition (the cost of one more fit).
+    /// (`GridExtension`) and the λ search repeat until λ is interior or the limit is reached; `gridSearch` says what
+    /// happened. The decomposition is done once per fit: an extension round re-scores the grid on it (as
+    /// `fit(gram:)` does), which costs a few matrix products, not another eigendecomposition.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func fit<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int,
                                           alphas: [Double] = defaultAlphas, select: RidgeSelection = .squaredError,
                                           standardize: Bool = false, decomposition: RidgeDecomposition = .auto,
                                           extension: GridExtension? = .ridge) throws -> RidgeModel {
-        var grid = alphas, rounds = 0
-        while true {
-            var model = try fitGrid(x: x, labels: labels, classes: classes, alphas: grid, select: select,
-                                    standardize: standardize, decomposition: decomposition)
-            if let ext = `extension`, let more = ext.next(grid, scores: model.path.scores, chosen: model.alpha) {
-                grid += more.values
-                rounds += 1
-                continue
-            }
-            model.path.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: model.alpha, extensions: rounds,
-                                               limit: `extension`)
-            return model
-        }
-    }
-
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func fitGrid<T: BLASScalar>(x: Matrix<T>, labels: [Int], classes: Int, alphas: [Double],
-                                       select: RidgeSelection, standardize: Bool,
-                                       decomposition: RidgeDecomposition) throws -> RidgeModel {
         try validateTraining(x, labels, classes: classes)
         try checkAlphas(alphas)
-        let n = x.rows, d = x.cols, na = alphas.count
+        let n = x.rows, d = x.cols
         let clock = PhaseClock()
         // Float32 features in gram mode keep X_c in Float32 and form the Gram with ssyrk (twice dsyrk's rate, half
         // the memory); everything after the Gram is Float64 (see `float32Gram`).
@@ -519,12 +500,14 @@ public enum RidgeClassifier {
         let xc = centred.xc
         let targets = RidgeTargets(labels: labels, classes: classes)
         let kk = targets.kk, yc = targets.yc, yc1 = targets.yc1
-        var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: na)
-        var bestWeights: Matrix<Double>? = nil   // cov: D⊙ZᵀY_c or (B+λI)⁻¹E Y_c (d × K′); gram: c = G⁻¹Y_c (n × K′)
         var basis: Matrix<Double>? = nil         // cov: V (d × d), or q (d × d) with XᵀX = qᵀBq
         let decomposition = resolve(decomposition, size: min(n, d))
         clock.lap("centre")
 
+        // The λ-independent work is done here, once; `scoreGrid` then scores any grid on it, updating the selection
+        // in place, and returns the weights at the selected λ — cov: D⊙ZᵀY_c or (B+λI)⁻¹E Y_c (d × K′); gram:
+        // c = G⁻¹Y_c (n × K′).
+        let scoreGrid: ([Double], inout LeaveOneOutSelection) throws -> Matrix<Double>?
         if mode == "gram" {
             let gram: Matrix<Double>
             if let xc32 = centred.xc32 {
@@ -535,7 +518,9 @@ public enum RidgeClassifier {
             }
             clock.lap("gram")
             let factors = try gramFactors(gram, targets: targets, decomposition: decomposition, clock: clock)
-            bestWeights = try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
+            scoreGrid = { alphas, selection in
+                try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
+            }
         } else if decomposition != .eigen {
             // S = X_cᵀX_c = qᵀBq (B banded); E = q·X_cᵀ, d × n.
             let s = Matrix<Double>(rows: d, cols: d)
@@ -545,26 +530,30 @@ public enum RidgeClassifier {
             clock.lap("eigen")
             basis = q
             let e = try BLAS.matmul(q, xc, transB: true)
-            clock.lap("rotate")
-            let factors = try BandShifts(band: band, alphas: alphas)
             let r = try BLAS.matmul(e, yc1)                   // E·[Y_c | 1], d × (K′+1)
-            let w1 = kk + 1
-            let solved = factors.solveAll(r)                  // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
-            let out = try BLAS.matmul(e, solved, transA: true) // block a: Eᵀ(B + λ_a I)⁻¹E[Y_c | 1], n × n_λ(K′+1)
-            let diag = factors.weightedDiagonal(e)            // n × n_λ: diag(Eᵀ(B + λ_a I)⁻¹E)
-            let ldo = na * w1, invN = 1 / Double(n)
-            let numerator = Matrix<Double>(rows: n, cols: kk)
-            for a in 0..<na {
-                let op = out.pointer + a &* w1, dp = diag.pointer
-                // e = (Y_c − ŶY) / (1 − h − (1 − (H1))/n)
-                for i in 0..<n {
-                    for k in 0..<kk { numerator.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - op[i &* ldo &+ k] }
+            clock.lap("rotate")
+            scoreGrid = { alphas, selection in
+                let na = alphas.count, w1 = kk + 1
+                let factors = try BandShifts(band: band, alphas: alphas)
+                let solved = factors.solveAll(r)                  // block a: (B + λ_a I)⁻¹ E[Y_c | 1]
+                let out = try BLAS.matmul(e, solved, transA: true) // block a: Eᵀ(B + λ_a I)⁻¹E[Y_c | 1], n × n_λ(K′+1)
+                let diag = factors.weightedDiagonal(e)            // n × n_λ: diag(Eᵀ(B + λ_a I)⁻¹E)
+                let ldo = na * w1, invN = 1 / Double(n)
+                let numerator = Matrix<Double>(rows: n, cols: kk)
+                var bestWeights: Matrix<Double>? = nil
+                for a in 0..<na {
+                    let op = out.pointer + a &* w1, dp = diag.pointer
+                    // e = (Y_c − ŶY) / (1 − h − (1 − (H1))/n)
+                    for i in 0..<n {
+                        for k in 0..<kk { numerator.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - op[i &* ldo &+ k] }
+                    }
+                    if selection.score(a, numerator: numerator, denominator: { i in 1 - dp[i &* na &+ a] - (1 - op[i &* ldo &+ kk]) * invN }) {
+                        bestWeights = solved.columns((a * w1)..<(a * w1 + kk)).copy()
+                    }
                 }
-                if selection.score(a, numerator: numerator, denominator: { i in 1 - dp[i &* na &+ a] - (1 - op[i &* ldo &+ kk]) * invN }) {
-                    bestWeights = solved.columns((a * w1)..<(a * w1 + kk)).copy()
-                }
+                clock.lap("loo")
+                return bestWeights
             }
-            clock.lap("loo")
         } else {
             // X_cᵀX_c = V diag(ℓ) Vᵀ; Z = X_c V.
             let cov = Matrix<Double>(rows: d, cols: d)
@@ -574,32 +563,53 @@ public enum RidgeClassifier {
             clock.lap("eigen")
             basis = v
             let z = try BLAS.matmul(xc, v)
-            clock.lap("rotate")
             // R = [ZᵀY_c | Zᵀ1] (d × (K′+1)).
             let r = try BLAS.matmul(z, yc1, transA: true)
-            // diag(X_c H⁻¹ X_cᵀ) for every λ at once: (Z∘Z)·D. Z∘Z overwrites X_c, no longer needed in cov mode.
+            // Z∘Z overwrites X_c, no longer needed in cov mode: diag(X_c H⁻¹ X_cᵀ) for every λ is then (Z∘Z)·D.
             squareEntries(z, into: xc)
-            let dmat = inverseShifts(ell, alphas)
-            let hdiag = try BLAS.matmul(xc, dmat)       // n × n_λ
-            // [Z D ZᵀY_c | Z D Zᵀ1] for every λ in one gemm (Z is packed once): column block a of `fitted`.
-            let w1 = kk + 1
-            let scaled = shiftBlocks(r, dmat)
-            let fitted = try BLAS.matmul(z, scaled)     // n × (n_λ·(K′+1))
-            let ldf = na * w1
-            let alphaC = Matrix<Double>(rows: n, cols: kk)
-            let invN = 1 / Double(n)
-            for a in 0..<na {
-                let fp = fitted.pointer + a &* w1
-                for i in 0..<n {
-                    for k in 0..<kk { alphaC.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - fp[i &* ldf &+ k] }
+            clock.lap("rotate")
+            scoreGrid = { alphas, selection in
+                let na = alphas.count, w1 = kk + 1
+                let dmat = inverseShifts(ell, alphas)
+                let hdiag = try BLAS.matmul(xc, dmat)       // n × n_λ
+                // [Z D ZᵀY_c | Z D Zᵀ1] for every λ in one gemm (Z is packed once): column block a of `fitted`.
+                let scaled = shiftBlocks(r, dmat)
+                let fitted = try BLAS.matmul(z, scaled)     // n × (n_λ·(K′+1))
+                let ldf = na * w1
+                let alphaC = Matrix<Double>(rows: n, cols: kk)
+                let invN = 1 / Double(n)
+                var bestWeights: Matrix<Double>? = nil
+                for a in 0..<na {
+                    let fp = fitted.pointer + a &* w1
+                    for i in 0..<n {
+                        for k in 0..<kk { alphaC.pointer[i &* kk &+ k] = yc.pointer[i &* kk &+ k] - fp[i &* ldf &+ k] }
+                    }
+                    if selection.score(a, numerator: alphaC, denominator: { i in 1 - hdiag.pointer[i &* na &+ a] - (1 - fp[i &* ldf &+ kk]) * invN }) {
+                        bestWeights = scaled.columns((a * w1)..<(a * w1 + kk)).copy()
+                    }
                 }
-                if selection.score(a, numerator: alphaC, denominator: { i in 1 - hdiag.pointer[i &* na &+ a] - (1 - fp[i &* ldf &+ kk]) * invN }) {
-                    bestWeights = scaled.columns((a * w1)..<(a * w1 + kk)).copy()
-                }
+                clock.lap("loo")
+                return bestWeights
             }
-            clock.lap("loo")
         }
-        guard selection.best >= 0, let weights = bestWeights else { throw ProbeError.numerical("no alpha could be scored") }
+
+        // The λ search, extended at an edge of the grid on the same decomposition.
+        func search(_ grid: [Double]) throws -> (path: RidgePath, weights: Matrix<Double>) {
+            var selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: grid.count)
+            let best = try scoreGrid(grid, &selection)
+            guard selection.best >= 0, let weights = best else { throw ProbeError.numerical("no alpha could be scored") }
+            try selection.requireFinite()
+            return (selection.path(alphas: grid), weights)
+        }
+        var grid = alphas, rounds = 0
+        var (path, weights) = try search(grid)
+        while let ext = `extension`, let more = ext.next(grid, scores: path.scores, chosen: path.alpha) {
+            grid += more.values
+            rounds += 1
+            (path, weights) = try search(grid)
+        }
+        path.gridSearch = GridSearch(requested: alphas, searched: grid, chosen: path.alpha, extensions: rounds,
+                                     limit: `extension`)
 
         // W in the (possibly standardised) centred space, then mapped to raw features.
         let w: Matrix<Double>
@@ -613,12 +623,11 @@ public enum RidgeClassifier {
         }
         var b = targets.yMean
         for k in 0..<kk { for j in 0..<d { b[k] -= centred.mean[j] * w.pointer[j &* kk &+ k] } }
-        try selection.requireFinite()
 
         let predicted = classesFromScores(try linearScores(x, coefficients: w, intercepts: b))
         let trainAcc = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(n)
         clock.lap("coefficients")
-        return RidgeModel(classes: classes, path: selection.path(alphas: alphas), coefficients: w, intercepts: b, featureMean: centred.mean, featureScale: centred.scale,
+        return RidgeModel(classes: classes, path: path, coefficients: w, intercepts: b, featureMean: centred.mean, featureScale: centred.scale,
                           mode: mode, decomposition: decomposition, trainAccuracy: trainAcc, timings: clock.timings)
     }
 

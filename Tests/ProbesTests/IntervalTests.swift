@@ -120,6 +120,38 @@ final class GridExtensionTests: XCTestCase {
         XCTAssertTrue(clipped.gridSearch!.note.contains("upper end"))
     }
 
+    /// Every route of `fit(x:)` (gram mode n ≤ d; cov mode with each decomposition) extends the grid on its one
+    /// decomposition: the extended fit is the fit of the searched grid given directly (same λ, LOO curve and
+    /// coefficients), and its timings show one eigen phase and one LOO pass per round.
+    func testRidgeGridExtensionReusesTheDecomposition() throws {
+        var rng = SeededRandom(seed: 5)
+        for (n, d, decomposition) in [(40, 90, RidgeDecomposition.auto), (40, 90, .eigen), (150, 70, .tridiagonal),
+                                      (150, 70, .band), (150, 70, .eigen)] {
+            let x = Matrix<Float>(rows: n, cols: d) { _, _ in Float(rng.normal()) }
+            let labels = (0..<n).map { i in Double(x[i, 0] + x[i, 1]) + 0.7 * rng.normal() > 0 ? 1 : 0 }
+            let what = "n \(n) d \(d) \(decomposition)"
+            let m = try RidgeClassifier.fit(x: x, labels: labels, classes: 2, alphas: [1e-3, 3e-3],
+                                            standardize: true, decomposition: decomposition)
+            let search = try XCTUnwrap(m.gridSearch, what)
+            XCTAssertGreaterThan(search.extensions, 0, what)
+            XCTAssertEqual(m.timings.filter { $0.phase == "eigen" }.count, 1, what)
+            XCTAssertEqual(m.timings.filter { $0.phase == "loo" }.count, search.extensions + 1, what)
+            let direct = try RidgeClassifier.fit(x: x, labels: labels, classes: 2, alphas: search.searched,
+                                                 standardize: true, decomposition: decomposition, extension: nil)
+            XCTAssertEqual(m.alpha, direct.alpha, what)
+            XCTAssertEqual(m.alphas, direct.alphas, what)
+            for (a, b) in zip(m.looMeanSquaredError, direct.looMeanSquaredError) {
+                XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b)), what)
+            }
+            XCTAssertEqual(m.looAccuracy, direct.looAccuracy, what)
+            for j in 0..<d {
+                XCTAssertEqual(m.coefficients[j, 0], direct.coefficients[j, 0],
+                               accuracy: 1e-9 * max(1e-6, abs(direct.coefficients[j, 0])), what)
+            }
+            XCTAssertEqual(m.intercepts[0], direct.intercepts[0], accuracy: 1e-9 * max(1, abs(direct.intercepts[0])), what)
+        }
+    }
+
     /// Labels independent of the features: the LOO error falls as λ → ∞, so the grid grows to its limit and the
     /// report says λ is still at the upper end.
     func testRidgeGridStopsAtTheLimitAndSaysSo() throws {
