@@ -81,13 +81,20 @@ public enum TransferRun {
     /// SHA-256 `checkpointSHA256`), the same validation tokens (SHA-256 of `val.bin`) and the same window cap is
     /// reused — the loss does not depend on the task, so a study that probes several tasks measures each checkpoint
     /// once; anything else is measured and recorded (written atomically). Returns the loss and whether it was reused.
+    /// `validationDigests` memoises the SHA-256 of each `val.bin` by path, so the checkpoints of one run (which share
+    /// their token folder) hash it once per invocation rather than once per checkpoint.
     public static func validationCrossEntropy(_ ckpt: Checkpoint, checkpointSHA256: String, tokenDirectory: URL?,
-                                              maxWindows: Int?, cache: URL) throws -> (loss: SplitLoss, reused: Bool) {
+                                              maxWindows: Int?, cache: URL,
+                                              validationDigests: inout [String: String]) throws
+        -> (loss: SplitLoss, reused: Bool) {
         let dir = try tokenFolder(ckpt, tokenDirectory)
         let valFile = dir.appendingPathComponent("\(TokenFile.Split.val.rawValue).bin")
         let valSHA: String
-        do { valSHA = try Digest.sha256(file: valFile) } catch {
-            throw ExperimentError("\(valFile.path): cannot read the validation tokens (\(ioErrorText(error)))")
+        if let known = validationDigests[valFile.path] { valSHA = known } else {
+            do { valSHA = try Digest.sha256(file: valFile) } catch {
+                throw ExperimentError("\(valFile.path): cannot read the validation tokens (\(ioErrorText(error)))")
+            }
+            validationDigests[valFile.path] = valSHA
         }
         let key = Digest.sha256("checkpoint \(checkpointSHA256)\nval \(valSHA)\nmax_windows \(maxWindows.map(String.init) ?? "all")")
         let url = cache.appendingPathComponent("validation/\(checkpointSHA256.prefix(12))-\(key.prefix(16)).json")

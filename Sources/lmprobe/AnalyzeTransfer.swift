@@ -92,6 +92,7 @@ struct AnalyzeTransfer: ParsableCommand {
                                           "validation_ce": "whole validation split, every checkpoint measured (GPT.splitLoss)",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
         let loader = ModelLoader(tokenizer: tokenizer)
+        var validationDigests: [String: String] = [:]   // val.bin path → SHA-256, hashed once per token folder
         for (i, (runName, file)) in files.enumerated() {
             let label = multiple ? "\(runName)/\(file.label)" : file.label
             let model = try loader.load(file.url.path)
@@ -108,36 +109,32 @@ struct AnalyzeTransfer: ParsableCommand {
             }
             let (loss, lossReused) = try TransferRun.validationCrossEntropy(
                 ckpt, checkpointSHA256: sha, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
-                maxWindows: maxWindows, cache: cacheURL)
+                maxWindows: maxWindows, cache: cacheURL, validationDigests: &validationDigests)
             let ce = loss.crossEntropy, source = loss.description + (lossReused ? ", reused" : "")
-            let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: opts)
-            let dir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
-            let bar = ProgressLine("extract \(label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
-            var offset = 0, lastSplit = ""
-            let reused = try FeatureCache.features(
-                model: model, splits: t.splits, options: opts, directory: dir,
-                progress: { split, done, total in
-                    if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
-                    lastSplit = split
-                    bar.update(offset + done)
-                })
+            // Features of one extraction setting, content-addressed under the cache, with a progress line over
+            // every split's sentences. Returns the folder and whether it was reused.
+            func features(_ o: ExtractionOptions, title: String) throws -> (dir: URL, reused: Bool) {
+                let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: o)
+                let dir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
+                let bar = ProgressLine(title, total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
+                var offset = 0, lastSplit = ""
+                let reused = try FeatureCache.features(
+                    model: model, splits: t.splits, options: o, directory: dir,
+                    progress: { split, done, _ in
+                        if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
+                        lastSplit = split
+                        bar.update(offset + done)
+                    })
+                return (dir, reused)
+            }
+            let (dir, reused) = try features(opts, title: "extract \(label)")
             var probes: [String: TransferCheck.ProbeOutcome] = [:]
             for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
             if fMean {
                 var mean = opts
                 mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
-                let meanKey = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: mean)
-                let meanDir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(meanKey.prefix(16))")
-                let meanBar = ProgressLine("extract \(label) f_mean", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
-                var meanOffset = 0, meanLast = ""
-                _ = try FeatureCache.features(
-                    model: model, splits: t.splits, options: mean, directory: meanDir,
-                    progress: { split, done, _ in
-                        if split != meanLast, !meanLast.isEmpty { meanOffset += t.splits.first { $0.name == meanLast }?.data.count ?? 0 }
-                        meanLast = split
-                        meanBar.update(meanOffset + done)
-                    })
-                probes["f_mean"] = try TransferRun.probe(directory: meanDir, family: .f)
+                probes["f_mean"] = try TransferRun.probe(directory: try features(mean, title: "extract \(label) f_mean").dir,
+                                                         family: .f)
             }
             eprint(String(format: "%@ (step %d): val CE %.4f (%@), features %@, f accuracy %.1f%%", label, file.step, ce,
                           source, reused ? "reused" : "extracted", 100 * (probes["f"]?.accuracy ?? .nan)))
