@@ -4,15 +4,11 @@ import XCTest
 /// Runs the built `lmprobe` binary as a whole command (swift-argument-parser's Examples/math style).
 func runLMProbe(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws
     -> (status: Int32, stdout: String, stderr: String) {
-    let binary = productsDirectory.appendingPathComponent("lmprobe")
-    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-        XCTFail("lmprobe binary not found at \(binary.path)", file: file, line: line)
+    guard FileManager.default.isExecutableFile(atPath: lmprobeBinary.path) else {
+        XCTFail("lmprobe binary not found at \(lmprobeBinary.path)", file: file, line: line)
         return (-1, "", "")
     }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    return try runToCompletion(process)
+    return try runToCompletion(configuredProcess(lmprobeBinary, arguments))
 }
 
 /// Runs a configured process to its end and returns its status and both streams. stderr is drained on another
@@ -33,6 +29,23 @@ func runToCompletion(_ process: Process) throws -> (status: Int32, stdout: Strin
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.data, as: UTF8.self))
 }
+
+/// A process that runs `executable` with `arguments` in the test process's environment plus `environment` (a batch
+/// script's variables, MPI's run-as-root switches); run it with `runToCompletion`.
+func configuredProcess(_ executable: URL, _ arguments: [String], environment extra: [String: String] = [:]) -> Process {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = arguments
+    if !extra.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
+    return p
+}
+
+/// The built `lmprobe` binary.
+var lmprobeBinary: URL { productsDirectory.appendingPathComponent("lmprobe") }
+
+/// The repository's root (for the scripts under experiments/ that the CLI tests run).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 var productsDirectory: URL {
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {

@@ -51,15 +51,13 @@ final class ClusterCLITests: XCTestCase {
             .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw FixtureError(description: "built with the MPI trait but mpirun is not on PATH (apt-get install openmpi-bin, or make test MPI=1)")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: mpirun)
-        p.arguments = ["-np", "\(n)", "--oversubscribe", productsDirectory.appendingPathComponent("lmprobe").path] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        p.environment = env
-        return p
+        return configuredProcess(URL(fileURLWithPath: mpirun),
+                                 ["-np", "\(n)", "--oversubscribe", lmprobeBinary.path] + arguments,
+                                 environment: Self.mpiAsRoot)
     }
+
+    /// OpenMPI refuses to run as root (as CI does) without these.
+    static let mpiAsRoot = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
     /// Parameters and AdamW moments of a training checkpoint, flat.
     func state(_ url: URL) throws -> [Float] {
@@ -175,29 +173,15 @@ final class ClusterCLITests: XCTestCase {
         let tok = try Self.tokenFolder().path
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("experiments/cluster/pretrain.sbatch")
+        let script = repositoryRoot.appendingPathComponent("experiments/cluster/pretrain.sbatch")
         func run(steps: Int) throws -> (Int32, String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = [script.path]
-            var env = ProcessInfo.processInfo.environment
-            env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-            env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-            env["LAUNCH"] = "mpirun -np 2 --oversubscribe"
-            env["LMPROBE"] = productsDirectory.appendingPathComponent("lmprobe").path
-            env["DATA"] = tok
-            env["OUT"] = dir.path + "/run"
-            env["PRETRAIN_ARGS"] = (["--steps", "\(steps)", "--checkpoint-every", "2"] + Self.model.dropLast(2)).joined(separator: " ")
-            p.environment = env
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            _ = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
+            let env = Self.mpiAsRoot.merging([
+                "LAUNCH": "mpirun -np 2 --oversubscribe", "LMPROBE": lmprobeBinary.path, "DATA": tok,
+                "OUT": dir.path + "/run",
+                "PRETRAIN_ARGS": (["--steps", "\(steps)", "--checkpoint-every", "2"] + Self.model.dropLast(2)).joined(separator: " "),
+            ]) { $1 }
+            let r = try runToCompletion(configuredProcess(URL(fileURLWithPath: "/bin/sh"), [script.path], environment: env))
+            return (r.status, r.stdout)
         }
         let (s1, o1) = try run(steps: 4)
         XCTAssertEqual(s1, 0, o1)
@@ -228,22 +212,11 @@ final class ClusterCLITests: XCTestCase {
         let tok = try Self.tokenFolder().path
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let binary = productsDirectory.appendingPathComponent("lmprobe")
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = ["pretrain", "--data", tok, "--steps", "2", "--out", dir.path] + Self.model
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_COMM_WORLD_RANK"] = "1"
-        env["OMPI_COMM_WORLD_SIZE"] = "2"
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        XCTAssertTrue(text.contains("built without MPI but was launched as rank 1 of 2"), text)
+        let r = try runToCompletion(configuredProcess(
+            lmprobeBinary, ["pretrain", "--data", tok, "--steps", "2", "--out", dir.path] + Self.model,
+            environment: ["OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("built without MPI but was launched as rank 1 of 2"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path))
     }
     #endif

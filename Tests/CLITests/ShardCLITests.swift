@@ -7,31 +7,15 @@ import XCTest
 final class ShardCLITests: XCTestCase {
     override class func tearDown() { TinyPipeline.cleanUp() }
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     /// Runs the array script as task k of n.
     func arrayTask(_ k: Int, of n: Int, out: String, fixture p: String, prompt: String? = nil) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [Self.repository.appendingPathComponent("experiments/cluster/extract.sbatch").path]
-        var env = ProcessInfo.processInfo.environment
-        env["SLURM_ARRAY_TASK_ID"] = "\(k)"
-        env["SLURM_ARRAY_TASK_COUNT"] = "\(n)"
-        env["LMPROBE"] = productsDirectory.appendingPathComponent("lmprobe").path
-        env["CHECKPOINT"] = p + "/run"
-        env["DATASET"] = p + "/data.tsv"
-        env["OUT"] = out
-        env["EXTRACT_ARGS"] = "--test-fraction 0.25 --words paper"
+        var env = ["SLURM_ARRAY_TASK_ID": "\(k)", "SLURM_ARRAY_TASK_COUNT": "\(n)", "LMPROBE": lmprobeBinary.path,
+                   "CHECKPOINT": p + "/run", "DATASET": p + "/data.tsv", "OUT": out,
+                   "EXTRACT_ARGS": "--test-fraction 0.25 --words paper"]
         if let prompt { env["PROMPT"] = prompt }
-        process.environment = env
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        let r = try runToCompletion(configuredProcess(URL(fileURLWithPath: "/bin/sh"),
+            [repositoryRoot.appendingPathComponent("experiments/cluster/extract.sbatch").path], environment: env))
+        return (r.status, r.stderr)
     }
 
     func json(_ args: [String]) throws -> [String: Any] {
