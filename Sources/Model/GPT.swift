@@ -63,6 +63,27 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
                                                     [2, C], [untiedPhi ? vocabSize : 0, C]]) ?? Int.max
     }
 
+    /// Model FLOPs of one training step (forward + backward) per token, at sequence length `length` (default the
+    /// context) with `tokensPerStep` tokens per step: 6 per non-embedding parameter plus 6·L·T·d for attention (the
+    /// convention of Kaplan et al. 2020; the token and position embeddings are looked up, not multiplied), plus the
+    /// objective's own products — cross-entropy: the logits and their two gradients, 6·V·d per token; Quad's Gram
+    /// form: 2d² (F·G) and 2d² (FᵀF) per token, 2d²V (G = ΦᵀΦ) and 2d²V (Φ·S) per step shared by its tokens, the
+    /// FᵀF and Φ·S terms only when Φ is trained. Element-wise work (softmax, LayerNorm, GELU, AdamW) is not counted.
+    /// MFU = this × tokens/s ÷ the sgemm ceiling, so CE and Quad steps are judged by the work each really does.
+    public func trainingFlopsPerToken(tokensPerStep: Int, length: Int? = nil, phiTrained: Bool = true) -> Double {
+        let C = Double(dim), V = Double(vocabSize), L = Double(layers), T = Double(length ?? context)
+        let nonEmbedding = L * (12 * C * C + 13 * C) + 2 * C   // blocks (weights, biases, LayerNorms) + final LayerNorm
+        var flops = 6 * nonEmbedding + 6 * L * T * C
+        switch objective {
+        case .ce:
+            flops += 6 * V * C
+        case .quad:
+            let trained: Double = phiTrained ? 2 : 1
+            flops += trained * 2 * C * C + trained * 2 * C * C * V / Double(max(1, tokensPerStep))
+        }
+        return flops
+    }
+
     /// Bytes a training step at micro-batch `batch` allocates: parameters, gradients, the batch-parallel step's
     /// second gradient block and both AdamW moments, plus the activations of `Activations(training: true)` (every
     /// layer's buffers, N×V logits, the backward buffers) at N = batch·context (validation batches) and at

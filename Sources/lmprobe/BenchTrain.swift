@@ -8,7 +8,7 @@ struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Tokens/s of a full training step (forward, objective, backward, AdamW) on random tokens.",
-        discussion: "FLOPs per token are counted as 6·params + 6·L·T·d; mfu = gflops / sgemm ceiling (n=1024)."
+        discussion: "FLOPs per token are the model FLOPs of the objective's step (GPTConfig.trainingFlopsPerToken: 6 per non-embedding parameter + 6·L·T·d, plus 6·V·d for cross-entropy's logits or Quad's Gram-form products); mfu = gflops / sgemm ceiling (n=1024)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -58,7 +58,7 @@ struct BenchTrain: ParsableCommand {
             phases.append(("optimizer", Benchmark.now() - t0))
         }
         let ceiling = Benchmark.sgemmGFLOPS(n: 1024, threads: Threads.count)
-        let flopsPerToken = 6.0 * Double(model.parameterCount) + 6.0 * Double(layers * context * dim)
+        let flopsPerToken = c.trainingFlopsPerToken(tokensPerStep: n)
         let tokS = Double(n) / median
         let gflops = tokS * flopsPerToken / 1e9
         if json {

@@ -63,6 +63,26 @@ final class GPTTests: XCTestCase {
     /// The batch-parallel step (halves of the batch on two cores, two gradient blocks added) gives the serial
     /// step's loss and gradient up to float summation order — for an odd batch (halves of 2 and 1 sequences), for
     /// both objectives and with Φ frozen — and accumulates onto gradients already present as the serial step does.
+    /// The FLOP count behind `bench train`'s MFU: for tied cross-entropy it is the classic 6·params + 6·L·T·d less
+    /// the looked-up position embeddings (the V×d block counts once, as the logits); untied Φ adds nothing (the token
+    /// embeddings are a lookup table); Quad counts its Gram-form products instead of the logits (values worked by
+    /// hand for L=1 d=4 V=10 T=8, 16 tokens per step).
+    func testTrainingFlopsCountWhatEachObjectiveMultiplies() {
+        let ce = GPTConfig(layers: 4, dim: 256, heads: 4, context: 128, vocabSize: 8192)
+        let (C, T, L) = (256.0, 128.0, 4.0)
+        XCTAssertEqual(ce.trainingFlopsPerToken(tokensPerStep: 2048),
+                       6 * (Double(ce.parameterCount) - T * C) + 6 * L * T * C)
+        var untied = ce; untied.untiedPhi = true
+        XCTAssertEqual(untied.trainingFlopsPerToken(tokensPerStep: 2048), ce.trainingFlopsPerToken(tokensPerStep: 2048))
+        let small = GPTConfig(layers: 1, dim: 4, heads: 2, context: 8, vocabSize: 10)
+        // non-embedding 12·16 + 13·4 + 2·4 = 252 → 6·252 = 1512; attention 6·1·8·4 = 192.
+        XCTAssertEqual(small.trainingFlopsPerToken(tokensPerStep: 16), 1512 + 192 + 240)            // + 6·V·d
+        var quad = small; quad.objective = .quad
+        XCTAssertEqual(quad.trainingFlopsPerToken(tokensPerStep: 16), 1512 + 192 + 64 + 40)         // + 4d² + 4d²V/16
+        XCTAssertEqual(quad.trainingFlopsPerToken(tokensPerStep: 16, phiTrained: false), 1512 + 192 + 32 + 20)
+        XCTAssertEqual(quad.trainingFlopsPerToken(tokensPerStep: 16, length: 4), 1512 + 96 + 64 + 40)
+    }
+
     func testBatchParallelStepMatchesSerialStep() throws {
         guard Threads.available >= 2 else { throw XCTSkip("needs two cores (batch-parallel steps run one half per core)") }
         defer { Threads.set(0) }
