@@ -98,8 +98,13 @@ plugin)
     stamp "plugin: the Quad loss reachable on the frozen Φ (f = G⁻¹Φᵀp_CE(s)) beside the Quad run's, whole validation split"
     $BIN analyze plug-in --checkpoint "$RUN/ce" --quad "$RUN/quad" --data "$RUN/tok" --out "$OUT/plug-in" ;;
 transfer)
-    stamp "transfer: every CE checkpoint probed as compare does, CE on the whole validation split, ℓ* fitted"
-    $BIN analyze transfer --run "$RUN/ce" --task sst2 --sst-dir "$SST_DIR" --data "$RUN/tok" --out "$OUT/transfer-ce" ;;
+    # Features and validation losses are content-addressed under $RUN/eval-cache (outside the committed results;
+    # shared by the two tasks, so each checkpoint's validation CE is measured once).
+    for task in sst2 rt; do
+        stamp "transfer $task: every CE checkpoint probed as compare does (f, Φp_f, f_mean), CE on the whole validation split, ℓ* fitted"
+        $BIN analyze transfer --run "$RUN/ce" --task "$task" --sst-dir "$SST_DIR" --data "$RUN/tok" --f-mean \
+            --cache "$RUN/eval-cache" --out "$OUT/transfer-ce-$task" > /dev/null
+    done ;;
 *) echo "unknown phase '$phase' (data ce quad table1 table1-paper table2 table2-paper theory plugin transfer)" >&2; exit 2 ;;
 esac
 done
