@@ -585,8 +585,8 @@ public final class GPT {
         }
         try BLAS.axpy(alpha: 1, replicaGradients, gradients)   // g += g1 (both cores are free again)
         if quad && !freezePhi {
-            let s0 = halves[0].quad.fTf, s1 = halves[1].quad.fTf
-            for i in 0..<(C * C) { s0[i] += s1[i] }
+            let s0 = halves[0].quad.fTf
+            Float.axpy(C * C, 1, halves[1].quad.fTf, 1, s0, 1)   // S₀ += S₁
             quadPhiS(phi: phi, s: s0, dphi: g + layout.phi, d: C, V: V)
         }
         return (losses[0] * Double(B0) + losses[1] * Double(B1)) / Double(B)
