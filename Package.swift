@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: swift5),
         .target(name: "Text", dependencies: [
             "Linalg",
-            .product(name: "Collections", package: "swift-collections"),
+            // Only the module used (BPETrainer's merge heap): the umbrella `Collections` product would compile every
+            // swift-collections module in the release build.
+            .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: swift5),
         .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
         .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
