@@ -11,7 +11,8 @@
 #   3. quad: for each seed, Quad with --steps S, S = STEPS0, 2·STEPS0, 4·STEPS0, … (each try from scratch, so every
 #      try has a complete learning-rate schedule) until its whole-split validation loss is within TOLERANCE (10 %)
 #      of the plug-in value, or S would pass MAX_STEPS (then the run is reported as NOT converged). The S reached is
-#      written to OUT/quad-sSEED.steps.
+#      written to OUT/quad-sSEED.steps. A later seed starts its doubling at the S an earlier seed converged at (the
+#      shorter tries are ones that seed already failed), so only the first seed pays for the whole search.
 #   4. ce: for each seed, CE with the same --steps S as that seed's Quad: equal tokens (S × batch × context).
 #   5. compare: per seed, `lmprobe compare` CE_s vs Quad_s on SST-2, SST-5 (fixed splits) and RT, BBC with
 #      K-fold CV over all examples (--seeds FOLDS --cv); paired tests (McNemar mid-p, paired bootstrap) per cell.
@@ -20,7 +21,8 @@
 # Environment: REF (default runs/paper/ce), TOK (default runs/paper/tok), RUN (default runs/matched),
 #   SEEDS (default "1 2 3"), STEPS0 (default 1200), MAX_STEPS (default 19200), TOLERANCE (default 0.10),
 #   FOLDS (default 5), TASKS (default "--task sst2 --task sst5 --task rt --task bbc"), SST_DIR (default data/sst),
-#   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
+#   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), LR (default: pretrain's 1e-3; min LR = LR/10, as in
+#   experiments/paper_cpu/run.sh — the same for both objectives), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
 #   --tasks-file for a toy check), OUT (default experiments/matched/results).
 # Every phase skips work whose output exists. Nothing here is run by `make test`; a toy-scale check of the whole
 # script runs in under a minute: sh experiments/matched/toy.sh.
@@ -42,7 +44,8 @@ LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; CONTEXT=${CONTEXT:-128}
 EXTRA_COMPARE=${EXTRA_COMPARE:-}
 METHODS=${METHODS:-ridge,logistic}
 PHASES=${*:-plugin quad ce compare summary}
-MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BATCH --untied-phi --phi-from $REF --freeze-phi"
+LR_OPT=${LR:+--lr $LR --min-lr $(python3 -c "print(${LR:-0}/10)")}
+MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BATCH $LR_OPT --untied-phi --phi-from $REF --freeze-phi"
 mkdir -p "$RUN" "$OUT"
 
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
@@ -55,9 +58,13 @@ plugin)
     stamp "plugin: Quad loss of f = G⁻¹Φᵀp_REF(s) on the whole validation split"
     [ -f "$OUT/plug-in/plug-in.json" ] || $BIN analyze plug-in --checkpoint "$REF" --data "$TOK" --out "$OUT/plug-in" ;;
 quad)
+    start=$STEPS0
     for s in $SEEDS; do
-        [ -f "$OUT/quad-s$s.steps" ] && continue
-        steps=$STEPS0
+        if [ -f "$OUT/quad-s$s.steps" ]; then
+            grep -q " converged" "$OUT/quad-s$s.steps" && start=$(cut -d' ' -f1 "$OUT/quad-s$s.steps")
+            continue
+        fi
+        steps=$start
         while :; do
             dir="$RUN/quad-s$s-$steps"
             stamp "quad seed $s: $steps steps"
@@ -68,7 +75,7 @@ quad)
             g=$(gap "$OUT/plug-in-quad-s$s-$steps/plug-in.json")
             stamp "quad seed $s: $steps steps, relative gap to the plug-in value $g"
             if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$g" "$TOLERANCE"; then
-                echo "$steps converged $g" > "$OUT/quad-s$s.steps"; break
+                echo "$steps converged $g" > "$OUT/quad-s$s.steps"; start=$steps; break
             fi
             next=$((steps * 2))
             if [ "$next" -gt "$MAX_STEPS" ]; then echo "$steps NOT-converged $g" > "$OUT/quad-s$s.steps"; break; fi

@@ -18,7 +18,6 @@ with open(d + "/corpus.txt", "w") as f:
     for _ in range(400):
         f.write(f"the {rng.choice(nouns)} was {rng.choice(pos + neg)} and the {rng.choice(nouns)} felt {rng.choice(pos + neg)} .\n")
 with open(d + "/data.tsv", "w") as f:
-    f.write("label\ttext\n")
     for i in range(60):
         w = pos[(i // 2) % 8] if i % 2 else neg[(i // 2) % 8]
         f.write(f"{i % 2}\tthe {nouns[i % 8]} was {w}\n")
