@@ -44,6 +44,10 @@ public struct ProbeResult: Codable, Equatable, Sendable {
     /// `correct` decoded.
     public var correctness: [Bool]? { correct.map { $0.map { $0 == "1" } } }
 
+    /// The feature name of the bag-of-words baseline: a model-free row repeated in every model's column.
+    public static let bagOfWordsFeature = "BoW TF-IDF · ridge"
+    public var isBagOfWords: Bool { feature == Self.bagOfWordsFeature }
+
     /// The table column this result belongs to.
     public var column: ComparisonTable.Column { .init(task: task, prompt: prompt, model: model) }
 }
@@ -104,7 +108,8 @@ public struct ComparisonTable: Equatable, Sendable {
         for c in columns where reference["\(c.task)\u{1}\(c.prompt ?? "")"] == nil { reference["\(c.task)\u{1}\(c.prompt ?? "")"] = c.model }
         notSignificant = try features.map { f in
             try columns.map { c in
-                guard let ref = reference["\(c.task)\u{1}\(c.prompt ?? "")"], ref != c.model,
+                // The bag-of-words row is the same baseline in every model's column: nothing to test between models.
+                guard f != ProbeResult.bagOfWordsFeature, let ref = reference["\(c.task)\u{1}\(c.prompt ?? "")"], ref != c.model,
                       let a = find(c, f)?.correctness,
                       let b = find(Column(task: c.task, prompt: c.prompt, model: ref), f)?.correctness,
                       a.count == b.count, !a.isEmpty else { return false }
@@ -219,9 +224,12 @@ public struct PairedTestRecord: Codable, Equatable, Sendable {
     public var comparison: PairedComparison
 }
 
-/// The paired tests a comparison reports: every model against the first model (same task, prompt and feature), and
+/// The paired tests a comparison reports: every model against the first model (same task, prompt and feature),
 /// within each model every feature against the first feature of the same probe method (e.g. p_f · ridge vs
-/// f · ridge). Results without per-example correctness, or with different test sets, are skipped.
+/// f · ridge), and each model's most accurate feature against the bag-of-words baseline. That feature is chosen by
+/// its test accuracy, so the last test leans towards the LM side: a gap it calls significant is conservative, a
+/// "not significant" one is not evidence of parity. Results without per-example correctness, or with different test
+/// sets, are skipped.
 public enum PairedTests {
     public static func all(results: [ProbeResult]) throws -> [PairedTestRecord] {
         var out: [PairedTestRecord] = []
@@ -230,11 +238,11 @@ public enum PairedTests {
         for r in results where firstModel[key(r)] == nil { firstModel[key(r)] = r.model }
         func method(_ feature: String) -> String { feature.components(separatedBy: " · ").last ?? feature }
         var firstFeature: [String: String] = [:]   // key + model + method → reference feature
-        for r in results where r.correct != nil {
+        for r in results where r.correct != nil && !r.isBagOfWords {
             let k = key(r) + "\u{1}" + r.model + "\u{1}" + method(r.feature)
             if firstFeature[k] == nil { firstFeature[k] = r.feature }
         }
-        for r in results {
+        for r in results where !r.isBagOfWords {
             guard let a = r.correctness else { continue }
             if let ref = firstModel[key(r)], ref != r.model,
                let other = results.first(where: { key($0) == key(r) && $0.model == ref && $0.feature == r.feature }),
@@ -251,6 +259,20 @@ public enum PairedTests {
                                             b: "\(r.model) · \(ref)",
                                             comparison: try PairedComparison(correctA: a, correctB: b)))
             }
+        }
+        // Each model's best feature (first on ties) against the bag-of-words row of its column.
+        var columns: [String] = [], best: [String: ProbeResult] = [:], bow: [String: ProbeResult] = [:]
+        for r in results where r.correct != nil {
+            let k = key(r) + "\u{1}" + r.model
+            if best[k] == nil && bow[k] == nil { columns.append(k) }
+            if r.isBagOfWords { if bow[k] == nil { bow[k] = r } }
+            else if best[k].map({ r.accuracy > $0.accuracy }) ?? true { best[k] = r }
+        }
+        for k in columns {
+            guard let r = best[k], let a = r.correctness, let b = bow[k]?.correctness, a.count == b.count else { continue }
+            out.append(PairedTestRecord(task: r.task, prompt: r.prompt, a: "\(r.model) · \(r.feature) (best)",
+                                        b: ProbeResult.bagOfWordsFeature,
+                                        comparison: try PairedComparison(correctA: a, correctB: b)))
         }
         return out
     }

@@ -283,11 +283,11 @@ public final class ComparisonRunner {
                                                         classes: train.classNames.count)
                 for m in loaded {
                     for p in promptSettings(task) {
-                        // One model-free baseline repeated in every column: its interval, but no paired tests.
-                        var r = ProbeResult(task: task.name, prompt: p, model: m.spec.name, feature: "BoW TF-IDF · ridge",
-                                            metrics: metrics, probe: "ridge α=\(bow.alpha)")
-                        r.correct = nil
-                        results.append(r)
+                        // One model-free baseline repeated in every column, with its per-example correctness: its
+                        // interval, its pooled folds and a paired test against each model's best feature (PairedTests).
+                        results.append(ProbeResult(task: task.name, prompt: p, model: m.spec.name,
+                                                   feature: ProbeResult.bagOfWordsFeature, metrics: metrics,
+                                                   probe: "ridge α=\(bow.alpha)"))
                     }
                 }
             }

@@ -213,4 +213,31 @@ final class PairedReportTests: XCTestCase {
         let fam = try PairedTests.all(results: [try result("A", "f · ridge", correct: a), try result("A", "p · ridge", correct: c)])
         XCTAssertEqual(fam.map(\.b), ["A · f · ridge"])
     }
+
+    /// The bag-of-words row (the same baseline in every model's column) is tested only against each model's most
+    /// accurate feature: not against the first family, not model against model, and its cell is never marked ⁿˢ.
+    func testBagOfWordsIsPairedWithEachModelsBestFeature() throws {
+        var a = [Bool](repeating: true, count: 1000)
+        for i in 0..<200 { a[i] = false }                       // 80.0 %
+        var c = a, bow = a
+        for i in 200..<206 { c[i] = false }                     // 79.4 %
+        for i in 200..<260 { bow[i] = false }                   // 74.0 %: 60 examples only A gets right
+        let bowName = ProbeResult.bagOfWordsFeature
+        let rs = [try result("A", bowName, correct: bow), try result("A", "f · ridge", correct: c),
+                  try result("A", "p · ridge", correct: a),
+                  try result("B", bowName, correct: bow), try result("B", "f · ridge", correct: c)]
+        let tests = try PairedTests.all(results: rs)
+        XCTAssertEqual(tests.map { "\($0.a) | \($0.b)" },
+                       ["A · p · ridge | A · f · ridge",                 // family vs the first family, BoW skipped
+                        "B · f · ridge | A · f · ridge",                 // model vs the first model, BoW skipped
+                        "A · p · ridge (best) | \(bowName)", "B · f · ridge (best) | \(bowName)"])
+        XCTAssertEqual(tests[2].comparison.onlyA, 60)
+        XCTAssertEqual(tests[2].comparison.onlyB, 0)
+        XCTAssertTrue(tests[2].comparison.significant())
+        XCTAssertEqual(tests[3].comparison.onlyA, 54)
+        let table = try ComparisonTable(results: rs)
+        XCTAssertEqual(table.features, [bowName, "f · ridge", "p · ridge"])
+        XCTAssertEqual(table.notSignificant[0], [false, false])   // identical BoW columns are not a test
+        XCTAssertEqual(table.notSignificant[1], [false, true])    // B's f equals A's f: not significant
+    }
 }

@@ -36,7 +36,7 @@ def main():
         report = json.load(open(path, encoding="utf-8"))
         pooled = {}
         for r in report["results"]:
-            if not r.get("correct"):
+            if not r.get("correct") or r["feature"].startswith("BoW"):   # the model-free baseline: same in both columns
                 continue
             m = re.match(r"^(.*)@([sf])(\d+)$", r["task"])
             task, fold = (m.group(1), int(m.group(3))) if m else (r["task"], 0)
