@@ -13,7 +13,7 @@ for table in ["table1", "table1-paper", "table2", "table2-paper"]:
         body = text.split("\n", 2)[2] if text.startswith("# ") else text
         out.append(f"\n## {table} · {task}\n\n" + body.replace("\n## ", "\n### "))
 names = ["theory-ce", "theory-quad"] + [f"theory-{m}-{c}" for m in ["ce", "quad"]
-                                        for c in ["sst-prompt", "sst-noprompt", "corpus-prefixes"]] + ["plug-in", "transfer-ce"]
+                                        for c in ["sst-prompt", "sst-noprompt", "corpus-prefixes"]] + ["plug-in", "transfer-ce-sst2", "transfer-ce-rt"]
 for name in names:
     for md in ["linearity.md", "log-partition.md", "plug-in.md", "transfer.md"]:
         p = os.path.join(root, name, md)
