@@ -95,7 +95,7 @@ bench-c: deps
 	.build/sgemm_c 1
 	.build/sgemm_c
 
-# The whole pipeline on the default data (8.6 minutes from a clean clone on 2 idle cores): installs what is missing, fetches the data,
+# The whole pipeline on the default data (about 8.5 minutes from a clean clone on 2 idle cores, median of 3): installs what is missing, fetches the data,
 # builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
 demo: data build
 	sh experiments/demo.sh

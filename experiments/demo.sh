@@ -1,5 +1,5 @@
 #!/bin/sh
-# make demo: the whole lmprobe pipeline on the default data, in about 7 minutes on 2 idle cores (8.6 with `make data` and the release build from a clean clone, measured in experiments/bench/RESULTS.md).
+# make demo: the whole lmprobe pipeline on the default data, in about 7 minutes on 2 idle cores (8.3–8.8 with `make data` and the release build from a clean clone, measured in experiments/bench/RESULTS.md).
 #   IMDb reviews → BPE tokenizer (V = 4096) → GPT (L=4, d=256, cross-entropy, 5 minutes) →
 #   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
 #   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG);

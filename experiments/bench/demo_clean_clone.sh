@@ -3,7 +3,8 @@
 # including the build" row). Run it alone on the machine; the load average is printed at the start and the end.
 #   bash experiments/bench/demo_clean_clone.sh [REPO] [OUT]
 #     REPO  the repository to clone (default: this checkout; its committed HEAD is what is measured)
-#     OUT   the stamped log (default experiments/bench/results/demo/make-demo-clean-clone.log)
+#     OUT   the stamped log (default experiments/bench/results/demo/make-demo-clean-clone.log; the committed rounds
+#           are make-demo-clean-clone-{1,2,3}.log)
 # The clone lives in a temporary folder that is removed at the end. The swift package dependencies come from
 # SwiftPM's cache as in any clone on this machine; the data from PyPI (`make data`).
 set -u
