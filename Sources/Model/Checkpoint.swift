@@ -214,4 +214,24 @@ extension GPT {
         }
         try phi.assign(other.phi)
     }
+
+    /// 1/‖Φ‖_F: the output scale (`GPTConfig.outputScale`) at which a unit-variance LayerNorm output x gives
+    /// E‖Φ·c·x‖² = c²·trace(ΦᵀΦ) = 1, i.e. a first Quad loss near ½ whatever Φ's scale. Throws when Φ is zero.
+    public func unitOutputScale() throws -> Float {
+        let n = config.vocabSize &* config.dim, p = phi.pointer
+        var s = 0.0
+        for i in 0..<n { let v = Double(p[i]); s += v * v }
+        guard s > 0, s.isFinite else { throw ModelError.invalidConfig("Φ has Frobenius norm \(s.squareRoot()): no output scale 1/‖Φ‖_F") }
+        return Float(1 / s.squareRoot())
+    }
+
+    /// The same weights with f(s) = c·LayerNorm output (a new model over a copy of the block; see
+    /// `GPTConfig.outputScale`). `freezePhi` carries over.
+    public func withOutputScale(_ c: Float) throws -> GPT {
+        var config = self.config
+        config.outputScale = c
+        let m = try GPT(config: config) { block, layout in block.update(from: parameters.pointer, count: layout.count) }
+        m.freezePhi = freezePhi
+        return m
+    }
 }

@@ -20,11 +20,33 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
     public var objective: Objective
     /// True when Φ is a separate V×d tensor; false when Φ is the input token embedding (tied).
     public var untiedPhi: Bool
+    /// A fixed, untrained factor c on the final LayerNorm's output: f(s) = c·(γ⊙x̂ + β). 1 for every CE model.
+    /// For Quad on a frozen, trained Φ, c = 1/‖Φ‖_F (`pretrain --output-scale auto`) makes ½‖Φf‖² ≈ ½ for a
+    /// unit-variance LayerNorm output, so the gain γ stays O(1) and AdamW's lr-sized steps stay relative to it
+    /// (with c = 1 the first Quad loss on the 2-hour CE model's Φ was 7,932 and γ had to shrink by orders of
+    /// magnitude). Every consumer of f(s) (the objectives, extraction, the analyses) sees the scaled f.
+    public var outputScale: Float
 
     public init(layers: Int, dim: Int, heads: Int, context: Int, vocabSize: Int, objective: Objective = .ce,
-                untiedPhi: Bool = false) {
+                untiedPhi: Bool = false, outputScale: Float = 1) {
         self.layers = layers; self.dim = dim; self.heads = heads; self.context = context
         self.vocabSize = vocabSize; self.objective = objective; self.untiedPhi = untiedPhi
+        self.outputScale = outputScale
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case layers, dim, heads, context, vocabSize, objective, untiedPhi, outputScale
+    }
+
+    /// Checkpoints written before `outputScale` existed have no such key: they mean c = 1.
+    public init(from decoder: Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(layers: try k.decode(Int.self, forKey: .layers), dim: try k.decode(Int.self, forKey: .dim),
+                  heads: try k.decode(Int.self, forKey: .heads), context: try k.decode(Int.self, forKey: .context),
+                  vocabSize: try k.decode(Int.self, forKey: .vocabSize),
+                  objective: try k.decode(Objective.self, forKey: .objective),
+                  untiedPhi: try k.decode(Bool.self, forKey: .untiedPhi),
+                  outputScale: try k.decodeIfPresent(Float.self, forKey: .outputScale) ?? 1)
     }
 
     /// The reference configuration of the benchmarks: L=4, d=256, h=4, T=128, V=8192.
@@ -49,6 +71,9 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
         }
         guard dim % heads == 0 else {
             throw ModelError.invalidConfig("dim \(dim) is not a multiple of heads \(heads)")
+        }
+        guard outputScale.isFinite, outputScale > 0 else {
+            throw ModelError.invalidConfig("output-scale must be a positive finite number (got \(outputScale))")
         }
         let bytes = SystemMemory.checkedSum(ofProducts: [[parameterCount, 4]]) ?? Int.max
         guard bytes <= SystemMemory.limitBytes else {
@@ -106,7 +131,7 @@ public struct GPTConfig: Codable, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         "L=\(layers) d=\(dim) h=\(heads) T=\(context) V=\(vocabSize) objective=\(objective.rawValue)"
-            + (untiedPhi ? " untied-phi" : "")
+            + (untiedPhi ? " untied-phi" : "") + (outputScale != 1 ? " output-scale=\(outputScale)" : "")
     }
 }
 
@@ -378,6 +403,15 @@ public final class GPT {
         let C = config.dim, p = parameters.pointer, o = layout
         layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: res, weight: p + o.lnfw,
                          bias: p + o.lnfb, N: a.N, C: C)
+        scaleOutput(a.lnf, rows: a.N)
+    }
+
+    /// f ← c·f over `rows` rows of d (c = `config.outputScale`; nothing to do when c = 1). The backward pass
+    /// scales dloss/df by the same c before the final LayerNorm's backward.
+    func scaleOutput(_ f: UnsafeMutablePointer<Float>, rows: Int) {
+        let c = config.outputScale
+        guard c != 1 else { return }
+        Float.scal(rows &* config.dim, c, f, 1)
     }
 
     /// Embeds `a.tokens` and runs the first `count` blocks on every position; returns the residual stream after
@@ -452,6 +486,7 @@ public final class GPT {
                       bias: p + o.fcprojb + l * C, residual: r2, N: B, C: 4 * C, OC: C)
         layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: r3, weight: p + o.lnfw,
                          bias: p + o.lnfb, N: B, C: C)
+        scaleOutput(a.lnf, rows: B)
     }
 
     /// Fills `a.losses` with each row's objective loss (and, with `gradScale`, writes dloss/df into `a.dln` and
@@ -499,6 +534,7 @@ public final class GPT {
         let p = parameters.pointer, o = layout
         let lastRes = c.layers > 0 ? a.res3 + (c.layers - 1) * a.sNC : a.encoded
         a.dres.update(repeating: 0, count: N * C)
+        scaleOutput(a.dln, rows: N)   // f = c·LN(x): dLN = c·df
         layernormBackward(dinp: a.dres, dweight: g + o.lnfw, dbias: g + o.lnfb, scratch: a.scratch, ones: a.ones,
                           dout: a.dln, inp: lastRes, weight: p + o.lnfw, mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {

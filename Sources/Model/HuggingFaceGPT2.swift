@@ -225,7 +225,15 @@ public enum HuggingFaceGPT2 {
                 (h + "mlp.c_proj.bias", [C], view(o.fcprojb + l * C, C)),
             ]
         }
-        tensors += [(t + "ln_f.weight", [C], view(o.lnfw, C)), (t + "ln_f.bias", [C], view(o.lnfb, C))]
+        // GPT-2 has no output scale: f = c·(γ⊙x̂ + β) = (cγ)⊙x̂ + cβ is folded into ln_f (exact up to rounding).
+        func lnf(_ offset: Int) -> UnsafeBufferPointer<Float> {
+            guard c.outputScale != 1 else { return view(offset, C) }
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: C)
+            owned.append(b)
+            for j in 0..<C { b[j] = c.outputScale * p[offset &+ j] }
+            return UnsafeBufferPointer(b)
+        }
+        tensors += [(t + "ln_f.weight", [C], lnf(o.lnfw)), (t + "ln_f.bias", [C], lnf(o.lnfb))]
         if c.untiedPhi { tensors.append(("lm_head.weight", [c.vocabSize, C], view(o.phi, c.vocabSize * C))) }
         try SafeTensors.write(to: directory.appendingPathComponent("model.safetensors"), tensors: tensors,
                               metadata: ["format": "pt"], dtype: dtype)

@@ -34,6 +34,18 @@ extension LabelledDataset.Detokenize: ExpressibleByArgument {
     public var defaultValueDescription: String { self == .ptb ? "ptb" : "none" }
 }
 
+/// `pretrain --output-scale`: `auto` (1/‖Φ‖_F of the starting Φ, after --phi-from) or a positive number.
+enum OutputScaleOption: ExpressibleByArgument, Equatable {
+    case auto
+    case value(Float)
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let v = Float(argument), v.isFinite, v > 0 else { return nil }
+        self = .value(v)
+    }
+    static var allValueStrings: [String] { ["auto", "<positive number>"] }
+}
+
 /// A comma-separated list of values of one type (`--families f,phip`); a bad element is a usage error.
 struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
     var values: [Element]

@@ -33,6 +33,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Fine-tune: start from this checkpoint's weights and shape (file, run directory or Hugging Face GPT-2 folder); --layers/--dim/--heads/--context/--untied-phi come from it.")
     var initFrom: String?
     @Flag(help: "Do not train Φ (with tied Φ this freezes the token embeddings too).") var freezePhi = false
+    @Option(help: ArgumentHelp("Fixed factor c on the final LayerNorm output, f(s) = c·LN(x): auto = 1/‖Φ‖_F of the starting Φ (after --phi-from), or a positive number. For Quad on a frozen trained Φ (keeps the LayerNorm gain O(1)); stored in the checkpoint.", valueName: "auto|c"))
+    var outputScale: OutputScaleOption?
     @Option(help: "Sequences per micro-batch.") var batch = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum = 1
     @Option(help: "Optimizer steps.") var steps: Int?
@@ -85,8 +87,8 @@ struct Pretrain: ParsableCommand {
             if let v = vocabSize, v != dataset.vocabSize {
                 throw CLIError("--vocab-size \(v) does not match \(data)/tokens.json vocab_size \(dataset.vocabSize)")
             }
-            let config: GPTConfig
-            let model: GPT
+            var config: GPTConfig
+            var model: GPT
             if let src = initFrom {
                 let ck = try Checkpoint.load(url: URL(fileURLWithPath: src))
                 try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--init-from")
@@ -108,6 +110,16 @@ struct Pretrain: ParsableCommand {
                 try Self.checkSameTokenizer(checkpoint: ck, dataset: dataset, flag: "--phi-from")
                 try model.copyPhi(from: ck.model)
                 eprint("copied Φ (\(config.vocabSize)×\(config.dim)) from \(ck.url.path)")
+            }
+            if let scale = outputScale {
+                let c: Float
+                switch scale {
+                case .auto: c = try model.unitOutputScale()
+                case .value(let v): c = v
+                }
+                model = try model.withOutputScale(c)
+                config = model.config
+                eprint("output scale c = \(c)\(scale == .auto ? " (1/‖Φ‖_F)" : ""): f(s) = c·LayerNorm output")
             }
             var o = TrainingOptions()
             o.batch = batch; o.gradAccum = gradAccum; o.steps = steps; o.timeBudgetMinutes = timeBudget

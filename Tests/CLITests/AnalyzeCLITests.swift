@@ -202,8 +202,19 @@ final class AnalyzeCLITests: XCTestCase {
         let quad = try runLMProbe(["pretrain", "--data", p + "/tok", "--out", p + "/quad", "--layers", "1", "--dim", "16",
                                    "--heads", "2", "--context", "16", "--batch", "4", "--steps", "6", "--eval-every", "6",
                                    "--eval-batches", "1", "--warmup", "1", "--objective", "quad", "--untied-phi",
-                                   "--phi-from", p + "/run/final.safetensors", "--freeze-phi", "--threads", "2"])
+                                   "--phi-from", p + "/run/final.safetensors", "--freeze-phi", "--threads", "2",
+                                   "--output-scale", "auto"])
         XCTAssertEqual(quad.status, 0, quad.stderr)
+        // --output-scale auto: c = 1/‖Φ‖_F of the copied Φ, stored in the checkpoint.
+        let refPhi = try Checkpoint.load(url: URL(fileURLWithPath: p + "/run/final.safetensors")).model.phi.toArray()
+        let norm = refPhi.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
+        let quadConfig = try Checkpoint.load(url: URL(fileURLWithPath: p + "/quad/final.safetensors")).config
+        XCTAssertEqual(Double(quadConfig.outputScale), 1 / norm, accuracy: 1e-6 / norm)
+        let badScale = try runLMProbe(["pretrain", "--data", p + "/tok", "--out", p + "/quad-bad", "--objective", "quad",
+                                       "--steps", "1", "--output-scale", "-1"])
+        XCTAssertNotEqual(badScale.status, 0)
+        XCTAssertTrue(badScale.stderr.contains("--output-scale"), badScale.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p + "/quad-bad"))
         let r = try runLMProbe(["analyze", "plug-in", "--checkpoint", p + "/run", "--quad", p + "/quad",
                                 "--out", p + "/plug"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -8,8 +8,9 @@ import XCTest
 final class GPTTests: XCTestCase {
     /// A tiny model with parameters spread out (std 0.3, LayerNorm gains near 1) so that every gradient is
     /// well above Float finite-difference noise.
-    func tinyModel(objective: Objective, untied: Bool, seed: UInt64 = 3) throws -> GPT {
-        let c = GPTConfig(layers: 2, dim: 16, heads: 2, context: 6, vocabSize: 11, objective: objective, untiedPhi: untied)
+    func tinyModel(objective: Objective, untied: Bool, seed: UInt64 = 3, outputScale: Float = 1) throws -> GPT {
+        let c = GPTConfig(layers: 2, dim: 16, heads: 2, context: 6, vocabSize: 11, objective: objective, untiedPhi: untied,
+                          outputScale: outputScale)
         let m = try GPT(config: c, seed: seed)
         var rng = SeededRandom(seed: seed + 100)
         for t in m.layout.tensors {
@@ -21,16 +22,16 @@ final class GPTTests: XCTestCase {
     }
 
     /// Both step paths: serial, and batch-parallel (one sequence per core) when the machine has two cores.
-    func checkModelGradients(objective: Objective, untied: Bool) throws {
+    func checkModelGradients(objective: Objective, untied: Bool, outputScale: Float = 1) throws {
         defer { Threads.set(0) }
         for parallel in [false, true] {
             Threads.set(parallel ? 2 : 0)
-            try checkModelGradients(objective: objective, untied: untied, parallel: parallel)
+            try checkModelGradients(objective: objective, untied: untied, parallel: parallel, outputScale: outputScale)
         }
     }
 
-    func checkModelGradients(objective: Objective, untied: Bool, parallel: Bool) throws {
-        let m = try tinyModel(objective: objective, untied: untied)
+    func checkModelGradients(objective: Objective, untied: Bool, parallel: Bool, outputScale: Float = 1) throws {
+        let m = try tinyModel(objective: objective, untied: untied, outputScale: outputScale)
         m.batchParallel = parallel
         let B = 2, T = 5
         let inputs: [Int32] = [1, 4, 1, 0, 9, 3, 3, 10, 2, 7]
@@ -49,7 +50,7 @@ final class GPTTests: XCTestCase {
         var rng = SeededRandom(seed: 9)
         for t in m.layout.tensors {
             let idx = (0..<8).map { _ in t.offset + rng.int(below: t.count) }
-            checkGradient("\(objective) \(untied ? "untied" : "tied") \(parallel ? "parallel" : "serial") \(t.name)",
+            checkGradient("\(objective) \(untied ? "untied" : "tied") \(parallel ? "parallel" : "serial") c=\(outputScale) \(t.name)",
                           m.parameters.pointer, analytic: g,
                           indices: idx, eps: 1e-2, atol: 1e-3, rtol: 3e-2, loss: loss)
         }
@@ -59,6 +60,67 @@ final class GPTTests: XCTestCase {
     func testWholeModelGradientsCEUntied() throws { try checkModelGradients(objective: .ce, untied: true) }
     func testWholeModelGradientsQuadTied() throws { try checkModelGradients(objective: .quad, untied: false) }
     func testWholeModelGradientsQuadUntied() throws { try checkModelGradients(objective: .quad, untied: true) }
+    /// With an output scale c ≠ 1 (f = c·LN(x)) the backward pass multiplies dloss/df by c before the final
+    /// LayerNorm: checked for both objectives, both step paths, c below and above 1.
+    func testWholeModelGradientsWithOutputScale() throws {
+        try checkModelGradients(objective: .quad, untied: true, outputScale: 0.37)
+        try checkModelGradients(objective: .ce, untied: false, outputScale: 1.9)
+    }
+
+    /// Every path that returns f(s) returns c times the unscaled model's f (whole sequence, last position, mean
+    /// pooling); intermediate layers are not scaled; the Quad objective of the scaled model is the Quad loss of
+    /// c·f computed by hand; `unitOutputScale` is 1/‖Φ‖_F.
+    func testOutputScaleScalesFOnEveryPathAndNothingElse() throws {
+        let m = try tinyModel(objective: .quad, untied: true)
+        let c: Float = 0.25
+        let s = try m.withOutputScale(c)
+        XCTAssertEqual(s.config.outputScale, c)
+        XCTAssertEqual(s.parameters.toArray(), m.parameters.toArray())
+        var rng = SeededRandom(seed: 11)
+        let B = 2, T = 5
+        let tokens = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+        let targets = (0..<(B * T)).map { _ in Int32(rng.int(below: 11)) }
+        let f0 = try m.contextEmbeddings(tokens: tokens, batch: B, length: T)
+        let f1 = try s.contextEmbeddings(tokens: tokens, batch: B, length: T)
+        for i in 0..<(B * T) { for j in 0..<16 { XCTAssertEqual(f1[i, j], c * f0[i, j], accuracy: 1e-6) } }
+        let last = try tokens.withUnsafeBufferPointer { try s.lastPositionFeatures(tokens: $0.baseAddress!, batch: B, length: T) }
+        for b in 0..<B { for j in 0..<16 { XCTAssertEqual(last[b, j], c * f0[b * T + T - 1, j], accuracy: 1e-5) } }
+        let mean = try tokens.withUnsafeBufferPointer {
+            try s.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: nil, meanOverPositions: true)
+        }
+        for b in 0..<B { for j in 0..<16 {
+            let ref = (0..<T).map { c * f0[b * T + $0, j] }.reduce(0, +) / Float(T)
+            XCTAssertEqual(mean[b, j], ref, accuracy: 1e-5)
+        } }
+        let mid0 = try tokens.withUnsafeBufferPointer {
+            try m.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: 1, meanOverPositions: false)
+        }
+        let mid1 = try tokens.withUnsafeBufferPointer {
+            try s.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: 1, meanOverPositions: false)
+        }
+        XCTAssertEqual(mid1.toArray(), mid0.toArray(), "the residual stream after block 1 is not scaled")
+        // Quad on c·f by hand: −c f·φ_w + ½ c² ‖Φf‖².
+        let phi = m.phi
+        var byHand = 0.0
+        for r in 0..<(B * T) {
+            let w = Int(targets[r])
+            var fw = 0.0, q = 0.0
+            for j in 0..<16 { fw += Double(c * f0[r, j]) * Double(phi[w, j]) }
+            for v in 0..<11 {
+                var z = 0.0
+                for j in 0..<16 { z += Double(c * f0[r, j]) * Double(phi[v, j]) }
+                q += z * z
+            }
+            byHand += -fw + 0.5 * q
+        }
+        let value = try tokens.withUnsafeBufferPointer { x in
+            try targets.withUnsafeBufferPointer { y in try s.evaluate(inputs: x, targets: y, batch: B, length: T).objective }
+        }
+        XCTAssertEqual(value, byHand / Double(B * T), accuracy: 1e-5)
+        var ss = 0.0
+        for v in phi.toArray() { ss += Double(v) * Double(v) }
+        XCTAssertEqual(Double(try m.unitOutputScale()), 1 / ss.squareRoot(), accuracy: 1e-6)
+    }
 
     /// The batch-parallel step (halves of the batch on two cores, two gradient blocks added) gives the serial
     /// step's loss and gradient up to float summation order — for an odd batch (halves of 2 and 1 sequences), for

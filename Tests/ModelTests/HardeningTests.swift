@@ -29,9 +29,19 @@ final class HardeningTests: XCTestCase {
             (GPTConfig(layers: 4, dim: 1 << 40, heads: 4, context: 128, vocabSize: 100), "dim 1099511627776 is above the limit"),
             (GPTConfig(layers: 4, dim: 256, heads: 4, context: 128, vocabSize: Int(Int32.max)), "vocab-size 2147483647 is above the limit"),
             (GPTConfig(layers: 1024, dim: 65536, heads: 4, context: 128, vocabSize: 100), "this process may allocate"),
+            (GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32, outputScale: 0), "output-scale must be a positive finite number"),
+            (GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32, outputScale: .nan), "output-scale must be a positive finite number"),
+            (GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32, outputScale: -2), "output-scale must be a positive finite number"),
         ] {
             XCTAssertThrowsError(try GPT(config: c, seed: 1)) { e in XCTAssertTrue("\(e)".contains(message), "\(e)") }
         }
+        // A checkpoint config written before the output scale existed means c = 1; one with c round-trips.
+        let old = #"{"layers":1,"dim":16,"heads":2,"context":8,"vocabSize":32,"objective":"quad","untiedPhi":true}"#
+        let decoded = try JSONDecoder().decode(GPTConfig.self, from: Data(old.utf8))
+        XCTAssertEqual(decoded.outputScale, 1)
+        XCTAssertEqual(decoded.objective, .quad)
+        var scaled = decoded; scaled.outputScale = 0.0625
+        XCTAssertEqual(try JSONDecoder().decode(GPTConfig.self, from: JSONEncoder().encode(scaled)), scaled)
         // The checked parameter count is the layout's.
         for c in [config, GPTConfig(layers: 3, dim: 24, heads: 3, context: 5, vocabSize: 50, untiedPhi: true)] {
             XCTAssertEqual(c.parameterCount, ParameterLayout(c).count)

@@ -152,6 +152,19 @@ final class HuggingFaceTests: XCTestCase {
                 XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
             }
         }
+        // A model with an output scale c: GPT-2 has none, so c is folded into ln_f; the re-imported model (c = 1)
+        // gives the same f(s) up to rounding.
+        let scaled = try GPT(config: GPTConfig(layers: 2, dim: 16, heads: 2, context: 8, vocabSize: 40,
+                                               objective: .quad, untiedPhi: true), seed: 4).withOutputScale(0.05)
+        let sdir = tmp.url.appendingPathComponent("hf-scaled")
+        try HuggingFaceGPT2.writeFolder(scaled, to: sdir, dtype: .f32, eosTokenId: nil) { _ in }
+        let sback = try HuggingFaceGPT2.load(folder: sdir)
+        XCTAssertEqual(sback.config.outputScale, 1)
+        let toks: [Int32] = [3, 9, 27, 1, 0, 39, 12, 5]
+        let fa = try scaled.contextEmbeddings(tokens: toks, batch: 1, length: 8)
+        let fb = try sback.contextEmbeddings(tokens: toks, batch: 1, length: 8)
+        for i in 0..<8 { for j in 0..<16 { XCTAssertEqual(fb[i, j], fa[i, j], accuracy: 1e-6 + abs(fa[i, j]) * 1e-5) } }
+        XCTAssertGreaterThan(fa.toArray().map(abs).max()!, 1e-3, "f must not be trivially zero")
         // The fixture through export → import is bit-identical too.
         let fx = try Checkpoint.load(url: Self.fixture).model
         let out = tmp.url.appendingPathComponent("fixture-out")

@@ -16,6 +16,16 @@ final class TrainingTests: XCTestCase {
     }
 
     func testStraightRunEqualsInterruptedAndResumedRunBitForBit() throws {
+        try checkResumeIsBitIdentical(config: config)
+    }
+
+    /// The same for Quad with an output scale (`GPTConfig.outputScale`): the scale comes back from the checkpoint.
+    func testResumeKeepsTheOutputScaleBitForBit() throws {
+        var c = config; c.objective = .quad; c.untiedPhi = true; c.outputScale = 0.125
+        try checkResumeIsBitIdentical(config: c)
+    }
+
+    func checkResumeIsBitIdentical(config: GPTConfig) throws {
         let tmp = TempDir()
         let data = tmp.url.appendingPathComponent("tokens")
         try writeSyntheticTokens(to: data, vocab: 32, train: 3000, val: 800)

@@ -22,7 +22,8 @@
 #   SEEDS (default "1 2 3"), STEPS0 (default 1200), MAX_STEPS (default 19200), TOLERANCE (default 0.10),
 #   FOLDS (default 5), TASKS (default "--task sst2 --task sst5 --task rt --task bbc"), SST_DIR (default data/sst),
 #   LAYERS/DIM/HEADS/CONTEXT/BATCH (default 4/256/4/128/16), LR (default: pretrain's 1e-3; min LR = LR/10, as in
-#   experiments/paper_cpu/run.sh — the same for both objectives), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
+#   experiments/paper_cpu/run.sh — the same for both objectives), QUAD_SCALE (default auto: Quad's output scale
+#   c = 1/‖Φ‖_F, as in paper_cpu; CE keeps c = 1, its LayerNorm gain is not fighting a huge Φ), METHODS (default ridge,logistic), EXTRA_COMPARE (extra compare options, e.g. a
 #   --tasks-file for a toy check), OUT (default experiments/matched/results).
 # Every phase skips work whose output exists. Nothing here is run by `make test`; a toy-scale check of the whole
 # script runs in under a minute: sh experiments/matched/toy.sh.
@@ -43,6 +44,7 @@ TASKS=${TASKS-"--task sst2 --task sst5 --task rt --task bbc"}
 LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; CONTEXT=${CONTEXT:-128}; BATCH=${BATCH:-16}
 EXTRA_COMPARE=${EXTRA_COMPARE:-}
 METHODS=${METHODS:-ridge,logistic}
+QUAD_SCALE=${QUAD_SCALE:-auto}
 PHASES=${*:-plugin quad ce compare summary}
 LR_OPT=${LR:+--lr $LR --min-lr $(python3 -c "print(${LR:-0}/10)")}
 MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BATCH $LR_OPT --untied-phi --phi-from $REF --freeze-phi"
@@ -69,7 +71,7 @@ quad)
             dir="$RUN/quad-s$s-$steps"
             stamp "quad seed $s: $steps steps"
             [ -f "$dir/final.safetensors" ] || $BIN pretrain --data "$TOK" --out "$dir" $MODEL --objective quad \
-                --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
+                --output-scale "$QUAD_SCALE" --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
             [ -f "$OUT/plug-in-quad-s$s-$steps/plug-in.json" ] || $BIN analyze plug-in --checkpoint "$REF" \
                 --data "$TOK" --quad "$dir" --out "$OUT/plug-in-quad-s$s-$steps" >/dev/null
             g=$(gap "$OUT/plug-in-quad-s$s-$steps/plug-in.json")

@@ -8,7 +8,9 @@
 #              SST_DIR (default data/sst), LAYERS/DIM/HEADS (default 4/256/4, the bench reference config),
 #              BATCH (default 16), LR (default: pretrain's 1e-3; min LR = LR/10) — e.g. the recipe study's choice
 #              (experiments/recipe: runs/recipe/sweep/choice-L<layers>-d<dim> holds "lr batch"),
-#              FOLDS (default 5: RT and BBC, which have no test file, by stratified 5-fold CV over all examples).
+#              FOLDS (default 5: RT and BBC, which have no test file, by stratified 5-fold CV over all examples),
+#              QUAD_SCALE (default auto: Quad's f(s) = c·LayerNorm output with c = 1/‖Φ‖_F of the frozen CE Φ, see
+#              `lmprobe pretrain --help`; 1 gives the unscaled head of the session-6 run).
 # Every accuracy carries its 95 % Wilson interval; models and families on the same test examples carry paired tests
 # (McNemar mid-p, paired bootstrap); λ and C grids are wide and extended at an edge (the report lists any edge).
 # Both probe protocols run: lmprobe's (table1, table2) and the official code's (table1-paper, table2-paper:
@@ -30,6 +32,7 @@ SST_DIR=${SST_DIR:-data/sst}
 FOLDS=${FOLDS:-5}
 CE_MINUTES=${CE_MINUTES:-90}
 QUAD_MINUTES=${QUAD_MINUTES:-$CE_MINUTES}
+QUAD_SCALE=${QUAD_SCALE:-auto}
 LAYERS=${LAYERS:-4}; DIM=${DIM:-256}; HEADS=${HEADS:-4}; BATCH=${BATCH:-16}
 LR_OPT=${LR:+--lr $LR --min-lr $(python3 -c "print(${LR:-0}/10)")}
 OUT=${OUT:-experiments/paper_cpu/results}
@@ -60,11 +63,13 @@ ce)
     fi ;;
 quad)
     # The recipe (issue 4): untied Φ copied from the CE model and frozen; judged by Quad's own validation loss.
-    stamp "quad: Quad objective, Φ copied from the CE model and frozen, $QUAD_MINUTES minutes"
+    # The output scale c = 1/‖Φ‖_F (issue 14): with c = 1 the first loss on the CE Φ was 7,932 and 30 minutes ended
+    # worse than f = 0 (results/plug-in of session 6).
+    stamp "quad: Quad objective, Φ copied from the CE model and frozen, output scale $QUAD_SCALE, $QUAD_MINUTES minutes"
     if [ -f "$RUN/quad/final.safetensors" ]; then :
     elif [ -f "$RUN/quad/latest" ]; then $BIN pretrain --out "$RUN/quad" --data "$RUN/tok" --resume
     else $BIN pretrain --data "$RUN/tok" --out "$RUN/quad" $MODEL --objective quad --untied-phi \
-            --phi-from "$RUN/ce/final.safetensors" --freeze-phi --time-budget "$QUAD_MINUTES" \
+            --phi-from "$RUN/ce/final.safetensors" --freeze-phi --output-scale "$QUAD_SCALE" --time-budget "$QUAD_MINUTES" \
             --eval-every 200 --eval-batches 16 --checkpoint-every 400 --keep-checkpoints
     fi ;;
 table1)
