@@ -457,6 +457,10 @@ public enum RidgeClassifier {
                 }
             }
         } else if let ell = f.ell, let q2 = f.squared {
+            // S is positive semi-definite: an eigenvalue below −λ is rounding, and S + λI is then indefinite.
+            if let low = ell.min(), let bad = alphas.first(where: { !(low + $0 > 0) }) {
+                throw ProbeError.numerical("Gram + \(bad)·I is not positive definite (eigenvalue \(low + bad))")
+            }
             let dmat = inverseShifts(ell, alphas)
             let gdiag = try BLAS.matmul(q2, dmat)       // diag(G⁻¹) for every λ: (Q∘Q)·D, n × n_λ
             // [c = G⁻¹Y_c | G⁻¹1] for every λ in one gemm: column block a of `cg`.
@@ -509,17 +513,30 @@ public enum RidgeClassifier {
         // c = G⁻¹Y_c (n × K′).
         let scoreGrid: ([Double], inout LeaveOneOutSelection) throws -> Matrix<Double>?
         if mode == "gram" {
-            let gram: Matrix<Double>
-            if let xc32 = centred.xc32 {
-                gram = try float32Gram(xc32)
-            } else {
-                gram = Matrix<Double>(rows: n, cols: n)
+            func float64Gram(_ xc: Matrix<Double>) throws -> Matrix<Double> {
+                let gram = Matrix<Double>(rows: n, cols: n)
                 try BLAS.syrk(trans: false, xc, into: gram)
+                return gram
             }
+            let gram = try centred.xc32.map(float32Gram) ?? float64Gram(xc)
             clock.lap("gram")
-            let factors = try gramFactors(gram, targets: targets, decomposition: decomposition, clock: clock)
+            var factors = try gramFactors(gram, targets: targets, decomposition: decomposition, clock: clock)
+            // The Float32 Gram's rounding (≈ √d·u·‖x_i‖‖x_j‖ per entry) can exceed a small λ when the features are
+            // close to rank-deficient — a Quad model's p_f ≈ an affine map of its d logits, 8,192 columns of rank
+            // ≈ d — and S + λI is then numerically indefinite (issue 14: pivot −832 at λ = 10⁻³). Such a fit is
+            // redone once on the Float64 Gram of the same standardised features; only a failure there is an error.
+            var precise = centred.xc32 == nil
             scoreGrid = { alphas, selection in
-                try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
+                do {
+                    return try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
+                } catch ProbeError.numerical(_) where !precise {
+                    precise = true
+                    let gram64 = try float64Gram(CentredFeatures(x, standardize: standardize, float32: false).xc)
+                    clock.lap("gram-float64")
+                    factors = try gramFactors(gram64, targets: targets, decomposition: decomposition, clock: clock)
+                    selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: alphas.count)
+                    return try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
+                }
             }
         } else if decomposition != .eigen {
             // S = X_cᵀX_c = qᵀBq (B banded); E = q·X_cᵀ, d × n.

@@ -93,6 +93,40 @@ final class RidgeTests: XCTestCase {
         XCTAssertGreaterThan(checked, 0, "no gram-mode fixture")
     }
 
+    /// Features of rank ≈ r ≪ d (a Quad model's p_f is ≈ an affine map of its d logits: 8,192 columns of rank ≈ 256)
+    /// make the Float32 Gram numerically indefinite at a small λ (its rounding exceeds λ). The fit then redoes the
+    /// Gram in Float64 instead of throwing "not positive definite" or scoring with negative eigenvalues: for every
+    /// decomposition it gives the Float64 fit's λ, LOO curves and predictions. Without the retry this test throws.
+    func testNearRankDeficientFloat32FeaturesFallBackToFloat64Gram() throws {
+        let n = 160, d = 1200, r = 4
+        var rng = SeededRandom(seed: 21)
+        let z = Matrix<Double>(rows: n, cols: r) { _, _ in rng.normal() }
+        let a = Matrix<Double>(rows: r, cols: d) { _, _ in rng.normal() }
+        let labels = (0..<n).map { z[$0, 0] + 0.3 * z[$0, 1] > 0 ? 1 : 0 }
+        // 1/V + tiny variation, like a softmax over V words of small logits; every column standardised by the fit.
+        let x32 = Matrix<Float>(rows: n, cols: d) { i, j in
+            var v = 0.0
+            for k in 0..<r { v += z[i, k] * a[k, j] }
+            return Float(1.0 / Double(d) * (1 + 1e-3 * v))
+        }
+        let x64 = Matrix<Double>(rows: n, cols: d) { i, j in Double(x32[i, j]) }
+        let alphas = [1e-6, 1e-4, 1e-2, 1, 100]
+        var float32Failed = false
+        for decomposition in RidgeDecomposition.allCases {
+            let f = try RidgeClassifier.fit(x: x32, labels: labels, classes: 2, alphas: alphas, standardize: true,
+                                            decomposition: decomposition, extension: nil)
+            let g = try RidgeClassifier.fit(x: x64, labels: labels, classes: 2, alphas: alphas, standardize: true,
+                                            decomposition: decomposition, extension: nil)
+            XCTAssertEqual(f.alpha, g.alpha, "\(decomposition)")
+            XCTAssertEqual(f.looAccuracy, g.looAccuracy, "\(decomposition)")
+            XCTAssertLessThan(relativeError(f.looMeanSquaredError, g.looMeanSquaredError), 1e-6, "\(decomposition)")
+            XCTAssertEqual(try f.predict(x32), try g.predict(x64), "\(decomposition)")
+            XCTAssertGreaterThan(f.trainAccuracy, 0.95, "\(decomposition): the labels are linear in the features")
+            if f.timings.contains(where: { $0.phase == "gram-float64" }) { float32Failed = true }
+        }
+        XCTAssertTrue(float32Failed, "the fixture must make the Float32 Gram indefinite for at least one decomposition")
+    }
+
     /// The closed-form LOO residuals equal n brute-force refits (each without one example), in both modes.
     func testLeaveOneOutMatchesBruteForce() throws {
         for (n, d, k, seed) in [(14, 4, 3, 1), (7, 10, 2, 2), (9, 9, 4, 3)] {
