@@ -3,48 +3,43 @@
 Usage: python3 experiments/matched/summarize.py OUT SEED [SEED ...]
 
 Per task · prompt · feature: CE and Quad accuracy (mean ± sample std over seeds), the difference Quad − CE, and each
-seed's McNemar mid-p on the pooled test examples (a task run by K-fold CV pools its K test folds, which cover every
-example once). Also each seed's Quad steps and its gap to the plug-in value (OUT/quad-sS.steps, plug-in JSON).
-Standard library only."""
+seed's McNemar mid-p as `lmprobe compare` computed it (its paired test of Quad against CE on the same examples; a
+task run by K-fold CV is taken from its pooled row, whose K test folds cover every example once). Also each seed's
+Quad steps and its gap to the plug-in value (OUT/quad-sS.steps). Standard library only; no statistics are
+recomputed here.
+"""
 import json
-import math
 import os
 import re
 import statistics
 import sys
 
 
-def mcnemar(b, c):
-    """Exact two-sided p and mid-p for b, c discordant pairs (Binomial(b + c, 1/2))."""
-    n, k = b + c, min(b, c)
-    if n == 0:
-        return 1.0, 1.0
-    pmf = [math.comb(n, i) / 2 ** n for i in range(k + 1)]
-    tail = sum(pmf)
-    return min(1.0, 2 * tail), min(1.0, 2 * (tail - 0.5 * pmf[k]))
-
-
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: summarize.py OUT SEED [SEED ...]")
     out, seeds = sys.argv[1], sys.argv[2:]
-    cells = {}   # (task, prompt, feature) -> seed -> model -> correct string (pooled over folds)
+    cells = {}   # (task, prompt, feature) -> seed -> {"CE": accuracy, "Quad": accuracy, "p": mid-p}
     for s in seeds:
         path = os.path.join(out, f"compare-s{s}", "report.json")
         if not os.path.exists(path):
             sys.exit(f"{path}: missing (run the compare phase)")
         report = json.load(open(path, encoding="utf-8"))
-        pooled = {}
         for r in report["results"]:
-            if not r.get("correct") or r["feature"].startswith("BoW"):   # the model-free baseline: same in both columns
+            # Whole tasks and pooled K-fold rows only (per-fold rows "task@fK" are parts of the pooled row); the
+            # bag-of-words baseline is model-free, the same in both columns.
+            if "@" in r["task"] or r["feature"].startswith("BoW") or r["model"] not in ("CE", "Quad"):
                 continue
-            m = re.match(r"^(.*)@([sf])(\d+)$", r["task"])
-            task, fold = (m.group(1), int(m.group(3))) if m else (r["task"], 0)
-            key = (task, r.get("prompt") or "", r["feature"])
-            pooled.setdefault(key, {}).setdefault(r["model"], []).append((fold, r["correct"]))
-        for key, models in pooled.items():
-            for model, parts in models.items():
-                cells.setdefault(key, {}).setdefault(s, {})[model] = "".join(c for _, c in sorted(parts))
+            key = (r["task"], r.get("prompt") or "", r["feature"])
+            cells.setdefault(key, {}).setdefault(s, {})[r["model"]] = r["accuracy"]
+        for t in report.get("paired_tests", []):
+            if "@" in t["task"] or not (t["a"].startswith("Quad · ") and t["b"].startswith("CE · ")):
+                continue
+            feature = t["a"][len("Quad · "):]
+            if t["b"][len("CE · "):] != feature:
+                continue
+            key = (t["task"], t.get("prompt") or "", feature)
+            cells.setdefault(key, {}).setdefault(s, {})["p"] = t["comparison"]["mc_nemar_mid_p"]
     lines = ["# Matched-compute CE vs Quad: summary over seeds " + ", ".join(seeds), ""]
     lines += ["Quad runs (steps reached, relative gap to the plug-in value f = G⁻¹Φᵀp_REF(s)):", ""]
     for s in seeds:
@@ -62,16 +57,13 @@ def main():
         ce, quad, diff, ps = [], [], [], []
         for s in seeds:
             m = per_seed.get(s, {})
-            if "CE" not in m or "Quad" not in m or len(m["CE"]) != len(m["Quad"]):
+            if "CE" not in m or "Quad" not in m:
                 continue
-            a, q = m["CE"], m["Quad"]
-            n = len(a)
-            ce.append(a.count("1") / n)
-            quad.append(q.count("1") / n)
-            diff.append(quad[-1] - ce[-1])
-            b = sum(1 for x, y in zip(q, a) if x == "1" and y == "0")
-            c = sum(1 for x, y in zip(q, a) if x == "0" and y == "1")
-            ps.append(mcnemar(b, c)[1])
+            ce.append(m["CE"])
+            quad.append(m["Quad"])
+            diff.append(m["Quad"] - m["CE"])
+            if "p" in m:
+                ps.append(m["p"])
         if not ce:
             continue
         p = f"“{prompt.strip()}”" if prompt else "no prompt"
