@@ -51,8 +51,17 @@ MODEL="--layers $LAYERS --dim $DIM --heads $HEADS --context $CONTEXT --batch $BA
 mkdir -p "$RUN" "$OUT"
 
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
-# The plug-in value and a Quad run's relative gap to it, from the JSON `analyze plug-in` writes.
-gap() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['plug_in']['loss']; q=d['quad']['objective']; print(abs(q-p)/abs(p))" "$1"; }
+# The plug-in value and a Quad run's relative gap to it, from the JSON `analyze plug-in` writes: (q − p)/|p|, and 0
+# when the Quad run is below (better than) the plug-in value — the target is reached, not missed by |q − p|.
+gap() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['plug_in']['loss']; q=d['quad']['objective']; print(max(0.0, q-p)/abs(p))" "$1"; }
+# Train into $1 unless it has its final checkpoint; a run stopped with Ctrl-C (SIGINT checkpoints after the current
+# step) is resumed bit-identically instead of restarted.
+train() {
+    dir=$1; shift
+    [ -f "$dir/final.safetensors" ] && return 0
+    if [ -f "$dir/latest" ]; then $BIN pretrain --data "$TOK" --out "$dir" --resume
+    else $BIN pretrain --data "$TOK" --out "$dir" "$@"; fi
+}
 
 for phase in $PHASES; do
 case $phase in
@@ -70,7 +79,7 @@ quad)
         while :; do
             dir="$RUN/quad-s$s-$steps"
             stamp "quad seed $s: $steps steps"
-            [ -f "$dir/final.safetensors" ] || $BIN pretrain --data "$TOK" --out "$dir" $MODEL --objective quad \
+            train "$dir" $MODEL --objective quad \
                 --output-scale "$QUAD_SCALE" --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
             [ -f "$OUT/plug-in-quad-s$s-$steps/plug-in.json" ] || $BIN analyze plug-in --checkpoint "$REF" \
                 --data "$TOK" --quad "$dir" --out "$OUT/plug-in-quad-s$s-$steps" >/dev/null
@@ -90,7 +99,7 @@ ce)
         [ -f "$OUT/quad-s$s.steps" ] || { echo "ce: run the quad phase first (no $OUT/quad-s$s.steps)" >&2; exit 2; }
         steps=$(cut -d' ' -f1 "$OUT/quad-s$s.steps")
         stamp "ce seed $s: $steps steps (the tokens of Quad seed $s)"
-        [ -f "$RUN/ce-s$s/final.safetensors" ] || $BIN pretrain --data "$TOK" --out "$RUN/ce-s$s" $MODEL --objective ce \
+        train "$RUN/ce-s$s" $MODEL --objective ce \
             --steps "$steps" --seed "$s" --eval-every "$steps" --checkpoint-every "$steps"
     done ;;
 compare)

@@ -25,9 +25,11 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"{path}: missing (run the compare phase)")
         report = json.load(open(path, encoding="utf-8"))
-        for r in report["results"]:
-            # Whole tasks and pooled K-fold rows only (per-fold rows "task@fK" are parts of the pooled row); the
-            # bag-of-words baseline is model-free, the same in both columns.
+        # Fixed-split tasks are in "results"; a K-fold task's pooled row ("task (K folds pooled)") is in
+        # "pooled_folds", its per-fold rows "task@fK" (parts of the pooled row) in "results".
+        for r in report["results"] + report.get("pooled_folds", []):
+            # Whole tasks and pooled K-fold rows only; the bag-of-words baseline is model-free, the same in both
+            # columns.
             if "@" in r["task"] or r["feature"].startswith("BoW") or r["model"] not in ("CE", "Quad"):
                 continue
             key = (r["task"], r.get("prompt") or "", r["feature"])
