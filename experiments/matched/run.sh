@@ -11,8 +11,8 @@
 #   3. quad: for each seed, Quad with --steps S, S = STEPS0, 2·STEPS0, 4·STEPS0, … (each try from scratch, so every
 #      try has a complete learning-rate schedule) until its whole-split validation loss is within TOLERANCE (10 %)
 #      of the plug-in value, or S would pass MAX_STEPS (then the run is reported as NOT converged). The S reached is
-#      written to OUT/quad-sSEED.steps. A later seed starts its doubling at the S an earlier seed converged at (the
-#      shorter tries are ones that seed already failed), so only the first seed pays for the whole search.
+#      written to OUT/quad-sSEED.steps. A later seed starts its doubling at the S an earlier seed stopped at (converged
+#      or not: the shorter tries are ones that seed already failed), so only the first seed pays for the whole search.
 #   4. ce: for each seed, CE with the same --steps S as that seed's Quad: equal tokens (S × batch × context).
 #   5. compare: per seed, `lmprobe compare` CE_s vs Quad_s on SST-2, SST-5 (fixed splits) and RT, BBC with
 #      K-fold CV over all examples (--seeds FOLDS --cv); paired tests (McNemar mid-p, paired bootstrap) per cell.
@@ -72,7 +72,7 @@ quad)
     start=$STEPS0
     for s in $SEEDS; do
         if [ -f "$OUT/quad-s$s.steps" ]; then
-            grep -q " converged" "$OUT/quad-s$s.steps" && start=$(cut -d' ' -f1 "$OUT/quad-s$s.steps")
+            start=$(cut -d' ' -f1 "$OUT/quad-s$s.steps")
             continue
         fi
         steps=$start
@@ -89,7 +89,7 @@ quad)
                 echo "$steps converged $g" > "$OUT/quad-s$s.steps"; start=$steps; break
             fi
             next=$((steps * 2))
-            if [ "$next" -gt "$MAX_STEPS" ]; then echo "$steps NOT-converged $g" > "$OUT/quad-s$s.steps"; break; fi
+            if [ "$next" -gt "$MAX_STEPS" ]; then echo "$steps NOT-converged $g" > "$OUT/quad-s$s.steps"; start=$steps; break; fi
             steps=$next
         done
         ln -sfn "$(basename "$RUN/quad-s$s-$(cut -d' ' -f1 "$OUT/quad-s$s.steps")")" "$RUN/quad-s$s"
