@@ -10,7 +10,6 @@ recomputed here.
 """
 import json
 import os
-import re
 import statistics
 import sys
 
