@@ -207,7 +207,7 @@ public enum ReportWriter {
     static func write(_ data: Data, to url: URL) throws {
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
+            try AtomicFile.write(data, to: url)
         } catch {
             throw AnalysisError.invalidArgument("\(url.path): cannot write (\(ioErrorText(error)))")
         }

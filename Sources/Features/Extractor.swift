@@ -315,7 +315,7 @@ public final class FeatureExtractor {
 extension ExtractionManifest {
     /// Writes the manifest atomically (`JSONCoding`: pretty-printed, sorted snake_case keys).
     public func write(to url: URL) throws {
-        do { try JSONCoding.encoder().encode(self).write(to: url, options: .atomic) } catch {
+        do { try AtomicFile.write(JSONCoding.encoder().encode(self), to: url) } catch {
             throw FeatureError.file(path: url.path, message: "cannot write (\(ioErrorText(error)))")
         }
     }

@@ -1,5 +1,14 @@
 import Foundation
 
+/// An error about one file, as one line: "PATH: message".
+public struct FileError: Error, CustomStringConvertible, LocalizedError {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) { self.path = path; self.message = message }
+    public var description: String { "\(path): \(message)" }
+    public var errorDescription: String? { description }
+}
+
 /// One line for an error from Foundation or the C library, for messages of the form "PATH: cannot read (…)".
 ///
 /// Foundation's own texts on Linux are either raw (`Error Domain=NSCocoaErrorDomain Code=516 … UserInfo={…}`),
@@ -8,6 +17,7 @@ import Foundation
 /// description (which holds JSON positions, "Invalid value around line 3, column 7."), else the localized text
 /// without its boilerplate prefix. With `json`, a JSON character offset is turned into line and column.
 public func ioErrorText(_ error: Error, json: Data? = nil) -> String {
+    if let e = error as? FileError { return e.message }
     let ns = error as NSError
     if let posix = ns.userInfo[NSUnderlyingErrorKey] as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
     if let under = ns.userInfo[NSUnderlyingErrorKey] as? NSError, under.domain == NSPOSIXErrorDomain {

@@ -23,11 +23,8 @@ public enum NPY {
         public init(descr: String, shape: [Int]) { self.descr = descr; self.shape = shape }
     }
 
-    public struct FileError: Error, CustomStringConvertible {
-        public let path: String
-        public let message: String
-        public var description: String { "\(path): \(message)" }
-    }
+    /// File errors of `.npy` reading and writing (the project-wide `FileError`).
+    public typealias FileError = Linalg.FileError
 
     static let supported: Set<String> = ["<f2", "<f4", "<f8", "<i4", "<i8", "<u2", "<u4", "|u1"]
 
@@ -131,63 +128,26 @@ public enum NPY {
         try w.finish()
     }
 
-    /// Streams rows into a `.npy` file whose shape is known up front. Data go to `<name>.partial`; `finish()` checks
-    /// that exactly the promised number of bytes arrived, then renames, so an interrupted run never leaves a file
-    /// that looks complete.
-    /// The writers' first step: URL.partial created with `head` and opened for writing (a stale one replaced).
-    static func createPartial(_ url: URL, head: Data) throws -> (tmp: URL, handle: FileHandle) {
-        let tmp = url.appendingPathExtension("partial")
-        try? FileManager.default.removeItem(at: tmp)
-        guard FileManager.default.createFile(atPath: tmp.path, contents: head) else {
-            throw FileError(path: tmp.path, message: "cannot create file")
-        }
-        return (tmp, try NPY.io(tmp, "cannot open for writing") { try FileHandle(forWritingTo: tmp) })
-    }
-
-    /// The writers' last step: the partial file synced, closed and renamed over `url`.
-    static func commitPartial(_ tmp: URL, _ handle: FileHandle, to url: URL) throws {
-        try NPY.io(tmp, "cannot write") { try handle.synchronize(); try handle.close() }
-        try NPY.io(url, "cannot put the finished file in place") {
-            try? FileManager.default.removeItem(at: url)
-            try FileManager.default.moveItem(at: tmp, to: url)
-        }
-    }
-
-    /// Abandons a partial file (closed and removed).
-    static func abandonPartial(_ tmp: URL, _ handle: FileHandle) {
-        try? handle.close()
-        try? FileManager.default.removeItem(at: tmp)
-    }
-
+    /// Streams rows into a `.npy` file whose shape is known up front, through the one atomic writer
+    /// (`AtomicFile`): `finish()` checks that exactly the promised number of bytes arrived, then puts the file in
+    /// place, so an interrupted run never leaves a file that looks complete.
     public final class StreamWriter {
         public let url: URL
         public let header: Header
-        let tmp: URL
-        let handle: FileHandle
+        let file: AtomicFile
         var written = 0
-        var buffer = Data()
 
         public init(url: URL, descr: String, shape: [Int]) throws {
             guard supported.contains(descr) else { throw FileError(path: url.path, message: "unsupported dtype \(descr)") }
             self.url = url
             self.header = Header(descr: descr, shape: shape)
-            let partial = try NPY.createPartial(url, head: encodeHeader(header))
-            tmp = partial.tmp; handle = partial.handle
-            let tmpURL = tmp, h = handle
-            _ = try NPY.io(tmpURL, "cannot write") { try h.seekToEnd() }
+            file = try AtomicFile(url)
+            try file.write(encodeHeader(header))
         }
 
         public func appendBytes(_ bytes: UnsafeRawBufferPointer) throws {
-            buffer.append(contentsOf: bytes)
+            try file.write(bytes)
             written += bytes.count
-            if buffer.count >= 1 << 22 { try flush() }
-        }
-
-        func flush() throws {
-            if !buffer.isEmpty {
-                try NPY.io(tmp, "cannot write") { try handle.write(contentsOf: buffer) }
-                buffer.removeAll(keepingCapacity: true)
-            }
         }
 
         /// Appends the rows of `m`, converting to this file's dtype (`<f2`, `<f4` or `<f8`).
@@ -224,17 +184,16 @@ public enum NPY {
 
         /// Flushes, verifies the byte count, closes and renames into place.
         public func finish() throws {
-            try flush()
             let expected = header.count * header.itemSize
             guard written == expected else {
                 cancel()
                 throw FileError(path: url.path, message: "wrote \(written) bytes, shape \(header.shape) needs \(expected)")
             }
-            try NPY.commitPartial(tmp, handle, to: url)
+            try file.commit()
         }
 
         /// Abandons the file (removes the partial data).
-        public func cancel() { NPY.abandonPartial(tmp, handle) }
+        public func cancel() { file.discard() }
     }
 
     // MARK: Reading
@@ -356,13 +315,13 @@ public enum NPY {
 
 extension NPY {
     /// Writes rows of a 2-D `.npy` file in any order (e.g. features computed in length-sorted order but stored in
-    /// dataset order). The file is created at full size under `<name>.partial`; `finish()` checks every row was
-    /// written once and renames it into place, so an interrupted run never leaves a file that looks complete.
+    /// dataset order). The file is created at full size through the one atomic writer (`AtomicFile`); `finish()`
+    /// checks every row was written once and puts it in place, so an interrupted run never leaves a file that
+    /// looks complete.
     public final class RowWriter {
         public let url: URL
         public let header: Header
-        let tmp: URL
-        let handle: FileHandle
+        let file: AtomicFile
         let dataOffset: Int
         let rowBytes: Int
         var written: [Bool]
@@ -376,15 +335,14 @@ extension NPY {
             self.url = url
             header = Header(descr: descr, shape: [rows, cols])
             let head = encodeHeader(header)
-            let partial = try NPY.createPartial(url, head: head)
-            tmp = partial.tmp; handle = partial.handle
-            let tmpURL = tmp, h = handle
+            guard rows >= 0, cols >= 0, let bytes = header.byteCount, case (let end, false) = head.count.addingReportingOverflow(bytes) else {
+                throw FileError(path: url.path, message: "shape [\(rows), \(cols)] is too large")
+            }
             dataOffset = head.count
             rowBytes = cols * header.itemSize
-            let (bytes, overflow) = (rows * cols).multipliedReportingOverflow(by: header.itemSize)
-            guard !overflow, rows >= 0, cols >= 0 else { throw FileError(path: url.path, message: "shape [\(rows), \(cols)] is too large") }
-            let end = UInt64(head.count + bytes)
-            try NPY.io(tmpURL, "cannot size the file") { try h.truncate(atOffset: end) }
+            file = try AtomicFile(url)
+            try file.write(head)
+            try file.resize(to: end)
             written = [Bool](repeating: false, count: rows)
             scratch = [UInt8](repeating: 0, count: rowBytes)
         }
@@ -406,10 +364,7 @@ extension NPY {
                     for j in 0..<cols { p[j] = Double(values[j]) }
                 }
             }
-            try NPY.io(tmp, "cannot write") {
-                try handle.seek(toOffset: UInt64(dataOffset + index * rowBytes))
-                try handle.write(contentsOf: scratch)
-            }
+            try scratch.withUnsafeBytes { try file.write($0, at: dataOffset + index * rowBytes) }
             written[index] = true
         }
 
@@ -418,9 +373,9 @@ extension NPY {
                 cancel()
                 throw FileError(path: url.path, message: "row \(missing) was never written")
             }
-            try NPY.commitPartial(tmp, handle, to: url)
+            try file.commit()
         }
 
-        public func cancel() { NPY.abandonPartial(tmp, handle) }
+        public func cancel() { file.discard() }
     }
 }

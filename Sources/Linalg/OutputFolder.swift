@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// An output folder built whole, then put in place: the stage writes into a hidden staging folder next to the
+/// THE folder writer (files go through `AtomicFile`, built on the same rules): an output folder built whole, then
+/// put in place: the stage writes into a hidden staging folder next to the
 /// destination (`.NAME.partial-PID`), and `commit()` swaps it with the destination in one step (Linux
 /// `renameat2(RENAME_EXCHANGE)`; elsewhere rename the old folder aside, then the new one in) and deletes the old
 /// contents. A reader therefore sees the old folder or the new one, never a mix, and no file of the old run
@@ -20,16 +21,21 @@ public final class OutputFolder {
 
     /// - markers: file names (relative paths) of which one marks an existing destination as this stage's output.
     public init(replacing destination: URL, markers: [String], option: String = "--out") throws {
-        let dest = destination.standardizedFileURL
+        // A symbolic link to a folder stands for that folder: the staging folder goes beside the real one.
+        let dest = destination.standardizedFileURL.resolvingSymlinksInPath()
         self.destination = dest
         let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: dest.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw LinalgError.invalidArgument("\(option) \(dest.path) is a file, not a folder") }
+        var st = stat()
+        if stat(dest.path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else {
+                throw LinalgError.invalidArgument("\(option) \(destination.path) is \(AtomicFile.kind(st.st_mode)), not a folder; choose a new or empty folder")
+            }
             let contents = (try? fm.contentsOfDirectory(atPath: dest.path)) ?? []
             let ours = markers.contains { fm.fileExists(atPath: dest.appendingPathComponent($0).path) }
             guard contents.isEmpty || ours else {
-                throw LinalgError.invalidArgument("\(option) \(dest.path) is a non-empty folder that lmprobe did not write (no \(markers.joined(separator: " or "))); choose an empty or new folder")
+                throw LinalgError.invalidArgument(markers.isEmpty
+                    ? "\(option) \(destination.path) already exists and is not empty; choose an empty or new folder"
+                    : "\(option) \(destination.path) is a non-empty folder that lmprobe did not write (no \(markers.joined(separator: " or "))); choose an empty or new folder")
             }
         }
         let parent = dest.deletingLastPathComponent()
@@ -71,6 +77,7 @@ public final class OutputFolder {
             }
         }
         done = true
+        AtomicFile.syncFolder(destination.deletingLastPathComponent())
     }
 
     /// Removes the staging folder (on failure); the destination is untouched.
@@ -82,18 +89,11 @@ public final class OutputFolder {
 
     deinit { discard() }
 
-    /// Removes `.NAME.partial-PID` / `.NAME.old-PID` folders of `destination` left by processes that no longer run.
+    /// Removes `.NAME.partial-PID` / `.NAME.old-PID` folders of `destination` left by processes that no longer run
+    /// (and `.NAME.tmp-PID`, the staging name of exports before they used this writer).
     static func removeAbandonedStaging(for destination: URL) {
-        let parent = destination.deletingLastPathComponent()
-        let name = destination.lastPathComponent
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] {
-            for kind in [".partial-", ".old-"] where entry.hasPrefix(".\(name)\(kind)") {
-                guard let pid = Int32(entry.dropFirst(name.count + 1 + kind.count)) else { continue }
-                if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
-                    try? FileManager.default.removeItem(at: parent.appendingPathComponent(entry))
-                }
-            }
-        }
+        AtomicFile.removeAbandoned(in: destination.deletingLastPathComponent(), name: destination.lastPathComponent,
+                                   kinds: [".partial-", ".old-", ".tmp-"])
     }
 
     /// `renameat2(a, b, RENAME_EXCHANGE)`, looked up at run time (glibc ≥ 2.28; not every file system supports it).

@@ -239,7 +239,7 @@ public enum HuggingFaceGPT2 {
                               metadata: ["format": "pt"], dtype: dtype)
         let json = try JSONSerialization.data(withJSONObject: configJSON(c, dtype: dtype, eosTokenId: eosTokenId),
                                               options: [.sortedKeys, .prettyPrinted])
-        do { try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic) } catch {
+        do { try AtomicFile.write(json, to: directory.appendingPathComponent("config.json")) } catch {
             throw ModelError.io(path: directory.appendingPathComponent("config.json").path,
                                 reason: "cannot write: \(ioErrorText(error))")
         }
@@ -247,9 +247,8 @@ public enum HuggingFaceGPT2 {
 }
 
 extension HuggingFaceGPT2 {
-    /// Writes a complete folder atomically: everything goes into a temporary sibling folder (`write` plus
-    /// `extraFiles`, e.g. the tokenizer files), which is renamed to `directory` only when complete. An existing
-    /// non-empty `directory` is refused, so no half-old half-new folder can result.
+    /// Writes a complete folder atomically (`prepareFolder`): `write` plus `extraFiles` (e.g. the tokenizer files)
+    /// appear in `directory` together or not at all. An existing non-empty `directory` is refused.
     public static func writeFolder(_ model: GPT, to directory: URL, dtype: SafeTensors.DType, eosTokenId: Int?,
                                    extraFiles: (URL) throws -> Void) throws {
         try prepareFolder(directory) { tmp in
@@ -258,31 +257,19 @@ extension HuggingFaceGPT2 {
         }
     }
 
-    /// Fills a temporary sibling of `directory` with `body`, then renames it into place; refuses an existing
-    /// non-empty `directory`, and removes the temporary folder on any failure.
+    /// Fills `directory` whole through the one folder writer (`OutputFolder`, with no marker: an existing
+    /// `directory` must be empty); the staging folder is removed on any failure.
     public static func prepareFolder(_ directory: URL, _ body: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let path = directory.path
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue, ((try? fm.contentsOfDirectory(atPath: path)) ?? ["?"]).isEmpty else {
-                throw ModelError.io(path: path, reason: "already exists and is not an empty folder; choose another --out")
-            }
+        let out: OutputFolder
+        do { out = try OutputFolder(replacing: directory, markers: []) } catch let e as LinalgError {
+            throw ModelError.io(path: directory.path, reason: "\(e)")
         }
-        let parent = directory.deletingLastPathComponent()
-        guard fm.fileExists(atPath: parent.path) else { throw ModelError.io(path: parent.path, reason: "parent folder does not exist") }
-        let tmp = parent.appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        do { try fm.createDirectory(at: tmp, withIntermediateDirectories: false) } catch {
-            throw ModelError.io(path: tmp.path, reason: "cannot create: \(ioErrorText(error))")
+        do {
+            try body(out.url)
+            try out.commit()
+        } catch {
+            out.discard()
+            throw error
         }
-        var done = false
-        defer { if !done { try? fm.removeItem(at: tmp) } }
-        try body(tmp)
-        if fm.fileExists(atPath: path) { rmdir(path) }
-        guard rename(tmp.path, path) == 0 else {
-            throw ModelError.io(path: path, reason: "cannot rename the finished folder into place: \(String(cString: strerror(errno)))")
-        }
-        done = true
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import Text
 
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian header length N, N bytes of JSON
@@ -281,8 +282,8 @@ public enum SafeTensors {
     /// One tensor to write: Float values (written as `dtype`).
     public typealias Tensor = (name: String, shape: [Int], data: UnsafeBufferPointer<Float>)
 
-    /// Writes `tensors` (in order) and `metadata` atomically: a temporary file in the same directory, fsync,
-    /// then rename over `url`. Per-tensor digests and the metadata digest are added under `lmprobe.digests`
+    /// Writes `tensors` (in order) and `metadata` through the one atomic writer (`AtomicFile`: temporary sibling,
+    /// fsync, rename over `url`). Per-tensor digests and the metadata digest are added under `lmprobe.digests`
     /// unless `digests` is false.
     public static func write(to url: URL, tensors: [Tensor], metadata: [String: String], dtype: DType = .f32,
                              digests addDigests: Bool = true) throws {
@@ -337,37 +338,15 @@ public enum SafeTensors {
         var prefix = Data(count: 8)
         prefix.withUnsafeMutableBytes { $0.storeBytes(of: UInt64(json.count).littleEndian, as: UInt64.self) }
 
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ModelError.io(path: tmp.path, reason: "cannot create: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            if !ok { close(fd); unlink(tmp.path) }
+        do {
+            let file = try AtomicFile(url)
+            try prefix.withUnsafeBytes { try file.write($0) }
+            try file.write(json)
+            for t in tensors { try encoded(t) { try file.write($0) } }
+            try file.commit()
+        } catch let e as FileError {
+            throw ModelError.io(path: url.path, reason: e.message)
         }
-        func put(_ p: UnsafeRawPointer, _ n: Int) throws {
-            var done = 0
-            while done < n {
-                let w = Foundation.write(fd, p + done, n - done)
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw ModelError.io(path: tmp.path, reason: "write failed: \(String(cString: strerror(errno)))")
-                }
-                done += w
-            }
-        }
-        try prefix.withUnsafeBytes { try put($0.baseAddress!, 8) }
-        try json.withUnsafeBytes { try put($0.baseAddress!, json.count) }
-        for t in tensors { try encoded(t) { try put($0.baseAddress!, $0.count) } }
-        guard fsync(fd) == 0 else { throw ModelError.io(path: tmp.path, reason: "fsync failed") }
-        close(fd)
-        ok = true
-        guard rename(tmp.path, url.path) == 0 else {
-            unlink(tmp.path)
-            throw ModelError.io(path: url.path, reason: "rename failed: \(String(cString: strerror(errno)))")
-        }
-        let dfd = open(dir.path, O_RDONLY)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 }
 

@@ -268,7 +268,7 @@ public final class Trainer {
             kept.append(contentsOf: line); kept.append(0x0A)
         }
         guard dropped > 0 else { return }
-        do { try kept.write(to: log, options: .atomic) } catch {
+        do { try AtomicFile.write(kept, to: log) } catch {
             throw ModelError.io(path: log.path, reason: "cannot rewrite the training log (\(ioErrorText(error)))")
         }
     }
@@ -493,7 +493,7 @@ public final class Trainer {
                             tokenizer: dataset.tokenizerDirectory.path, tokensHash: dataset.hash,
                             dataDirectory: dataset.directory.path, validation: state.validation)
         let pointer = runDirectory.appendingPathComponent("latest")
-        do { try Data((url.lastPathComponent + "\n").utf8).write(to: pointer, options: .atomic) } catch {
+        do { try AtomicFile.write(Data((url.lastPathComponent + "\n").utf8), to: pointer) } catch {
             throw ModelError.io(path: pointer.path, reason: "cannot write: \(ioErrorText(error))")
         }
         if let prev = lastCheckpoint, prev.standardizedFileURL.path != url.standardizedFileURL.path,

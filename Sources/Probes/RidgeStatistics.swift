@@ -200,7 +200,7 @@ public struct RidgeStatistics: Equatable {
         values.withUnsafeBufferPointer { b in
             for v in b { var le = v.bitPattern.littleEndian; withUnsafeBytes(of: &le) { data.append(contentsOf: $0) } }
         }
-        do { try data.write(to: url, options: .atomic) } catch {
+        do { try AtomicFile.write(data, to: url) } catch {
             throw ProbeError.invalidArgument("\(url.path): cannot write statistics: \(ioErrorText(error))")
         }
     }

@@ -227,7 +227,7 @@ public final class HiddenMarkovModel {
         try NPY.write(emission, to: directory.appendingPathComponent("emission.npy"))
         let h = Header(format: Self.format, config: config, wordClasses: wordClasses, favouredClass: favouredClass,
                        files: ["initial.npy", "transition.npy", "emission.npy"])
-        try JSONCoding.encoder().encode(h).write(to: directory.appendingPathComponent("hmm.json"), options: .atomic)
+        try AtomicFile.write(JSONCoding.encoder().encode(h), to: directory.appendingPathComponent("hmm.json"))
     }
 
     /// Reads a folder written by `save`, checking every shape against hmm.json and every row sum.

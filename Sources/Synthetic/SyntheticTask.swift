@@ -196,7 +196,7 @@ public enum SyntheticTask {
         if let v = task.direction {
             try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: directory.appendingPathComponent("direction.npy"), asVector: true)
         }
-        try JSONCoding.encoder().encode(task.spec).write(to: directory.appendingPathComponent("task.json"), options: .atomic)
+        try AtomicFile.write(JSONCoding.encoder().encode(task.spec), to: directory.appendingPathComponent("task.json"))
     }
 
     /// Reads a task folder: the spec, both splits and the direction.

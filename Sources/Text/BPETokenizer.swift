@@ -144,10 +144,10 @@ public struct BPETokenizer: Sendable {
                 json += jsonString(t) + ":" + String(i)
             }
             json += "}"
-            try Data(json.utf8).write(to: directory.appendingPathComponent("vocab.json"), options: .atomic)
+            try AtomicFile.write(Data(json.utf8), to: directory.appendingPathComponent("vocab.json"))
             var m = "#version: 0.2\n"
             for (a, b, _) in merges { m += tokenStrings[a] + " " + tokenStrings[b] + "\n" }
-            try Data(m.utf8).write(to: directory.appendingPathComponent("merges.txt"), options: .atomic)
+            try AtomicFile.write(Data(m.utf8), to: directory.appendingPathComponent("merges.txt"))
         } catch let e as TextError { throw e }
         catch { throw TextError(file: directory, "cannot write tokenizer files (\(ioErrorText(error)))") }
     }
@@ -164,7 +164,7 @@ public struct BPETokenizer: Sendable {
         let url = directory.appendingPathComponent("tokenizer_config.json")
         do {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted])
-            try data.write(to: url, options: .atomic)
+            try AtomicFile.write(data, to: url)
         } catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 

@@ -202,7 +202,7 @@ extension TokenFile {
     /// Writes `directory/<split>.bin` atomically (temp file + rename).
     public static func writeSplit(_ data: Data, split: Split, directory: URL) throws {
         let url = directory.appendingPathComponent("\(split.rawValue).bin")
-        do { try data.write(to: url, options: .atomic) }
+        do { try AtomicFile.write(data, to: url) }
         catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 
@@ -216,7 +216,7 @@ extension TokenFile {
                             valTokens: valTokens, eotToken: eotToken, tokenizer: tokenizer)
         let url = directory.appendingPathComponent("tokens.json")
         do {
-            try JSONCoding.encoder().encode(Flattened(header, provenance)).write(to: url, options: .atomic)
+            try AtomicFile.write(JSONCoding.encoder().encode(Flattened(header, provenance)), to: url)
         } catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 

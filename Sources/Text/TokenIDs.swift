@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 
 /// Text that *is* token ids: decimal ids separated by single spaces ("17 3 905"). It is how a labelled dataset over
 /// an already-tokenised language (e.g. the synthetic HMM language of `lmprobe synth`) travels through the pipeline:
@@ -62,7 +63,7 @@ extension LabelledDataset {
             guard TokenIDText.parse(t) != nil else { throw TextError(file: url, "text \"\(t.prefix(40))\" is not token-id text") }
             out += dataset.classNames[l] + "\t" + t + "\n"
         }
-        do { try Data(out.utf8).write(to: url, options: .atomic) }
-        catch { throw TextError(file: url, "cannot write (\((error as NSError).localizedDescription))") }
+        do { try AtomicFile.write(Data(out.utf8), to: url) }
+        catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 }
