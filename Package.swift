@@ -2,7 +2,8 @@
 // lmprobe — why language models help downstream tasks, measured on a CPU.
 //
 // Targets read as the pipeline stages (see README.md):
-//   Linalg → Text → Model → Features → Probes → Analysis → Experiments (orchestration), and the thin `lmprobe` CLI on top.
+//   Support (what every stage borrows) → Linalg → Text → Model → Features → Probes → Analysis → Report → Experiments
+//   (orchestration), and the thin `lmprobe` CLI on top. Each target lists only the modules its files import.
 // Release-only flags (-target-cpu; -O keeps checks on) are set in one place: the Makefile.
 // Package trait MPI (off by default): data-parallel pretraining over OpenMPI (`swift build --traits MPI`,
 // `make build MPI=1`); without it the Cluster target is a single-process stand-in and nothing needs MPI.
@@ -16,7 +17,7 @@ let package = Package(
     name: "lmprobe",
     products: [
         .executable(name: "lmprobe", targets: ["lmprobe"]),
-        .library(name: "LMProbe", targets: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments",
+        .library(name: "LMProbe", targets: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report", "Experiments",
                                             "Synthetic"]),
     ],
     traits: [
@@ -35,34 +36,41 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Modulemaps/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
 
+        // What every stage borrows and none owns: IO errors, file reading, the atomic file/folder writer, JSON coding,
+        // hashing, threads (CBLAS only for OpenBLAS's thread count), RNG, memory checks, timers, the folder lock.
+        .target(name: "Support", dependencies: ["CBLAS"], swiftSettings: swift5),
+
         // Pipeline stages.
-        .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: swift5),
+        .target(name: "Linalg", dependencies: ["CBLAS", "CLAPACKE", "Support"], swiftSettings: swift5),
         .target(name: "Text", dependencies: [
-            "Linalg",
+            "Support",
             // Only the module used (BPETrainer's merge heap): the umbrella `Collections` product would compile every
             // swift-collections module in the release build.
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: swift5),
-        .target(name: "Model", dependencies: ["Linalg", "Text"], swiftSettings: swift5),
-        .target(name: "Features", dependencies: ["Linalg", "Text", "Model"], swiftSettings: swift5),
-        .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Support", "Linalg", "Text"], swiftSettings: swift5),
+        .target(name: "Features", dependencies: ["Support", "Linalg", "Text", "Model"], swiftSettings: swift5),
+        .target(name: "Probes", dependencies: ["Support", "Linalg"], swiftSettings: swift5),
         // Ranks and collectives for `mpirun -np N lmprobe pretrain` (MPI with the trait, one process without).
         .target(name: "Cluster", dependencies: [
             "Model", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
         ], swiftSettings: swift5 + mpiDefine),
-        .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
+        .target(name: "Analysis", dependencies: ["Support", "Linalg", "Text", "Model", "Probes"],
                 swiftSettings: swift5),
+        // Report rendering: probe-result tables, paired-test tables, Markdown/JSON writers, SVG charts, and the
+        // Markdown/SVG of the theory checks (Analysis computes them).
+        .target(name: "Report", dependencies: ["Support", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5),
         // Orchestration: loading a model with its tokenizer, dataset splits, the feature cache, compare, transfer.
-        .target(name: "Experiments", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
+        .target(name: "Experiments", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report"],
                 swiftSettings: swift5),
 
         // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
-        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"],
+        .target(name: "Synthetic", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report", "Experiments"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.
         .executableTarget(name: "lmprobe", dependencies: [
-            "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments", "Cluster", "Synthetic",
+            "Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report", "Experiments", "Cluster", "Synthetic",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swift5),
 
@@ -71,23 +79,24 @@ let package = Package(
         .executableTarget(name: "lmprobe-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swift5),
 
         // Tests: one target per module, plus whole-command CLI tests.
-        .testTarget(name: "LinalgTests", dependencies: ["Linalg"], swiftSettings: swift5),
-        .testTarget(name: "TextTests", dependencies: ["Text"], resources: [.copy("Fixtures")],
+        .testTarget(name: "SupportTests", dependencies: ["Support"], swiftSettings: swift5),
+        .testTarget(name: "LinalgTests", dependencies: ["Support", "Linalg"], swiftSettings: swift5),
+        .testTarget(name: "TextTests", dependencies: ["Support", "Text", "Report"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Text", "Linalg"], exclude: ["Fixtures"],
+        .testTarget(name: "ModelTests", dependencies: ["Support", "Linalg", "Text", "Model"], exclude: ["Fixtures"],
                     swiftSettings: swift5),
-        .testTarget(name: "FeaturesTests", dependencies: ["Features", "Model", "Text", "Linalg", "Probes"],
+        .testTarget(name: "FeaturesTests", dependencies: ["Support", "Linalg", "Features", "Probes"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Linalg"], resources: [.copy("Fixtures")],
+        .testTarget(name: "ProbesTests", dependencies: ["Support", "Linalg", "Probes"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
+        .testTarget(name: "AnalysisTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report"],
                     swiftSettings: swift5),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+        .testTarget(name: "ExperimentsTests", dependencies: ["Text", "Features", "Probes", "Experiments"],
                     swiftSettings: swift5),
-        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
+        .testTarget(name: "SyntheticTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Report", "Synthetic"],
                     swiftSettings: swift5),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),
-        .testTarget(name: "CLITests", dependencies: ["Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
+        .testTarget(name: "CLITests", dependencies: ["Support", "Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
     ]
 )

@@ -29,11 +29,6 @@ func requireFinite<T: BLASScalar>(_ m: Matrix<T>, _ name: String) throws {
     }
 }
 
-/// Formats a number for Markdown with `digits` decimals (NaN as "—").
-func fmt(_ x: Double, _ digits: Int = 4) -> String {
-    x.isFinite ? String(format: "%.\(digits)f", x) : "—"
-}
-
 extension AnalysisError {
     /// The one-line description (what `localizedDescription` and the CLI print).
     public var errorDescription: String? { description }

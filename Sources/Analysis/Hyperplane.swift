@@ -49,17 +49,6 @@ public struct HyperplaneCheck: Codable, Equatable, Sendable {
         onHyperplane = residual.map { $0 < 1e-4 } ?? (ratio < 1e-9)
     }
 
-    public func markdown() -> String {
-        var s = "f(s) on the final LayerNorm's hyperplane: **\(onHyperplane ? "yes" : "no")**"
-        if let r = maxRelativeResidual { s += " (max |Σ(f − β)/γ| / (‖(f − β)/γ‖√d) = \(String(format: "%.2g", r))" }
-        else { s += " (" }
-        s += "; λ_min/λ_max of the centred covariance of f = \(String(format: "%.2g", covarianceEigenRatio)))."
-        if onHyperplane {
-            s += " Every f lies on wᵀ(f − β) = 0 with w = 1/γ, so the Gram of f is singular and the affine fit is solved"
-            s += " with a pseudo-inverse: one direction of f carries no information."
-        }
-        return s + "\n"
-    }
 }
 
 extension HyperplaneCheck {

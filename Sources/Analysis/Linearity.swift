@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// Φp_f and log Z for many contexts at once, computed in blocks of rows so the n × V probability matrix never exists.
 ///
@@ -119,32 +120,4 @@ public struct LinearityCheck: Codable, Equatable, Sendable {
         return check
     }
 
-    /// A short Markdown section.
-    public func markdown() -> String {
-        let s = heldOutR2PerDimensionSummary
-        var out = "### Linearity of f ↦ Φp_f\n\n"
-        if let c = contextSet { out += "Contexts: \(c).\n\n" }
-        if let z = logPartition, z.isConstant { out += z.warning + "\n" }
-        out += "Least-squares fit Φp_f(s) ≈ A f(s) + b on \(fitContexts) contexts, scored on \(heldOutContexts) "
-        out += "held-out contexts (seed \(seed), d = \(dimension)"
-        if let v = vocabularySize { out += ", V = \(v)" }
-        out += "; \(solver)).\n\n"
-        out += "| R² | value |\n|---|---:|\n"
-        out += "| fit split (pooled) | \(fmt(trainR2)) |\n"
-        out += "| held-out (pooled) | **\(fmt(heldOutR2))** |\n"
-        out += "| held-out per dimension: mean | \(fmt(s.mean)) |\n"
-        out += "| held-out per dimension: median | \(fmt(s.median)) |\n"
-        out += "| held-out per dimension: min | \(fmt(s.min)) |\n"
-        if let t = taylorHeldOutR2 {
-            out += "| held-out, zero-parameter Taylor expansion at the mean context (baseline) | \(fmt(t)) |\n"
-        }
-        if let sp = spread {
-            out += "\nContext spread: RMS distance from the mean context \(fmt(sp.rmsDistance, 3)) = "
-            out += "\(fmt(sp.relativeSpread, 3)) × its norm \(fmt(sp.meanNorm, 3))"
-            if let z = logPartition { out += String(format: "; log Z mean %.3f, std %.3g", z.mean, z.standardDeviation) }
-            out += ". The fitted R² is evidence of linearity only as far as it exceeds the Taylor baseline on "
-            out += "contexts this spread out.\n"
-        }
-        return out
-    }
 }

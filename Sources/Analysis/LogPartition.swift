@@ -193,26 +193,4 @@ public struct LogPartitionCheck: Codable, Equatable, Sendable {
         return (fitPred, outPred, lambda)
     }
 
-    public func markdown() -> String {
-        var out = "### Quadratic log-partition\n\n"
-        if let c = contextSet { out += "Contexts: \(c).\n\n" }
-        if let z = constant, z.isConstant { out += z.warning + "\n" }
-        out += "Fit of log Z(θ) = log Σ_w exp(φ_wᵀθ) over θ = f(s): \(fitContexts) fit contexts, \(heldOutContexts) "
-        out += "held out (seed \(seed)); quadratic model: \(methodDescription). "
-        out += "log Z on all contexts: mean \(fmt(logPartitionSummary.mean, 3)), range [\(fmt(logPartitionSummary.min, 3)), "
-        out += "\(fmt(logPartitionSummary.max, 3))].\n\n"
-        out += "| model | parameters | held-out rel. error (mean) | (median) | held-out R² | fit R² |\n"
-        out += "|---|---:|---:|---:|---:|---:|\n"
-        for q in [quadratic, linear] + [taylorSecondOrder, taylorFirstOrder].compactMap({ $0 }) {
-            out += "| \(q.model) | \(q.parameters) | \(fmt(q.heldOutRelativeErrorMean, 5)) | "
-            out += "\(fmt(q.heldOutRelativeErrorMedian, 5)) | \(fmt(q.heldOutR2)) | \(fmt(q.trainR2)) |\n"
-        }
-        if let sp = spread {
-            out += "\nContext spread: RMS distance from the mean context \(fmt(sp.rmsDistance, 3)) = "
-            out += "\(fmt(sp.relativeSpread, 3)) × its norm \(fmt(sp.meanNorm, 3)); log Z std "
-            out += "\(fmt(constant?.standardDeviation ?? .nan, 4)). The fitted models are evidence of a quadratic log Z "
-            out += "only as far as they beat the zero-parameter Taylor rows.\n"
-        }
-        return out
-    }
 }

@@ -95,17 +95,4 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         }
     }
 
-    public func markdown(quad: SplitLoss? = nil) -> String {
-        var out = "### Plug-in Quad loss on the frozen Φ\n\n"
-        out += "f = G⁻¹Φᵀp_CE(s) from the reference model, scored with the Quad objective on the real next token over "
-        out += "\(windows) validation windows (\(tokens) tokens): **\(fmt(loss, 5)) ± \(fmt(standardError, 5))** "
-        out += "(reference CE on the same tokens \(fmt(referenceCrossEntropy, 4))).\n"
-        if let q = quad {
-            let gap = abs(q.objective - loss) / abs(loss)
-            out += "Quad model on the same windows: \(fmt(q.objective, 5)) ± \(fmt(q.objectiveStandardError, 5)); "
-            out += String(format: "relative gap %.1f %% — %@.\n", 100 * gap,
-                          gap <= 0.10 ? "within 10 % of the plug-in value" : "NOT within 10 % of the plug-in value")
-        }
-        return out
-    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// A seeded random partition of 0..<n into a fit part and a held-out part (both sorted).
 public struct FitSplit: Codable, Equatable, Sendable {

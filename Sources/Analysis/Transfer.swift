@@ -213,63 +213,6 @@ public struct TransferCheck: Codable, Equatable, Sendable {
         }
     }
 
-    /// Markdown: the per-checkpoint table (accuracy % and probe loss per family) and the correlations.
-    public func markdown() -> String {
-        var out = "### Transfer vs language-model quality\n\n"
-        out += "ℓ* = \(fmt(bestValidationLoss)): \(bestLossSource). Accuracy in % (± half the 95 % Wilson interval), probe loss in brackets. Correlations over \(checkpoints.count) checkpoints are descriptive: with so few points none is a test.\n\n"
-        out += "| checkpoint | step | tokens | val. CE ℓ | √(ℓ − ℓ*) | " + features.joined(separator: " | ") + " |\n"
-        out += "|---|---:|---:|---:|---:|" + String(repeating: "---:|", count: features.count) + "\n"
-        for (i, c) in checkpoints.enumerated() {
-            out += "| \(c.label) | \(c.step) | \(c.tokensSeen.map(String.init) ?? "—") | \(fmt(c.validationLoss)) | \(fmt(sqrtExcessLoss[i])) |"
-            for f in features {
-                if let p = c.probes[f] {
-                    out += " \(String(format: "%.1f", 100 * p.accuracy))"
-                    if let ci = p.interval { out += String(format: " ±%.1f", 100 * ci.halfWidth) }
-                    if let l = p.loss { out += " (\(fmt(l, 3)))" }
-                    out += " |"
-                } else { out += " — |" }
-            }
-            out += "\n"
-        }
-        out += "\n| feature | checkpoints | Pearson(acc, ℓ) | Spearman(acc, ℓ) | Pearson(acc, √(ℓ − ℓ*)) | Pearson(probe loss, ℓ) |\n"
-        out += "|---|---:|---:|---:|---:|---:|\n"
-        for c in correlations {
-            out += "| \(c.feature) | \(c.checkpoints) | \(fmt(c.pearsonAccuracyLoss, 3)) | \(fmt(c.spearmanAccuracyLoss, 3)) | "
-            out += "\(fmt(c.pearsonAccuracySqrtExcess, 3)) | \(c.pearsonProbeLossLoss.map { fmt($0, 3) } ?? "—") |\n"
-        }
-        return out
-    }
 
-    /// Accuracy against validation loss (or against √(ℓ − ℓ*) when `sqrtExcess`), one line per feature family.
-    public func svg(sqrtExcess: Bool = false, title: String = "Probe accuracy vs language-model loss") -> String {
-        svg(x: sqrtExcess ? .sqrtExcessLoss : .validationLoss, title: title)
-    }
 
-    /// Accuracy against the chosen axis: one line per feature family, or per run × family when the checkpoints
-    /// come from several runs (same colour for a run's families would hide them, so each pair has its own).
-    /// Checkpoints without tokens seen are left out of the tokens axis.
-    public func svg(x axis: Axis, title: String) -> String {
-        let runs = checkpoints.reduce(into: [String?]()) { if !$0.contains($1.run) { $0.append($1.run) } }
-        var series: [(name: String, points: [(x: Double, y: Double)])] = []
-        for run in runs {
-            for f in features {
-                let points = checkpoints.indices.compactMap { i -> (x: Double, y: Double)? in
-                    guard checkpoints[i].run == run, let p = checkpoints[i].probes[f] else { return nil }
-                    switch axis {
-                    case .validationLoss: return (checkpoints[i].validationLoss, p.accuracy)
-                    case .sqrtExcessLoss: return (sqrtExcessLoss[i], p.accuracy)
-                    case .tokensSeen: return checkpoints[i].tokensSeen.map { (Double($0), p.accuracy) }
-                    }
-                }
-                series.append((name: (run.map { $0 + " · " } ?? "") + f, points: points))
-            }
-        }
-        let xLabel: String
-        switch axis {
-        case .validationLoss: xLabel = "validation cross-entropy"
-        case .sqrtExcessLoss: xLabel = "√(validation CE − best)"
-        case .tokensSeen: xLabel = "training tokens seen"
-        }
-        return SVGChart.lines(title: title, xLabel: xLabel, yLabel: "probe accuracy", series: series, percent: true)
-    }
 }

@@ -1,7 +1,7 @@
 import Features
 import Foundation
-import Linalg
 import Probes
+import Support
 
 /// The bag-of-words baseline in one call: TF-IDF (uni+bigrams, vocabulary from the training texts) → linear kernels
 /// → the ridge probe on the Gram matrix (`RidgeClassifier.fit(gram:…)`) with α chosen by exact leave-one-out on the

@@ -1,10 +1,11 @@
 import Analysis
 import Features
 import Foundation
-import Linalg
 import Model
 import Probes
 import Text
+import Support
+import Report
 
 /// `lmprobe compare`: the paper's table from our own models. For each model × task × prompt setting it extracts
 /// (or reuses) the feature families, probes each on the task's train split and scores the test split, adds the

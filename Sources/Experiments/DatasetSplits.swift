@@ -1,7 +1,7 @@
 import Features
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// One named split of a labelled dataset and the SHA-256 of the file (or class folder) it was read from.
 public struct DatasetSplit {

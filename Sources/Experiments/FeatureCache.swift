@@ -1,6 +1,7 @@
 import Features
 import Foundation
 import Text
+import Support
 
 /// Extract-or-reuse of feature folders, content-addressed: the one cache key of `compare` and `analyze transfer`.
 public enum FeatureCache {

@@ -1,10 +1,11 @@
 import Analysis
 import Features
 import Foundation
-import Linalg
 import Model
 import Probes
 import Text
+import Support
+import Report
 
 /// Check 3 on real files: every checkpoint of one pretraining run → validation cross-entropy, features of a task's
 /// train/test splits (`FeatureCache`), the closed-form ridge probe (exact LOO λ) per feature family, and the

@@ -1,4 +1,3 @@
-import Linalg
 import Model
 import Text
 

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 // TF-IDF bag-of-words features: scikit-learn's `TfidfVectorizer(ngram_range=(1, 2))` defaults exactly — lowercase
 // (Python's, with the final sigma), tokens are maximal runs of ≥ 2 Unicode word characters, idf = ln((1 + n)/(1 + df))

@@ -1,6 +1,6 @@
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// The contexts s on which the theory checks evaluate f(s) (issue 14): the checks' numbers depend on how spread out
 /// the contexts are, so the set is a choice the report must state. Three documented presets, or the user's own

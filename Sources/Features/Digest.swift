@@ -1,6 +1,6 @@
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// SHA-256 of files, for manifests and content-addressed feature folders (Text's FIPS 180-4 implementation:
 /// one hash in the project, and no BoringSSL build for every clean checkout).

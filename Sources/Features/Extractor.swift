@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// Settings of one extraction run.
 public struct ExtractionOptions: Sendable {

@@ -1,5 +1,4 @@
 // The module overview (Features's purpose, guarantees and notation) is Features.docc/Features.md.
-import Linalg
 import Foundation
 
 extension FeatureError: LocalizedError {

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Shard k of n of a dataset split (`extract --shard k/n`, k = 0 … n−1, e.g. a Slurm array task id): the
 /// contiguous rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋ of the split's N inputs, so concatenating shards 0 … n−1 gives the

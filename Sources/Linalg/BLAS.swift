@@ -1,4 +1,5 @@
 import CBLAS
+import Support
 
 /// Shape-checked BLAS on `Matrix`, plus pointer-level entry points for the model kernels.
 public enum BLAS {

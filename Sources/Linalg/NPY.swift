@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// NumPy `.npy` files (format version 1.0, little-endian, C order): the interchange format between lmprobe stages
 /// and with numpy users. Supported dtypes: `<f2 <f4 <f8 <i4 <i8 <u2 <u4 |u1`.
@@ -24,7 +25,7 @@ public enum NPY {
     }
 
     /// File errors of `.npy` reading and writing (the project-wide `FileError`).
-    public typealias FileError = Linalg.FileError
+    public typealias FileError = Support.FileError
 
     static let supported: Set<String> = ["<f2", "<f4", "<f8", "<i4", "<i8", "<u2", "<u4", "|u1"]
 

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 // SIMD building blocks shared by every stage's hot loops — unaligned 8-wide loads/stores, lane-wise max/min, a
 // vectorised exp — and THE row softmax (max-subtracted) of the model's attention and loss, the extractor's p_f,

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// One validation measurement: the model's own objective and the cross-entropy of softmax(Φf) (equal for CE).
 public struct ValidationRecord: Codable, Equatable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Linalg
 import Text
+import Support
 
 // MARK: - Configuration
 

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// Hugging Face GPT-2 folders in and out: `config.json` + `model.safetensors` (the tokenizer files are the Text
 /// stage's business: `BPETokenizer(directory:)` reads `vocab.json`/`merges.txt` or `encoder.json`/`vocab.bpe`).

@@ -1,6 +1,6 @@
 // The module overview (Model's purpose, guarantees and notation) is Model.docc/Model.md.
 import Foundation
-import Linalg
+import Support
 
 /// Errors of the Model stage; each description is one line naming the file, argument or value at fault.
 public enum ModelError: Error, LocalizedError, CustomStringConvertible, Equatable {
@@ -29,4 +29,4 @@ extension ModelError {
 }
 /// The checkpoint checksum is Linalg's (shared with the token-dataset hash); this name keeps it in scope for files
 /// that import only Foundation.
-typealias Checksum = Linalg.Checksum
+typealias Checksum = Support.Checksum

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// The pretraining objective on top of f(s), the final-LayerNorm output.
 public enum Objective: String, Codable, CaseIterable, Sendable {

@@ -1,4 +1,5 @@
 import Linalg
+import Support
 
 // The GPT's ops, llm.c style: each op is a forward/backward pair of plain functions over flat row-major buffers.
 // Every pointer argument is commented with its shape. Backward functions quote the forward line they

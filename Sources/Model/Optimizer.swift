@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// AdamW (Loshchilov & Hutter) over the flat parameter block, with decoupled weight decay on matrices only:
 ///   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ),

@@ -1,6 +1,6 @@
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian header length N, N bytes of JSON
 /// {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ..., "__metadata__": {str: str}}

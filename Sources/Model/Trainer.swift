@@ -1,6 +1,7 @@
 import Foundation
 import Linalg
 import Text
+import Support
 
 /// Hyper-parameters of a pretraining run (stored in every training checkpoint).
 public struct TrainingOptions: Codable, Equatable, Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// The losses a pretraining run logged (RUNDIR/log.jsonl, written by `Trainer.run`), read back for curves.
 ///

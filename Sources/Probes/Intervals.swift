@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Uncertainty of a probe's test score, and paired tests between two probes scored on the same test examples.
 ///

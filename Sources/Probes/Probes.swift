@@ -1,6 +1,7 @@
 // The module overview (Probes's purpose, guarantees and notation) is Probes.docc/Probes.md.
 import Foundation
 import Linalg
+import Support
 
 /// The linear probes: ridge (closed form, exact LOO λ) and logistic (k-fold CV over C).
 public enum ProbeMethod: String, Codable, CaseIterable, Sendable { case ridge, logistic }

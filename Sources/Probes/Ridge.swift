@@ -1,4 +1,5 @@
 import Linalg
+import Support
 
 /// How `RidgeClassifier.fit` scores each λ from its exact leave-one-out predictions.
 public enum RidgeSelection: String, CaseIterable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// Sufficient statistics of the ridge classifier for a set of labelled feature rows, mergeable across shards, and
 /// the exact-LOO ridge fit computed from them (`probe --stats-out` / `probe --stats`).

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// One-line errors of the synthetic-language stage.
 public enum SyntheticError: Error, CustomStringConvertible {

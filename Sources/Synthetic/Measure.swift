@@ -5,6 +5,7 @@ import Linalg
 import Model
 import Probes
 import Text
+import Support
 
 /// What `lmprobe synth measure` computes for one checkpoint on the held-out pretraining distribution.
 public struct EpsilonEstimate: Codable, Equatable, Sendable {

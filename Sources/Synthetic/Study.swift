@@ -2,8 +2,9 @@ import Analysis
 import Experiments
 import Features
 import Foundation
-import Linalg
 import Model
+import Support
+import Report
 
 /// `lmprobe synth measure` end to end: every checkpoint of every run × every task → `report.json`, `report.md`,
 /// one SVG per natural task (probe loss against √ε with the bound) and, with Quad runs, one per task against √ε_quad. Each checkpoint's result is also kept in `out/points/RUN/LABEL.json` under a key

@@ -1,6 +1,6 @@
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// The sampled corpus: `train.bin` and `val.bin` in the Text stage's token-file format (written by `TokenFile`'s
 /// writer), so `lmprobe pretrain --data DIR` trains on it unchanged.

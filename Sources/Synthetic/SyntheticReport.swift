@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import Report
 
 /// Everything `lmprobe synth measure` found: the language, the tasks with their ceilings, and every checkpoint.
 public struct SyntheticReport: Codable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Linalg
 import Text
+import Support
 
 /// A labelled task over the synthetic language, written as a token-id dataset (`train.ids`, `test.ids`, read by
 /// `lmprobe extract`) with `task.json` (this struct) and `direction.npy` (v, natural tasks).

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// A GPT-2 byte-level BPE tokenizer: a vocabulary of byte strings (ids 0..<vocabSize) and a ranked list of merges.
 ///

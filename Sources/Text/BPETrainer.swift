@@ -1,6 +1,6 @@
 import Foundation
 import HeapModule
-import Linalg
+import Support
 
 /// Distinct pre-tokenised words of a corpus with their counts: the only statistics BPE training needs.
 public struct WordCounts {

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Corpus → documents → token files: the `lmprobe tokenize` pipeline.
 public enum Corpus {

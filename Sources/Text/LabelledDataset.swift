@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// A labelled text-classification set: `texts[i]` has class `labels[i]` ∈ 0..<classNames.count.
 ///

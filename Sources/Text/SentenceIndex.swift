@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// THE normalisation used to decide whether a sentence occurs in a text — by `tokenize --exclude` (documents
 /// containing an evaluation sentence are dropped) and by `compare`'s leakage count (evaluation sentences found in the

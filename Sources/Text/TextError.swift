@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Every error of the Text stage: one line that names the file (and line or row) and says what is wrong.
 public struct TextError: Error, CustomStringConvertible, Equatable {

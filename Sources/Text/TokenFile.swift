@@ -1,7 +1,7 @@
 import Foundation
-import Linalg
 #if canImport(Glibc)
 import Glibc
+import Support
 #endif
 
 /// The token files `lmprobe tokenize` writes, read one way by every stage (pretraining, transfer analysis, the

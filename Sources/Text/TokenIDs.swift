@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Text that *is* token ids: decimal ids separated by single spaces ("17 3 905"). It is how a labelled dataset over
 /// an already-tokenised language (e.g. the synthetic HMM language of `lmprobe synth`) travels through the pipeline:

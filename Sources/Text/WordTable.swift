@@ -1,4 +1,4 @@
-import Linalg
+import Support
 
 /// An open-addressing hash table interning byte strings (pre-tokenised words): `index(of:)` returns a dense index
 /// 0, 1, 2, … per distinct word, in first-seen order. Used for word counts in training and for the per-worker cache
@@ -88,4 +88,5 @@ struct WordTable {
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+import Support
 #endif

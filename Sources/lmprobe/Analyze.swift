@@ -5,6 +5,7 @@ import Features
 import Foundation
 import Linalg
 import Model
+import Report
 
 /// `lmprobe analyze`: the checks of the paper's theory, each writing OUT/<check>.json and OUT/<check>.md.
 struct Analyze: ParsableCommand {

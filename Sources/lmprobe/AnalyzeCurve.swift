@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import Model
+import Report
 
 /// `lmprobe analyze curve`: training and validation loss of one or more runs against tokens seen, on one chart.
 struct AnalyzeCurve: ParsableCommand {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Model
 import Text
+import Report
 
 /// `lmprobe analyze plug-in`: the Quad loss reachable on a frozen Φ (f = G⁻¹Φᵀp_CE(s)), and a Quad model's own
 /// loss on the same validation windows.

@@ -6,6 +6,7 @@ import Foundation
 import Linalg
 import Model
 import Text
+import Report
 
 /// `lmprobe analyze transfer`: check 1c, probe accuracy of every checkpoint of one run against its validation CE.
 struct AnalyzeTransfer: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linalg
+import Support
 
 /// `lmprobe bench …`: throughput of each stage, reported against the sgemm ceiling measured in the same run.
 struct Bench: ParsableCommand {

@@ -3,6 +3,7 @@ import Features
 import Foundation
 import Linalg
 import Model
+import Support
 
 /// `lmprobe bench extract`: inference throughput of the feature-extraction forward (f at the last position of each
 /// full-length sequence, plus the head's logits there) against the sgemm ceiling of this run.

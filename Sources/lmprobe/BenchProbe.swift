@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Linalg
 import Probes
+import Support
 
 /// `lmprobe bench probe`: seconds for a ridge probe (exact LOO over a λ grid) — or a logistic CV probe — on random data.
 /// Its peer is `experiments/bench/peer_ridge.py` (scikit-learn's RidgeClassifierCV on the same shape and alphas).

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import Linalg
 import Text
+import Support
 
 /// `lmprobe bench tokenizer FILE`: BPE training time and encoding throughput on a plain-text file.
 struct BenchTokenizer: ParsableCommand {

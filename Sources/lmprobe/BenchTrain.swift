@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Linalg
 import Model
+import Support
 
 /// `lmprobe bench train`: training throughput of one configuration against the sgemm ceiling of this run.
 struct BenchTrain: ParsableCommand {

@@ -3,8 +3,8 @@ import ArgumentParser
 import Experiments
 import Features
 import Foundation
-import Linalg
 import Probes
+import Report
 
 /// `lmprobe compare`: every feature family × probe, for each model, task and prompt setting, with the BoW
 /// baseline and the zero-shot score; writes report.md, report.json and one SVG chart per task.

@@ -2,9 +2,9 @@ import ArgumentParser
 import Experiments
 import Features
 import Foundation
-import Linalg
 import Model
 import Text
+import Support
 
 /// `lmprobe extract`: run a checkpoint over a labelled dataset and write every feature family as .npy.
 struct Extract: ParsableCommand {

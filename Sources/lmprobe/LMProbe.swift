@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Linalg
+import Support
 
 /// The lmprobe command line: one subcommand per pipeline stage, parsing and printing only.
 @main

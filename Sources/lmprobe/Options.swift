@@ -3,10 +3,10 @@ import ArgumentParser
 import Experiments
 import Features
 import Foundation
-import Linalg
 import Model
 import Probes
 import Text
+import Support
 
 // Closed option sets are the library's own enums: `--help` lists the choices and a bad value is a usage error
 // (exit 64).

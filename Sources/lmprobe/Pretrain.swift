@@ -3,9 +3,10 @@ import ArgumentParser
 import Cluster
 import Dispatch
 import Foundation
-import Linalg
 import Model
 import Text
+import Support
+import Report
 
 
 /// `lmprobe pretrain`: train a GPT with cross-entropy or Quad on the Text stage's token files.

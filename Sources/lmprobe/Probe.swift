@@ -4,6 +4,7 @@ import Features
 import Foundation
 import Linalg
 import Probes
+import Support
 
 /// `lmprobe probe`: fit a linear probe (ridge with exact LOO λ, or logistic with CV over C) on .npy features.
 struct Probe: ParsableCommand {

@@ -1,5 +1,5 @@
 import Foundation
-import Linalg
+import Support
 
 /// Prints one line to standard error.
 func eprint(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -5,6 +5,8 @@ import Foundation
 import Linalg
 import Synthetic
 import Text
+import Support
+import Report
 
 extension SyntheticTaskSpec.Kind: ExpressibleByArgument {}
 extension SyntheticTaskSpec.Label: ExpressibleByArgument {}

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Linalg
 import Text
 
 /// `lmprobe tokenize`: corpus → vocab.json + merges.txt + train.bin + val.bin + tokens.json.

@@ -5,6 +5,7 @@ import Linalg
 import Features
 import Probes
 import Text
+import Support
 
 /// Timings at realistic sizes. Skipped unless LMPROBE_BENCH=1 (run them in a release build:
 /// `swift build -c release --build-tests -Xswiftc -enable-testing && LMPROBE_BENCH=1 swift test -c release

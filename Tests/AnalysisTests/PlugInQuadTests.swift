@@ -4,6 +4,8 @@ import Linalg
 import Model
 import Text
 import XCTest
+import Support
+import Report
 
 final class PlugInQuadTests: XCTestCase {
     /// Writes `val` tokens (a noisy cycle over `vocab`) in the Text stage's format.

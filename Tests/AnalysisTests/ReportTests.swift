@@ -6,6 +6,8 @@ import FoundationXML
 @testable import Analysis
 import Linalg
 import Probes
+import Support
+import Report
 
 /// Parses `text` as XML; returns the parser error, or nil when well-formed. Also counts elements by name.
 final class XMLCheck: NSObject, XMLParserDelegate {

@@ -2,6 +2,8 @@ import XCTest
 import Foundation
 import Linalg
 @testable import Analysis
+import Support
+import Report
 
 /// Gaussian random Float matrix with the given scale.
 func randomMatrix(_ rows: Int, _ cols: Int, scale: Double, seed: UInt64) -> Matrix<Float> {

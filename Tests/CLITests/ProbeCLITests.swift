@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 import Probes
 import XCTest
+import Support
 
 /// `lmprobe probe` and `lmprobe bench probe` run as whole commands on small .npy files written here.
 final class ProbeCLITests: XCTestCase {

@@ -1,6 +1,5 @@
 import Features
 import Foundation
-import Linalg
 import Probes
 @testable import Experiments
 import XCTest

@@ -1,6 +1,5 @@
 import Features
 import Foundation
-import Linalg
 import XCTest
 @testable import Experiments
 

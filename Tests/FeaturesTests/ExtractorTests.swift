@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import Features
 import Linalg
+import Support
 
 /// A word-level tokenizer over a fixed vocabulary (test double with exact, known behaviour).
 struct WordTokenizer: FeatureTokenizer {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Linalg
+import Support
 
 /// Naive Double-precision references for every BLAS wrapper.
 final class BLASTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Linalg
+import Support
 
 final class LAPACKTests: XCTestCase {
     var rng = SeededRandom(seed: 7)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Linalg
+import Support
 
 final class SupportTests: XCTestCase {
     /// JSON keys: snake_case out; snake_case and the older camelCase in (acronym keys through their normalised raw

@@ -1,8 +1,8 @@
 import Foundation
-import Linalg
 import Text
 import XCTest
 @testable import Model
+import Support
 
 /// The checkpoint format: per-tensor digests that survive re-serialisation, hostile headers refused before any
 /// allocation, weights-only checkpoints, and mutated files that never crash.

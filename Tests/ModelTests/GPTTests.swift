@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 import XCTest
 @testable import Model
+import Support
 
 /// Whole-model checks: gradients against finite differences, CE at initialisation, overfitting one batch,
 /// the Quad minimiser, and the inference API.

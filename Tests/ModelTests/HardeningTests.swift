@@ -1,5 +1,4 @@
 import Foundation
-import Linalg
 import Text
 import XCTest
 @testable import Model

@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 import XCTest
 @testable import Model
+import Support
 
 /// Finite-difference checks of every op's backward, plus forward checks against naive Double loops.
 final class OpGradientTests: XCTestCase {

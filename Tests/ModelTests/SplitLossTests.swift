@@ -1,5 +1,4 @@
 import Foundation
-import Linalg
 import Text
 @testable import Model
 import Text

@@ -1,7 +1,7 @@
 import Foundation
-import Linalg
 import XCTest
 @testable import Model
+import Support
 
 /// A Float buffer owned by a test.
 final class Buf {

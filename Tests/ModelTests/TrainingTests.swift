@@ -1,6 +1,5 @@
 import Foundation
 import Text
-import Linalg
 import XCTest
 @testable import Model
 

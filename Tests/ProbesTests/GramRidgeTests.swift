@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Probes
 import XCTest
+import Support
 
 /// The ridge classifier's Gram entry point (`RidgeClassifier.fit(gram:…)`) against literal refits and against the
 /// feature entry point.

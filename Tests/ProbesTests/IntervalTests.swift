@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Probes
 import XCTest
+import Support
 
 final class IntervalTests: XCTestCase {
     /// Newcombe (1998), Stat. Med. 17:857, Table I, method 3 (Wilson score): 81/263, 15/148, 0/20, 1/29.

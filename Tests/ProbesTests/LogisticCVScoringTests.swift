@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import Linalg
 @testable import Probes
+import Support
 
 final class LogisticCVScoringTests: XCTestCase {
     /// `scoring: .logLoss` picks the C with the best mean held-out log-loss, recomputed here fold by fold with

@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Probes
 import XCTest
+import Support
 
 final class LogisticTests: XCTestCase {
     func checkParity(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Probes
 import XCTest
+import Support
 
 /// Ridge from merged sufficient statistics (`RidgeStatistics`) against the in-memory `RidgeClassifier.fit`.
 final class RidgeStatisticsTests: XCTestCase {

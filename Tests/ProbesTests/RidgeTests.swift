@@ -2,6 +2,7 @@ import Foundation
 import Linalg
 @testable import Probes
 import XCTest
+import Support
 
 final class RidgeTests: XCTestCase {
     /// Chosen alpha identical to sklearn's RidgeClassifierCV, coef/intercept to 1e-5 relative, LOO MSE curve too.

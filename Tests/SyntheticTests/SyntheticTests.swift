@@ -6,6 +6,8 @@ import Model
 import Probes
 @testable import Synthetic
 import Text
+import Support
+import Report
 
 final class SyntheticTests: XCTestCase {
     func tinyHMM(states: Int = 3, words: Int = 5, seed: UInt64 = 3, transition: Double = 1, emission: Double = 1,

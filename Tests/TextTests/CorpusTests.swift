@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Text
+import Support
 
 func tempDir(_ name: String) throws -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-\(name)-\(UUID().uuidString)")

@@ -1,6 +1,7 @@
-import Linalg
 @testable import Text
 import XCTest
+import Support
+import Report
 
 final class SentenceIndexTests: XCTestCase {
     func testNormalizationUndoesPTBTokenisation() {

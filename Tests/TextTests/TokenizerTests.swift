@@ -1,7 +1,7 @@
 import Foundation
-import Linalg
 import XCTest
 @testable import Text
+import Support
 
 let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
 

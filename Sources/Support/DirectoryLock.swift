@@ -14,19 +14,19 @@ public final class DirectoryLock {
     /// and the pid holding it.
     public init(directory: URL, purpose: String) throws {
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw LinalgError.invalidArgument("\(directory.path): cannot create folder (\(ioErrorText(error)))")
+            throw SupportError("\(directory.path): cannot create folder (\(ioErrorText(error)))")
         }
         url = directory.appendingPathComponent(".lock")
         fd = open(url.path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw LinalgError.invalidArgument("\(url.path): cannot open the folder's lock file (\(String(cString: strerror(errno))))")
+            throw SupportError("\(url.path): cannot open the folder's lock file (\(String(cString: strerror(errno))))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, 31, 0)
             let holder = n > 0 ? String(decoding: buf[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             close(fd)
-            throw LinalgError.invalidArgument("\(directory.path) is in use by another \(purpose) (pid \(holder)); wait for it or choose another folder")
+            throw SupportError("\(directory.path) is in use by another \(purpose) (pid \(holder)); wait for it or choose another folder")
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
@@ -56,7 +56,7 @@ public enum PathName {
         else if name.utf8.count > 200 { problem = "is longer than 200 bytes" }
         else { problem = nil }
         if let p = problem {
-            throw LinalgError.invalidArgument("\(role) '\(name)' \(p); it is used in file names inside --out, so it must be one plain path component")
+            throw SupportError("\(role) '\(name)' \(p); it is used in file names inside --out, so it must be one plain path component")
         }
     }
 }

@@ -1,7 +1,8 @@
+import Analysis
 import Foundation
 import Probes
 import Text
-import Linalg
+import Support
 
 /// One probe result: a feature family evaluated on one task, with or without a prompt, from one model.
 public struct ProbeResult: Codable, Equatable, Sendable {

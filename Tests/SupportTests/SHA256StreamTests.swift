@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import Text
+
+import Support
 
 /// Incremental SHA-256 (used to hash 500 MB checkpoints in constant memory) against coreutils' sha256sum.
 final class SHA256StreamTests: XCTestCase {

@@ -1,5 +1,13 @@
 import Foundation
 
+/// An error of the shared utilities (the folder writer, the folder lock, path-name checks), as one line.
+public struct SupportError: Error, CustomStringConvertible, LocalizedError {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
 /// An error about one file, as one line: "PATH: message".
 public struct FileError: Error, CustomStringConvertible, LocalizedError {
     public let path: String

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Timing helpers shared by every `lmprobe bench` subcommand, and the sgemm ceiling they report against.
+/// Timing helpers shared by every `lmprobe bench` subcommand (the sgemm ceiling they report against is
+/// `Benchmark.sgemmGFLOPS`, in Linalg).
 public enum Benchmark {
     /// Monotonic wall-clock seconds.
     @inlinable public static func now() -> Double {
@@ -36,20 +37,5 @@ public enum Benchmark {
             reps += 1
         }
         return best
-    }
-
-    /// GFLOP/s of a square n×n×n sgemm (2n³ flops) on `threads` OpenBLAS threads, best of repeated runs.
-    public static func sgemmGFLOPS(n: Int, threads: Int, minSeconds: Double = 0.5) -> Double {
-        let a = Matrix<Float>(rows: n, cols: n), b = Matrix<Float>(rows: n, cols: n), c = Matrix<Float>(rows: n, cols: n)
-        var rng = SeededRandom(seed: 1)
-        rng.fillNormal(a.pointer, count: n * n, std: 1)
-        rng.fillNormal(b.pointer, count: n * n, std: 1)
-        let seconds = Threads.withBLASThreads(threads) {
-            bestTime(minSeconds: minSeconds) {
-                BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n,
-                           c: c.pointer, ldc: n)
-            }
-        }
-        return 2 * Double(n) * Double(n) * Double(n) / seconds / 1e9
     }
 }

@@ -28,25 +28,25 @@ public final class OutputFolder {
         var st = stat()
         if stat(dest.path, &st) == 0 {
             guard st.st_mode & S_IFMT == S_IFDIR else {
-                throw LinalgError.invalidArgument("\(option) \(destination.path) is \(AtomicFile.kind(st.st_mode)), not a folder; choose a new or empty folder")
+                throw SupportError("\(option) \(destination.path) is \(AtomicFile.kind(st.st_mode)), not a folder; choose a new or empty folder")
             }
             let contents = (try? fm.contentsOfDirectory(atPath: dest.path)) ?? []
             let ours = markers.contains { fm.fileExists(atPath: dest.appendingPathComponent($0).path) }
             guard contents.isEmpty || ours else {
-                throw LinalgError.invalidArgument(markers.isEmpty
+                throw SupportError(markers.isEmpty
                     ? "\(option) \(destination.path) already exists and is not empty; choose an empty or new folder"
                     : "\(option) \(destination.path) is a non-empty folder that lmprobe did not write (no \(markers.joined(separator: " or "))); choose an empty or new folder")
             }
         }
         let parent = dest.deletingLastPathComponent()
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
-            throw LinalgError.invalidArgument("\(option) \(parent.path): cannot create folder (\(ioErrorText(error)))")
+            throw SupportError("\(option) \(parent.path): cannot create folder (\(ioErrorText(error)))")
         }
         OutputFolder.removeAbandonedStaging(for: dest)
         url = parent.appendingPathComponent(".\(dest.lastPathComponent).partial-\(getpid())")
         try? fm.removeItem(at: url)
         do { try fm.createDirectory(at: url, withIntermediateDirectories: false) } catch {
-            throw LinalgError.invalidArgument("\(url.path): cannot create the staging folder (\(ioErrorText(error)))")
+            throw SupportError("\(url.path): cannot create the staging folder (\(ioErrorText(error)))")
         }
     }
 
@@ -62,18 +62,18 @@ public final class OutputFolder {
                     .appendingPathComponent(".\(destination.lastPathComponent).old-\(getpid())")
                 try? fm.removeItem(at: old)
                 guard rename(destination.path, old.path) == 0 else {
-                    throw LinalgError.invalidArgument("\(destination.path): cannot replace (\(String(cString: strerror(errno))))")
+                    throw SupportError("\(destination.path): cannot replace (\(String(cString: strerror(errno))))")
                 }
                 guard rename(url.path, destination.path) == 0 else {
                     let e = errno
                     _ = rename(old.path, destination.path)
-                    throw LinalgError.invalidArgument("\(destination.path): cannot replace (\(String(cString: strerror(e))))")
+                    throw SupportError("\(destination.path): cannot replace (\(String(cString: strerror(e))))")
                 }
                 try? fm.removeItem(at: old)
             }
         } else {
             guard rename(url.path, destination.path) == 0 else {
-                throw LinalgError.invalidArgument("\(destination.path): cannot create (\(String(cString: strerror(errno))))")
+                throw SupportError("\(destination.path): cannot create (\(String(cString: strerror(errno))))")
             }
         }
         done = true

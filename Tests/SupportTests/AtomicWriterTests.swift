@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Linalg
+@testable import Support
 
 /// The one atomic writer (`AtomicFile`) and the one folder writer (`OutputFolder`): every outcome of the one rule
 /// for an existing target, and what an interrupted write leaves.

@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 
 /// Hand-written SVG charts (no dependencies): every text node is XML-escaped, so the output is well-formed XML.
