@@ -116,6 +116,16 @@ public enum SyntheticTask {
         return v
     }
 
+    /// Bytes `make` holds for n contexts: words and states (n·T Int32 each) and their texts, one chunk of forward
+    /// beliefs, the last beliefs (n × K), p* (n × V) and its copies for the scores (two more n × V), the sampling table
+    /// of E (K × V).
+    static func makeBytes(hmm: HiddenMarkovModel, contexts n: Int, length T: Int, promptLength: Int) -> [[Int]] {
+        let Tp = T + promptLength
+        let chunk = min(n, hmm.sequencesPerBeliefChunk(positions: Tp))
+        return [[n, T, 8], [n, T, 8], [n, 64], [chunk, Tp, hmm.states, 8], [n, hmm.states, 8], [n, hmm.words, 24],
+                [hmm.states, hmm.words, 8]]
+    }
+
     /// Draws a task: `train + test` stationary contexts of `length` words from `seed`, labels as documented on
     /// `SyntheticTaskSpec`. κ = 0 picks κ = 3 / std(vᵀp*) (a task neither trivial nor hopeless).
     public static func make(hmm: HiddenMarkovModel, hmmDirectory: String, name: String, kind: SyntheticTaskSpec.Kind,
@@ -123,11 +133,14 @@ public enum SyntheticTask {
                             length: Int, prompt: [Int] = [], lag: Int = 30, kappa: Double = 0,
                             train: Int, test: Int, seed: UInt64, phi: Matrix<Float>? = nil, phiFrom: String? = nil)
         throws -> (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?) {
+        try PathName.check(name, role: "task name")
         guard length >= 1 else { throw SyntheticError.badArgument("--length must be ≥ 1") }
         guard train >= 2, test >= 1 else { throw SyntheticError.badArgument("--train must be ≥ 2 and --test ≥ 1") }
         let (n, o) = train.addingReportingOverflow(test)
         let (cells, o2) = n.multipliedReportingOverflow(by: length)
         guard !o, !o2, cells <= 1 << 28 else { throw SyntheticError.badArgument("(train + test) × length is too large") }
+        try SystemMemory.require(makeBytes(hmm: hmm, contexts: n, length: length, promptLength: prompt.count),
+                                 for: "a task of \(n) contexts × \(length) words over V = \(hmm.words) words (p*, an n × V table)")
         for w in prompt where w < 0 || w >= hmm.words { throw SyntheticError.badArgument("prompt word \(w) is outside the HMM's 0..<\(hmm.words)") }
         guard kappa >= 0, kappa.isFinite else { throw SyntheticError.badArgument("--kappa must be ≥ 0 (0: automatic)") }
         let (words, states) = hmm.sampleSequences(count: n, length: length, seed: seed)
@@ -211,6 +224,7 @@ public enum SyntheticTask {
             throw SyntheticError.file(path: url.path, message: "not a synthetic task (\(error))")
         }
         guard spec.format == SyntheticTaskSpec.format else { throw SyntheticError.file(path: url.path, message: "format \(spec.format), expected \(SyntheticTaskSpec.format)") }
+        do { try PathName.check(spec.name, role: "task name") } catch { throw SyntheticError.file(path: url.path, message: "\(error)") }
         let tr = try LabelledDataset.readTokenIDs(directory.appendingPathComponent("train.ids"), classNames: ["0", "1"])
         let te = try LabelledDataset.readTokenIDs(directory.appendingPathComponent("test.ids"), classNames: ["0", "1"])
         guard tr.count == spec.trainCount, te.count == spec.testCount else {
