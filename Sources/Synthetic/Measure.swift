@@ -162,6 +162,8 @@ public enum SyntheticMeasure {
         guard Vp >= V else { throw SyntheticError.badArgument("the model's vocabulary (\(Vp)) is smaller than the HMM's \(V) words") }
         guard windows >= 2, windows <= 1 << 24 else { throw SyntheticError.badArgument("--windows must be in 2...\(1 << 24)") }
         let chunk = max(1, min(windows, 4096 / T))
+        try SystemMemory.require([[chunk, T, V, 16], [chunk, T, Vp, 4], [chunk, T, hmm.states, 8], [chunk, T, d, 4]],
+                                 for: "ε over \(chunk) windows × \(T) positions at a time (p* and the model's logits over V = \(V) words)")
         let phi = model.phi                                              // Φ: V′ × d
         let quad = model.config.objective == .quad
         var gram: Matrix<Double>? = nil, phiD: Matrix<Double>? = nil

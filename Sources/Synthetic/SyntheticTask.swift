@@ -200,16 +200,24 @@ public enum SyntheticTask {
         return (spec, dataset(0..<train, "train"), dataset(train..<n, "test"), v)
     }
 
-    /// Writes `train.ids`, `test.ids`, `direction.npy` (natural) and then `task.json` into `directory`.
+    /// Writes `train.ids`, `test.ids`, `direction.npy` (natural) and `task.json` as the folder `directory`, built in a
+    /// staging folder beside it and put in place whole (an interrupted write leaves no partial task behind; an
+    /// earlier task there is replaced, a folder lmprobe did not write is refused).
     public static func write(_ task: (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?),
                              to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try LabelledDataset.writeTokenIDs(task.train, to: directory.appendingPathComponent("train.ids"))
-        try LabelledDataset.writeTokenIDs(task.test, to: directory.appendingPathComponent("test.ids"))
+        let staging = try OutputFolder(replacing: directory, markers: ["task.json"])
+        defer { staging.discard() }
+        let dir = staging.url
+        try LabelledDataset.writeTokenIDs(task.train, to: dir.appendingPathComponent("train.ids"))
+        try LabelledDataset.writeTokenIDs(task.test, to: dir.appendingPathComponent("test.ids"))
         if let v = task.direction {
-            try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: directory.appendingPathComponent("direction.npy"), asVector: true)
+            try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: dir.appendingPathComponent("direction.npy"), asVector: true)
         }
-        try JSONCoding.encoder().encode(task.spec).write(to: directory.appendingPathComponent("task.json"), options: .atomic)
+        let url = dir.appendingPathComponent("task.json")
+        do { try JSONCoding.encoder().encode(task.spec).write(to: url, options: .atomic) } catch {
+            throw SyntheticError.file(path: directory.appendingPathComponent("task.json").path, message: "cannot write (\(ioErrorText(error)))")
+        }
+        try staging.commit()
     }
 
     /// Reads a task folder: the spec, both splits and the direction.

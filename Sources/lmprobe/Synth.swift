@@ -153,7 +153,7 @@ struct SynthMeasure: ParsableCommand {
     @Option(help: "Task folder from `synth task` (repeatable).") var task: [String]
     @Option(help: "Pretraining run folder, optionally NAME=RUN (repeatable; every kept checkpoint is measured).") var lm: [String]
     @Option(help: "Output folder.") var out: String
-    @Option(parsing: .unconditional, help: "Held-out windows for ε (≥ 1; each adds the model's context length of contexts).") var windows = 320
+    @Option(parsing: .unconditional, help: "Held-out windows for ε (2...2^24; each adds the model's context length of contexts).") var windows = 320
     @Option(parsing: .unconditional, help: "Measure at most this many checkpoints per run (≥ 1), spread over it.") var maxCheckpoints: Int?
     @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
     @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
@@ -174,7 +174,7 @@ struct SynthMeasure: ParsableCommand {
         for r in runs {
             do { try PathName.check(r.name, role: "--lm NAME") } catch { throw ValidationError("\(error) (give --lm NAME=RUN)") }
         }
-        guard windows >= 1 else { throw ValidationError("--windows must be at least 1 (got \(windows))") }
+        guard windows >= 2, windows <= 1 << 24 else { throw ValidationError("--windows must be at least 2 and at most 2^24 (got \(windows))") }
         if let m = maxCheckpoints, m < 1 { throw ValidationError("--max-checkpoints must be at least 1 (got \(m))") }
         guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
         guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }

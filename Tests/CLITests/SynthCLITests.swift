@@ -141,6 +141,24 @@ final class SynthCLITests: XCTestCase {
         XCTAssertEqual(tree(root).filter { $0.hasPrefix(".") }, [], "the killed run's staging folder is gone")
     }
 
+    /// `synth task` puts its folder in place whole: a run killed while writing train.ids leaves no partial task, and
+    /// the next run into the same --out succeeds.
+    func testTaskIsAllOrNothingAfterAKill() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("synth-taskkill-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let lang = try tinyLanguage(root)
+        let task = root.appendingPathComponent("task").path
+        let args = ["synth", "task", "--hmm", lang + "/hmm", "--out", task, "--kind", "control", "--lag", "1",
+                    "--length", "40", "--train", "4000", "--test", "10", "--threads", "1"]
+        let killed = try runToCompletion(configuredProcess(URL(fileURLWithPath: "/bin/sh"),
+                                                           ["-c", "ulimit -f 64; exec \"$0\" \"$@\"", lmprobeBinary.path] + args))
+        XCTAssertNotEqual(killed.status, 0, "train.ids (4000 × 40 ids) exceeds the 64 KiB file-size limit")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: task), "nothing in place: \(tree(root))")
+        let r = try runLMProbe(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: task + "/task.json"))
+    }
+
     /// Bad sizes and folders are one-line errors: a negative number says what the option accepts (not "Missing
     /// value"), --out naming a file says so, zero checkpoints or iterations are usage errors.
     func testSynthFlagsRefuseBadValuesInOneLine() throws {
@@ -164,7 +182,7 @@ final class SynthCLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("NSCocoaErrorDomain"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
 
-        for (flag, value) in [("--max-checkpoints", "0"), ("--max-iterations", "0"), ("--windows", "0"), ("--folds", "1")] {
+        for (flag, value) in [("--max-checkpoints", "0"), ("--max-iterations", "0"), ("--windows", "1"), ("--folds", "1")] {
             r = try runLMProbe(["synth", "measure", "--hmm", "h", "--task", "t", "--lm", "run", "--out", root.path, flag, value])
             XCTAssertEqual(r.status, 64, "\(flag) \(value): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("\(flag) must be at least"), r.stderr)
