@@ -77,14 +77,14 @@ struct SynthTask: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "HMM folder (OUT/hmm of `synth generate`).") var hmm: String
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Task name (default: the output folder's name).") var name: String?
+    @Option(parsing: .unconditional, help: "Task name (default: the output folder's name; one plain path component).") var name: String?
     @Option(help: "natural (y from vᵀp*) or control (parity of an earlier hidden state).") var kind: SyntheticTaskSpec.Kind = .natural
     @Option(help: "Natural labels: bernoulli (y ~ σ(κ(vᵀp* − b))) or sign (y = 1[vᵀp* > b]).") var label: SyntheticTaskSpec.Label = .bernoulli
     @Option(help: "Natural direction v: classes (positive − negative class words), random (±1 per word) or phi (Φλ of --phi-from).")
     var direction: SyntheticTaskSpec.Direction = .classes
     @Option(help: "Checkpoint (or run folder) whose Φ gives --direction phi.") var phiFrom: String?
     @Option(parsing: .unconditional, help: "Words per context (≥ 1).") var length = 48
-    @Option(help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
+    @Option(parsing: .unconditional, help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
     @Option(parsing: .unconditional, help: "Control task: the hidden state this many words before the last one (0..<length).") var lag = 30
     @Option(parsing: .unconditional, help: "κ = B (≥ 0; 0: 3 / std of vᵀp*).") var kappa = 0.0
     @Option(parsing: .unconditional, help: "Training contexts (≥ 2).") var train = 2000
@@ -173,6 +173,10 @@ struct SynthMeasure: ParsableCommand {
     func validate() throws {
         for r in runs {
             do { try PathName.check(r.name, role: "--lm NAME") } catch { throw ValidationError("\(error) (give --lm NAME=RUN)") }
+        }
+        let names = runs.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw ValidationError("two --lm runs are named '\(dup)'; give each its own NAME=RUN")
         }
         guard windows >= 2, windows <= 1 << 24 else { throw ValidationError("--windows must be at least 2 and at most 2^24 (got \(windows))") }
         if let m = maxCheckpoints, m < 1 { throw ValidationError("--max-checkpoints must be at least 1 (got \(m))") }

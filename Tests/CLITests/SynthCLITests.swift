@@ -182,6 +182,9 @@ final class SynthCLITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("NSCocoaErrorDomain"), r.stderr)
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
 
+        r = try runLMProbe(["synth", "measure", "--hmm", "h", "--task", "t", "--lm", "A=r1", "--lm", "A=r2", "--out", root.path])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("two --lm runs are named 'A'"), r.stderr)
         for (flag, value) in [("--max-checkpoints", "0"), ("--max-iterations", "0"), ("--windows", "1"), ("--folds", "1")] {
             r = try runLMProbe(["synth", "measure", "--hmm", "h", "--task", "t", "--lm", "run", "--out", root.path, flag, value])
             XCTAssertEqual(r.status, 64, "\(flag) \(value): \(r.stderr)")
