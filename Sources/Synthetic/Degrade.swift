@@ -208,6 +208,9 @@ extension SyntheticDegrade {
                              log: (String) -> Void = { _ in }) throws -> SyntheticReport {
         guard !taskDirectories.isEmpty else { throw SyntheticError.badArgument("give at least one --task") }
         guard !modes.isEmpty, !targets.isEmpty else { throw SyntheticError.badArgument("give at least one degradation and one target ε") }
+        for d in ["points", "features"] where FileManager.default.fileExists(atPath: out.appendingPathComponent(d).path) {
+            throw SyntheticError.badArgument("--out \(out.path) holds a `synth measure` report (\(d)/); choose another folder")
+        }
         let staging = try OutputFolder(replacing: out, markers: ["report.json"])
         defer { staging.discard() }
         let hmm = try HiddenMarkovModel.load(from: hmmDirectory)

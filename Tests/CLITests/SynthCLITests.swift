@@ -237,6 +237,15 @@ final class SynthCLITests: XCTestCase {
             XCTAssertNotNil(p["bound"] as? Double)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/nat-degraded.svg"))
+        // A `synth measure` folder (its points cache) is never replaced by a degrade report.
+        let measured = root.appendingPathComponent("measured")
+        try FileManager.default.createDirectory(at: measured.appendingPathComponent("points"), withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: measured.appendingPathComponent("report.json"))
+        r = try runLMProbe(["synth", "degrade", "--hmm", lang + "/hmm", "--task", task, "--out", measured.path, "--per-decade", "1",
+                            "--epsilon-from", "1e-2", "--epsilon-to", "1e-2", "--degradation", "mix", "--folds", "2"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("holds a `synth measure` report"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: measured.appendingPathComponent("points").path))
         r = try runLMProbe(["synth", "degrade", "--hmm", lang + "/hmm", "--task", task, "--out", out, "--epsilon-from", "-1"])
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(r.stderr.contains("--epsilon-from must be positive"), r.stderr)
