@@ -21,6 +21,16 @@ public enum SystemMemory {
         bytes >= 1_000_000_000 ? String(format: "%.1f GB", Double(bytes) / 1e9) : String(format: "%.0f MB", Double(bytes) / 1e6)
     }
 
+    /// Throws a one-line error naming `what`, the bytes it needs and the limit, unless Σ products of `terms` (checked
+    /// for overflow) fits in `limitBytes`. Call before allocating anything sized by a flag or a file.
+    public static func require(_ terms: [[Int]], for what: String) throws {
+        let limit = limitBytes
+        guard let bytes = checkedSum(ofProducts: terms), bytes <= limit else {
+            let need = checkedSum(ofProducts: terms).map(format) ?? "more than can be addressed"
+            throw SupportError("\(what) needs \(need) of memory; this process may allocate \(format(limit)) — use smaller sizes")
+        }
+    }
+
     /// Σ factors[i] products with overflow checks: nil when the total does not fit an Int.
     public static func checkedSum(ofProducts terms: [[Int]]) -> Int? {
         var total = 0

@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// p*(·|s): the forward algorithm with per-step normalisation, run on many sequences in lockstep so each step is one
 /// gemm (B × K by K × K), and the predictive distributions of all positions come from one gemm with E.
@@ -64,6 +65,54 @@ extension HiddenMarkovModel {
         }
     }
 
+    /// P(z_t = k | w_0 … w_{T−1}) for one position `t` of each of B sequences of T words (row-major in `words`):
+    /// the forward–backward posterior, B × K. Forward: the filtered α_t ∝ b(w_<t) ∘ E[·, w_t] (b from π, as in
+    /// `beliefs`); backward: β_{T−1} = 1, β_{s−1} ∝ A (E[·, w_s] ∘ β_s) — both per-step normalised and run in
+    /// lockstep over the sequences, one gemm per step; posterior ∝ α_t ∘ β_t.
+    public func statePosterior(words: UnsafePointer<Int32>, count B: Int, length T: Int, position t: Int) throws -> Matrix<Double> {
+        let K = states, V = self.words
+        guard t >= 0, t < T else { throw SyntheticError.badArgument("position \(t) is outside 0..<\(T)") }
+        let e = emission.pointer, es = emission.stride
+        func word(_ b: Int, _ s: Int) throws -> Int {
+            let w = Int(words[b &* T &+ s])
+            guard w >= 0, w < V else { throw SyntheticError.badArgument("word id \(w) (sequence \(b), position \(s)) is outside the HMM's 0..<\(V)") }
+            return w
+        }
+        /// x ← x ∘ E[·, w_s] row by row, then each row scaled to sum 1 (throws on a zero row: an impossible word).
+        func weigh(_ x: Matrix<Double>, at s: Int) throws {
+            for b in 0..<B {
+                let w = try word(b, s), xp = x.pointer + b &* K
+                var c = 0.0
+                for k in 0..<K { xp[k] *= e[k &* es &+ w]; c += xp[k] }
+                guard c > 0 else { throw SyntheticError.badArgument("word \(w) at position \(s) of sequence \(b) has probability 0 under the HMM") }
+                for k in 0..<K { xp[k] /= c }
+            }
+        }
+        let alpha = Matrix<Double>(rows: B, cols: K), next = Matrix<Double>(rows: B, cols: K)
+        for b in 0..<B { for k in 0..<K { alpha.pointer[b &* K &+ k] = initial[k] } }
+        for s in 0..<t {
+            try weigh(alpha, at: s)
+            try BLAS.gemm(alpha, transition, into: next)                                  // b ← αA
+            alpha.pointer.update(from: next.pointer, count: B * K)
+        }
+        try weigh(alpha, at: t)                                                           // filtered α_t
+        let beta = Matrix<Double>(rows: B, cols: K)
+        beta.fill(1)
+        for s in stride(from: T - 1, to: t, by: -1) {
+            try weigh(beta, at: s)                                                        // E[·, w_s] ∘ β_s
+            try BLAS.gemm(transB: true, beta, transition, into: next)                     // β_{s−1} = (E∘β) Aᵀ
+            beta.pointer.update(from: next.pointer, count: B * K)
+        }
+        for b in 0..<B {
+            let ap = alpha.pointer + b &* K, bp = beta.pointer + b &* K
+            var c = 0.0
+            for k in 0..<K { ap[k] *= bp[k]; c += ap[k] }
+            guard c > 0 else { throw SyntheticError.badArgument("sequence \(b) has probability 0 under the HMM") }
+            for k in 0..<K { ap[k] /= c }
+        }
+        return alpha
+    }
+
     /// p*(·|s) for every row of `beliefs`: (n × K)·E = n × V.
     public func nextWordDistributions(beliefs: Matrix<Double>) throws -> Matrix<Double> {
         let p = Matrix<Double>(rows: beliefs.rows, cols: words)
@@ -71,12 +120,29 @@ extension HiddenMarkovModel {
         return p
     }
 
-    /// p*(·|s) after each of B sequences (and the prompt): the last position of each, n = B rows × V.
+    /// Bytes the beliefs of one chunk of sequences may hold (`beliefs` keeps every position of every sequence).
+    static let beliefChunkBytes = 256 << 20
+
+    /// How many sequences of `positions` positions one `beliefs` call takes so its (B·T′) × K output stays within
+    /// `beliefChunkBytes` (at least 1).
+    func sequencesPerBeliefChunk(positions: Int) -> Int {
+        let perSequence = SystemMemory.checkedSum(ofProducts: [[max(positions, 1), states, 8]]) ?? Int.max
+        return max(1, Self.beliefChunkBytes / perSequence)
+    }
+
+    /// p*(·|s) after each of B sequences (and the prompt): the last position of each, n = B rows × V. The forward
+    /// pass runs over chunks of sequences, so only one chunk's beliefs of every position are held at a time.
     public func nextWordDistributions(contexts words: [Int32], count B: Int, length T: Int, prompt: [Int32] = []) throws -> Matrix<Double> {
-        let bel = try words.withUnsafeBufferPointer { try beliefs(words: $0.baseAddress!, count: B, length: T, prompt: prompt) }
         let Tp = T + prompt.count, K = states
         let last = Matrix<Double>(rows: B, cols: K)
-        for b in 0..<B { (last.pointer + b * K).update(from: bel.pointer + (b * Tp + Tp - 1) * K, count: K) }
+        let chunk = sequencesPerBeliefChunk(positions: Tp)
+        try words.withUnsafeBufferPointer { wp in
+            for start in stride(from: 0, to: B, by: chunk) {
+                let n = min(chunk, B - start)
+                let bel = try beliefs(words: wp.baseAddress! + start * T, count: n, length: T, prompt: prompt)
+                for b in 0..<n { (last.pointer + (start + b) * K).update(from: bel.pointer + (b * Tp + Tp - 1) * K, count: K) }
+            }
+        }
         return try nextWordDistributions(beliefs: last)
     }
 
@@ -88,8 +154,14 @@ extension HiddenMarkovModel {
         let T = burnIn + length
         let (w, _) = sampleSequences(count: sequences, length: T, seed: seed)
         var ll = [Double](repeating: 0, count: sequences * T)
-        _ = try w.withUnsafeBufferPointer { wp in
-            try ll.withUnsafeMutableBufferPointer { try beliefs(words: wp.baseAddress!, count: sequences, length: T, logLoss: $0.baseAddress!) }
+        let chunk = sequencesPerBeliefChunk(positions: T)
+        try w.withUnsafeBufferPointer { wp in
+            try ll.withUnsafeMutableBufferPointer { lp in
+                for start in stride(from: 0, to: sequences, by: chunk) {
+                    _ = try beliefs(words: wp.baseAddress! + start * T, count: min(chunk, sequences - start), length: T,
+                                    logLoss: lp.baseAddress! + start * T)
+                }
+            }
         }
         let tail = (0..<sequences).map { s in ll[(s * T + burnIn)..<(s * T + T)].reduce(0, +) / Double(length) }
         let (m, se) = meanAndStandardError(tail)

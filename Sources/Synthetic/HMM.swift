@@ -47,6 +47,10 @@ public struct HMMConfig: Codable, Equatable, Sendable {
         case classSize, classMass, favouringFraction
     }
 
+    /// Bytes `HiddenMarkovModel.generate` and sampling hold: E and its cumulative table (K × V doubles each), A,
+    /// its table and the stationary solve (a few K × K doubles), the word permutation.
+    public var generationBytes: [[Int]] { [[states, words, 16], [states, states, 48], [words, 16]] }
+
     public func validate() throws {
         guard states >= 1, states <= 4096 else { throw SyntheticError.badArgument("--states must be in 1...4096 (got \(states))") }
         guard words >= 2, words <= 65535 else { throw SyntheticError.badArgument("--words must be in 2...65535 (got \(words))") }
@@ -110,6 +114,10 @@ public final class HiddenMarkovModel {
             guard stochastic(transition.pointer + i * transition.stride, K) else { throw SyntheticError.badArgument("row \(i) of A is not a probability vector") }
             guard stochastic(emission.pointer + i * emission.stride, V) else { throw SyntheticError.badArgument("row \(i) of E is not a probability vector") }
         }
+        let drift = Self.stationarityResidual(initial, transition)
+        guard drift <= Self.stationarityTolerance else {
+            throw SyntheticError.badArgument(String(format: "π is not the stationary distribution of A (‖πA − π‖₁ = %.2e > %.0e): exact probabilities assume a stationary chain; restore initial.npy or regenerate the HMM", drift, Self.stationarityTolerance))
+        }
         for c in wordClasses { for w in c where w < 0 || w >= V { throw SyntheticError.badArgument("class word \(w) outside 0..<\(V)") } }
         for c in favouredClass where c < -1 || c >= wordClasses.count { throw SyntheticError.badArgument("favoured class \(c) does not exist") }
         self.config = config; self.initial = initial; self.transition = transition; self.emission = emission
@@ -161,21 +169,33 @@ public final class HiddenMarkovModel {
         var pi = (0..<K).map { max(0, x[$0, 0]) }
         let s = pi.reduce(0, +)
         pi = pi.map { $0 / s }
-        var residual = 0.0
-        for j in 0..<K {
-            var v = 0.0
-            for i in 0..<K { v += pi[i] * a[i, j] }
-            residual += abs(v - pi[j])
-        }
+        let residual = stationarityResidual(pi, a)
         guard residual <= 1e-9 else {
             throw SyntheticError.badArgument(String(format: "the transition matrix has no unique stationary distribution (residual %.2e)", residual))
         }
         return pi
     }
 
-    /// Draws a language from `config` (deterministic in `config.seed`).
+    /// How far π is from stationary under A: ‖πA − π‖₁.
+    static func stationarityResidual(_ pi: [Double], _ a: Matrix<Double>) -> Double {
+        let K = pi.count
+        var residual = 0.0
+        for j in 0..<K {
+            var v = 0.0
+            for i in 0..<K { v += pi[i] * a[i, j] }
+            residual += abs(v - pi[j])
+        }
+        return residual
+    }
+
+    /// The largest ‖πA − π‖₁ a loaded or constructed HMM may have (`stationary` solves to 1e-9; float64 files keep it).
+    static let stationarityTolerance = 1e-8
+
+    /// Draws a language from `config` (deterministic in `config.seed`), after checking that its parameters fit in
+    /// the memory this process may allocate.
     public static func generate(_ config: HMMConfig) throws -> HiddenMarkovModel {
         try config.validate()
+        try SystemMemory.require(config.generationBytes, for: "an HMM with K = \(config.states) states and V = \(config.words) words (E, its sampling table, A and its solve)")
         let K = config.states, V = config.words
         var rng = SeededRandom(seed: config.seed)
         // Word classes: disjoint, from one random permutation of the words.
@@ -222,13 +242,18 @@ public final class HiddenMarkovModel {
     /// Writes `hmm.json`, `initial.npy` (K), `transition.npy` (K × K) and `emission.npy` (K × V), float64, into
     /// `directory` (each atomically; hmm.json last).
     public func save(to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw SyntheticError.file(path: directory.path, message: "cannot create folder (\(ioErrorText(error)))")
+        }
         try NPY.write(try Matrix(rows: states, cols: 1, values: initial), to: directory.appendingPathComponent("initial.npy"), asVector: true)
         try NPY.write(transition, to: directory.appendingPathComponent("transition.npy"))
         try NPY.write(emission, to: directory.appendingPathComponent("emission.npy"))
         let h = Header(format: Self.format, config: config, wordClasses: wordClasses, favouredClass: favouredClass,
                        files: ["initial.npy", "transition.npy", "emission.npy"])
-        try AtomicFile.write(JSONCoding.encoder().encode(h), to: directory.appendingPathComponent("hmm.json"))
+        let url = directory.appendingPathComponent("hmm.json")
+        do { try AtomicFile.write(JSONCoding.encoder().encode(h), to: url) } catch {
+            throw SyntheticError.file(path: url.path, message: "cannot write (\(ioErrorText(error)))")
+        }
     }
 
     /// Reads a folder written by `save`, checking every shape against hmm.json and every row sum.
@@ -291,12 +316,21 @@ public final class HiddenMarkovModel {
     /// Samples `length` steps of the stationary chain: words into `words`, hidden states into `states` (optional).
     public func sample(length: Int, words out: UnsafeMutablePointer<Int32>, states stateOut: UnsafeMutablePointer<Int32>? = nil,
                        rng: inout SeededRandom) {
+        var z: Int? = nil
+        sample(length: length, words: out, states: stateOut, continuing: &z, rng: &rng)
+    }
+
+    /// Continues one chain for `length` more steps: `state` nil starts it at π (one draw), and on return `state` holds
+    /// the hidden state of the next step. Sampling n words in pieces this way draws exactly what one call of n does.
+    public func sample(length: Int, words out: UnsafeMutablePointer<Int32>, states stateOut: UnsafeMutablePointer<Int32>? = nil,
+                       continuing state: inout Int?, rng: inout SeededRandom) {
         let K = states, V = words
         let tc = transitionCDF, ec = emissionCDF, ic = initialCDF
         tc.withUnsafeBufferPointer { tcp in
             ec.withUnsafeBufferPointer { ecp in
                 ic.withUnsafeBufferPointer { icp in
-                    var z = Self.draw(icp.baseAddress!, K, rng.uniform())
+                    var z = state ?? Self.draw(icp.baseAddress!, K, rng.uniform())
+                    defer { state = z }
                     for t in 0..<length {
                         stateOut?[t] = Int32(z)
                         out[t] = Int32(Self.draw(ecp.baseAddress! + z &* V, V, rng.uniform()))

@@ -102,6 +102,14 @@ public struct LoadedSyntheticTask {
     /// min_k P(prompt | z = k) (1 without a prompt): the prompt's share of γ.
     public let promptProbabilityMin: Double
 
+    /// Bytes p* of both splits takes with its working copies: the n × V tables (train and test) plus what probes on
+    /// them copy (standardised features, twice), the context words and one chunk of forward beliefs.
+    static func bytes(hmm: HiddenMarkovModel, train: Int, test: Int, length: Int, promptLength: Int) -> [[Int]] {
+        let n = SystemMemory.checkedSum(ofProducts: [[train], [test]]) ?? Int.max
+        let chunk = min(n, hmm.sequencesPerBeliefChunk(positions: length + promptLength))
+        return [[n, hmm.words, 8, 3], [n, length, 4], [chunk, length + promptLength, hmm.states, 8], [n, hmm.states, 8]]
+    }
+
     public init(directory: URL, hmm: HiddenMarkovModel) throws {
         let t = try SyntheticTask.load(directory)
         guard t.spec.hmmConfig == hmm.config else {
@@ -112,6 +120,9 @@ public struct LoadedSyntheticTask {
         }
         self.directory = directory
         spec = t.spec; train = t.train; test = t.test; direction = t.direction
+        try SystemMemory.require(Self.bytes(hmm: hmm, train: t.train.count, test: t.test.count, length: t.spec.length,
+                                            promptLength: t.spec.prompt.count),
+                                 for: "task \(directory.path) (p* of \(t.train.count) + \(t.test.count) contexts over V = \(hmm.words) words)")
         func pStar(_ d: LabelledDataset) throws -> Matrix<Double> {
             var words: [Int32] = []
             words.reserveCapacity(d.count * t.spec.length)
@@ -152,6 +163,8 @@ public enum SyntheticMeasure {
         guard Vp >= V else { throw SyntheticError.badArgument("the model's vocabulary (\(Vp)) is smaller than the HMM's \(V) words") }
         guard windows >= 2, windows <= 1 << 24 else { throw SyntheticError.badArgument("--windows must be in 2...\(1 << 24)") }
         let chunk = max(1, min(windows, 4096 / T))
+        try SystemMemory.require([[chunk, T, V, 16], [chunk, T, Vp, 4], [chunk, T, hmm.states, 8], [chunk, T, d, 4]],
+                                 for: "ε over \(chunk) windows × \(T) positions at a time (p* and the model's logits over V = \(V) words)")
         let phi = model.phi                                              // Φ: V′ × d
         let quad = model.config.objective == .quad
         var gram: Matrix<Double>? = nil, phiD: Matrix<Double>? = nil

@@ -21,6 +21,9 @@ public enum SyntheticStudy {
                                log: (String) -> Void = { _ in }) throws -> SyntheticReport {
         guard !taskDirectories.isEmpty else { throw SyntheticError.badArgument("give at least one --task") }
         guard !runs.isEmpty else { throw SyntheticError.badArgument("give at least one --lm") }
+        for r in runs { try PathName.check(r.name, role: "--lm NAME") }
+        if let m = maxCheckpoints, m < 1 { throw SyntheticError.badArgument("--max-checkpoints must be at least 1 (got \(m))") }
+        guard options.maxIterations >= 1 else { throw SyntheticError.badArgument("--max-iterations must be at least 1 (got \(options.maxIterations))") }
         let hmm = try HiddenMarkovModel.load(from: hmmDirectory)
         let tasks = try taskDirectories.map { try LoadedSyntheticTask(directory: $0, hmm: hmm) }
         let names = tasks.map(\.spec.name)
@@ -30,9 +33,11 @@ public enum SyntheticStudy {
         var summaries: [SyntheticReport.TaskSummary] = []
         for t in tasks {
             let ps = try SyntheticMeasure.pStarProbes(t, options: options)
-            summaries.append(.init(spec: t.spec, directory: t.directory.path, pStar: ps))
+            let bayes = try SyntheticMeasure.controlBayes(t, hmm: hmm)
+            summaries.append(.init(spec: t.spec, directory: t.directory.path, pStar: ps, bayes: bayes))
             let lp = ps.first { $0.method == "logistic" }!
-            log(String(format: "task %@: τ = %.4f, probe on p*: loss %.4f, accuracy %.1f%%", t.spec.name, t.spec.tau, lp.loss, 100 * lp.accuracy))
+            log(String(format: "task %@: τ = %.4f, probe on p*: loss %.4f, accuracy %.1f%%", t.spec.name, t.spec.tau, lp.loss, 100 * lp.accuracy)
+                + (bayes.map { String(format: "; Bayes accuracy from the words %.1f%% (loss %.4f)", 100 * $0.accuracy, $0.loss) } ?? ""))
         }
         var points: [SyntheticCheckpointPoint] = []
         for run in runs {

@@ -18,26 +18,55 @@ public enum SyntheticCorpus {
         init(syntheticHmm: String, seed: UInt64, note: String) { self.syntheticHmm = syntheticHmm; self.seed = seed; self.note = note }
     }
 
+    /// The largest split, in tokens (the documented limit of `--train-tokens` / `--val-tokens`).
+    public static let maxSplitTokens = 1 << 31
+
+    /// Samples both splits into `directory` (streamed in pieces: memory does not grow with the token counts) and
+    /// then writes `tokens.json`.
     public static func write(_ hmm: HiddenMarkovModel, to directory: URL, trainTokens: Int, valTokens: Int,
                              seed: UInt64, hmmDirectory: String) throws {
         guard trainTokens > 0, valTokens > 0 else { throw SyntheticError.badArgument("--train-tokens and --val-tokens must be positive") }
-        guard trainTokens <= 1 << 31, valTokens <= 1 << 31 else {
+        guard trainTokens <= maxSplitTokens, valTokens <= maxSplitTokens else {
             throw SyntheticError.badArgument("at most 2^31 tokens per split")
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw SyntheticError.file(path: directory.path, message: "cannot create folder (\(ioErrorText(error)))")
+        }
         let vocab = hmm.words + 1
         let wide = TokenFile.dtype(vocabSize: vocab) == "uint32"
         for (split, n, s) in [(TokenFile.Split.train, trainTokens, seed), (.val, valTokens, seed &+ 0x5EED_0001)] {
             var rng = SeededRandom(seed: s)
-            var ids = [Int32](repeating: 0, count: n)
-            ids.withUnsafeMutableBufferPointer { hmm.sample(length: n, words: $0.baseAddress!, rng: &rng) }
-            var data = Data(capacity: n * (wide ? 4 : 2))
-            ids.withUnsafeBufferPointer { TokenFile.append($0, wide: wide, to: &data) }
-            try TokenFile.writeSplit(data, split: split, directory: directory)
+            var state: Int? = nil
+            try TokenFile.writeSplit(split: split, directory: directory, count: n, wide: wide) { buffer, count in
+                hmm.sample(length: count, words: buffer, continuing: &state, rng: &rng)
+            }
         }
         try TokenFile.writeHeader(directory: directory, vocabSize: vocab, trainTokens: trainTokens, valTokens: valTokens,
                                   eotToken: hmm.words, tokenizer: "none",
                                   provenance: Provenance(syntheticHmm: hmmDirectory, seed: seed,
                                                          note: "stationary HMM chain, one per split; token \(hmm.words) (eot) never occurs"))
+    }
+
+    /// `lmprobe synth generate`: draws the HMM from `config` and writes `out/hmm` and `out/tokens` as one output,
+    /// built in a staging folder beside `out` and put in place only when both are complete (an interrupted or failed
+    /// run leaves no trace in `out`). An `out` that already holds a language is refused, never replaced.
+    public static func generate(_ config: HMMConfig, out: URL, trainTokens: Int, valTokens: Int)
+        throws -> (hmm: HiddenMarkovModel, entropyRate: (rate: Double, standardError: Double)) {
+        for d in ["hmm", "tokens"] where FileManager.default.fileExists(atPath: out.appendingPathComponent(d).path) {
+            throw SyntheticError.badArgument("--out \(out.path): \(d)/ already exists; choose another folder")
+        }
+        guard trainTokens > 0, valTokens > 0, trainTokens <= maxSplitTokens, valTokens <= maxSplitTokens else {
+            throw SyntheticError.badArgument("--train-tokens and --val-tokens must be in 1...2^31 (got \(trainTokens), \(valTokens))")
+        }
+        try config.validate()
+        let staging = try OutputFolder(replacing: out, markers: ["hmm/hmm.json"])
+        defer { staging.discard() }
+        let hmm = try HiddenMarkovModel.generate(config)
+        try hmm.save(to: staging.url.appendingPathComponent("hmm"))
+        try write(hmm, to: staging.url.appendingPathComponent("tokens"), trainTokens: trainTokens, valTokens: valTokens,
+                  seed: config.seed, hmmDirectory: "../hmm")
+        let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: config.seed ^ 0xE7)
+        try staging.commit()
+        return (hmm, h)
     }
 }

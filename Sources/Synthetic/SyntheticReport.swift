@@ -21,7 +21,9 @@ public struct SyntheticReport: Codable, Sendable {
         public var directory: String
         /// Probes on p* itself: the logistic one's test loss is τ by fitting.
         public var pStar: [SyntheticProbe]
-        enum CodingKeys: String, CodingKey { case spec, directory, pStar }
+        /// Control tasks: the Bayes-optimal prediction of the label from the words (forward–backward posterior).
+        public var bayes: SyntheticBayes? = nil
+        enum CodingKeys: String, CodingKey { case spec, directory, pStar, bayes }
     }
 
     /// Log–log slope of the excess probe loss over τ against ε (points with positive excess only).
@@ -40,17 +42,26 @@ public struct SyntheticReport: Codable, Sendable {
     public var tasks: [TaskSummary]
     public var checkpoints: [SyntheticCheckpointPoint]
     public var slopes: [Slope] = []
+    /// `synth degrade`: p* degraded toward a chosen ε without training, and the gaps' log–log slopes against ε.
+    public var degraded: [SyntheticDegradedPoint]? = nil
+    public var degradedSlopes: [Slope]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case tool, settings, hmm, tasks, checkpoints, slopes
-        case createdAt
+        case tool, settings, hmm, tasks, checkpoints, slopes, degraded
+        case createdAt, degradedSlopes
     }
 
-    public init(settings: [String: String], hmm: HMMSummary, tasks: [TaskSummary], checkpoints: [SyntheticCheckpointPoint]) {
+    public init(settings: [String: String], hmm: HMMSummary, tasks: [TaskSummary], checkpoints: [SyntheticCheckpointPoint],
+                degraded: [SyntheticDegradedPoint]? = nil) {
         let f = ISO8601DateFormatter()
         createdAt = f.string(from: Date())
         self.settings = settings; self.hmm = hmm; self.tasks = tasks; self.checkpoints = checkpoints
         slopes = computeSlopes()
+        if let d = degraded {
+            tool = "lmprobe synth degrade"
+            self.degraded = d
+            degradedSlopes = SyntheticDegrade.slopes(d)
+        }
     }
 
     func computeSlopes() -> [Slope] {
@@ -111,26 +122,86 @@ public struct SyntheticReport: Codable, Sendable {
                 s += "Loss of no features (label entropy) \(Self.f(spec.tau)). "
             }
             let lp = t.pStar.first { $0.method == "logistic" }, rp = t.pStar.first { $0.method == "ridge" }
-            s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp)).\n\n"
-            s += "| run | objective | step | ε | ε_quad | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
-            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-            for c in checkpoints {
-                guard let p = c.tasks.first(where: { $0.task == spec.name }) else { continue }
-                s += "| \(c.run) | \(c.objective) | \(c.step) | \(Self.f(c.epsilon.epsilon)) ± \(Self.f(c.epsilon.epsilonStandardError)) | "
-                s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
-                s += "\(Self.f(p.probe("p_f", "logistic")?.loss)) | \(Self.f(p.probe("Φp_f", "logistic")?.loss)) | "
-                s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
-                s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | "
-                s += "\(Self.acc(p.probe("p_f", "ridge"))) | \(Self.acc(p.probe("f", "ridge"))) |\n"
+            s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp))."
+            if let b = t.bayes {
+                s += String(format: " Bayes-optimal from the words (forward–backward posterior of the hidden state): accuracy %.1f [%.1f, %.1f] %%, expected %.1f %%, loss %.4f.",
+                            100 * b.accuracy, 100 * b.accuracyLower, 100 * b.accuracyUpper, 100 * b.expectedAccuracy, b.loss)
             }
-            let sl = slopes.filter { $0.task == spec.name }
-            if !sl.isEmpty {
-                s += "\nLog–log slope against ε_task (theory: ≤ ½):\n\n| objective | quantity | slope | points |\n|---|---|---:|---:|\n"
-                for x in sl { s += "| \(x.objective) | \(x.quantity) | \(Self.f(x.slope, 3)) | \(x.points) |\n" }
-            }
+            s += "\n\n"
+            if !checkpoints.isEmpty || degraded == nil { s += checkpointTable(spec) }
+            s += degradedTable(spec)
             s += "\n"
         }
         return s
+    }
+
+    func checkpointTable(_ spec: SyntheticTaskSpec) -> String {
+        var s = ""
+        s += "| run | objective | step | ε | ε_quad | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
+        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for c in checkpoints {
+            guard let p = c.tasks.first(where: { $0.task == spec.name }) else { continue }
+            s += "| \(c.run) | \(c.objective) | \(c.step) | \(Self.f(c.epsilon.epsilon)) ± \(Self.f(c.epsilon.epsilonStandardError)) | "
+            s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
+            s += "\(Self.f(p.probe("p_f", "logistic")?.loss)) | \(Self.f(p.probe("Φp_f", "logistic")?.loss)) | "
+            s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
+            s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | "
+            s += "\(Self.acc(p.probe("p_f", "ridge"))) | \(Self.acc(p.probe("f", "ridge"))) |\n"
+        }
+        let sl = slopes.filter { $0.task == spec.name }
+        if !sl.isEmpty {
+            s += "\nLog–log slope against ε_task (descriptive, along training; the theorem bounds the level τ + B√(2ε), not a slope):\n\n| objective | quantity | slope | points |\n|---|---|---:|---:|\n"
+            for x in sl { s += "| \(x.objective) | \(x.quantity) | \(Self.f(x.slope, 3)) | \(x.points) |\n" }
+        }
+        return s
+    }
+
+    /// The degraded-p* rows of one task (empty without them).
+    func degradedTable(_ spec: SyntheticTaskSpec) -> String {
+        let rows = (degraded ?? []).filter { $0.task == spec.name }
+        guard !rows.isEmpty else { return "" }
+        var s = "\nDegraded p* (no training; mix: (1 − α)p* + α·u toward the unigram u, noise: p* e^{σg} renormalised): "
+        s += "ε on the test contexts, the direction's gap ℓ(p, κv) − τ against the bound's B√(2ε), and a logistic probe fitted on the degraded p* against τ by fitting.\n\n"
+        s += "| degradation | α or σ | target ε | ε | B√(2ε) | bound | ℓ(p, κv) − τ | probe − τ_fit | probe acc |\n"
+        s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for p in rows {
+            let slack = p.B.map { $0 * (2 * p.epsilon).squareRoot() }
+            s += "| \(p.degradation.rawValue) | \(String(format: "%.4g", p.strength)) | \(String(format: "%.3g", p.targetEpsilon)) | "
+            s += "\(String(format: "%.3g", p.epsilon)) | \(Self.f(slack)) | \(Self.f(p.bound)) | \(Self.f(p.directionGap, 5)) | "
+            s += "\(Self.f(p.probeGap, 5)) | \(Self.acc(p.probes.first { $0.method == "logistic" })) |\n"
+        }
+        let sl = (degradedSlopes ?? []).filter { $0.task == spec.name }
+        if !sl.isEmpty {
+            s += "\nLog–log slopes of the gaps against ε (descriptive; the theorem bounds the level, B√(2ε), not a slope):\n\n"
+            s += "| degradation | quantity | slope | points |\n|---|---|---:|---:|\n"
+            for x in sl { s += "| \(x.objective) | \(x.quantity) | \(Self.f(x.slope, 3)) | \(x.points) |\n" }
+        }
+        return s
+    }
+
+    /// Degraded p* of a natural task on log–log axes: log10 of each gap against log10 ε, with the bound's slack
+    /// B√(2ε) as a line. Nil without degraded points for the task.
+    public func svgDegraded(task name: String) -> String? {
+        guard let t = tasks.first(where: { $0.spec.name == name }), t.spec.kind == .natural, let B = t.spec.B else { return nil }
+        let rows = (degraded ?? []).filter { $0.task == name }
+        guard !rows.isEmpty else { return nil }
+        var series: [(name: String, points: [(x: Double, y: Double)])] = []
+        for mode in SyntheticDegradation.allCases {
+            for (label, value) in [("ℓ(p, κv) − τ", { (p: SyntheticDegradedPoint) in p.directionGap }),
+                                   ("probe − τ_fit", { (p: SyntheticDegradedPoint) in p.probeGap })] {
+                let pts: [(x: Double, y: Double)] = rows.filter { $0.degradation == mode }.compactMap { p in
+                    guard let y = value(p), y > 0, p.epsilon > 0 else { return nil }
+                    return (log10(p.epsilon), log10(y))
+                }
+                if !pts.isEmpty { series.append(("\(mode.rawValue): \(label)", pts)) }
+            }
+        }
+        let xs = rows.map(\.epsilon).filter { $0 > 0 }.map(log10)
+        if let lo = xs.min(), let hi = xs.max() {
+            series.append(("bound: B√(2ε)", [lo, hi].map { x in (x, log10(B * (2 * pow(10, x)).squareRoot())) }))
+        }
+        return SVGChart.lines(title: "Task \(name): degraded p*, gap to τ against ε (log10, B = \(Self.f(B, 1)))", xLabel: "log10 ε",
+                              yLabel: "log10 (loss − τ)", series: series, percent: false)
     }
 
     /// For Quad runs: logistic probe losses on f and Φp_f against √ε_quad (the Quad objective's own excess, by which

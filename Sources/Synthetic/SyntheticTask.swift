@@ -117,6 +117,16 @@ public enum SyntheticTask {
         return v
     }
 
+    /// Bytes `make` holds for n contexts: words and states (n·T Int32 each) and their texts, one chunk of forward
+    /// beliefs, the last beliefs (n × K), p* (n × V) and its copies for the scores (two more n × V), the sampling table
+    /// of E (K × V).
+    static func makeBytes(hmm: HiddenMarkovModel, contexts n: Int, length T: Int, promptLength: Int) -> [[Int]] {
+        let Tp = T + promptLength
+        let chunk = min(n, hmm.sequencesPerBeliefChunk(positions: Tp))
+        return [[n, T, 8], [n, T, 8], [n, 64], [chunk, Tp, hmm.states, 8], [n, hmm.states, 8], [n, hmm.words, 24],
+                [hmm.states, hmm.words, 8]]
+    }
+
     /// Draws a task: `train + test` stationary contexts of `length` words from `seed`, labels as documented on
     /// `SyntheticTaskSpec`. κ = 0 picks κ = 3 / std(vᵀp*) (a task neither trivial nor hopeless).
     public static func make(hmm: HiddenMarkovModel, hmmDirectory: String, name: String, kind: SyntheticTaskSpec.Kind,
@@ -124,11 +134,14 @@ public enum SyntheticTask {
                             length: Int, prompt: [Int] = [], lag: Int = 30, kappa: Double = 0,
                             train: Int, test: Int, seed: UInt64, phi: Matrix<Float>? = nil, phiFrom: String? = nil)
         throws -> (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?) {
+        try PathName.check(name, role: "task name")
         guard length >= 1 else { throw SyntheticError.badArgument("--length must be ≥ 1") }
         guard train >= 2, test >= 1 else { throw SyntheticError.badArgument("--train must be ≥ 2 and --test ≥ 1") }
         let (n, o) = train.addingReportingOverflow(test)
         let (cells, o2) = n.multipliedReportingOverflow(by: length)
         guard !o, !o2, cells <= 1 << 28 else { throw SyntheticError.badArgument("(train + test) × length is too large") }
+        try SystemMemory.require(makeBytes(hmm: hmm, contexts: n, length: length, promptLength: prompt.count),
+                                 for: "a task of \(n) contexts × \(length) words over V = \(hmm.words) words (p*, an n × V table)")
         for w in prompt where w < 0 || w >= hmm.words { throw SyntheticError.badArgument("prompt word \(w) is outside the HMM's 0..<\(hmm.words)") }
         guard kappa >= 0, kappa.isFinite else { throw SyntheticError.badArgument("--kappa must be ≥ 0 (0: automatic)") }
         let (words, states) = hmm.sampleSequences(count: n, length: length, seed: seed)
@@ -188,16 +201,24 @@ public enum SyntheticTask {
         return (spec, dataset(0..<train, "train"), dataset(train..<n, "test"), v)
     }
 
-    /// Writes `train.ids`, `test.ids`, `direction.npy` (natural) and then `task.json` into `directory`.
+    /// Writes `train.ids`, `test.ids`, `direction.npy` (natural) and `task.json` as the folder `directory`, built in a
+    /// staging folder beside it and put in place whole (an interrupted write leaves no partial task behind; an
+    /// earlier task there is replaced, a folder lmprobe did not write is refused).
     public static func write(_ task: (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?),
                              to directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try LabelledDataset.writeTokenIDs(task.train, to: directory.appendingPathComponent("train.ids"))
-        try LabelledDataset.writeTokenIDs(task.test, to: directory.appendingPathComponent("test.ids"))
+        let staging = try OutputFolder(replacing: directory, markers: ["task.json"])
+        defer { staging.discard() }
+        let dir = staging.url
+        try LabelledDataset.writeTokenIDs(task.train, to: dir.appendingPathComponent("train.ids"))
+        try LabelledDataset.writeTokenIDs(task.test, to: dir.appendingPathComponent("test.ids"))
         if let v = task.direction {
-            try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: directory.appendingPathComponent("direction.npy"), asVector: true)
+            try NPY.write(try Matrix(rows: v.count, cols: 1, values: v), to: dir.appendingPathComponent("direction.npy"), asVector: true)
         }
-        try AtomicFile.write(JSONCoding.encoder().encode(task.spec), to: directory.appendingPathComponent("task.json"))
+        let url = dir.appendingPathComponent("task.json")
+        do { try AtomicFile.write(JSONCoding.encoder().encode(task.spec), to: url) } catch {
+            throw SyntheticError.file(path: directory.appendingPathComponent("task.json").path, message: "cannot write (\(ioErrorText(error)))")
+        }
+        try staging.commit()
     }
 
     /// Reads a task folder: the spec, both splits and the direction.
@@ -212,6 +233,7 @@ public enum SyntheticTask {
             throw SyntheticError.file(path: url.path, message: "not a synthetic task (\(error))")
         }
         guard spec.format == SyntheticTaskSpec.format else { throw SyntheticError.file(path: url.path, message: "format \(spec.format), expected \(SyntheticTaskSpec.format)") }
+        do { try PathName.check(spec.name, role: "task name") } catch { throw SyntheticError.file(path: url.path, message: "\(error)") }
         let tr = try LabelledDataset.readTokenIDs(directory.appendingPathComponent("train.ids"), classNames: ["0", "1"])
         let te = try LabelledDataset.readTokenIDs(directory.appendingPathComponent("test.ids"), classNames: ["0", "1"])
         guard tr.count == spec.trainCount, te.count == spec.testCount else {

@@ -206,6 +206,40 @@ extension TokenFile {
         catch { throw TextError(file: url, "cannot write (\(ioErrorText(error)))") }
     }
 
+    /// Writes `directory/<split>.bin` from `count` ids that `fill(buffer, n)` produces in pieces of at most `chunk`,
+    /// so a split never has to exist in memory as one array; the bytes go to `<split>.bin.partial`, renamed at the end.
+    public static func writeSplit(split: Split, directory: URL, count: Int, wide: Bool, chunk: Int = 1 << 20,
+                                  fill: (UnsafeMutablePointer<Int32>, Int) throws -> Void) throws {
+        let url = directory.appendingPathComponent("\(split.rawValue).bin")
+        let partial = directory.appendingPathComponent("\(split.rawValue).bin.partial")
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: partial.path) else {
+            throw TextError(file: partial, "cannot create (\(String(cString: strerror(errno))))")
+        }
+        var ids = [Int32](repeating: 0, count: max(1, min(chunk, count)))
+        do {
+            defer { try? handle.close() }
+            var done = 0
+            while done < count {
+                let n = min(ids.count, count - done)
+                try ids.withUnsafeMutableBufferPointer { try fill($0.baseAddress!, n) }
+                var data = Data(capacity: n * (wide ? 4 : 2))
+                ids.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[..<n]), wide: wide, to: &data) }
+                try handle.write(contentsOf: data)
+                done += n
+            }
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: partial)
+            throw TextError(file: url, "cannot write (\(ioErrorText(error)))")
+        }
+        guard rename(partial.path, url.path) == 0 else {
+            let e = errno
+            try? FileManager.default.removeItem(at: partial)
+            throw TextError(file: url, "cannot put in place (\(String(cString: strerror(e))))")
+        }
+    }
+
     /// Writes `directory/tokens.json` atomically (`JSONCoding`, snake_case keys): the fields every reader needs
     /// (format, vocab_size, dtype, train_tokens, val_tokens, eot_token, tokenizer) plus `provenance`'s fields at the
     /// same level (what made the tokens; its keys must not repeat those). Call after both `.bin` files are in place,

@@ -11,6 +11,7 @@ import Report
 extension SyntheticTaskSpec.Kind: ExpressibleByArgument {}
 extension SyntheticTaskSpec.Label: ExpressibleByArgument {}
 extension SyntheticTaskSpec.Direction: ExpressibleByArgument {}
+extension SyntheticDegradation: ExpressibleByArgument {}
 
 /// `lmprobe synth`: a hidden Markov language whose next-word distribution p* is known exactly.
 struct Synth: ParsableCommand {
@@ -19,9 +20,10 @@ struct Synth: ParsableCommand {
         discussion: """
         synth generate → OUT/hmm (parameters, .npy) and OUT/tokens (token files `pretrain --data` reads);
         synth task     → a labelled token-id dataset (train.ids, test.ids, task.json) that `extract` reads;
-        synth measure  → exact ε, τ, the bound τ + B√(2ε) and probes for every checkpoint of pretraining runs.
+        synth measure  → exact ε, τ, the bound τ + B√(2ε) and probes for every checkpoint of pretraining runs;
+        synth degrade  → the same for p* degraded to chosen ε (mixed toward the unigram, or log-space noise), no training.
         """,
-        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self])
+        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self, SynthDegrade.self])
 }
 
 struct SynthGenerate: ParsableCommand {
@@ -31,37 +33,39 @@ struct SynthGenerate: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Output folder: OUT/hmm and OUT/tokens are created (must not exist yet).") var out: String
-    @Option(help: "Hidden states K.") var states = 64
-    @Option(help: "Vocabulary V (the token files have V + 1 ids; id V is an end-of-text token that never occurs).")
+    @Option(parsing: .unconditional, help: "Hidden states K (1...4096).") var states = 64
+    @Option(parsing: .unconditional, help: "Vocabulary V (2...65535; the token files have V + 1 ids; id V is an end-of-text token that never occurs).")
     var words = 1024
-    @Option(help: "Dirichlet concentration of the emission rows.") var emissionConcentration = 0.05
-    @Option(help: "Dirichlet concentration of the transition rows.") var transitionConcentration = 0.1
-    @Option(help: "Word classes (0 or more; 2 gives 'negative' and 'positive' words).") var classes = 2
-    @Option(help: "Words per class.") var classSize = 20
-    @Option(help: "Emission mass a favouring state puts uniformly on its class.") var classMass = 0.3
-    @Option(help: "Fraction of the states favouring each class.") var favouringFraction = 0.25
-    @Option(help: "Seed (HMM and corpus).") var seed: UInt64 = 0
-    @Option(help: "Training tokens.") var trainTokens = 20_000_000
-    @Option(help: "Validation tokens.") var valTokens = 200_000
+    @Option(parsing: .unconditional, help: "Dirichlet concentration of the emission rows (> 0).") var emissionConcentration = 0.05
+    @Option(parsing: .unconditional, help: "Dirichlet concentration of the transition rows (> 0).") var transitionConcentration = 0.1
+    @Option(parsing: .unconditional, help: "Word classes (0 or more; 2 gives 'negative' and 'positive' words).") var classes = 2
+    @Option(parsing: .unconditional, help: "Words per class.") var classSize = 20
+    @Option(parsing: .unconditional, help: "Emission mass a favouring state puts uniformly on its class (0...1).") var classMass = 0.3
+    @Option(parsing: .unconditional, help: "Fraction of the states favouring each class.") var favouringFraction = 0.25
+    @Option(parsing: .unconditional, help: "Seed (HMM and corpus).") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Training tokens (1...2^31, streamed to disk).") var trainTokens = 20_000_000
+    @Option(parsing: .unconditional, help: "Validation tokens (1...2^31).") var valTokens = 200_000
+
+    var config: HMMConfig {
+        HMMConfig(states: states, words: words, emissionConcentration: emissionConcentration,
+                  transitionConcentration: transitionConcentration, classes: classes, classSize: classSize,
+                  classMass: classMass, favouringFraction: favouringFraction, seed: seed)
+    }
+
+    func validate() throws {
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        for (flag, n) in [("--train-tokens", trainTokens), ("--val-tokens", valTokens)] where n < 1 || n > SyntheticCorpus.maxSplitTokens {
+            throw ValidationError("\(flag) must be a positive count of at most 2^31 (got \(n))")
+        }
+    }
 
     func run() throws {
         global.apply()
         let root = URL(fileURLWithPath: out)
-        let hmmDir = root.appendingPathComponent("hmm"), tokDir = root.appendingPathComponent("tokens")
-        for d in [hmmDir, tokDir] where FileManager.default.fileExists(atPath: d.path) {
-            throw CLIError("--out \(out): \(d.lastPathComponent)/ already exists; choose another folder")
-        }
-        let config = HMMConfig(states: states, words: words, emissionConcentration: emissionConcentration,
-                               transitionConcentration: transitionConcentration, classes: classes, classSize: classSize,
-                               classMass: classMass, favouringFraction: favouringFraction, seed: seed)
         let t0 = Benchmark.now()
-        let hmm = try HiddenMarkovModel.generate(config)
-        try hmm.save(to: hmmDir)
-        try SyntheticCorpus.write(hmm, to: tokDir, trainTokens: trainTokens, valTokens: valTokens, seed: seed,
-                                  hmmDirectory: "../hmm")
-        let h = try hmm.entropyRate(sequences: 200, length: 1000, burnIn: 200, seed: seed ^ 0xE7)
-        print("HMM K=\(states) V=\(words) → \(hmmDir.path)")
-        print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(tokDir.path)")
+        let (_, h) = try SyntheticCorpus.generate(config, out: root, trainTokens: trainTokens, valTokens: valTokens)
+        print("HMM K=\(states) V=\(words) → \(root.appendingPathComponent("hmm").path)")
+        print("corpus: \(trainTokens) train / \(valTokens) val tokens (vocab \(words + 1)) → \(root.appendingPathComponent("tokens").path)")
         print(String(format: "entropy rate %.4f ± %.4f nats/word (200 sequences × 1000 words after 200 burn-in); %.1f s",
                      h.rate, h.standardError, Benchmark.now() - t0))
     }
@@ -75,19 +79,33 @@ struct SynthTask: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "HMM folder (OUT/hmm of `synth generate`).") var hmm: String
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Task name (default: the output folder's name).") var name: String?
+    @Option(parsing: .unconditional, help: "Task name (default: the output folder's name; one plain path component).") var name: String?
     @Option(help: "natural (y from vᵀp*) or control (parity of an earlier hidden state).") var kind: SyntheticTaskSpec.Kind = .natural
     @Option(help: "Natural labels: bernoulli (y ~ σ(κ(vᵀp* − b))) or sign (y = 1[vᵀp* > b]).") var label: SyntheticTaskSpec.Label = .bernoulli
     @Option(help: "Natural direction v: classes (positive − negative class words), random (±1 per word) or phi (Φλ of --phi-from).")
     var direction: SyntheticTaskSpec.Direction = .classes
     @Option(help: "Checkpoint (or run folder) whose Φ gives --direction phi.") var phiFrom: String?
-    @Option(help: "Words per context.") var length = 48
-    @Option(help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
-    @Option(help: "Control task: the hidden state this many words before the last one.") var lag = 30
-    @Option(help: "κ = B (0: 3 / std of vᵀp*).") var kappa = 0.0
-    @Option(help: "Training contexts.") var train = 2000
-    @Option(help: "Test contexts.") var test = 2000
-    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Words per context (≥ 1).") var length = 48
+    @Option(parsing: .unconditional, help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
+    @Option(parsing: .unconditional, help: "Control task: the hidden state this many words before the last one (0..<length).") var lag = 30
+    @Option(parsing: .unconditional, help: "κ = B (≥ 0; 0: 3 / std of vᵀp*).") var kappa = 0.0
+    @Option(parsing: .unconditional, help: "Training contexts (≥ 2).") var train = 2000
+    @Option(parsing: .unconditional, help: "Test contexts (≥ 1).") var test = 2000
+    @Option(parsing: .unconditional, help: "Seed.") var seed: UInt64 = 1
+
+    /// The task's name: --name, else the output folder's name; it names files of `synth measure`, so it must be
+    /// one plain path component.
+    var taskName: String { name ?? URL(fileURLWithPath: out).standardizedFileURL.lastPathComponent }
+
+    func validate() throws {
+        do { try PathName.check(taskName, role: name == nil ? "task name (from --out)" : "--name") } catch {
+            throw ValidationError("\(error)")
+        }
+        guard length >= 1 else { throw ValidationError("--length must be at least 1 (got \(length))") }
+        guard train >= 2, test >= 1 else { throw ValidationError("--train must be at least 2 and --test at least 1 (got \(train), \(test))") }
+        guard lag >= 0 else { throw ValidationError("--lag must be 0 or positive (got \(lag))") }
+        guard kappa >= 0, kappa.isFinite else { throw ValidationError("--kappa must be 0 (automatic) or positive (got \(kappa))") }
+    }
 
     func run() throws {
         global.apply()
@@ -107,7 +125,7 @@ struct SynthTask: ParsableCommand {
             phi = c.checkpoint.model.phi; phiPath = c.url.path
         }
         let t = try SyntheticTask.make(hmm: h, hmmDirectory: URL(fileURLWithPath: hmm).standardizedFileURL.path,
-                                       name: name ?? outURL.lastPathComponent, kind: kind, label: label,
+                                       name: taskName, kind: kind, label: label,
                                        direction: direction, length: length, prompt: promptIDs, lag: lag, kappa: kappa,
                                        train: train, test: test, seed: seed, phi: phi, phiFrom: phiPath)
         try SyntheticTask.write(t, to: outURL)
@@ -137,22 +155,41 @@ struct SynthMeasure: ParsableCommand {
     @Option(help: "Task folder from `synth task` (repeatable).") var task: [String]
     @Option(help: "Pretraining run folder, optionally NAME=RUN (repeatable; every kept checkpoint is measured).") var lm: [String]
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Held-out windows for ε (each adds the model's context length of contexts).") var windows = 320
-    @Option(help: "Measure at most this many checkpoints per run, spread over it.") var maxCheckpoints: Int?
-    @Option(help: "Logistic-regression CV folds.") var folds = 3
-    @Option(help: "L-BFGS iteration cap per logistic fit.") var maxIterations = 300
+    @Option(parsing: .unconditional, help: "Held-out windows for ε (2...2^24; each adds the model's context length of contexts).") var windows = 320
+    @Option(parsing: .unconditional, help: "Measure at most this many checkpoints per run (≥ 1), spread over it.") var maxCheckpoints: Int?
+    @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
+    @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
     @Flag(help: "Print the report as JSON.") var json = false
+
+    /// `--lm NAME=RUN` or `--lm RUN` (NAME: the run folder's name). NAME names folders and files inside --out.
+    var runs: [(name: String, url: URL)] {
+        lm.map { s in
+            if let eq = s.firstIndex(of: "="), eq != s.startIndex {
+                return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
+            }
+            let url = URL(fileURLWithPath: s)
+            return (url.standardizedFileURL.lastPathComponent, url)
+        }
+    }
+
+    func validate() throws {
+        for r in runs {
+            do { try PathName.check(r.name, role: "--lm NAME") } catch { throw ValidationError("\(error) (give --lm NAME=RUN)") }
+        }
+        let names = runs.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw ValidationError("two --lm runs are named '\(dup)'; give each its own NAME=RUN")
+        }
+        guard windows >= 2, windows <= 1 << 24 else { throw ValidationError("--windows must be at least 2 and at most 2^24 (got \(windows))") }
+        if let m = maxCheckpoints, m < 1 { throw ValidationError("--max-checkpoints must be at least 1 (got \(m))") }
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
+    }
 
     func run() throws {
         global.apply()
         var options = SyntheticMeasureOptions()
         options.windows = windows; options.folds = folds; options.maxIterations = maxIterations
-        let runs: [(name: String, url: URL)] = lm.map { s in
-            if let eq = s.firstIndex(of: "="), eq != s.startIndex {
-                return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
-            }
-            return (URL(fileURLWithPath: s).lastPathComponent, URL(fileURLWithPath: s))
-        }
         let r = try SyntheticStudy.measure(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
                                            runs: runs, out: URL(fileURLWithPath: out), options: options,
                                            maxCheckpoints: maxCheckpoints, log: { eprint($0) })
@@ -161,5 +198,53 @@ struct SynthMeasure: ParsableCommand {
         } else {
             print(r.markdown())
         }
+    }
+}
+
+struct SynthDegrade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "degrade",
+        abstract: "Score p* degraded to a grid of ε without training: ε, the gap to τ and the bound per point.",
+        discussion: """
+        mix: p_α = (1 − α)p* + α·u (u the HMM's unigram distribution); noise: p_σ ∝ p*·exp(σg), g ~ N(0, 1) per context
+        and word. α or σ is found by bisection so that ε = E KL(p* ‖ p) on the task's test contexts hits each target.
+        Writes OUT/report.json, OUT/report.md and OUT/TASK-degraded.svg (log–log gaps with B√(2ε)), all at once.
+        """)
+
+    struct Grid: ParsableArguments {
+        @Option(parsing: .unconditional, help: "Smallest target ε (> 0).") var epsilonFrom = 1e-5
+        @Option(parsing: .unconditional, help: "Largest target ε.") var epsilonTo = 1e-1
+        @Option(parsing: .unconditional, help: "Targets per decade (≥ 1).") var perDecade = 2
+        @Option(help: "Degradation: mix or noise (repeatable; default both).") var degradation: [SyntheticDegradation] = []
+    }
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "HMM folder (OUT/hmm of `synth generate`).") var hmm: String
+    @Option(help: "Task folder from `synth task` (repeatable).") var task: [String]
+    @Option(help: "Output folder (replaced as a whole if it holds an earlier report).") var out: String
+    @OptionGroup(title: "Target ε grid") var grid: Grid
+    @Option(parsing: .unconditional, help: "Seed of the noise draws.") var seed: UInt64 = 0xE951_1011
+    @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
+    @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
+
+    func validate() throws {
+        guard grid.epsilonFrom > 0, grid.epsilonFrom.isFinite, grid.epsilonTo.isFinite, grid.epsilonTo >= grid.epsilonFrom else {
+            throw ValidationError("--epsilon-from must be positive and at most --epsilon-to (got \(grid.epsilonFrom), \(grid.epsilonTo))")
+        }
+        guard grid.perDecade >= 1, grid.perDecade <= 100 else { throw ValidationError("--per-decade must be in 1...100 (got \(grid.perDecade))") }
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
+    }
+
+    func run() throws {
+        global.apply()
+        var options = SyntheticMeasureOptions()
+        options.folds = folds; options.maxIterations = maxIterations; options.seed = seed
+        let modes = grid.degradation.isEmpty ? SyntheticDegradation.allCases : grid.degradation
+        let targets = SyntheticDegrade.grid(from: grid.epsilonFrom, to: grid.epsilonTo, perDecade: grid.perDecade)
+        let r = try SyntheticDegrade.study(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
+                                           out: URL(fileURLWithPath: out), modes: modes, targets: targets, options: options,
+                                           log: { eprint($0) })
+        print(r.markdown())
     }
 }

@@ -326,3 +326,176 @@ final class SyntheticReportTests: XCTestCase {
         XCTAssertEqual(ce.slope, (log(0.35) - log(0.25)) / (log(0.4) - log(0.1)), accuracy: 1e-12)
     }
 }
+
+final class SyntheticHardeningTests: XCTestCase {
+    func tinyHMM(states: Int = 3, words: Int = 4, seed: UInt64 = 7) throws -> HiddenMarkovModel {
+        try HiddenMarkovModel.generate(HMMConfig(states: states, words: words, emissionConcentration: 1,
+                                                 transitionConcentration: 1, classes: 0, classSize: 0, classMass: 0,
+                                                 favouringFraction: 0, seed: seed))
+    }
+
+    /// A hand-edited π that is not stationary under A would make every exact probability wrong: loading refuses it
+    /// in one line naming the folder.
+    func testNonStationaryInitialDistributionIsRefusedOnLoad() throws {
+        let hmm = try tinyHMM()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-pi-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try hmm.save(to: dir)
+        XCTAssertNoThrow(try HiddenMarkovModel.load(from: dir))
+        try NPY.write(try Matrix(rows: 3, cols: 1, values: [1.0 / 3, 1.0 / 3, 1.0 / 3]), to: dir.appendingPathComponent("initial.npy"), asVector: true)
+        XCTAssertThrowsError(try HiddenMarkovModel.load(from: dir)) {
+            let m = "\($0)"
+            XCTAssertTrue(m.contains("π is not the stationary distribution") && m.contains(dir.path), m)
+            XCTAssertFalse(m.contains("\n"), m)
+        }
+    }
+
+    /// Sampling a chain in pieces (as `synth generate` streams its splits) draws exactly the one-call chain, and the
+    /// streamed token file holds exactly its ids.
+    func testStreamedSplitEqualsTheOneCallChain() throws {
+        let hmm = try tinyHMM(words: 9)
+        let n = 1000
+        var rng = SeededRandom(seed: 5)
+        var whole = [Int32](repeating: 0, count: n)
+        whole.withUnsafeMutableBufferPointer { hmm.sample(length: n, words: $0.baseAddress!, rng: &rng) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-stream-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var rng2 = SeededRandom(seed: 5)
+        var state: Int? = nil
+        try TokenFile.writeSplit(split: .train, directory: dir, count: n, wide: false, chunk: 37) { buffer, count in
+            hmm.sample(length: count, words: buffer, continuing: &state, rng: &rng2)
+        }
+        var expected = Data()
+        whole.withUnsafeBufferPointer { TokenFile.append($0, wide: false, to: &expected) }
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("train.bin")), expected)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("train.bin.partial").path))
+    }
+
+    /// The control task's Bayes posterior P(z_t | w_0 … w_{T−1}) from forward–backward equals the one from summing
+    /// over all K^T hidden paths, and the Bayes accuracy and loss follow from it.
+    func testControlBayesPosteriorMatchesPathEnumeration() throws {
+        let hmm = try tinyHMM(states: 3, words: 4)
+        let K = 3, T = 5, B = 6
+        let (w, z) = hmm.sampleSequences(count: B, length: T, seed: 13)
+        for t in [0, 2, T - 1] {
+            let post = try w.withUnsafeBufferPointer { try hmm.statePosterior(words: $0.baseAddress!, count: B, length: T, position: t) }
+            var bruteAccuracy = 0.0, bruteLoss = 0.0
+            for b in 0..<B {
+                var joint = [Double](repeating: 0, count: K)
+                var path = [Int](repeating: 0, count: T)
+                for code in 0..<Int(pow(Double(K), Double(T))) {
+                    var c = code
+                    for s in 0..<T { path[s] = c % K; c /= K }
+                    var p = hmm.initial[path[0]]
+                    for s in 0..<T {
+                        p *= hmm.emission[path[s], Int(w[b * T + s])]
+                        if s + 1 < T { p *= hmm.transition[path[s], path[s + 1]] }
+                    }
+                    joint[path[t]] += p
+                }
+                let total = joint.reduce(0, +)
+                for k in 0..<K { XCTAssertEqual(post[b, k], joint[k] / total, accuracy: 1e-12, "sequence \(b), t \(t), k \(k)") }
+                let p1 = joint[1] / total, label = Int(z[b * T + t]) & 1
+                bruteAccuracy += (p1 > 0.5 ? 1 : 0) == label ? 1 : 0
+                bruteLoss -= log(label == 1 ? p1 : 1 - p1)
+            }
+            let labels = (0..<B).map { Int(z[$0 * T + t]) & 1 }
+            let bayes = try SyntheticMeasure.bayes(posterior: post, labels: labels)
+            XCTAssertEqual(bayes.accuracy, bruteAccuracy / Double(B), accuracy: 1e-12)
+            XCTAssertEqual(bayes.loss, bruteLoss / Double(B), accuracy: 1e-9)
+            XCTAssertGreaterThanOrEqual(bayes.expectedAccuracy, 0.5)
+        }
+    }
+
+    /// A control task written to disk and loaded carries its Bayes accuracy; a natural task has none.
+    func testControlTaskCarriesItsBayesAccuracy() throws {
+        let hmm = try tinyHMM(states: 4, words: 12)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("synth-bayes-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let c = try SyntheticTask.make(hmm: hmm, hmmDirectory: "-", name: "ctl", kind: .control, length: 6, lag: 2,
+                                       train: 20, test: 200, seed: 3)
+        try SyntheticTask.write(c, to: root.appendingPathComponent("ctl"))
+        let bayes = try XCTUnwrap(try SyntheticMeasure.controlBayes(LoadedSyntheticTask(directory: root.appendingPathComponent("ctl"), hmm: hmm), hmm: hmm))
+        XCTAssertGreaterThan(bayes.accuracy, 0.5, "the posterior beats chance on a 4-state chain")
+        XCTAssertLessThanOrEqual(bayes.accuracyLower, bayes.accuracy)
+        let n = try SyntheticTask.make(hmm: hmm, hmmDirectory: "-", name: "nat", kind: .natural, direction: .random, length: 6,
+                                       train: 20, test: 20, seed: 3)
+        try SyntheticTask.write(n, to: root.appendingPathComponent("nat"))
+        XCTAssertNil(try SyntheticMeasure.controlBayes(LoadedSyntheticTask(directory: root.appendingPathComponent("nat"), hmm: hmm), hmm: hmm))
+    }
+
+    /// Mixing a one-hot p* = e_w toward the uniform u at α has ε = −log(1 − α + α/V); the calibration inverts it:
+    /// α = (1 − e^{−ε}) / (1 − 1/V).
+    func testMixedPStarHasItsClosedFormEpsilon() throws {
+        let V = 5
+        let p = Matrix<Double>(rows: 3, cols: V) { r, c in r == c ? 1 : 0 }
+        let u = [Double](repeating: 1.0 / Double(V), count: V)
+        for alpha in [1e-4, 0.01, 0.3, 1.0] {
+            let kl = SyntheticDegrade.klRows(p, .mix, strength: alpha, unigram: u, noise: nil)
+            for k in kl { XCTAssertEqual(k, -log(1 - alpha + alpha / Double(V)), accuracy: 1e-14) }
+            let q = SyntheticDegrade.apply(p, .mix, strength: alpha, unigram: u, noise: nil)
+            XCTAssertEqual(q[0, 0], 1 - alpha + alpha / Double(V), accuracy: 1e-15)
+            XCTAssertEqual(q[0, 1], alpha / Double(V), accuracy: 1e-15)
+        }
+        for target in [1e-6, 1e-3, 0.5] {
+            let alpha = try XCTUnwrap(SyntheticDegrade.calibrate(target: target, p, .mix, unigram: u, noise: nil))
+            XCTAssertEqual(alpha, (1 - exp(-target)) / (1 - 1 / Double(V)), accuracy: 1e-12 * max(1, alpha / target))
+        }
+        XCTAssertNil(SyntheticDegrade.calibrate(target: 2, p, .mix, unigram: u, noise: nil), "above KL(p* ‖ u) = log 5")
+    }
+
+    /// Log-space noise at σ has ε = log Σ p e^{σg} − σ Σ p g; the table it builds has exactly that KL, and the
+    /// calibration reaches a target ε.
+    func testNoisedPStarHasItsClosedFormEpsilon() throws {
+        let p = try Matrix(rows: 2, cols: 3, values: [0.5, 0.3, 0.2, 0.1, 0.0, 0.9])
+        let g = try Matrix(rows: 2, cols: 3, values: [1.0, -0.5, 0.25, -2.0, 7.0, 0.5])
+        let u = [1.0 / 3, 1.0 / 3, 1.0 / 3]
+        for sigma in [0.01, 0.4, 2.0] {
+            let kl = SyntheticDegrade.klRows(p, .noise, strength: sigma, unigram: u, noise: g)
+            let q = SyntheticDegrade.apply(p, .noise, strength: sigma, unigram: u, noise: g)
+            for r in 0..<2 {
+                var z = 0.0, mean = 0.0, direct = 0.0
+                for w in 0..<3 where p[r, w] > 0 { z += p[r, w] * exp(sigma * g[r, w]); mean += p[r, w] * g[r, w] }
+                for w in 0..<3 where p[r, w] > 0 { direct += p[r, w] * log(p[r, w] / q[r, w]) }
+                XCTAssertEqual(kl[r], log(z) - sigma * mean, accuracy: 1e-13)
+                XCTAssertEqual(kl[r], direct, accuracy: 1e-13)
+            }
+            XCTAssertEqual(q[1, 1], 0, "a zero of p* stays zero")
+        }
+        let sigma = try XCTUnwrap(SyntheticDegrade.calibrate(target: 0.05, p, .noise, unigram: u, noise: g))
+        let e = SyntheticDegrade.klRows(p, .noise, strength: sigma, unigram: u, noise: g)
+        XCTAssertEqual((e[0] + e[1]) / 2, 0.05, accuracy: 1e-12)
+    }
+
+    /// Degraded p* on a natural task: each point has the ε asked for, the direction's gap stays within B√(2ε)
+    /// (Pinsker), and mixing leaves a standardised probe where it was on p* (an affine map of every feature).
+    func testDegradedPStarHitsItsTargetsWithinTheBound() throws {
+        let hmm = try tinyHMM(states: 4, words: 12)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("synth-degrade-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let t = try SyntheticTask.make(hmm: hmm, hmmDirectory: "-", name: "nat", kind: .natural, label: .sign, direction: .random,
+                                       length: 6, train: 120, test: 120, seed: 3)
+        try SyntheticTask.write(t, to: root)
+        let task = try LoadedSyntheticTask(directory: root, hmm: hmm)
+        var opts = SyntheticMeasureOptions()
+        opts.folds = 2
+        let tauFit = try SyntheticMeasure.pStarProbes(task, options: opts).first { $0.method == "logistic" }!.loss
+        let targets = SyntheticDegrade.grid(from: 1e-4, to: 1e-2, perDecade: 1)
+        XCTAssertEqual(targets.count, 3)
+        let pts = try SyntheticDegrade.points(task: task, hmm: hmm, modes: [.mix, .noise], targets: targets, tauFit: tauFit,
+                                              options: opts, seed: 1)
+        XCTAssertEqual(pts.count, 6)
+        for p in pts {
+            XCTAssertEqual(p.epsilon, p.targetEpsilon, accuracy: 1e-9 * p.targetEpsilon)
+            XCTAssertLessThanOrEqual(p.directionGap!, p.B! * (2 * p.epsilon).squareRoot() + 1e-12)
+            XCTAssertEqual(p.bound!, t.spec.tau + p.B! * (2 * p.epsilon).squareRoot(), accuracy: 1e-12)
+            if p.degradation == .mix { XCTAssertEqual(p.probeGap!, 0, accuracy: 1e-4, "standardised probe on (1 − α)p* + αu") }
+        }
+        let r = SyntheticReport(settings: [:], hmm: .init(directory: "h", config: hmm.config, entropyRate: 1, entropyRateStandardError: 0),
+                                tasks: [.init(spec: t.spec, directory: "d", pStar: [])], checkpoints: [], degraded: pts)
+        XCTAssertEqual(r.markdown().components(separatedBy: "\n| mix |").count - 1, 3)
+        XCTAssertNotNil(r.svgDegraded(task: "nat"))
+        XCTAssertEqual(Set(r.degradedSlopes!.map(\.objective)), ["degraded: mix", "degraded: noise"])
+    }
+}
