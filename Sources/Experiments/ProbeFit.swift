@@ -158,6 +158,7 @@ extension FeatureProbe {
         var total: RidgeStatistics? = nil
         do {
             for src in sources {
+                try LabelledFeatures.checkRegularFiles([src.featuresPath, src.labelsPath])
                 try src.checksums.verify(features: src.featuresPath, labels: src.labelsPath)
                 let labels = try NPY.readIntegers(URL(fileURLWithPath: src.labelsPath))
                 let part = try RidgeStatistics.accumulate(features: URL(fileURLWithPath: src.featuresPath).standardizedFileURL,

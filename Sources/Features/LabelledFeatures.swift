@@ -154,6 +154,14 @@ public struct LabelledFeatures {
                                 features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
     }
 
+    /// Refuses a path that exists but is not a regular file (reading a FIFO would wait forever; a device, forever
+    /// or garbage).
+    public static func checkRegularFiles(_ paths: [String]) throws {
+        for path in paths where FileIdentity(path: path)?.isRegular == false {
+            throw FeatureError.file(path: path, message: "not a regular file (a folder, device or FIFO cannot hold features or labels)")
+        }
+    }
+
     /// `FAMILY.npy` and `labels.npy` of one extract folder, with the class names of its manifest when present.
     public static func load(folder: URL, feature: FeatureFamily) throws -> LabelledFeatures {
         let manifestURL = folder.appendingPathComponent("manifest.json")
@@ -170,6 +178,7 @@ public struct LabelledFeatures {
         guard FileManager.default.fileExists(atPath: featuresPath) else {
             throw FeatureError.file(path: featuresPath, message: "no such feature file (was it extracted?)")
         }
+        try checkRegularFiles([featuresPath, labelsPath])
         try checksums.verify(features: featuresPath, labels: labelsPath)
         let url = URL(fileURLWithPath: featuresPath)
         let header = try NPY.readHeader(url)

@@ -139,6 +139,9 @@ public struct RidgeStatistics: Equatable {
     /// Statistics of one features file (2-D `.npy`, read block by block) and its labels, recorded as a source.
     public static func accumulate(features: URL, labels: [Int], labelsPath: String, tag: String? = nil) throws
         -> RidgeStatistics {
+        for path in [features.path, labelsPath] where FileIdentity(path: path)?.isRegular == false {
+            throw ProbeError.invalidArgument("\(path): not a regular file (a folder, device or FIFO cannot hold features or labels)")
+        }
         let header = try NPY.readHeader(features)
         guard header.shape.count == 2, header.shape[0] > 0, header.shape[1] > 0 else {
             throw ProbeError.invalidArgument("\(features.path): expected a non-empty 2-D feature array (n × d), got shape \(header.shape)")

@@ -234,4 +234,16 @@ final class ProbeCLITests: XCTestCase {
         XCTAssertEqual(fit.status, 1)
         XCTAssertTrue(fit.stderr.contains("checksum mismatch"), fit.stderr)
     }
+
+    func testAFIFOAsAFeaturesOrLabelsFileIsRefusedNotWaitedOn() throws {
+        XCTAssertEqual(mkfifo(path("fifo.npy").path, 0o600), 0)
+        let cases = [["--train", path("fifo.npy").path, "--train-labels", path("y.npy").path],
+                     ["--train", path("X.npy").path, "--train-labels", path("fifo.npy").path],
+                     ["--train", path("X.npy").path, "--train-labels", path("fifo.npy").path, "--stats-out", path("s.stats").path]]
+        for args in cases {
+            let r = try runLMProbe(["probe"] + args)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("fifo.npy: not a regular file"), r.stderr)
+        }
+    }
 }
