@@ -241,4 +241,24 @@ final class CompareCLITests: XCTestCase {
             }
         }
     }
+
+    /// Every comma-list default `compare --help` prints is a value the parser accepts (it once printed
+    /// `subsetLogits`, which the parser refused).
+    func testCompareHelpShowsCommaListDefaultsTheParserAccepts() throws {
+        let help = try runLMProbe(["compare", "--help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        var defaults: [String: String] = [:]
+        for option in ["methods", "families"] {
+            let start = try XCTUnwrap(text.range(of: "--\(option) <\(option)>"), text).upperBound
+            let after = try XCTUnwrap(text[start...].range(of: "(default: ")).upperBound
+            defaults[option] = String(text[after...].prefix { $0 != ")" }).replacingOccurrences(of: " ", with: "")
+        }
+        XCTAssertEqual(defaults["families"], "f,phip,p,subset_logits,subset_probs")
+        // Parsed and validated: the only complaint left is the deliberately bad --seeds (checked after the lists).
+        let r = try runLMProbe(["compare", "--checkpoint", "x", "--out", "y", "--methods", defaults["methods"]!,
+                                "--families", defaults["families"]!, "--seeds", "0"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--seeds must be at least 1"), r.stderr)
+    }
 }
