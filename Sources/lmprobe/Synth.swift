@@ -138,8 +138,13 @@ struct SynthMeasure: ParsableCommand {
     @Option(help: "Held-out windows for ε (each adds the model's context length of contexts).") var windows = 320
     @Option(help: "Measure at most this many checkpoints per run, spread over it.") var maxCheckpoints: Int?
     @Option(help: "Logistic-regression CV folds.") var folds = 3
-    @Option(help: "L-BFGS iteration cap per logistic fit.") var maxIterations = 300
+    @Option(help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
     @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+    }
 
     func run() throws {
         global.apply()
