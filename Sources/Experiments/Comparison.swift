@@ -19,14 +19,13 @@ public struct ComparisonSettings: Codable, Sendable {
     /// Families the logistic probe skips (p is V-wide and slow to fit iteratively).
     public var logisticSkips: [FeatureFamily] = [.p]
     public var prompts: PromptMode = .both
-    public var standardize = true
-    public var alphas: [Double] = RidgeClassifier.defaultAlphas
-    public var Cs: [Double] = LogisticRegression.defaultCs
-    public var folds = 5
-    /// L-BFGS stopping tolerance and iteration cap of the logistic probe (sklearn's lbfgs uses tol = 1e-4,
-    /// max_iter = 100; 1e-8 made CV on raw features take minutes per family for no accuracy change).
-    public var logisticTolerance = 1e-5
-    public var logisticMaxIterations = 300
+    /// Probe settings: THE defaults (`ProbeSettings`, shared with `lmprobe probe`; see Probes.docc).
+    public var standardize = ProbeSettings().standardize
+    public var alphas: [Double] = ProbeSettings().alphas
+    public var Cs: [Double] = ProbeSettings().Cs
+    public var folds = ProbeSettings().folds
+    public var logisticTolerance = ProbeSettings().tolerance
+    public var logisticMaxIterations = ProbeSettings().maxIterations
     public var bagOfWords = true
     public var leakageCheck = true
     /// Evaluation sentences shorter than this (normalised, in bytes) are not checked for leakage: short phrases
@@ -451,12 +450,10 @@ public final class ComparisonRunner {
             var best: (loo: Double, result: ProbeResult)? = nil
             for k in 0...L {
                 let dirs = try features(m, task, train, test, prompt: prompt, layer: k)
-                let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: .f, as: Float.self)
-                let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: .f, as: Float.self)
-                let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes, alphas: settings.alphas,
-                                                    standardize: settings.probeProtocol == .paper ? false : settings.standardize,
-                                                    extension: settings.extendGrids ? .ridge : nil)
-                let metrics = try ClassificationMetrics(predicted: try model.predict(xTest), truth: yTest, classes: classes)
+                let o = try FamilyProbe.run(train: try LabelledFeatures.load(folder: dirs.train, feature: .f),
+                                            test: try LabelledFeatures.load(folder: dirs.test, feature: .f),
+                                            classes: classes, family: .f, method: .ridge, settings: settings)
+                let model = o.probe.ridge!, metrics = o.metrics
                 let loo = model.looAccuracy[model.chosenIndex]
                 log(String(format: "%@ · %@ · %@ · layer %d: LOO %.1f%%, test %.1f%%", m.spec.name, task.name,
                            prompt ?? "no prompt", k, 100 * loo, 100 * metrics.accuracy))
@@ -481,13 +478,13 @@ public final class ComparisonRunner {
         let families = only.map { [$0] }
             ?? (settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families)
         for family in families where !skip.contains(family) {
-            let (xTrain, yTrain) = try FeatureFolder.load(dirs.train, family: family, as: Float.self)
-            let (xTest, yTest) = try FeatureFolder.load(dirs.test, family: family, as: Float.self)
+            let train = try LabelledFeatures.load(folder: dirs.train, feature: family)
+            let test = try LabelledFeatures.load(folder: dirs.test, feature: family)
             for method in settings.methods {
                 if method == .logistic && settings.logisticSkips.contains(family) { continue }
                 let t0 = Benchmark.now()
-                let o = try FamilyProbe.run(train: xTrain, yTrain, test: xTest, yTest, classes: classes, family: family,
-                                            method: method, settings: settings)
+                let o = try FamilyProbe.run(train: train, test: test, classes: classes, family: family, method: method,
+                                            settings: settings)
                 log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
                            displayName ?? family.displayName, method.rawValue, 100 * o.metrics.accuracy, Benchmark.now() - t0)
                     + (o.gridNote.map { " — " + $0 } ?? ""))

@@ -1,12 +1,12 @@
-import Analysis
 import Features
 import Foundation
 import Linalg
 import Probes
 
-/// The one probe code path of `compare` and `analyze transfer`: a feature family's train/test matrices, a probe
-/// method and the comparison settings (protocol, standardisation, grids) → test metrics with their intervals.
-/// Both commands call it, so the same checkpoint, family and settings give the same accuracy in both.
+/// `compare`'s and `analyze transfer`'s view of THE probe path (`ProbeRunner`): a feature family's train/test rows,
+/// a probe method and the comparison settings (protocol, standardisation, grids) → test metrics with intervals.
+/// `lmprobe probe` fits through the same runner with the same defaults (`ProbeSettings`), so the same folder and
+/// settings give the same accuracy and λ/C in every command.
 public enum FamilyProbe {
     public typealias Method = ProbeMethod
 
@@ -19,6 +19,8 @@ public enum FamilyProbe {
         /// Ridge: the test mean squared error of the decision scores on the ±1 targets (the probe's own loss);
         /// logistic: the test log-loss.
         public let loss: Double?
+        /// The fitted probe (λ/C, LOO or CV scores).
+        public let probe: FittedProbe
     }
 
     /// Whether the paper fits `family` with the multinomial objective when K ≥ 3 (Φp_f and the subset features).
@@ -26,56 +28,46 @@ public enum FamilyProbe {
         family == .phip || family == .subsetLogits || family == .subsetProbs
     }
 
-    public static func run(train xTrain: Matrix<Float>, _ yTrain: [Int], test xTest: Matrix<Float>, _ yTest: [Int],
-                           classes: Int, family: FeatureFamily, method: Method,
-                           settings: ComparisonSettings) throws -> Outcome {
+    /// The probe settings `compare` uses for `family` and `method` on `trainingRows` rows of `classes` classes:
+    /// `ProbeSettings()` with the comparison's grids, folds and tolerances, and the paper protocol's changes.
+    public static func probeSettings(_ settings: ComparisonSettings, family: FeatureFamily, method: Method,
+                                     classes: Int, trainingRows: Int) -> ProbeSettings {
         let proto = settings.probeProtocol
-        let standardize = proto == .paper ? false : settings.standardize
-        switch method {
-        case .ridge:
-            let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: classes, alphas: settings.alphas,
-                                                standardize: standardize,
-                                                extension: settings.extendGrids ? .ridge : nil)
-            let scores = try model.decisionFunction(xTest)
-            var sse = 0.0
-            for i in 0..<scores.rows {
-                for k in 0..<scores.cols {
-                    let target: Double = scores.cols == 1 ? (yTest[i] == 1 ? 1 : -1) : (yTest[i] == k ? 1 : -1)
-                    let e = scores[i, k] - target
-                    sse += e * e
-                }
-            }
-            let predicted = try model.predict(xTest)
-            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classes)
-            return Outcome(metrics: metrics, detail: "ridge α=\(model.alpha)", gridNote: model.gridSearch?.note,
-                           loss: sse / Double(max(scores.rows * scores.cols, 1)))
-        case .logistic:
-            let cs = proto == .paper ? proto.logisticCs(trainingExamples: xTrain.rows) : settings.Cs
-            let multiclass = proto.multiclass(classes: classes, multinomialFeature: paperMultinomial(family))
-            let ext: GridExtension? = proto == .paper ? nil : (settings.extendGrids ? .logistic : nil)
-            let model = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: classes, Cs: cs,
-                                                     folds: settings.folds, standardize: standardize,
-                                                     tolerance: settings.logisticTolerance,
-                                                     maxIterations: settings.logisticMaxIterations,
-                                                     multiclass: multiclass, extension: ext)
-            let predicted = try model.predict(xTest)
-            let metrics = try ClassificationMetrics(predicted: predicted, truth: yTest, classes: classes,
-                                                    probabilities: try model.predictProbabilities(xTest))
-            let note = ([model.gridSearch?.note ?? ""] + model.oneVsRestNotes).filter { !$0.isEmpty }.joined(separator: "; ")
-            let detail = model.multiclass == .oneVsRest && classes > 2
-                ? "logistic one-vs-rest C=" + model.perClassC.map { String(format: "%g", $0) }.joined(separator: "/")
-                : "logistic C=\(model.C)"
-            return Outcome(metrics: metrics, detail: detail, gridNote: note.isEmpty ? nil : note, loss: metrics.logLoss)
-        }
+        var s = ProbeSettings()
+        s.method = method
+        s.standardize = proto == .paper ? false : settings.standardize
+        s.alphas = settings.alphas
+        s.alphaExtension = settings.extendGrids ? .ridge : nil
+        s.Cs = proto == .paper ? proto.logisticCs(trainingExamples: trainingRows) : settings.Cs
+        s.cExtension = proto == .paper ? nil : (settings.extendGrids ? .logistic : nil)
+        s.folds = settings.folds
+        s.tolerance = settings.logisticTolerance
+        s.maxIterations = settings.logisticMaxIterations
+        s.multiclass = proto.multiclass(classes: classes, multinomialFeature: paperMultinomial(family))
+        return s
+    }
+
+    /// Fits on `train` (labels 0..<classes) and scores `test` once.
+    public static func run(train: LabelledFeatures, test: LabelledFeatures, classes: Int, family: FeatureFamily,
+                           method: Method, settings: ComparisonSettings) throws -> Outcome {
+        let s = probeSettings(settings, family: family, method: method, classes: classes,
+                              trainingRows: train.labels.count)
+        let probe: FittedProbe
+        do { probe = try train.features.fitProbe(labels: train.labels, classValues: Array(0..<classes), settings: s) }
+        catch let e as ProbeError { throw FeatureError.badInput(train.describe(e)) }
+        let evaluation: ProbeEvaluation
+        do { evaluation = try test.features.evaluate(probe, labels: test.labels) }
+        catch let e as ProbeError { throw FeatureError.badInput(test.describe(e)) }
+        return Outcome(metrics: evaluation.metrics, detail: probe.detail, gridNote: probe.gridNote,
+                       loss: evaluation.loss, probe: probe)
     }
 
     /// The same on an extraction folder pair (`train/FAMILY.npy`, `test/FAMILY.npy` and their labels).
     public static func run(directory: URL, family: FeatureFamily, method: Method, classes: Int? = nil,
                            settings: ComparisonSettings) throws -> Outcome {
-        let (xTrain, yTrain) = try FeatureFolder.load(directory.appendingPathComponent("train"), family: family, as: Float.self)
-        let (xTest, yTest) = try FeatureFolder.load(directory.appendingPathComponent("test"), family: family, as: Float.self)
-        let k = classes ?? max(yTrain.max() ?? 0, yTest.max() ?? 0) + 1
-        return try run(train: xTrain, yTrain, test: xTest, yTest, classes: k, family: family, method: method,
-                       settings: settings)
+        let train = try LabelledFeatures.load(folder: directory.appendingPathComponent("train"), feature: family)
+        let test = try LabelledFeatures.load(folder: directory.appendingPathComponent("test"), feature: family)
+        let k = classes ?? max(train.labels.max() ?? 0, test.labels.max() ?? 0) + 1
+        return try run(train: train, test: test, classes: k, family: family, method: method, settings: settings)
     }
 }

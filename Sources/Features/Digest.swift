@@ -8,10 +8,27 @@ public enum Digest {
     /// Hex SHA-256 of a file's bytes.
     /// Reads the file in 1 MiB pieces: memory stays constant whatever its size (a GPT-2 checkpoint is 500 MB).
     public static func sha256(file url: URL) throws -> String {
+        var hasher = SHA256.Hasher()
+        try forEachPiece(of: url) { hasher.update($0) }
+        return hasher.hex()
+    }
+
+    /// Hex `Checksum` (64-bit, not cryptographic, memory-bandwidth fast) of a file's bytes: what a feature folder's
+    /// manifest records per file, so a file swapped in from another folder is refused when read.
+    public static func checksum(file url: URL) throws -> String {
+        var sum = Checksum()
+        try forEachPiece(of: url) { sum.add($0) }
+        return sum.hex
+    }
+
+    /// The file's bytes in 1 MiB pieces (a FIFO or other non-regular file is refused, not waited on).
+    static func forEachPiece(of url: URL, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        if let id = FileIdentity(path: url.path), !id.isRegular {
+            throw FeatureError.file(path: url.path, message: "not a regular file")
+        }
         let fd = open(url.path, O_RDONLY)
         guard fd >= 0 else { throw FeatureError.file(path: url.path, message: "cannot read file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var hasher = SHA256.Hasher()
         let size = 1 << 20
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         defer { buf.deallocate() }
@@ -22,9 +39,8 @@ public enum Digest {
                 throw FeatureError.file(path: url.path, message: "cannot read file: \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(start: buf, count: n))
+            body(UnsafeRawBufferPointer(start: buf, count: n))
         }
-        return hasher.hex()
     }
 
     /// Hex SHA-256 of a file, or of a folder: the hash of its sorted "relative-path  file-hash" lines.

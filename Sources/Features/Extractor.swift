@@ -69,6 +69,9 @@ public struct ExtractionManifest: Codable, Sendable {
     public struct FileInfo: Codable, Sendable, Equatable {
         public let shape: [Int]
         public let dtype: String
+        /// `Digest.checksum` of the file's bytes (absent in manifests of older versions): checked when the folder
+        /// is read (`LabelledFeatures`), so a file swapped between folders or shards is refused.
+        public var checksum: String? = nil
     }
 
     public var lmprobeVersion: String
@@ -299,8 +302,12 @@ public final class FeatureExtractor {
 
         let seconds = Benchmark.now() - start
         let realTokens = ids.reduce(0) { $0 + $1.count }
-        var files: [String: ExtractionManifest.FileInfo] = ["labels": .init(shape: [n], dtype: "<i8")]
-        for (name, w) in writers { files[name] = .init(shape: w.header.shape, dtype: w.header.descr) }
+        func checksum(_ name: String) throws -> String {
+            try Digest.checksum(file: directory.appendingPathComponent(name + ".npy"))
+        }
+        var files: [String: ExtractionManifest.FileInfo] = ["labels": .init(shape: [n], dtype: "<i8",
+                                                                            checksum: try checksum("labels"))]
+        for (name, w) in writers { files[name] = .init(shape: w.header.shape, dtype: w.header.descr, checksum: try checksum(name)) }
         let manifest = ExtractionManifest(
             lmprobeVersion: lmprobeVersion, provenance: provenance, prompt: options.prompt.template, n: n, d: d,
             vocabSize: V, classNames: classNames, files: files, wordSubset: subset, classWords: options.classWords,

@@ -17,22 +17,9 @@ public enum FeatureFamily: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// Loads features and labels from an extract folder.
+/// An extract folder's files other than a feature family with its labels (that is `LabelledFeatures.load(folder:
+/// feature:)`, the one feature-folder loader).
 public enum FeatureFolder {
-    public static func load<T: BLASScalar>(_ directory: URL, family: FeatureFamily, as _: T.Type = T.self) throws
-        -> (x: Matrix<T>, labels: [Int]) {
-        let xURL = directory.appendingPathComponent(family.rawValue + ".npy")
-        guard FileManager.default.fileExists(atPath: xURL.path) else {
-            throw FeatureError.file(path: xURL.path, message: "no such feature file (was it extracted?)")
-        }
-        let x: Matrix<T> = try NPY.readMatrix(xURL)
-        let labels = try NPY.readIntegers(directory.appendingPathComponent("labels.npy"))
-        guard labels.count == x.rows else {
-            throw FeatureError.file(path: xURL.path, message: "\(x.rows) feature rows but labels.npy has \(labels.count)")
-        }
-        return (x, labels)
-    }
-
     /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
     public static func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? {
         var parts: [Matrix<Float>] = []

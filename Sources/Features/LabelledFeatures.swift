@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
 public enum AnyFeatures {
@@ -8,6 +9,14 @@ public enum AnyFeatures {
 
     public var rows: Int { switch self { case .float(let m): return m.rows; case .double(let m): return m.rows } }
     public var cols: Int { switch self { case .float(let m): return m.cols; case .double(let m): return m.cols } }
+
+    /// The features in precision `T` (shared when they already are, else converted).
+    public func matrix<T: BLASScalar>(as _: T.Type = T.self) -> Matrix<T> {
+        switch self {
+        case .float(let m): return m as? Matrix<T> ?? m.converted(to: T.self)
+        case .double(let m): return m as? Matrix<T> ?? m.converted(to: T.self)
+        }
+    }
 
     public func checkFinite(path: String) throws {
         func first<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
@@ -20,7 +29,9 @@ public enum AnyFeatures {
     }
 }
 
-/// A features file and its labels file, loaded and checked against each other.
+/// THE feature-folder loader: a features file and its labels file, loaded in the file's precision and checked
+/// (2-D, non-empty, as many labels as rows, every value finite). `probe`, `compare`, `analyze transfer` and
+/// `synth measure` read features through it.
 public struct LabelledFeatures {
     public let featuresPath: String
     public let labelsPath: String
@@ -34,6 +45,32 @@ public struct LabelledFeatures {
         public let featuresPath: String
         public let labelsPath: String
         public let identity: ShardIdentity?
+        /// The checksums the folder's manifest records for the two files (nil: not recorded).
+        public var checksums = Checksums()
+    }
+
+    /// What a manifest says the bytes of a features file and its labels file hash to (`Digest.checksum`).
+    public struct Checksums {
+        public var features: String?
+        public var labels: String?
+        public init(features: String? = nil, labels: String? = nil) { self.features = features; self.labels = labels }
+
+        /// The checksums `manifest` records for `feature` and (unless the labels come from elsewhere) labels.npy.
+        public init(manifest: ExtractionManifest, feature: FeatureFamily, labels: Bool = true) {
+            features = manifest.files[feature.rawValue]?.checksum
+            self.labels = labels ? manifest.files["labels"]?.checksum : nil
+        }
+
+        /// Refuses a file whose bytes are not the ones its folder's manifest recorded.
+        public func verify(features featuresPath: String, labels labelsPath: String) throws {
+            for (path, expected) in [(featuresPath, features), (labelsPath, labels)] {
+                guard let expected else { continue }
+                let actual = try Digest.checksum(file: URL(fileURLWithPath: path))
+                guard actual == expected else {
+                    throw FeatureError.file(path: path, message: "its bytes are not the ones manifest.json records (checksum \(actual), recorded \(expected)): the file was changed or swapped in from another folder; extract again")
+                }
+            }
+        }
     }
 
     /// The sources behind `paths`: one features file (with `labelsOption`) or extract folder, or every shard folder
@@ -54,15 +91,19 @@ public struct LabelledFeatures {
             if isDir.boolValue {
                 let manifestURL = URL(fileURLWithPath: path).appendingPathComponent("manifest.json")
                 var identity: ShardIdentity? = nil
+                var checksums = Checksums()
                 if FileManager.default.fileExists(atPath: manifestURL.path) {
-                    do { identity = ShardIdentity(manifest: try FeatureFolder.manifest(URL(fileURLWithPath: path)), feature: feature.rawValue) }
+                    let manifest: ExtractionManifest
+                    do { manifest = try FeatureFolder.manifest(URL(fileURLWithPath: path)) }
                     catch { throw FeatureError.badInput("\(manifestURL.path): \(error)") }
+                    identity = ShardIdentity(manifest: manifest, feature: feature.rawValue)
+                    checksums = Checksums(manifest: manifest, feature: feature, labels: labelsOption == nil)
                 } else if paths.count > 1 {
                     throw FeatureError.badInput("\(path): no manifest.json, so it cannot be checked as a shard of the other \(role) folders")
                 }
                 out.append(Source(featuresPath: (path as NSString).appendingPathComponent("\(feature.rawValue).npy"),
                                   labelsPath: labelsOption ?? (path as NSString).appendingPathComponent("labels.npy"),
-                                  identity: identity))
+                                  identity: identity, checksums: checksums))
             } else {
                 guard paths.count == 1 else { throw FeatureError.badInput("\(role) \(path): several \(role) inputs must be shard folders") }
                 guard let l = labelsOption else {
@@ -82,7 +123,7 @@ public struct LabelledFeatures {
         -> LabelledFeatures {
         let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
             try load($0.featuresPath, labels: $0.labelsPath,
-                     classNames: labelsOption == nil ? $0.identity?.classNames : nil)
+                     classNames: labelsOption == nil ? $0.identity?.classNames : nil, checksums: $0.checksums)
         }
         guard parts.count > 1 else { return parts[0] }
         let d = parts[0].features.cols
@@ -114,9 +155,32 @@ public struct LabelledFeatures {
                                 features: features, labels: parts.flatMap(\.labels), classNames: parts[0].classNames)
     }
 
-    /// One features file and its labels file (`classNames`: the names of the label values, when known).
-    public static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil) throws
-        -> LabelledFeatures {
+    /// Refuses a path that exists but is not a regular file (reading a FIFO would wait forever; a device, forever
+    /// or garbage).
+    public static func checkRegularFiles(_ paths: [String]) throws {
+        for path in paths where FileIdentity(path: path)?.isRegular == false {
+            throw FeatureError.file(path: path, message: "not a regular file (a folder, device or FIFO cannot hold features or labels)")
+        }
+    }
+
+    /// `FAMILY.npy` and `labels.npy` of one extract folder, with the class names of its manifest when present.
+    public static func load(folder: URL, feature: FeatureFamily) throws -> LabelledFeatures {
+        let manifestURL = folder.appendingPathComponent("manifest.json")
+        let manifest = FileManager.default.fileExists(atPath: manifestURL.path) ? try FeatureFolder.manifest(folder) : nil
+        return try load(folder.appendingPathComponent(feature.rawValue + ".npy").path,
+                        labels: folder.appendingPathComponent("labels.npy").path, classNames: manifest?.classNames,
+                        checksums: manifest.map { Checksums(manifest: $0, feature: feature) } ?? Checksums())
+    }
+
+    /// One features file and its labels file (`classNames`: the names of the label values, when known;
+    /// `checksums`: what their folder's manifest recorded, verified before the values are used).
+    public static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil,
+                            checksums: Checksums = Checksums()) throws -> LabelledFeatures {
+        guard FileManager.default.fileExists(atPath: featuresPath) else {
+            throw FeatureError.file(path: featuresPath, message: "no such feature file (was it extracted?)")
+        }
+        try checkRegularFiles([featuresPath, labelsPath])
+        try checksums.verify(features: featuresPath, labels: labelsPath)
         let url = URL(fileURLWithPath: featuresPath)
         let header = try NPY.readHeader(url)
         guard header.shape.count == 2 else {

@@ -98,17 +98,6 @@ public struct TaskSpec: Codable, Equatable, Sendable {
         self.prompt = prompt; self.words = words; self.classWords = classWords
     }
 
-    /// The train and test splits (the given files, or a fixed-seed stratified split of `train`).
-    public func load() throws -> (train: LabelledDataset, test: LabelledDataset) {
-        let tr = try train.load()
-        try tr.checkTrainable()
-        if let test {
-            let te = try test.load(classNames: tr.classNames)
-            return (tr, te)
-        }
-        return try tr.stratifiedSplit(testFraction: testFraction, seed: seed)
-    }
-
     /// The K resamplings of a task without a test file: K stratified splits (seeds 0..<K), or with `crossValidate`
     /// the K folds of one stratified K-fold partition (seed 0), each named TASK@sS / TASK@fF. A task with a test
     /// file is returned unchanged (its split is fixed).

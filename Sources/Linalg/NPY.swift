@@ -206,7 +206,8 @@ public enum NPY {
         }
         defer { try? h.close() }
         let head = try NPY.io(url, "cannot read") { try h.read(upToCount: 65_536) ?? Data() }
-        let size = try NPY.io(url, "cannot read") { (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? head.count }
+        // The size of the file opened (a symlink's target, not the link: `attributesOfItem` does not follow links).
+        let size = try NPY.io(url, "cannot read") { Int(clamping: try h.seekToEnd()) }
         return try decodeHeader(head, path: url.path, dataBytesAvailable: { off in size - off }).0
     }
 

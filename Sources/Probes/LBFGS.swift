@@ -29,6 +29,7 @@ struct LBFGS {
         }
         func dot(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double { Double.dot(n, a.pointer, 1, b.pointer, 1) }
         if infNorm(g) <= gradientTolerance { return Result(value: f, iterations: 0, converged: true) }
+        guard maxIterations >= 1 else { return Result(value: f, iterations: 0, converged: false) }  // no steps allowed
 
         for iter in 1...maxIterations {
             // Two-loop recursion: dir = −H·g.

@@ -74,6 +74,7 @@ public enum LogisticRegression {
                                           maxIterations: Int = 1000) throws -> LogisticModel {
         try validateTraining(x, labels, classes: classes)
         guard C > 0, C.isFinite else { throw ProbeError.invalidArgument("C must be positive and finite (got \(C))") }
+        try checkSolver(tolerance: tolerance, maxIterations: maxIterations)
         let problem = Problem(x, labels: labels, classes: classes, standardize: standardize)
         let theta = problem.zeroParameters()
         let r = problem.solve(theta, C: C, tolerance: tolerance, maxIterations: maxIterations)
@@ -99,6 +100,7 @@ public enum LogisticRegression {
             throw ProbeError.invalidArgument("C must be positive and finite (got \(c))")
         }
         guard folds >= 2 else { throw ProbeError.invalidArgument("folds must be at least 2 (got \(folds))") }
+        try checkSolver(tolerance: tolerance, maxIterations: maxIterations)
         guard folds <= x.rows else { throw ProbeError.invalidArgument("\(folds) folds but only \(x.rows) examples") }
         let assignment = stratifiedFolds(labels: labels, folds: folds)
         if multiclass == .oneVsRest && classes > 2 {
@@ -109,6 +111,16 @@ public enum LogisticRegression {
         return try fitCV(x: x, labels: labels, classes: classes, Cs: Cs, folds: folds, assignment: assignment,
                          standardize: standardize, tolerance: tolerance, maxIterations: maxIterations,
                          extension: `extension`, scoring: scoring)
+    }
+
+    /// L-BFGS needs at least one iteration and a positive tolerance.
+    static func checkSolver(tolerance: Double, maxIterations: Int) throws {
+        guard maxIterations >= 1 else {
+            throw ProbeError.invalidArgument("the L-BFGS iteration limit must be at least 1 (got \(maxIterations))")
+        }
+        guard tolerance > 0, tolerance.isFinite else {
+            throw ProbeError.invalidArgument("the L-BFGS tolerance must be a positive number (got \(tolerance))")
+        }
     }
 
     /// CV over `Cs` on a given fold assignment, with grid extension, then the refit.

@@ -96,6 +96,10 @@ public struct RidgeStatistics: Equatable {
     /// Adds another set of statistics over different rows (Chan et al.'s pairwise update; sources concatenate).
     public mutating func merge(_ other: RidgeStatistics) throws {
         guard other.d == d else { throw ProbeError.widthMismatch(expected: d, got: other.d) }
+        let (total, overflow) = n.addingReportingOverflow(other.n)
+        guard !overflow else {
+            throw ProbeError.invalidArgument("merged row count \(n) + \(other.n) exceeds Int.max: these are not statistics of real rows")
+        }
         sources += other.sources
         if other.n == 0 { return }
         if n == 0 {
@@ -103,10 +107,10 @@ public struct RidgeStatistics: Equatable {
             labelValues = other.labelValues; labelCounts = other.labelCounts; labelSums = other.labelSums
             return
         }
-        let na = Double(n), nb = Double(other.n), total = na + nb
+        let na = Double(n), nb = Double(other.n), totalRows = na + nb
         let delta = (0..<d).map { other.mean[$0] - mean[$0] }
-        let newMean = (0..<d).map { mean[$0] + delta[$0] * (nb / total) }
-        let w = na * nb / total
+        let newMean = (0..<d).map { mean[$0] + delta[$0] * (nb / totalRows) }
+        let w = na * nb / totalRows
         scatter.withUnsafeMutableBufferPointer { s in
             other.scatter.withUnsafeBufferPointer { o in
                 for i in 0..<d {
@@ -123,12 +127,12 @@ public struct RidgeStatistics: Equatable {
             for part in [(labelValues, labelCounts, labelSums, mean), (other.labelValues, other.labelCounts, other.labelSums, other.mean)] {
                 guard let k = part.0.firstIndex(of: v) else { continue }
                 let nc = Double(part.1[k])
-                c += part.1[k]
+                c += part.1[k]      // ≤ total (each part's counts sum to its n; checked on read), so no overflow
                 for j in 0..<d { s[j] += part.2[k][j] + nc * (part.3[j] - newMean[j]) }
             }
             counts.append(c); sums.append(s)
         }
-        n += other.n
+        n = total
         mean = newMean
         labelValues = values; labelCounts = counts; labelSums = sums
     }
@@ -136,6 +140,9 @@ public struct RidgeStatistics: Equatable {
     /// Statistics of one features file (2-D `.npy`, read block by block) and its labels, recorded as a source.
     public static func accumulate(features: URL, labels: [Int], labelsPath: String, tag: String? = nil) throws
         -> RidgeStatistics {
+        for path in [features.path, labelsPath] where FileIdentity(path: path)?.isRegular == false {
+            throw ProbeError.invalidArgument("\(path): not a regular file (a folder, device or FIFO cannot hold features or labels)")
+        }
         let header = try NPY.readHeader(features)
         guard header.shape.count == 2, header.shape[0] > 0, header.shape[1] > 0 else {
             throw ProbeError.invalidArgument("\(features.path): expected a non-empty 2-D feature array (n × d), got shape \(header.shape)")
@@ -178,7 +185,20 @@ public struct RidgeStatistics: Equatable {
 
     // MARK: File format
 
-    static let magic = "LMPROBE-RIDGE-STATS 1\n"
+    /// The first line of every version; `magic` is the current one (2 added the checksum line).
+    static let magicPrefix = "LMPROBE-RIDGE-STATS "
+    static let magic = "LMPROBE-RIDGE-STATS 2\n"
+
+    /// Whether `url` is a regular file that starts like a statistics file of any version (`probe --stats-out`
+    /// replaces only such a file).
+    public static func isStatisticsFile(_ url: URL) -> Bool {
+        guard let id = FileIdentity(path: url.path), id.isRegular, let h = FileHandle(forReadingAtPath: url.path) else {
+            return false
+        }
+        defer { try? h.close() }
+        let prefix = Data(magicPrefix.utf8)
+        return (try? h.read(upToCount: prefix.count)) == prefix
+    }
 
     struct Header: Codable {
         var n: Int, d: Int
@@ -189,49 +209,64 @@ public struct RidgeStatistics: Equatable {
         }
     }
 
-    /// Writes the statistics atomically: a magic line, one JSON header line (n, d, label values and counts, the
-    /// sources), then little-endian Float64 μ (d), M (d·d) and the label sums (K·d).
+    /// Writes the statistics atomically: a magic line, a checksum line ("checksum " + 16 hex digits: `Checksum`
+    /// of every byte after that line), one JSON header line (n, d, label values and counts, the sources), then
+    /// little-endian Float64 μ (d), M (d·d) and the label sums (K·d).
     public func write(to url: URL) throws {
         let enc = JSONCoding.encoder(pretty: false)
         let header = Header(n: n, d: d, labelValues: labelValues, labelCounts: labelCounts, sources: sources)
-        var data = Data(Self.magic.utf8)
+        var data = Data()
         data.append(try enc.encode(header))
         data.append(0x0A)
         let values = mean + scatter + labelSums.flatMap { $0 }
         values.withUnsafeBufferPointer { b in
             for v in b { var le = v.bitPattern.littleEndian; withUnsafeBytes(of: &le) { data.append(contentsOf: $0) } }
         }
+        var sum = Checksum()
+        sum.add(data)
+        data = Data((Self.magic + "checksum \(sum.hex)\n").utf8) + data
         do { try AtomicFile.write(data, to: url) } catch {
             throw ProbeError.invalidArgument("\(url.path): cannot write statistics: \(ioErrorText(error))")
         }
     }
 
-    /// Reads statistics written by `write`, checking every size against the bytes present.
+    /// Reads statistics written by `write`: the checksum first (a changed bit is refused), then every size and count
+    /// with overflow-checked arithmetic against the bytes present, and the values (finite, variances ≥ 0).
     public init(contentsOf url: URL) throws {
         func bad(_ m: String) -> ProbeError { .invalidArgument("\(url.path): \(m)") }
+        if let id = FileIdentity(path: url.path), !id.isRegular { throw bad("not a regular file") }
         let data: Data
         do { data = try readFileData(url) } catch { throw bad("cannot read statistics file (\(ioErrorText(error)))") }
-        let magic = Data(Self.magic.utf8)
+        let magic = Data(Self.magic.utf8), prefix = Data(Self.magicPrefix.utf8)
         guard data.count > magic.count, data.prefix(magic.count) == magic else {
-            throw bad("not an lmprobe ridge statistics file (written by `lmprobe probe --stats-out`)")
+            throw bad(data.prefix(prefix.count) == prefix
+                ? "a statistics file of another lmprobe version (no checksum); run `lmprobe probe --stats-out` again"
+                : "not an lmprobe ridge statistics file (written by `lmprobe probe --stats-out`)")
         }
-        guard let newline = data[magic.count...].firstIndex(of: 0x0A) else { throw bad("truncated header") }
+        let sumLabel = Data("checksum ".utf8)
+        let sumStart = data.startIndex + magic.count
+        guard let sumEnd = data[sumStart...].firstIndex(of: 0x0A), data[sumStart...].starts(with: sumLabel) else {
+            throw bad("missing checksum line")
+        }
+        let body = data[(sumEnd + 1)...]
+        var sum = Checksum()
+        sum.add(body)
+        guard String(decoding: data[(sumStart + sumLabel.count)..<sumEnd], as: UTF8.self) == sum.hex else {
+            throw bad("checksum mismatch: the file was changed or damaged after it was written; run --stats-out again")
+        }
+        guard let newline = body.firstIndex(of: 0x0A) else { throw bad("truncated header") }
         let header: Header
-        do { header = try JSONCoding.decoder().decode(Header.self, from: data[magic.count..<newline]) } catch {
+        do { header = try JSONCoding.decoder().decode(Header.self, from: body[body.startIndex..<newline]) } catch {
             throw bad("malformed header: \(error)")
         }
-        guard header.n > 0, header.d > 0, header.labelValues.count == header.labelCounts.count,
-              header.labelCounts.allSatisfy({ $0 > 0 }), header.labelCounts.reduce(0, +) == header.n,
-              header.labelValues == Array(Set(header.labelValues)).sorted() else {
-            throw bad("inconsistent header (n, d, label values and counts)")
-        }
+        try Self.checkCounts(header, bad)
         let k = header.labelValues.count
         let (dd, o1) = header.d.multipliedReportingOverflow(by: header.d)
         let (kd, o2) = k.multipliedReportingOverflow(by: header.d)
         let (count1, o3) = dd.addingReportingOverflow(kd)
         let (count, o4) = count1.addingReportingOverflow(header.d)
         let (bytes, o5) = count.multipliedReportingOverflow(by: 8)
-        let available = data.count - (newline + 1 - data.startIndex)
+        let available = data.endIndex - (newline + 1)
         guard !(o1 || o2 || o3 || o4 || o5), bytes == available else {
             throw bad("payload has \(available) bytes, the header (d = \(header.d), \(k) labels) needs \(o5 ? "more than Int.max" : "\(bytes)")")
         }
@@ -240,6 +275,9 @@ public struct RidgeStatistics: Equatable {
             for i in 0..<count { values[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
         }
         guard values.allSatisfy(\.isFinite) else { throw bad("non-finite statistics") }
+        for j in 0..<header.d where values[header.d + j * header.d + j] < 0 {
+            throw bad("negative variance (scatter diagonal \(values[header.d + j * header.d + j]) at feature \(j))")
+        }
         self.init(d: header.d)
         n = header.n
         mean = Array(values[0..<header.d])
@@ -248,6 +286,29 @@ public struct RidgeStatistics: Equatable {
         labelCounts = header.labelCounts
         labelSums = (0..<k).map { c in Array(values[(header.d + dd + c * header.d)..<(header.d + dd + (c + 1) * header.d)]) }
         sources = header.sources
+    }
+
+    /// The header's counts, with overflow-checked sums: n, d > 0; label values distinct and ascending with counts
+    /// > 0 summing to n; the sources' rows > 0 summing to n.
+    static func checkCounts(_ h: Header, _ bad: (String) -> ProbeError) throws {
+        func checkedSum(_ xs: [Int], _ what: String) throws -> Int {
+            var total = 0
+            for x in xs {
+                let (s, o) = total.addingReportingOverflow(x)
+                guard !o else { throw bad("\(what) sum past Int.max: not counts of real rows") }
+                total = s
+            }
+            return total
+        }
+        guard h.n > 0, h.d > 0 else { throw bad("n and d must be positive (got n = \(h.n), d = \(h.d))") }
+        guard h.labelValues.count == h.labelCounts.count, h.labelCounts.allSatisfy({ $0 > 0 }),
+              h.labelValues == Array(Set(h.labelValues)).sorted(),
+              try checkedSum(h.labelCounts, "label_counts") == h.n else {
+            throw bad("inconsistent header (n, label values and counts)")
+        }
+        guard h.sources.allSatisfy({ $0.rows > 0 }), try checkedSum(h.sources.map(\.rows), "source rows") == h.n else {
+            throw bad("the sources' rows do not add up to n = \(h.n)")
+        }
     }
 
     // MARK: Fit
@@ -276,7 +337,7 @@ public struct RidgeStatistics: Equatable {
         let s = Matrix<Double>(rows: d, cols: d) { i, j in scatter[i * d + j] / (sigma[i] * sigma[j]) }
         // ±1 one-vs-rest targets: ȳ_k = (2n_k − n)/n, X_cᵀY_c = 2·C_k (Σ x_c = 0).
         let targetClass: [Int] = kk == 1 ? [1] : Array(0..<classes)
-        let yMean = targetClass.map { Double(2 * labelCounts[$0] - n) * invN }
+        let yMean = targetClass.map { (2 * Double(labelCounts[$0]) - Double(n)) * invN }
         let xty = Matrix<Double>(rows: d, cols: kk) { j, k in 2 * labelSums[targetClass[k]][j] / sigma[j] }
         clock.lap("statistics")
         let (ell, v) = try LAPACK.syevd(s)
@@ -291,7 +352,7 @@ public struct RidgeStatistics: Equatable {
             if !fresh.isEmpty {
                 let pass = try leaveOneOutPass(alphas: fresh, v: v, ell: ell, r: r, sigma: sigma, yMean: yMean, kk: kk)
                 for (a, lambda) in fresh.enumerated() {
-                    scored[lambda] = (pass.sq[a] / Double(n * kk), Double(pass.loo[a]) / Double(n),
+                    scored[lambda] = (pass.sq[a] / (Double(n) * Double(kk)), Double(pass.loo[a]) / Double(n),
                                       Double(pass.train[a]) / Double(n))
                 }
             }
@@ -345,6 +406,9 @@ public struct RidgeStatistics: Equatable {
         var seen = 0
         var recount = [Int](repeating: 0, count: classes)
         for src in sources {
+            for path in [src.features, src.labels] where !(FileIdentity(path: path)?.isRegular ?? true) {
+                throw ProbeError.invalidArgument("\(path): not a regular file (named as a source of the statistics)")
+            }
             let labels: [Int]
             do { labels = try NPY.readIntegers(URL(fileURLWithPath: src.labels)) } catch {
                 throw ProbeError.invalidArgument("\(error)")

@@ -84,3 +84,22 @@ public func readFileData(_ url: URL, mapped: Bool = false) throws -> Data {
     if stat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 { return Data() }
     return try Data(contentsOf: url, options: mapped ? .alwaysMapped : [])
 }
+
+/// What a path names on disk, following symlinks: the file's identity (device and inode, so a symlink or a second
+/// path to one file compares equal) and its kind; nil when nothing is there.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+    /// A regular file (not a folder, device, FIFO or socket).
+    public let isRegular: Bool
+
+    public init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(truncatingIfNeeded: st.st_dev); inode = UInt64(truncatingIfNeeded: st.st_ino)
+        isRegular = (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.device == b.device && a.inode == b.inode }
+    public func hash(into h: inout Hasher) { h.combine(device); h.combine(inode) }
+}

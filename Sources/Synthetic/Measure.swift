@@ -243,28 +243,24 @@ public enum SyntheticMeasure {
     /// Logistic (C by CV, log-loss) and ridge (α by exact LOO, squared error) probes of one feature family.
     public static func probes<T: BLASScalar>(feature: String, train: Matrix<T>, trainLabels: [Int], test: Matrix<T>,
                                              testLabels: [Int], options: SyntheticMeasureOptions) throws -> [SyntheticProbe] {
-        let n = testLabels.count
-        let lr = try LogisticRegression.fitCV(x: train, labels: trainLabels, classes: 2, Cs: options.logisticCs,
-                                              folds: options.folds, standardize: true, tolerance: 1e-6,
-                                              maxIterations: options.maxIterations, scoring: .logLoss)
-        let probs = try lr.predictProbabilities(test)
-        let pred = try lr.predict(test)
-        let m = try ClassificationMetrics(predicted: pred, truth: testLabels, classes: 2, probabilities: probs)
-        let correct = zip(pred, testLabels).filter { $0 == $1 }.count
-        let w = try Intervals.wilson(successes: correct, trials: n)
-        var out = [SyntheticProbe(feature: feature, method: "logistic", accuracy: m.accuracy, accuracyLower: w.lower,
-                                  accuracyUpper: w.upper, loss: m.logLoss ?? .nan, regularisation: lr.C)]
-        let ridge = try RidgeClassifier.fit(x: train, labels: trainLabels, classes: 2, standardize: true)
-        let scores = try ridge.decisionFunction(test)
-        var se = 0.0, rc = 0
-        for i in 0..<n {
-            let y: Double = testLabels[i] == 1 ? 1 : -1
-            se += (scores[i, 0] - y) * (scores[i, 0] - y)
-            if (scores[i, 0] > 0 ? 1 : 0) == testLabels[i] { rc += 1 }
+        // THE probe path (`ProbeRunner`) from its defaults (standardised), with this study's C grid, folds and
+        // iteration cap, and C chosen by CV log-loss (the measured quantity is the loss).
+        var settings = ProbeSettings()
+        settings.method = .logistic
+        settings.Cs = options.logisticCs
+        settings.folds = options.folds
+        settings.maxIterations = options.maxIterations
+        settings.cvScoring = .logLoss
+        var out: [SyntheticProbe] = []
+        for method in [ProbeMethod.logistic, .ridge] {
+            settings.method = method
+            let probe = try ProbeRunner.fit(train, labels: trainLabels, classValues: [0, 1], settings: settings)
+            let e = try probe.evaluate(test, labels: testLabels)
+            let w = try Intervals.wilson(successes: e.metrics.correct.filter { $0 }.count, trials: testLabels.count)
+            out.append(SyntheticProbe(feature: feature, method: method.rawValue, accuracy: e.metrics.accuracy,
+                                      accuracyLower: w.lower, accuracyUpper: w.upper, loss: e.loss ?? .nan,
+                                      regularisation: probe.regularisation))
         }
-        let wr = try Intervals.wilson(successes: rc, trials: n)
-        out.append(SyntheticProbe(feature: feature, method: "ridge", accuracy: Double(rc) / Double(n), accuracyLower: wr.lower,
-                                  accuracyUpper: wr.upper, loss: se / Double(n), regularisation: ridge.alpha))
         return out
     }
 
@@ -295,7 +291,7 @@ public enum SyntheticMeasure {
             _ = try extractor.extract(texts: data.texts, labels: data.labels, classNames: data.classNames, to: dir,
                                       options: eo, provenance: prov)
             var fam: [FeatureFamily: Matrix<Float>] = [:]
-            for f in [FeatureFamily.f, .phip, .p] { fam[f] = try FeatureFolder.load(dir, family: f, as: Float.self).x }
+            for f in [FeatureFamily.f, .phip, .p] { fam[f] = try LabelledFeatures.load(folder: dir, feature: f).features.matrix(as: Float.self) }
             loaded[split] = fam
         }
         let fTest = loaded["test"]![.f]!

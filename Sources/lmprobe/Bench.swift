@@ -23,6 +23,7 @@ struct BenchGemm: ParsableCommand {
     @Flag(help: "Print a JSON array of {\"n\", \"threads\", \"gflops\"}.") var json = false
 
     func validate() throws {
+        try sizes.check("--sizes", noun: "an integer")
         for n in sizes.values where n < 1 { throw ValidationError("--sizes: \(n) is not a positive integer") }
     }
 

@@ -46,25 +46,41 @@ enum OutputScaleOption: ExpressibleByArgument, Equatable {
     static var allValueStrings: [String] { ["auto", "<positive number>"] }
 }
 
-/// A comma-separated list of values of one type (`--families f,phip`); a bad element is a usage error.
+/// A comma-separated list of values of one type (`--families f,phip`). Parsing keeps the elements it cannot read,
+/// so the command's `validate()` names the bad one (`check`): "phi is not a feature family; choose from …".
 struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
     var values: [Element]
+    /// Elements that are not values of `Element`, in order.
+    var unreadable: [String] = []
     init(_ values: [Element]) { self.values = values }
     init?(argument: String) {
-        var out: [Element] = []
+        values = []
         for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = Element(argument: part.trimmingCharacters(in: .whitespaces)) else { return nil }
-            out.append(v)
+            let text = part.trimmingCharacters(in: .whitespaces)
+            if let v = Element(argument: text) { values.append(v) } else { unreadable.append(text) }
         }
-        guard !out.isEmpty else { return nil }
-        values = out
     }
-    var defaultValueDescription: String { values.map { "\($0)" }.joined(separator: ",") }
+    /// The default as the parser reads it back: each element's argument spelling (raw value), comma-separated.
+    var defaultValueDescription: String { values.map(Self.spelling).joined(separator: ",") }
     static var allValueStrings: [String] { [] }
-}
 
-extension CommaList where Element: RawRepresentable, Element.RawValue == String {
-    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
+    static func spelling(_ v: Element) -> String {
+        if let r = v as? any CaseIterable & RawRepresentable { return String(describing: r.rawValue) }
+        return v.defaultValueDescription
+    }
+
+    /// The choices, as the parser accepts them ("" for open types such as numbers).
+    static var choices: String { Element.allValueStrings.joined(separator: ", ") }
+
+    /// Refuses an empty list or one with an unreadable element, naming it: "--families: phi is not a feature
+    /// family; choose from f, phip, …".
+    func check(_ option: String, noun: String) throws {
+        if let bad = unreadable.first {
+            let text = bad.isEmpty ? "an empty element" : "'\(bad)'"
+            throw ValidationError("\(option): \(text) is not \(noun)" + (Self.choices.isEmpty ? "" : "; choose from \(Self.choices)"))
+        }
+        guard !values.isEmpty else { throw ValidationError("\(option): give at least one value") }
+    }
 }
 
 /// A grid of positive numbers (`--alphas 0.1,1,10`).
@@ -72,6 +88,7 @@ typealias PositiveGrid = CommaList<Double>
 
 extension CommaList where Element == Double {
     func checkPositive(_ option: String) throws {
+        try check(option, noun: "a number")
         for v in values where !(v > 0 && v.isFinite) { throw ValidationError("\(option): \(v) is not a positive number") }
     }
 }

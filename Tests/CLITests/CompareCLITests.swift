@@ -134,8 +134,8 @@ final class CompareCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("missing-run"), r.stderr)
         r = try runLMProbe(["compare", "--checkpoint", p + "/run", "--tasks-file", try tasksFile(p), "--families", "f,q",
                             "--out", p + "/x"])
-        XCTAssertEqual(r.status, 64)   // a usage error: the families are a closed set
-        XCTAssertTrue(r.stderr.contains("'f,q' is invalid for '--families"), r.stderr)
+        XCTAssertEqual(r.status, 64)   // a usage error: the families are a closed set, and the bad one is named
+        XCTAssertTrue(r.stderr.contains("--families: 'q' is not a feature family; choose from f, phip, p, subset_logits, subset_probs"), r.stderr)
         r = try runLMProbe(["extract", "--checkpoint", p + "/run", "--dataset", p + "/data.tsv", "--words", "zzqx qqzz",
                             "--out", p + "/x"])
         XCTAssertNotEqual(r.status, 0)
@@ -198,5 +198,67 @@ final class CompareCLITests: XCTestCase {
         run.waitUntilExit()
         XCTAssertEqual(run.terminationStatus, 0, text)
         XCTAssertEqual(Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .nan, sum, accuracy: 1e-9 * max(1, abs(sum)))
+    }
+
+    /// One probe path: `probe` on a folder `compare` extracted gives the very accuracy and λ / C that `compare`
+    /// reported for it — ridge and logistic, with and without standardisation.
+    func testProbeAndCompareGiveTheSameAccuracyAndRegularisationOnOneFolder() throws {
+        let p = try TinyPipeline.fixture().path
+        let tasks = try tasksFile(p)
+        for standardize in [true, false] {
+            let out = p + "/cmp-agree-\(standardize)"
+            let r = try runLMProbe(["compare", "--checkpoint", "tiny=" + p + "/run", "--tasks-file", tasks,
+                                    "--methods", "ridge,logistic", "--families", "f,phip", "--prompts", "with",
+                                    "--no-bow", "--no-leakage-check", "--no-f-mean", "--out", out, "--threads", "2"]
+                                   + (standardize ? [] : ["--no-standardize"]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))
+            let results = try XCTUnwrap((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["results"] as? [[String: Any]])
+            let cache = try FileManager.default.contentsOfDirectory(atPath: out + "/features").filter { $0.contains("-prompt-") }
+            XCTAssertEqual(cache.count, 1, "\(cache)")
+            let folder = out + "/features/" + cache[0]
+            for (family, name) in [("f", "f(s)"), ("phip", "Φp_f(s)")] {
+                for method in ["ridge", "logistic"] {
+                    let row = try XCTUnwrap(results.first { $0["feature"] as? String == "\(name) · \(method)" }, name)
+                    let probe = try runLMProbe(["probe", "--train", folder + "/train", "--test", folder + "/test",
+                                                "--feature", family, "--method", method, "--json"]
+                                               + (standardize ? [] : ["--no-standardize"]))
+                    XCTAssertEqual(probe.status, 0, probe.stderr)
+                    let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any])
+                    let what = "\(family) \(method) standardize \(standardize)"
+                    XCTAssertEqual(j["test_accuracy"] as? Double, row["accuracy"] as? Double, what)
+                    let detail = try XCTUnwrap(row["probe"] as? String)
+                    let prefix = method == "ridge" ? "ridge α=" : "logistic C="
+                    XCTAssertTrue(detail.hasPrefix(prefix), detail)
+                    // λ / C to the last bit: read with Swift's correctly rounded Double(String), from the JSON text
+                    // (JSONSerialization's parser can be an ulp off).
+                    let key = method == "ridge" ? "\"alpha\":" : "\"c\":"
+                    let tail = try XCTUnwrap(probe.stdout.range(of: key)).upperBound
+                    let number = probe.stdout[tail...].prefix { "0123456789.eE+-".contains($0) }
+                    XCTAssertEqual(Double(number), Double(detail.dropFirst(prefix.count)), what)
+                    XCTAssertEqual(j["standardize"] as? Bool, standardize)
+                }
+            }
+        }
+    }
+
+    /// Every comma-list default `compare --help` prints is a value the parser accepts (it once printed
+    /// `subsetLogits`, which the parser refused).
+    func testCompareHelpShowsCommaListDefaultsTheParserAccepts() throws {
+        let help = try runLMProbe(["compare", "--help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        var defaults: [String: String] = [:]
+        for option in ["methods", "families"] {
+            let start = try XCTUnwrap(text.range(of: "--\(option) <\(option)>"), text).upperBound
+            let after = try XCTUnwrap(text[start...].range(of: "(default: ")).upperBound
+            defaults[option] = String(text[after...].prefix { $0 != ")" }).replacingOccurrences(of: " ", with: "")
+        }
+        XCTAssertEqual(defaults["families"], "f,phip,p,subset_logits,subset_probs")
+        // Parsed and validated: the only complaint left is the deliberately bad --seeds (checked after the lists).
+        let r = try runLMProbe(["compare", "--checkpoint", "x", "--out", "y", "--methods", defaults["methods"]!,
+                                "--families", defaults["families"]!, "--seeds", "0"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--seeds must be at least 1"), r.stderr)
     }
 }

@@ -51,7 +51,7 @@ final class ProbeCLITests: XCTestCase {
         // Known answer: the library's probe on the same files.
         let xTrain: Matrix<Float> = try NPY.readMatrix(path("X.npy")), xTest: Matrix<Float> = try NPY.readMatrix(path("Xt.npy"))
         let yTrain = try NPY.readIntegers(path("y.npy")).map { $0 / 10 }, yTest = try NPY.readIntegers(path("yt.npy")).map { $0 / 10 }
-        let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: 3)
+        let model = try RidgeClassifier.fit(x: xTrain, labels: yTrain, classes: 3, standardize: true)   // THE default
         let metrics = try ClassificationMetrics(predicted: try model.predict(xTest), truth: yTest, classes: 3)
         XCTAssertEqual(ridge["alpha"] as? Double, model.alpha)
         XCTAssertEqual(ridge["train_accuracy"] as? Double, model.trainAccuracy)
@@ -106,7 +106,8 @@ final class ProbeCLITests: XCTestCase {
         let xTrain: Matrix<Float> = try NPY.readMatrix(path("X.npy"))
         let yTrain = try NPY.readIntegers(path("y.npy")).map { $0 / 10 }
         let library = try LogisticRegression.fitCV(x: xTrain, labels: yTrain, classes: 3, Cs: [0.01, 0.1, 1, 10, 100],
-                                                   tolerance: 1e-6, maxIterations: 1000, multiclass: .oneVsRest)
+                                                   standardize: true, tolerance: 1e-6, maxIterations: 1000,
+                                                   multiclass: .oneVsRest)
         XCTAssertEqual(perClass, library.perClassC)
         let fixed = try runJSON(common + ["--alphas", "1e-3,2e-3", "--fixed-grid"])
         XCTAssertEqual(fixed["alphas_searched"] as? [Double], [1e-3, 2e-3])
@@ -161,5 +162,89 @@ final class ProbeCLITests: XCTestCase {
         XCTAssertEqual(r["n"] as? Int, 50)
         XCTAssertEqual(r["d"] as? Int, 20)
         XCTAssertGreaterThan(r["seconds"] as? Double ?? -1, 0)
+    }
+
+    // MARK: Cross-option rules and the statistics files
+
+    func testCrossOptionMisusesAreUsageErrorsOfTheProbeCommand() throws {
+        let train = ["--train", path("X.npy").path, "--train-labels", path("y.npy").path]
+        let cases: [([String], String)] = [
+            ([], "give --train (features) or --stats"),
+            (train + ["--stats", path("s.stats").path], "not both"),
+            (["--stats", path("s.stats").path, "--method", "logistic"], "ridge probe only"),
+            (["--stats", path("s.stats").path, "--decomposition", "band"], "drop --decomposition"),
+            (train + ["--stats-out", path("s.stats").path, "--method", "logistic"], "--stats-out"),
+            (train + ["--stats-out", path("s.stats").path, "--test", path("Xt.npy").path], "drop --test"),
+            (train + ["--test-labels", path("yt.npy").path], "--test-labels needs --test"),
+            (train + ["--method", "logistic", "--max-iterations", "0"], "--max-iterations must be at least 1"),
+            (train + ["--method", "logistic", "--tolerance", "0"], "--tolerance must be a positive number"),
+            (train + ["--alphas", "1,x"], "--alphas: 'x' is not a number"),
+        ]
+        for (args, expected) in cases {
+            let r = try runLMProbe(["probe"] + args)
+            XCTAssertEqual(r.status, 64, args.joined(separator: " ") + ": " + r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains(expected), "expected '\(expected)' in: \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("Usage: lmprobe probe"), r.stderr)
+        }
+    }
+
+    func testStatsOutReplacesOnlyAStatisticsFileNeverAnInputOrAnotherFile() throws {
+        let train = ["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path, "--stats-out"]
+        try Data("keep me\n".utf8).write(to: path("notes.txt"))
+        try FileManager.default.createSymbolicLink(at: path("link.npy"), withDestinationURL: path("X.npy"))
+        let before = try Data(contentsOf: path("X.npy"))
+        for target in [path("X.npy").path, path("y.npy").path, path("link.npy").path, path("notes.txt").path,
+                       "/dev/null", path("ext").path] {
+            let r = try runLMProbe(train + [target])
+            XCTAssertEqual(r.status, 1, target + ": " + r.stderr)
+            XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("--stats-out"), r.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: path("X.npy")), before)
+        XCTAssertEqual(try String(contentsOf: path("notes.txt"), encoding: .utf8), "keep me\n")
+        // A new path, then the same path again (an earlier statistics file is replaced).
+        for _ in 0..<2 {
+            let r = try runLMProbe(train + [path("s.stats").path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+    }
+
+    func testPlainStatisticsOfOneFeaturesFileUnderTwoNamesAreCountedOnce() throws {
+        try FileManager.default.createSymbolicLink(at: path("alias.npy"), withDestinationURL: path("X.npy"))
+        try FileManager.default.copyItem(at: path("X.npy"), to: path("copy.npy"))
+        for (name, features) in [("a", "X.npy"), ("b", "alias.npy"), ("c", "copy.npy")] {
+            let r = try runLMProbe(["probe", "--train", path(features).path, "--train-labels", path("y.npy").path,
+                                    "--stats-out", path("\(name).stats").path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        for other in ["b", "c"] {
+            let r = try runLMProbe(["probe", "--stats", path("a.stats").path, path("\(other).stats").path])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("counted twice"), r.stderr)
+        }
+    }
+
+    func testAStatisticsFileWithAFlippedBitIsRefused() throws {
+        let r = try runLMProbe(["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path,
+                                "--stats-out", path("s.stats").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        var bytes = try Data(contentsOf: path("s.stats"))
+        bytes[bytes.count - 3] ^= 0x10
+        try bytes.write(to: path("s.stats"))
+        let fit = try runLMProbe(["probe", "--stats", path("s.stats").path])
+        XCTAssertEqual(fit.status, 1)
+        XCTAssertTrue(fit.stderr.contains("checksum mismatch"), fit.stderr)
+    }
+
+    func testAFIFOAsAFeaturesOrLabelsFileIsRefusedNotWaitedOn() throws {
+        XCTAssertEqual(mkfifo(path("fifo.npy").path, 0o600), 0)
+        let cases = [["--train", path("fifo.npy").path, "--train-labels", path("y.npy").path],
+                     ["--train", path("X.npy").path, "--train-labels", path("fifo.npy").path],
+                     ["--train", path("X.npy").path, "--train-labels", path("fifo.npy").path, "--stats-out", path("s.stats").path]]
+        for args in cases {
+            let r = try runLMProbe(["probe"] + args)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("fifo.npy: not a regular file"), r.stderr)
+        }
     }
 }

@@ -99,4 +99,47 @@ final class ShardCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--shard must be k/n with 0 ≤ k < n (got '3/3')"), bad.stderr)
     }
+
+    /// Shards 0…2 of the fixture in `out` (each with its statistics file).
+    func shards(_ out: String, fixture p: String) throws {
+        for k in 0..<3 {
+            let r = try arrayTask(k, of: 3, out: out, fixture: p)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+    }
+
+    func testAFeatureFileSwappedBetweenShardsIsRefused() throws {
+        let p = try TinyPipeline.fixture().path
+        let out = p + "/shards-swap"
+        try shards(out, fixture: p)
+        // Shards 1 and 2 of the 44 training rows hold 15 rows each: the swap keeps every shape.
+        let fm = FileManager.default
+        let a = out + "/shard-1/train/f.npy", b = out + "/shard-2/train/f.npy", tmp = out + "/f.tmp"
+        try fm.moveItem(atPath: a, toPath: tmp); try fm.moveItem(atPath: b, toPath: a); try fm.moveItem(atPath: tmp, toPath: b)
+        let r = try runLMProbe(["probe", "--train"] + (0..<3).map { "\(out)/shard-\($0)/train" })
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("shard-1/train/f.npy: its bytes are not the ones manifest.json records"), r.stderr)
+        let stats = try runLMProbe(["probe", "--train", out + "/shard-1/train", "--stats-out", out + "/again.stats"])
+        XCTAssertEqual(stats.status, 1, stats.stderr)
+        XCTAssertTrue(stats.stderr.contains("manifest.json records"), stats.stderr)
+    }
+
+    func testStatisticsScoredOnAnotherModelsTestFolderAreRefused() throws {
+        let p = try TinyPipeline.fixture().path
+        let out = p + "/shards-model"
+        try shards(out, fixture: p)
+        let statistics = (0..<3).map { "\(out)/shard-\($0)/stats" }
+        let early = try runLMProbe(["extract", "--checkpoint", p + "/run/ckpt-10.safetensors", "--dataset", p + "/data.tsv",
+                                    "--test-fraction", "0.25", "--words", "paper", "--out", p + "/feat-early"])
+        XCTAssertEqual(early.status, 0, early.stderr)
+        let other = try runLMProbe(["probe", "--stats"] + statistics + ["--test", p + "/feat-early/test"])
+        XCTAssertEqual(other.status, 1, other.stderr)
+        XCTAssertTrue(other.stderr.contains("extracted differently from the --stats rows: checkpoint"), other.stderr)
+        // The statistics' own rows are not a test split either; the matching test shards are accepted.
+        let own = try runLMProbe(["probe", "--stats"] + statistics + ["--test"] + (0..<3).map { "\(out)/shard-\($0)/train" })
+        XCTAssertEqual(own.status, 1, own.stderr)
+        XCTAssertTrue(own.stderr.contains("rows the --stats were accumulated from"), own.stderr)
+        let good = try json(["probe", "--stats"] + statistics + ["--test"] + (0..<3).map { "\(out)/shard-\($0)/test" })
+        XCTAssertNotNil(good["test_accuracy"] as? Double)
+    }
 }

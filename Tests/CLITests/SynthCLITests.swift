@@ -250,4 +250,14 @@ final class SynthCLITests: XCTestCase {
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(r.stderr.contains("--epsilon-from must be positive"), r.stderr)
     }
+
+    /// A zero iteration cap (once a SIGILL deep inside L-BFGS) or a single fold is a usage error before any work.
+    func testSynthMeasureRefusesAZeroIterationCapAsAUsageError() throws {
+        for (args, expected) in [(["--max-iterations", "0"], "--max-iterations must be at least 1"),
+                                 (["--folds", "1"], "--folds must be at least 2")] {
+            let r = try runLMProbe(["synth", "measure", "--hmm", "h", "--task", "t", "--lm", "r", "--out", "o"] + args)
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.contains(expected), r.stderr)
+        }
+    }
 }

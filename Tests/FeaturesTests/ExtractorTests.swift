@@ -130,7 +130,9 @@ final class ExtractorTests: XCTestCase {
                                       provenance: provenance())
         XCTAssertEqual(manifest.n, 5)
         XCTAssertEqual(manifest.truncated, 2)
-        XCTAssertEqual(manifest.files["p"], .init(shape: [5, vocab.count], dtype: "<f2"))
+        XCTAssertEqual(manifest.files["p"]?.shape, [5, vocab.count])
+        XCTAssertEqual(manifest.files["p"]?.dtype, "<f2")
+        XCTAssertEqual(manifest.files["p"]?.checksum, try Digest.checksum(file: dir.appendingPathComponent("p.npy")))
         XCTAssertTrue(model.calls.allSatisfy { $0.batch * $0.length <= 16 || $0.batch == 1 })
 
         let f: Matrix<Float> = try NPY.readMatrix(dir.appendingPathComponent("f.npy"))
@@ -165,9 +167,10 @@ final class ExtractorTests: XCTestCase {
         XCTAssertEqual(manifest.zeroShotAccuracy!, Double(zeroShot) / 5, accuracy: 1e-12)
         let read = try FeatureFolder.manifest(dir)
         XCTAssertEqual(read.wordSubset?.tokenIDs, [4, 7, 5, 13])
-        let (x, y) = try FeatureFolder.load(dir, family: .phip, as: Double.self)
-        XCTAssertEqual(x.rows, 5)
-        XCTAssertEqual(y, labels)
+        let loaded = try LabelledFeatures.load(folder: dir, feature: .phip)
+        XCTAssertEqual(loaded.features.rows, 5)
+        XCTAssertEqual(loaded.labels, labels)
+        XCTAssertEqual(loaded.classNames, read.classNames)
     }
 
     func testMeanPoolingAndLayerReadoutWriteOnlyF() throws {

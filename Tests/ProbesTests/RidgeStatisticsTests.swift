@@ -127,11 +127,121 @@ final class RidgeStatisticsTests: XCTestCase {
         let bytes = try Data(contentsOf: file)
         try bytes.dropLast(8).write(to: file)
         XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
-            XCTAssertTrue("\(e)".contains("payload has"), "\(e)")
+            XCTAssertTrue("\(e)".contains("checksum mismatch"), "\(e)")
         }
         try Data("not stats".utf8).write(to: file)
         XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
             XCTAssertTrue("\(e)".contains("not an lmprobe ridge statistics file"), "\(e)")
+        }
+    }
+
+    // MARK: Hostile statistics files (each edit re-signs the file, so the check under test is the one that fires)
+
+    /// A statistics file of `data(n: 60, d: 3, …)`, its path.
+    func statisticsFile(_ name: String = "h") throws -> URL {
+        let (x, labels) = data(n: 60, d: 3, classes: 2, seed: 11)
+        let (fx, fy) = try write(x, rows: 0..<60, labels: labels, name: name)
+        let file = dir.appendingPathComponent("\(name).stats")
+        try RidgeStatistics.accumulate(features: fx, labels: labels, labelsPath: fy.path).write(to: file)
+        return file
+    }
+
+    /// Rewrites `file` with its header (as JSON) and payload (Float64 values) edited, and a valid checksum.
+    func resign(_ file: URL, header edit: (inout [String: Any]) -> Void = { _ in },
+                payload editValues: (inout [Double]) -> Void = { _ in }) throws {
+        let bytes = try Data(contentsOf: file)
+        let lines = bytes.split(separator: 0x0A, maxSplits: 3, omittingEmptySubsequences: false)
+        var header = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[2])) as? [String: Any])
+        edit(&header)
+        let payload = Data(lines[3])
+        var values = (0..<(payload.count / 8)).map { i in
+            Double(bitPattern: UInt64(littleEndian: payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }))
+        }
+        editValues(&values)
+        var body = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        body.append(0x0A)
+        for v in values { var le = v.bitPattern.littleEndian; withUnsafeBytes(of: &le) { body.append(contentsOf: $0) } }
+        var sum = Checksum()
+        sum.add(body)
+        try (Data(lines[0]) + Data("\nchecksum \(sum.hex)\n".utf8) + body).write(to: file)
+    }
+
+    func testAResignedFileWithNoEditReadsBack() throws {
+        let file = try statisticsFile()
+        let before = try RidgeStatistics(contentsOf: file)
+        try resign(file)
+        XCTAssertEqual(try RidgeStatistics(contentsOf: file), before, "the test's re-signing is faithful")
+    }
+
+    func testAFlippedBitAnywhereInAStatisticsFileIsRefused() throws {
+        let file = try statisticsFile()
+        let bytes = try Data(contentsOf: file)
+        let magicLength = RidgeStatistics.magic.utf8.count
+        // Every 13th byte after the magic line (header, checksum line and payload), one bit each.
+        for offset in stride(from: magicLength, to: bytes.count, by: 13) {
+            var flipped = bytes
+            flipped[offset] ^= UInt8(1 << (offset % 8))
+            try flipped.write(to: file)
+            XCTAssertThrowsError(try RidgeStatistics(contentsOf: file), "bit flip at byte \(offset)") { e in
+                XCTAssertEqual("\(e)".split(separator: "\n").count, 1, "\(e)")
+            }
+        }
+    }
+
+    func testLabelCountsPastIntMaxAreRefusedWithAOneLineError() throws {
+        let file = try statisticsFile()
+        try resign(file, header: { h in h["label_counts"] = [Int.max, 1] })
+        XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
+            XCTAssertTrue("\(e)".contains("label_counts sum past Int.max"), "\(e)")
+        }
+    }
+
+    func testMergingRowCountsPastIntMaxIsRefused() throws {
+        let file = try statisticsFile()
+        try resign(file, header: { h in
+            h["n"] = 1 << 62
+            h["label_counts"] = [1 << 61, 1 << 61]
+            var sources = h["sources"] as! [[String: Any]]
+            sources[0]["rows"] = 1 << 62
+            h["sources"] = sources
+        })
+        let huge = try RidgeStatistics(contentsOf: file)
+        var merged = RidgeStatistics(d: huge.d)
+        try merged.merge(huge)
+        XCTAssertThrowsError(try merged.merge(huge)) { e in
+            XCTAssertTrue("\(e)".contains("exceeds Int.max"), "\(e)")
+        }
+    }
+
+    func testSourceRowsThatDoNotAddUpToNAreRefused() throws {
+        let file = try statisticsFile()
+        try resign(file, header: { h in
+            var sources = h["sources"] as! [[String: Any]]
+            sources[0]["rows"] = 59
+            h["sources"] = sources
+        })
+        XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
+            XCTAssertTrue("\(e)".contains("do not add up to n"), "\(e)")
+        }
+    }
+
+    func testNegativeVarianceIsRefused() throws {
+        let file = try statisticsFile()
+        let d = try RidgeStatistics(contentsOf: file).d
+        try resign(file, payload: { v in v[d + 1 * d + 1] = -1 })     // M₁₁ (after μ)
+        XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
+            XCTAssertTrue("\(e)".contains("negative variance"), "\(e)")
+        }
+    }
+
+    func testAStatisticsFileOfTheFirstFormatIsRefusedWithWhatToDo() throws {
+        let file = try statisticsFile()
+        let bytes = try Data(contentsOf: file)
+        let lines = bytes.split(separator: 0x0A, maxSplits: 2, omittingEmptySubsequences: false)
+        try (Data("LMPROBE-RIDGE-STATS 1\n".utf8) + Data(lines[2])).write(to: file)
+        XCTAssertTrue(RidgeStatistics.isStatisticsFile(file))
+        XCTAssertThrowsError(try RidgeStatistics(contentsOf: file)) { e in
+            XCTAssertTrue("\(e)".contains("run `lmprobe probe --stats-out` again"), "\(e)")
         }
     }
 }
