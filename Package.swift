@@ -57,7 +57,7 @@ let package = Package(
                 swiftSettings: swift5),
 
         // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
-        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Experiments"],
+        .target(name: "Synthetic", dependencies: ["Linalg", "Text", "Model", "Features", "Probes", "Analysis"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.

@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import Model
 import Text
 
 /// Extract-or-reuse of feature folders, content-addressed: the one cache key of `compare` and `analyze transfer`.

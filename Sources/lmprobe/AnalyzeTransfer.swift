@@ -73,7 +73,7 @@ struct AnalyzeTransfer: ParsableCommand {
     func transfer() throws {
         let runNames = AnalyzeCurve.names(runDirectories)
         let files = try zip(runDirectories, runNames).flatMap { dir, name in
-            try TransferRun.checkpoints(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
+            try Checkpoint.list(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
         }
         let multiple = runDirectories.count > 1
         let t = try loadTask()
