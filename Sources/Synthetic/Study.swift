@@ -19,6 +19,10 @@ public enum SyntheticStudy {
                                log: (String) -> Void = { _ in }) throws -> SyntheticReport {
         guard !taskDirectories.isEmpty else { throw SyntheticError.badArgument("give at least one --task") }
         guard !runs.isEmpty else { throw SyntheticError.badArgument("give at least one --lm") }
+        // 0 measured nothing and wrote an empty report with exit 0; a negative count trapped on an empty range.
+        if let m = maxCheckpoints, m < 1 {
+            throw SyntheticError.badArgument("--max-checkpoints must be at least 1 (got \(m))")
+        }
         let hmm = try HiddenMarkovModel.load(from: hmmDirectory)
         let tasks = try taskDirectories.map { try LoadedSyntheticTask(directory: $0, hmm: hmm) }
         let names = tasks.map(\.spec.name)

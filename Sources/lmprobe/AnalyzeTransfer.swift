@@ -62,6 +62,9 @@ struct AnalyzeTransfer: ParsableCommand {
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
         if let name = task {
             let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
+            guard FileManager.default.fileExists(atPath: spec.train.path) else {
+                throw CLIError("--task \(name): \(spec.train.path) not found; run `make data` to fetch the default data into data/ (or give --data-dir)")
+            }
             let (tr, te) = try DatasetSplits.load(spec)
             return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
