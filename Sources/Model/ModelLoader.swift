@@ -40,21 +40,33 @@ public final class ModelLoader {
         return (ckpt, url, ckpt.sha256)
     }
 
-    /// A checkpoint file or run folder with its tokenizer, checked to have the model's vocabulary size.
+    /// A checkpoint file or run folder with its tokenizer, checked to have the model's vocabulary size. With a
+    /// tokenizer override, the tokenizer the checkpoint records (when that folder still reads) must have the same
+    /// tokens: the override is for a moved or copied tokenizer, and another tokenizer of the same size would give
+    /// every id another word.
     public func load(_ path: String) throws -> LoadedModel {
         let (ckpt, url, sha) = try Self.checkpoint(path)
         guard let tokDir = tokenizerOverride ?? ckpt.tokenizerDirectory else {
             throw ModelError.badInput("\(url.path): the checkpoint records no tokenizer folder; give --tokenizer")
         }
-        let tok: BPETokenizer
-        if let cached = tokenizers[tokDir] { tok = cached } else {
-            tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-            tokenizers[tokDir] = tok
-        }
+        let tok = try tokenizer(tokDir)
         guard tok.vocabSize == ckpt.config.vocabSize else {
             throw ModelError.badInput("\(tokDir): the tokenizer has \(tok.vocabSize) tokens but \(url.path) has a vocabulary of \(ckpt.config.vocabSize)")
         }
+        if tokenizerOverride != nil, let recorded = ckpt.tokenizerDirectory,
+           URL(fileURLWithPath: recorded).standardizedFileURL.path != URL(fileURLWithPath: tokDir).standardizedFileURL.path,
+           let original = try? tokenizer(recorded), original.tokenStrings != tok.tokenStrings {
+            throw ModelError.badInput("--tokenizer \(tokDir): its tokens differ from those of the tokenizer \(url.path) was trained with (\(recorded)); give that tokenizer, or none")
+        }
         return LoadedModel(checkpoint: ckpt, url: url, sha256: sha, tokenizer: tok, tokenizerPath: tokDir)
+    }
+
+    /// The tokenizer in folder `dir`, read once per loader.
+    func tokenizer(_ dir: String) throws -> BPETokenizer {
+        if let cached = tokenizers[dir] { return cached }
+        let tok = try BPETokenizer(directory: URL(fileURLWithPath: dir))
+        tokenizers[dir] = tok
+        return tok
     }
 
     /// Weights to train from on `dataset` (`flag` names the option in messages): refused unless the model's

@@ -90,3 +90,29 @@ final class RunCheckpointsCLITests: XCTestCase {
         XCTAssertEqual(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count, 1, r.stderr)
     }
 }
+
+extension RunCheckpointsCLITests {
+    /// `--tokenizer` may point at a moved or copied tokenizer, not at another one of the same size (export used to
+    /// check the size only).
+    func testATokenizerOverrideWithOtherTokensIsRefused() throws {
+        let p = try TinyPipeline.fixture().path
+        let fm = FileManager.default
+        for name in ["tok-copy", "tok-swapped"] {
+            try? fm.removeItem(atPath: p + "/" + name)
+            try fm.createDirectory(atPath: p + "/" + name, withIntermediateDirectories: true)
+            for f in ["vocab.json", "merges.txt"] { try fm.copyItem(atPath: p + "/tok/" + f, toPath: p + "/\(name)/" + f) }
+        }
+        // The same size, two token ids exchanged: every other word for those ids.
+        let url = URL(fileURLWithPath: p + "/tok-swapped/vocab.json")
+        var vocab = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Int])
+        let a = try XCTUnwrap(vocab.first { $0.value == 40 }?.key), b = try XCTUnwrap(vocab.first { $0.value == 41 }?.key)
+        vocab[a] = 41; vocab[b] = 40
+        try JSONSerialization.data(withJSONObject: vocab).write(to: url)
+        let bad = try runLMProbe(["export", "--checkpoint", p + "/run", "--tokenizer", p + "/tok-swapped", "--out", p + "/exp-swapped"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("its tokens differ from those of the tokenizer"), bad.stderr)
+        XCTAssertFalse(fm.fileExists(atPath: p + "/exp-swapped"))
+        let ok = try runLMProbe(["export", "--checkpoint", p + "/run", "--tokenizer", p + "/tok-copy", "--out", p + "/exp-copy"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+}
