@@ -71,7 +71,7 @@ struct Pretrain: ParsableCommand {
             trainer = try Trainer(resuming: runDir, dataset: dataset, ranks: ranks, accept: checkResumable)
             guard trainer.state.step < trainer.state.schedule.totalSteps else {
                 // Nothing to train: say so (no loss to report), and succeed.
-                if root { print("\(io.out) is finished (step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)): nothing to resume; final checkpoint \(runDir.appendingPathComponent("final.safetensors").path)") }
+                if root { print("\(io.out) already finished at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps): nothing to resume; final checkpoint \(runDir.appendingPathComponent("final.safetensors").path)") }
                 return
             }
             eprint("resuming \(io.out) at step \(trainer.state.step)/\(trainer.state.schedule.totalSteps)")

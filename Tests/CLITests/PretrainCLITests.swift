@@ -72,7 +72,7 @@ final class PretrainCLITests: XCTestCase {
         let (tok, run) = try finishedRun("resume-finished")
         let r = try runLMProbe(["pretrain", "--data", tok, "--out", run, "--resume"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("is finished (step 20/20): nothing to resume"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("already finished at step 20/20: nothing to resume"), r.stdout)
         XCTAssertFalse((r.stdout + r.stderr).contains("nan"), r.stdout + r.stderr)
     }
 }
