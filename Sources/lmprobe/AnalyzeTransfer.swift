@@ -24,33 +24,15 @@ struct AnalyzeTransfer: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("run"), help: "Run directory of a pretraining run (repeatable: several runs, e.g. model sizes, on one chart).")
-    var runDirectories: [String] = []
-    @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
-    @Option(help: "Data folder of the default tasks.") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @OptionGroup(title: "Runs, task and output") var main: TransferMain
     @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
-    @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
-    @Flag(help: "No prompt, even for a default task.") var noPrompt = false
-    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
-    var words: String?
-    @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
-    @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
-    var fMean = false
-    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
-    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
-    var tokens: String?
-    @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
-    var maxWindows: Int?
-    @Option(help: "Output folder.") var out: String
-    @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
-    var cache: String?
-    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @OptionGroup(title: "Features") var extraction: TransferFeatures
+    @OptionGroup(title: "Validation loss") var validation: TransferValidation
 
     func validate() throws {
-        guard !runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
-        guard (task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
-        if let m = maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
+        guard !main.runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
+        guard (main.task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
+        if let m = validation.maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
     }
 
     func run() throws {
@@ -60,41 +42,41 @@ struct AnalyzeTransfer: ParsableCommand {
 
     /// The task: name, train/test splits with digests, prompt and words.
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
-        if let name = task {
-            let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
+        if let name = main.task {
+            let spec = try TaskCatalog(dataDirectory: main.dataDir, sstDirectory: main.sstDir).task(name)
             guard FileManager.default.fileExists(atPath: spec.train.path) else {
                 throw CLIError("--task \(name): \(spec.train.path) not found; run `make data` to fetch the default data into data/ (or give --data-dir)")
             }
             let (tr, te) = try DatasetSplits.load(spec)
-            return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
+            return (name, [tr, te], spec.prompt, extraction.words.map(WordSubset.parse) ?? spec.words)
         }
-        let spec = try data.task(prompt: "", words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let spec = try data.task(prompt: "", words: extraction.words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
         let (tr, te) = try DatasetSplits.load(spec)
         return (spec.name, [tr, te], spec.prompt, spec.words)
     }
 
     func transfer() throws {
-        let runNames = AnalyzeCurve.names(runDirectories)
-        let files = try zip(runDirectories, runNames).flatMap { dir, name in
+        let runNames = AnalyzeCurve.names(main.runDirectories)
+        let files = try zip(main.runDirectories, runNames).flatMap { dir, name in
             try Checkpoint.list(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
         }
-        let multiple = runDirectories.count > 1
+        let multiple = main.runDirectories.count > 1
         let t = try loadTask()
         var options = ExtractionOptions()
-        let promptText = noPrompt ? "" : (prompt ?? t.prompt)
+        let promptText = extraction.noPrompt ? "" : (extraction.prompt ?? t.prompt)
         options.prompt = promptText.isEmpty ? .none : try PromptTemplate(promptText)
-        options.writeFullDistribution = withP
-        options.maxBatchTokens = maxBatchTokens
-        let outURL = URL(fileURLWithPath: out)
-        let cacheURL = URL(fileURLWithPath: cache ?? out)
+        options.writeFullDistribution = extraction.withP
+        options.maxBatchTokens = extraction.maxBatchTokens
+        let outURL = URL(fileURLWithPath: main.out)
+        let cacheURL = URL(fileURLWithPath: main.cache ?? main.out)
         var families: [FeatureFamily] = [.f, .phip]
         var rows: [TransferCheck.Checkpoint] = []
-        var settings: [String: String] = ["run": runDirectories.joined(separator: " "), "task": t.name,
+        var settings: [String: String] = ["run": main.runDirectories.joined(separator: " "), "task": t.name,
                                           "prompt": options.prompt.template,
                                           "probe": "compare's ridge probe (FamilyProbe, default settings: standardised, exact LOO λ over logspace(-3, 6, 19) extended at an edge)",
                                           "validation_ce": "whole validation split, every checkpoint measured (GPT.splitLoss)",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
-        let loader = ModelLoader(tokenizer: tokenizer)
+        let loader = ModelLoader(tokenizer: extraction.tokenizer)
         var validationDigests: [String: String] = [:]   // val.bin path → SHA-256, hashed once per token folder
         for (i, (runName, file)) in files.enumerated() {
             let label = multiple ? "\(runName)/\(file.label)" : file.label
@@ -106,13 +88,13 @@ struct AnalyzeTransfer: ParsableCommand {
                 if opts.words.isEmpty {
                     if !t.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
                 } else { families += [.subsetProbs, .subsetLogits] }
-                if withP { families.append(.p) }
-                if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
+                if extraction.withP { families.append(.p) }
+                if extraction.fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
             let (loss, lossReused) = try TransferRun.validationCrossEntropy(
-                ckpt, checkpointSHA256: sha, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
-                maxWindows: maxWindows, cache: cacheURL, validationDigests: &validationDigests)
+                ckpt, checkpointSHA256: sha, tokenDirectory: validation.tokens.map { URL(fileURLWithPath: $0) },
+                maxWindows: validation.maxWindows, cache: cacheURL, validationDigests: &validationDigests)
             let ce = loss.crossEntropy, source = loss.description + (lossReused ? ", reused" : "")
             // Features of one extraction setting, content-addressed under the cache, with a progress line over
             // every split's sentences. Returns the folder and whether it was reused.
@@ -133,7 +115,7 @@ struct AnalyzeTransfer: ParsableCommand {
             let (dir, reused) = try features(opts, title: "extract \(label)")
             var probes: [String: TransferCheck.ProbeOutcome] = [:]
             for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
-            if fMean {
+            if extraction.fMean {
                 var mean = opts
                 mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
                 probes["f_mean"] = try TransferRun.probe(directory: try features(mean, title: "extract \(label) f_mean").dir,
@@ -160,4 +142,37 @@ struct AnalyzeTransfer: ParsableCommand {
         print(md, terminator: "")
         eprint("wrote \(outURL.path)/transfer.{json,md} and transfer-{ce,sqrt,tokens}.svg")
     }
+}
+
+/// The runs to analyse, the default task, and where the report and cache go.
+struct TransferMain: ParsableArguments {
+    @Option(name: .customLong("run"), help: "Run directory of a pretraining run (repeatable: several runs, e.g. model sizes, on one chart).")
+    var runDirectories: [String] = []
+    @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
+    @Option(help: "Data folder of the default tasks (`make data`).") var dataDir = "data"
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
+    var cache: String?
+}
+
+/// What is extracted and probed at every checkpoint.
+struct TransferFeatures: ParsableArguments {
+    @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
+    @Flag(help: "No prompt, even for a default task.") var noPrompt = false
+    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
+    var words: String?
+    @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
+    @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
+    var fMean = false
+    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
+    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+}
+
+/// How each checkpoint's validation cross-entropy is measured.
+struct TransferValidation: ParsableArguments {
+    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
+    var tokens: String?
+    @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
+    var maxWindows: Int?
 }

@@ -116,3 +116,15 @@ extension RunCheckpointsCLITests {
         XCTAssertEqual(ok.status, 0, ok.stderr)
     }
 }
+
+extension RunCheckpointsCLITests {
+    /// The main options (runs, task, output) come before the dataset group in `analyze transfer --help`.
+    func testAnalyzeTransferHelpPutsTheRunsBeforeTheDatasetOptions() throws {
+        let r = try runLMProbe(["analyze", "transfer", "--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let runs = try XCTUnwrap(r.stdout.range(of: "RUNS, TASK AND OUTPUT:"), r.stdout)
+        let dataset = try XCTUnwrap(r.stdout.range(of: "YOUR OWN TASK"), r.stdout)
+        XCTAssertLessThan(runs.lowerBound, dataset.lowerBound)
+        XCTAssertLessThan(try XCTUnwrap(r.stdout.range(of: "--run <run>")).lowerBound, dataset.lowerBound)
+    }
+}
