@@ -136,4 +136,24 @@ final class LoaderTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("config.json: missing"), "\(e)")
         }
     }
+
+    /// Weights to train from (`pretrain --init-from`/`--phi-from`) come through the loader, which refuses another
+    /// vocabulary than the token files', naming the flag (this check used to be pretrain's own copy).
+    func testWeightsToTrainFromMustHaveTheTokenFilesVocabulary() throws {
+        let tmp = TempDir()
+        let ds = try dataset(tmp)
+        func save(_ c: GPTConfig, tokenizer: String?) throws -> String {
+            let url = tmp.url.appendingPathComponent("v\(c.vocabSize)-\(UUID().uuidString).safetensors")
+            try Checkpoint.save(to: url, model: GPT(config: c, seed: 1), step: 0, optimizer: nil, state: nil,
+                                tokenizer: tokenizer, tokensHash: nil, dataDirectory: nil, validation: [])
+            return url.path
+        }
+        let other = GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 40)
+        XCTAssertThrowsError(try ModelLoader.checkpoint(try save(other, tokenizer: nil), trainingOn: ds, flag: "--phi-from")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("--phi-from ") && "\(e)".contains("vocabulary 40 but the token files have 32"), "\(e)")
+        }
+        let same = try ModelLoader.checkpoint(try save(config, tokenizer: ds.tokenizerDirectory.path), trainingOn: ds,
+                                              flag: "--init-from")
+        XCTAssertEqual(same.config, config)
+    }
 }
