@@ -86,50 +86,33 @@ public struct Checkpoint {
     }
 
     /// A file path, or for a directory its final.safetensors, the checkpoint named by its `latest` file, or (a
-    /// Hugging Face folder) its model.safetensors. The result is a regular file (following symlinks): a FIFO or
-    /// device would block or stream forever in the reader's open/read, so it is refused here.
+    /// Hugging Face folder) its model.safetensors.
     public static func resolve(_ url: URL) throws -> URL {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw ModelError.io(path: url.path, reason: "no such checkpoint file or run directory")
         }
-        if !isDir.boolValue { return try regularFile(url) }
+        if !isDir.boolValue { return url }
         let final = url.appendingPathComponent("final.safetensors")
-        if FileManager.default.fileExists(atPath: final.path) { return try regularFile(final) }
-        let weights = url.appendingPathComponent("model.safetensors")
+        if FileManager.default.fileExists(atPath: final.path) { return final }
         if HuggingFaceGPT2.isFolder(url) {
+            let weights = url.appendingPathComponent("model.safetensors")
             guard FileManager.default.fileExists(atPath: weights.path) else {
                 throw ModelError.io(path: weights.path, reason: "missing: lmprobe reads Hugging Face weights from model.safetensors (convert pytorch_model.bin with Python's safetensors)")
             }
-            return try regularFile(weights)
-        }
-        if FileManager.default.fileExists(atPath: weights.path),
-           !FileManager.default.fileExists(atPath: url.appendingPathComponent("latest").path) {
-            throw ModelError.io(path: url.appendingPathComponent("config.json").path, reason: "missing: a Hugging Face GPT-2 folder needs config.json beside model.safetensors")
+            return weights
         }
         return try latest(in: url)
     }
 
-    /// The checkpoint named by RUNDIR/latest (a regular file).
+    /// The checkpoint named by RUNDIR/latest.
     public static func latest(in runDirectory: URL) throws -> URL {
         let pointer = runDirectory.appendingPathComponent("latest")
         guard let name = try? String(contentsOf: pointer, encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
             throw ModelError.io(path: pointer.path, reason: "no checkpoint pointer (has this run written a checkpoint?)")
         }
-        return try regularFile(runDirectory.appendingPathComponent(name))
-    }
-
-    /// `url` when it names a regular file (after symlinks); otherwise a one-line error.
-    static func regularFile(_ url: URL) throws -> URL {
-        var st = stat()
-        guard stat(url.path, &st) == 0 else {
-            throw ModelError.io(path: url.path, reason: "cannot read the checkpoint (\(String(cString: strerror(errno))))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ModelError.io(path: url.path, reason: "not a regular file (a FIFO, device or folder cannot be a checkpoint)")
-        }
-        return url
+        return runDirectory.appendingPathComponent(name)
     }
 
     /// RUNDIR/ckpt-STEP.safetensors sorted by step, then RUNDIR/final.safetensors unless its step is already listed

@@ -106,37 +106,6 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: log), before)
     }
 
-    /// A FIFO (or device) named as a checkpoint, directly or by RUNDIR/latest, is refused before any open():
-    /// opening a FIFO for reading blocks until a writer comes.
-    func testAFIFOIsRefusedAsACheckpoint() throws {
-        let tmp = TempDir()
-        let fifo = tmp.url.appendingPathComponent("model.safetensors")
-        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
-        XCTAssertThrowsError(try ModelLoader.checkpoint(fifo.path)) { e in
-            XCTAssertTrue("\(e)".contains("not a regular file"), "\(e)")
-        }
-        let run = tmp.url.appendingPathComponent("run")
-        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
-        XCTAssertEqual(mkfifo(run.appendingPathComponent("ckpt-1.safetensors").path, 0o600), 0)
-        try Data("ckpt-1.safetensors\n".utf8).write(to: run.appendingPathComponent("latest"))
-        XCTAssertThrowsError(try ModelLoader.checkpoint(run.path)) { e in XCTAssertTrue("\(e)".contains("not a regular file"), "\(e)") }
-        XCTAssertThrowsError(try ModelLoader.training(Checkpoint.latest(in: run)))
-    }
-
-    /// A folder with model.safetensors but no config.json is named as a Hugging Face folder missing its config (it
-    /// used to say "no checkpoint pointer").
-    func testAWeightsFolderWithoutConfigSaysConfigIsMissing() throws {
-        let tmp = TempDir()
-        let dir = tmp.url.appendingPathComponent("hf")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Checkpoint.save(to: dir.appendingPathComponent("model.safetensors"), model: GPT(config: config, seed: 1),
-                            step: 0, optimizer: nil, state: nil, tokenizer: nil, tokensHash: nil, dataDirectory: nil,
-                            validation: [])
-        XCTAssertThrowsError(try ModelLoader.checkpoint(dir.path)) { e in
-            XCTAssertTrue("\(e)".contains("config.json: missing"), "\(e)")
-        }
-    }
-
     /// Weights to train from (`pretrain --init-from`/`--phi-from`) come through the loader, which refuses another
     /// vocabulary than the token files', naming the flag (this check used to be pretrain's own copy).
     func testWeightsToTrainFromMustHaveTheTokenFilesVocabulary() throws {
