@@ -35,6 +35,23 @@ struct AnalyzeTransfer: ParsableCommand {
         if let m = validation.maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
     }
 
+    // The groups' options under their own names (what the steps below read).
+    var runDirectories: [String] { main.runDirectories }
+    var task: String? { main.task }
+    var dataDir: String { main.dataDir }
+    var sstDir: String { main.sstDir }
+    var out: String { main.out }
+    var cache: String? { main.cache }
+    var prompt: String? { extraction.prompt }
+    var noPrompt: Bool { extraction.noPrompt }
+    var words: String? { extraction.words }
+    var withP: Bool { extraction.withP }
+    var fMean: Bool { extraction.fMean }
+    var tokenizer: String? { extraction.tokenizer }
+    var maxBatchTokens: Int { extraction.maxBatchTokens }
+    var tokens: String? { validation.tokens }
+    var maxWindows: Int? { validation.maxWindows }
+
     func run() throws {
         global.apply()
         try transfer()
@@ -42,41 +59,41 @@ struct AnalyzeTransfer: ParsableCommand {
 
     /// The task: name, train/test splits with digests, prompt and words.
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
-        if let name = main.task {
-            let spec = try TaskCatalog(dataDirectory: main.dataDir, sstDirectory: main.sstDir).task(name)
+        if let name = task {
+            let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
             guard FileManager.default.fileExists(atPath: spec.train.path) else {
                 throw CLIError("--task \(name): \(spec.train.path) not found; run `make data` to fetch the default data into data/ (or give --data-dir)")
             }
             let (tr, te) = try DatasetSplits.load(spec)
-            return (name, [tr, te], spec.prompt, extraction.words.map(WordSubset.parse) ?? spec.words)
+            return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
-        let spec = try data.task(prompt: "", words: extraction.words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
+        let spec = try data.task(prompt: "", words: words.map(WordSubset.parse) ?? WordSubset.paperSentimentWords)
         let (tr, te) = try DatasetSplits.load(spec)
         return (spec.name, [tr, te], spec.prompt, spec.words)
     }
 
     func transfer() throws {
-        let runNames = AnalyzeCurve.names(main.runDirectories)
-        let files = try zip(main.runDirectories, runNames).flatMap { dir, name in
+        let runNames = AnalyzeCurve.names(runDirectories)
+        let files = try zip(runDirectories, runNames).flatMap { dir, name in
             try Checkpoint.list(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
         }
-        let multiple = main.runDirectories.count > 1
+        let multiple = runDirectories.count > 1
         let t = try loadTask()
         var options = ExtractionOptions()
-        let promptText = extraction.noPrompt ? "" : (extraction.prompt ?? t.prompt)
+        let promptText = noPrompt ? "" : (prompt ?? t.prompt)
         options.prompt = promptText.isEmpty ? .none : try PromptTemplate(promptText)
-        options.writeFullDistribution = extraction.withP
-        options.maxBatchTokens = extraction.maxBatchTokens
-        let outURL = URL(fileURLWithPath: main.out)
-        let cacheURL = URL(fileURLWithPath: main.cache ?? main.out)
+        options.writeFullDistribution = withP
+        options.maxBatchTokens = maxBatchTokens
+        let outURL = URL(fileURLWithPath: out)
+        let cacheURL = URL(fileURLWithPath: cache ?? out)
         var families: [FeatureFamily] = [.f, .phip]
         var rows: [TransferCheck.Checkpoint] = []
-        var settings: [String: String] = ["run": main.runDirectories.joined(separator: " "), "task": t.name,
+        var settings: [String: String] = ["run": runDirectories.joined(separator: " "), "task": t.name,
                                           "prompt": options.prompt.template,
                                           "probe": "compare's ridge probe (FamilyProbe, default settings: standardised, exact LOO λ over logspace(-3, 6, 19) extended at an edge)",
                                           "validation_ce": "whole validation split, every checkpoint measured (GPT.splitLoss)",
                                           "probe_loss": "test mean squared error of the ridge scores on ±1 targets"]
-        let loader = ModelLoader(tokenizer: extraction.tokenizer)
+        let loader = ModelLoader(tokenizer: tokenizer)
         var validationDigests: [String: String] = [:]   // val.bin path → SHA-256, hashed once per token folder
         for (i, (runName, file)) in files.enumerated() {
             let label = multiple ? "\(runName)/\(file.label)" : file.label
@@ -88,13 +105,13 @@ struct AnalyzeTransfer: ParsableCommand {
                 if opts.words.isEmpty {
                     if !t.words.isEmpty { eprint("note: no word of the list is a single token: subset features skipped") }
                 } else { families += [.subsetProbs, .subsetLogits] }
-                if extraction.withP { families.append(.p) }
-                if extraction.fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
+                if withP { families.append(.p) }
+                if fMean { settings["f_mean"] = ExtractionManifest.describe(pooling: .mean, layer: nil) }
                 settings["words"] = opts.words.joined(separator: " ")
             }
             let (loss, lossReused) = try TransferRun.validationCrossEntropy(
-                ckpt, checkpointSHA256: sha, tokenDirectory: validation.tokens.map { URL(fileURLWithPath: $0) },
-                maxWindows: validation.maxWindows, cache: cacheURL, validationDigests: &validationDigests)
+                ckpt, checkpointSHA256: sha, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
+                maxWindows: maxWindows, cache: cacheURL, validationDigests: &validationDigests)
             let ce = loss.crossEntropy, source = loss.description + (lossReused ? ", reused" : "")
             // Features of one extraction setting, content-addressed under the cache, with a progress line over
             // every split's sentences. Returns the folder and whether it was reused.
@@ -115,7 +132,7 @@ struct AnalyzeTransfer: ParsableCommand {
             let (dir, reused) = try features(opts, title: "extract \(label)")
             var probes: [String: TransferCheck.ProbeOutcome] = [:]
             for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
-            if extraction.fMean {
+            if fMean {
                 var mean = opts
                 mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
                 probes["f_mean"] = try TransferRun.probe(directory: try features(mean, title: "extract \(label) f_mean").dir,
