@@ -65,7 +65,7 @@ let package = Package(
                 swiftSettings: swift5),
 
         // A hidden Markov language with known p*: the paper's theorem as a measurement (`lmprobe synth`).
-        .target(name: "Synthetic", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report", "Experiments"],
+        .target(name: "Synthetic", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report"],
                 swiftSettings: swift5),
 
         // The CLI: parsing and printing only.

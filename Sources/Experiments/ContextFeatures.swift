@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import Model
 import Text
 
 /// The theory checks' context sets (`ContextSet`: a preset or the user's file) as an extraction folder: f and Φp_f

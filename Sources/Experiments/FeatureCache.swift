@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import Model
 import Text
 import Support
 

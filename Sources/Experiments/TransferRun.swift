@@ -7,44 +7,10 @@ import Text
 import Support
 import Report
 
-/// Check 3 on real files: every checkpoint of one pretraining run → validation cross-entropy, features of a task's
-/// train/test splits (`FeatureCache`), the closed-form ridge probe (exact LOO λ) per feature family, and the
-/// `TransferCheck` table.
+/// Check 3 on real files: every checkpoint of one pretraining run (listed by `Checkpoint.list(in:)`) → validation
+/// cross-entropy, features of a task's train/test splits (`FeatureCache`), the closed-form ridge probe (exact LOO λ)
+/// per feature family, and the `TransferCheck` table.
 public enum TransferRun {
-    /// One checkpoint file of a run.
-    public struct CheckpointFile: Equatable, Sendable {
-        public let url: URL
-        public let step: Int
-        public let label: String
-    }
-
-    /// RUNDIR/ckpt-STEP.safetensors sorted by step, then RUNDIR/final.safetensors unless its step is already listed.
-    public static func checkpoints(in run: URL) throws -> [CheckpointFile] {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: run.path) } catch {
-            throw ExperimentError("--run \(run.path): not a readable run directory")
-        }
-        var out: [CheckpointFile] = []
-        for name in names where name.hasPrefix("ckpt-") && name.hasSuffix(".safetensors") {
-            let digits = name.dropFirst(5).dropLast(12)
-            guard let step = Int(digits) else { continue }
-            out.append(CheckpointFile(url: run.appendingPathComponent(name), step: step, label: name.replacingOccurrences(of: ".safetensors", with: "")))
-        }
-        out.sort { $0.step < $1.step }
-        let final = run.appendingPathComponent("final.safetensors")
-        if FileManager.default.fileExists(atPath: final.path) {
-            let step = try Checkpoint.load(url: final).step
-            if !out.contains(where: { $0.step == step }) {
-                out.append(CheckpointFile(url: final, step: step, label: "final"))
-                out.sort { $0.step < $1.step }
-            }
-        }
-        guard !out.isEmpty else {
-            throw ExperimentError("--run \(run.path): no ckpt-*.safetensors or final.safetensors (pretrain with --keep-checkpoints to keep them all)")
-        }
-        return out
-    }
-
     /// The checkpoint's validation cross-entropy on the whole validation split of the run's tokens (`GPT.splitLoss`),
     /// measured now for every checkpoint — never the training log's sampled estimate — so all rows of a transfer
     /// table come from one estimator (issue 14: mixing them moved one checkpoint by 0.06 nats).

@@ -13,7 +13,7 @@ import Text
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// `.npy` → NPY.readHeader, readMatrix (Float and Double), readIntegers.
     case npy
-    /// safetensors → Checkpoint.load (the safetensors reader, then the checkpoint's config and tensors).
+    /// safetensors → ModelLoader.checkpoint (the safetensors reader, then the checkpoint's config and tensors).
     case safetensors
     /// `vocab.json` NUL `merges.txt` → BPETokenizer(directory:), then encode/decode a sample.
     case tokenizer
@@ -46,7 +46,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 return outcome { _ = try NPY.readMatrix(url, as: Float.self) }
             case .safetensors:
                 let url = try write(data, "c.safetensors", in: dir)
-                return outcome { _ = try Checkpoint.load(url: url) }
+                return outcome { _ = try ModelLoader.checkpoint(url.path) }
             case .tokenizer:
                 let (vocab, merges) = FuzzTarget.split(data)
                 _ = try write(vocab, "vocab.json", in: dir)

@@ -27,6 +27,14 @@ public struct TrainingState: Codable, Equatable, Sendable {
     public var ranks: Int? = nil
 }
 
+/// One checkpoint file of a pretraining run (`Checkpoint.list(in:)`): RUNDIR/ckpt-STEP.safetensors or final.
+public struct RunCheckpoint: Equatable, Sendable {
+    public let url: URL
+    public let step: Int
+    /// "ckpt-STEP" or "final".
+    public let label: String
+}
+
 /// A checkpoint: an lmprobe file RUNDIR/ckpt-STEP.safetensors (and RUNDIR/final.safetensors, RUNDIR/latest naming
 /// the newest), or a Hugging Face GPT-2 folder (config.json + model.safetensors + tokenizer files; see
 /// `HuggingFaceGPT2`). The lmprobe file format is documented in docs/checkpoint-format.md:
@@ -105,6 +113,45 @@ public struct Checkpoint {
             throw ModelError.io(path: pointer.path, reason: "no checkpoint pointer (has this run written a checkpoint?)")
         }
         return runDirectory.appendingPathComponent(name)
+    }
+
+    /// RUNDIR/ckpt-STEP.safetensors sorted by step, then RUNDIR/final.safetensors unless its step is already listed
+    /// (final is normally a hard link to the last ckpt-STEP; otherwise its step is read from its header, without
+    /// loading its weights). Throws when the folder holds none.
+    public static func list(in run: URL) throws -> [RunCheckpoint] {
+        let fm = FileManager.default
+        let names: [String]
+        do { names = try fm.contentsOfDirectory(atPath: run.path) } catch {
+            throw ModelError.io(path: run.path, reason: "not a readable run directory")
+        }
+        var out: [RunCheckpoint] = []
+        for name in names where name.hasPrefix("ckpt-") && name.hasSuffix(".safetensors") {
+            guard let step = Int(name.dropFirst(5).dropLast(12)) else { continue }
+            out.append(RunCheckpoint(url: run.appendingPathComponent(name), step: step,
+                                     label: String(name.dropLast(12))))
+        }
+        out.sort { $0.step < $1.step }
+        let final = run.appendingPathComponent("final.safetensors")
+        if fm.fileExists(atPath: final.path) {
+            func inode(_ url: URL) -> (UInt64, UInt64)? {
+                var st = stat()
+                return stat(url.path, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+            }
+            let finalNode = inode(final)
+            let linked = out.contains { c in finalNode != nil && inode(c.url).map { $0 == finalNode! } == true }
+            if !linked {
+                // The step as `load` reads it (0 when none is recorded, e.g. a Hugging Face file).
+                let step = Int(try SafeTensors.read(final).metadata["step"] ?? "") ?? 0
+                if !out.contains(where: { $0.step == step }) {
+                    out.append(RunCheckpoint(url: final, step: step, label: "final"))
+                    out.sort { $0.step < $1.step }
+                }
+            }
+        }
+        guard !out.isEmpty else {
+            throw ModelError.io(path: run.path, reason: "no ckpt-*.safetensors or final.safetensors (pretrain with --keep-checkpoints to keep them all)")
+        }
+        return out
     }
 
     static func modelFrom(_ file: SafeTensors.File) throws -> GPT {

@@ -188,12 +188,16 @@ public final class Trainer {
     }
 
     /// Continues the run in `runDirectory` from `checkpoint` (default: the one named by RUNDIR/latest).
+    /// `accept` sees the recorded model configuration and training state first and may refuse the resumption
+    /// (e.g. the CLI when a flag differs from the recorded option) before anything in the run folder changes.
     public init(resuming runDirectory: URL, dataset: TokenDataset, checkpoint: URL? = nil,
-                ranks: GradientReducer? = nil) throws {
+                ranks: GradientReducer? = nil,
+                accept: (GPTConfig, TrainingState) throws -> Void = { _, _ in }) throws {
         let root = (ranks?.rank ?? 0) == 0
         let lock = root ? try Trainer.lockRun(runDirectory) : nil
         let url = try checkpoint ?? Checkpoint.latest(in: runDirectory)
-        let (model, opt, st, meta) = try Checkpoint.loadForResume(url: url)
+        let (model, opt, st, meta) = try ModelLoader.training(url)
+        try accept(model.config, st)
         let size = ranks?.size ?? 1
         guard (st.ranks ?? 1) == size else {
             throw ModelError.badInput("\(url.path) was written by a run over \(st.ranks ?? 1) rank(s); resume it with the same number (mpirun -np \(st.ranks ?? 1)), not \(size)")
@@ -259,16 +263,19 @@ public final class Trainer {
         return stale
     }
 
-    /// Rewrites `log` (atomically) without the lines of steps after `step` and without a torn last line.
+    /// Rewrites `log` (atomically) without the lines of steps after `step` and without a torn last line (read by
+    /// `TrainingLog.records`, whose rule refuses a damaged complete line naming FILE:LINE). No log: nothing to do.
     static func truncateLog(_ log: URL, afterStep step: Int) throws {
-        guard let data = try? readFileData(log) else { return }
-        var kept = Data(), dropped = 0
-        for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { dropped += 1; continue }
-            if let s = obj["step"] as? Int, s > step { dropped += 1; continue }
-            kept.append(contentsOf: line); kept.append(0x0A)
+        guard FileManager.default.fileExists(atPath: log.path) else { return }
+        let data: Data
+        do { data = try readFileData(log) } catch {
+            throw ModelError.io(path: log.path, reason: "cannot read the training log (\(ioErrorText(error)))")
         }
-        guard dropped > 0 else { return }
+        var kept = Data()
+        for r in try TrainingLog.records(in: data, path: log.path) where (r.step ?? step) <= step {
+            kept.append(r.bytes); kept.append(0x0A)
+        }
+        guard kept != data else { return }
         do { try AtomicFile.write(kept, to: log) } catch {
             throw ModelError.io(path: log.path, reason: "cannot rewrite the training log (\(ioErrorText(error)))")
         }
@@ -319,167 +326,249 @@ public final class Trainer {
     /// bad step, last good checkpoint kept) if a loss or gradient norm is not finite.
     @discardableResult
     public func run(stopAfter: Int? = nil, progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
-        let o = state.options, c = model.config, T = c.context, B = o.batch
-        let root = rank == 0, size = worldSize
+        let root = rank == 0
         // Rank 0 alone locks the run folder and writes the log (the other ranks hold no file open there).
         if root && lock == nil { lock = try Trainer.lockRun(runDirectory) }
         defer { lock?.release(); lock = nil }
-        var log: FileHandle? = nil
-        if root {
-            let logURL = runDirectory.appendingPathComponent("log.jsonl")
+        let log = try LogWriter(root ? runDirectory.appendingPathComponent("log.jsonl") : nil)
+        defer { log.closeFile() }
+        func report(_ e: TrainingEvent) { if root { progress(e) } }
+        if state.threads != Threads.count {
+            report(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
+        }
+        var batch = MicroBatches(model: model, options: state.options, ranks: worldSize)
+        var clock = RunClock(startStep: state.step, tokensPerStep: batch.tokensPerStep)
+        var interrupted = false
+        while state.step < state.schedule.totalSteps {
+            if let s = stopAfter, state.step >= s { interrupted = true; break }
+            if Trainer.stopRequested && worldSize == 1 { interrupted = true; break }
+            let t0 = Benchmark.now()
+            let lr = state.schedule.lr(at: state.step)
+            let (loss, stopEveryRank) = try accumulateGradients(&batch, clock: &clock)
+            let norm = try applyStep(loss: loss, lr: lr, tokens: clock.tokensPerStep, log: log)
+            clock.lastLoss = loss
+            clock.windowSteps += 1
+            let now = Benchmark.now()
+            if !totalPlanned, state.options.timeBudgetMinutes != nil {
+                try planTimeBudget(stepSeconds: now - t0, now: now, clock: &clock, log: log, report: report)
+            }
+            let done = state.step >= state.schedule.totalSteps
+            if state.step % state.options.logEvery == 0 || done || state.step == clock.startStep + 1 {
+                logStep(loss: loss, lr: lr, norm: norm, now: now, clock: &clock, log: log, report: report)
+            }
+            if stopEveryRank { interrupted = !done }
+            try validateAndCheckpoint(done: done, log: log, report: report)
+            if interrupted { break }
+        }
+        return try finish(interrupted: interrupted, clock: clock, report: report)
+    }
+
+    /// RUNDIR/log.jsonl opened for appending on rank 0 (nil URL: the other ranks, which write nothing); one JSON
+    /// line per `TrainingLogLine` (`JSONCoding`).
+    struct LogWriter {
+        let handle: FileHandle?
+        let encoder = JSONCoding.encoder(pretty: false)
+
+        init(_ url: URL?) throws {
+            guard let url else { handle = nil; return }
             // Appended to, never followed: a planted symlink must not redirect the log outside the run folder.
-            let fd = open(logURL.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 let reason = errno == ELOOP ? "is a symbolic link; refusing to write the training log through it"
                     : "cannot open the training log for writing (\(String(cString: strerror(errno))))"
-                throw ModelError.io(path: logURL.path, reason: reason)
+                throw ModelError.io(path: url.path, reason: reason)
             }
             var st = stat()
             guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
                 close(fd)
-                throw ModelError.io(path: logURL.path, reason: "is not a regular file")
+                throw ModelError.io(path: url.path, reason: "is not a regular file")
             }
-            log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         }
-        defer { try? log?.close() }
-        func report(_ e: TrainingEvent) { if root { progress(e) } }
-        let logEncoder = JSONCoding.encoder(pretty: false)
-        func writeLog(_ line: TrainingLogLine) {
-            guard let log, let data = try? logEncoder.encode(line) else { return }
-            log.write(data + Data([0x0A]))
+
+        func write(_ line: TrainingLogLine) {
+            guard let handle, let data = try? encoder.encode(line) else { return }
+            handle.write(data + Data([0x0A]))
         }
-        if state.threads != Threads.count {
-            report(.note("checkpoint was written with \(state.threads) threads, running with \(Threads.count): results stay valid but are not bit-identical to an uninterrupted run"))
-        }
-        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
-        // Running sum of the micro-batch gradients when a rank computes more than one per step.
-        let gradientSum: Matrix<Float>? = o.gradAccum > 1 ? Matrix(rows: model.gradients.rows, cols: model.gradients.cols) : nil
-        let microBatches = size * o.gradAccum   // per step, over all ranks
+
+        func closeFile() { try? handle?.close() }
+    }
+
+    /// What one call of `run` carries from step to step: its start, the throughput window of the progress line,
+    /// the probe steps of a time budget, the last loss and the time spent in collectives.
+    struct RunClock {
         let start = Benchmark.now()
-        var windowStart = start, windowSteps = 0
+        let startStep: Int
+        /// Tokens per optimizer step over all ranks: B·T·gradAccum·ranks.
+        let tokensPerStep: Int
+        var windowStart: Double
+        var windowSteps = 0
         var probeTimes: [Double] = []
-        let startStep = state.step
         var lastLoss = Double.nan
-        var interrupted = false
         var allreduceSeconds = 0.0, waitSeconds = 0.0
-        let tokensPerStep = B * T * microBatches
 
-        while state.step < state.schedule.totalSteps {
-            if let s = stopAfter, state.step >= s { interrupted = true; break }
-            if Trainer.stopRequested && size == 1 { interrupted = true; break }
-            let t0 = Benchmark.now()
-            let lr = state.schedule.lr(at: state.step)
-            // The step's windows, micro-batch by micro-batch, from the shared stream; this rank's slice.
-            let allStarts = (0..<(microBatches * B)).map { _ in sampler.int(below: dataset.trainCount - T - 1) }
-            var loss = 0.0, stopEveryRank = false
-            for j in 0..<o.gradAccum {
-                let first = (rank * o.gradAccum + j) * B
-                let starts = Array(allStarts[first..<(first + B)])
-                model.zeroGradients()
-                inputs.withUnsafeMutableBufferPointer { x in
-                    targets.withUnsafeMutableBufferPointer { y in
-                        dataset.fillBatch(.train, starts: starts, length: T, inputs: x.baseAddress!, targets: y.baseAddress!)
-                    }
-                }
-                loss += try inputs.withUnsafeBufferPointer { x in
-                    try targets.withUnsafeBufferPointer { y in
-                        try model.forwardBackward(inputs: x, targets: y, batch: B, length: T,
-                                                  lossScale: 1 / Float(microBatches))
-                    }
-                } / Double(microBatches)
-                if let sum = gradientSum {   // sum += this micro-batch's gradient (computed from zero)
-                    if j == 0 { sum.pointer.update(from: model.gradients.pointer, count: model.layout.count) }
-                    else { try BLAS.axpy(alpha: 1, model.gradients, sum) }
-                }
-            }
-            if let sum = gradientSum { model.gradients.pointer.update(from: sum.pointer, count: model.layout.count) }
-            if let ranks, size > 1 {
-                // The small allreduce first: it returns when the slowest rank has finished its micro-batches, so
-                // its time is the waiting and the gradient allreduce's time is the transfer.
-                let r0 = Benchmark.now()
-                var shared = [loss, Trainer.stopRequested ? 1 : 0]
-                try ranks.sum(&shared)
-                loss = shared[0]
-                stopEveryRank = shared[1] > 0   // the same decision on every rank
-                let r1 = Benchmark.now()
-                try ranks.sum(model.gradients.pointer, count: model.layout.count)
-                waitSeconds += r1 - r0
-                allreduceSeconds += Benchmark.now() - r1
-            }
-            let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
-            guard loss.isFinite, norm.isFinite else {
-                writeLog(TrainingLogLine(step: state.step, event: "non-finite", loss: loss, gradNorm: norm))
-                throw ModelError.nonFiniteLoss(step: state.step, loss: loss.isFinite ? norm : loss,
-                                               lastCheckpoint: lastCheckpoint?.path)
-            }
-            if o.clip > 0 && norm > o.clip {
-                BLAS.scal(Float(o.clip / norm), model.gradients)
-            }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: Float(lr),
-                           weightDecay: Float(o.weightDecay))
-            state.step += 1
-            state.tokensSeen += tokensPerStep
-            lastLoss = loss
-            windowSteps += 1
-            let now = Benchmark.now()
-
-            // Time budget: after the probe steps, fix the step count so the cosine ends with the budget.
-            if !totalPlanned, let minutes = o.timeBudgetMinutes {
-                if state.step > 1 { probeTimes.append(now - t0) }
-                let probe = max(5, min(o.warmup, 30))
-                if state.step >= probe {
-                    let perStep = probeTimes.isEmpty ? now - t0 : probeTimes.reduce(0, +) / Double(probeTimes.count)
-                    let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
-                    let remaining = minutes * 60 - (now - start)
-                    var planned = [root ? Double(max(0, Int(remaining / (perStep * overhead)))) : 0]
-                    if let ranks, size > 1 { try ranks.sum(&planned) }   // rank 0's plan on every rank
-                    state.schedule.totalSteps = state.step + Int(planned[0])
-                    if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
-                    totalPlanned = true
-                    report(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
-                    writeLog(TrainingLogLine(event: "planned", totalSteps: state.schedule.totalSteps, sPerStep: perStep))
-                }
-            }
-
-            let done = state.step >= state.schedule.totalSteps
-            if state.step % o.logEvery == 0 || done || state.step == startStep + 1 {
-                let elapsed = now - start
-                let rate = Double(windowSteps * tokensPerStep) / max(now - windowStart, 1e-9)
-                let perStep = elapsed / Double(state.step - startStep)
-                let eta = totalPlanned ? Double(state.schedule.totalSteps - state.step) * perStep : .nan
-                let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
-                                   gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
-                report(.step(r))
-                writeLog(TrainingLogLine(step: r.step, tokens: state.tokensSeen, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm,
-                                         tokensPerS: r.tokensPerSecond, elapsedS: r.elapsedSeconds))
-                windowStart = now; windowSteps = 0
-            }
-            if stopEveryRank { interrupted = !done }
-            if (state.step % o.evalEvery == 0 || done) && root {
-                let v = try validate()
-                state.validation.append(v)
-                report(.validation(v))
-                writeLog(TrainingLogLine(step: v.step, tokens: state.tokensSeen, valLoss: v.loss, valCe: v.crossEntropy,
-                                         valPpl: v.perplexity))
-            }
-            if (state.step % state.options.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done && root {
-                report(.checkpoint(try saveCheckpoint(final: false)))
-            }
-            if interrupted { break }
+        init(startStep: Int, tokensPerStep: Int) {
+            self.startStep = startStep
+            self.tokensPerStep = tokensPerStep
+            windowStart = start
         }
+    }
+
+    /// A rank's micro-batch buffers: the (B, T) inputs and targets, and the running sum of the micro-batch
+    /// gradients when a rank computes more than one per step.
+    struct MicroBatches {
+        var inputs: [Int32], targets: [Int32]
+        let gradientSum: Matrix<Float>?
+        /// Micro-batches per step over all ranks.
+        let perStep: Int
+        let tokensPerStep: Int
+
+        init(model: GPT, options o: TrainingOptions, ranks: Int) {
+            let n = o.batch * model.config.context
+            inputs = [Int32](repeating: 0, count: n)
+            targets = inputs
+            gradientSum = o.gradAccum > 1 ? Matrix(rows: model.gradients.rows, cols: model.gradients.cols) : nil
+            perStep = ranks * o.gradAccum
+            tokensPerStep = n * perStep
+        }
+    }
+
+    /// This rank's gradient of the step (its `gradAccum` micro-batches from the shared sampler stream, each scaled
+    /// by 1/(ranks·gradAccum)), summed over ranks. Returns the mean loss over every rank's micro-batches and whether
+    /// any rank asked to stop (the same answer on every rank).
+    func accumulateGradients(_ mb: inout MicroBatches, clock: inout RunClock) throws -> (loss: Double, stop: Bool) {
+        let o = state.options, T = model.config.context, B = o.batch
+        // The step's windows, micro-batch by micro-batch, from the shared stream; this rank's slice.
+        let allStarts = (0..<(mb.perStep * B)).map { _ in sampler.int(below: dataset.trainCount - T - 1) }
+        var loss = 0.0
+        for j in 0..<o.gradAccum {
+            let first = (rank * o.gradAccum + j) * B
+            let starts = Array(allStarts[first..<(first + B)])
+            model.zeroGradients()
+            mb.inputs.withUnsafeMutableBufferPointer { x in
+                mb.targets.withUnsafeMutableBufferPointer { y in
+                    dataset.fillBatch(.train, starts: starts, length: T, inputs: x.baseAddress!, targets: y.baseAddress!)
+                }
+            }
+            loss += try mb.inputs.withUnsafeBufferPointer { x in
+                try mb.targets.withUnsafeBufferPointer { y in
+                    try model.forwardBackward(inputs: x, targets: y, batch: B, length: T,
+                                              lossScale: 1 / Float(mb.perStep))
+                }
+            } / Double(mb.perStep)
+            if let sum = mb.gradientSum {   // sum += this micro-batch's gradient (computed from zero)
+                if j == 0 { sum.pointer.update(from: model.gradients.pointer, count: model.layout.count) }
+                else { try BLAS.axpy(alpha: 1, model.gradients, sum) }
+            }
+        }
+        if let sum = mb.gradientSum { model.gradients.pointer.update(from: sum.pointer, count: model.layout.count) }
+        var stopEveryRank = false
+        if let ranks, worldSize > 1 {
+            // The small allreduce first: it returns when the slowest rank has finished its micro-batches, so
+            // its time is the waiting and the gradient allreduce's time is the transfer.
+            let r0 = Benchmark.now()
+            var shared = [loss, Trainer.stopRequested ? 1 : 0]
+            try ranks.sum(&shared)
+            loss = shared[0]
+            stopEveryRank = shared[1] > 0   // the same decision on every rank
+            let r1 = Benchmark.now()
+            try ranks.sum(model.gradients.pointer, count: model.layout.count)
+            clock.waitSeconds += r1 - r0
+            clock.allreduceSeconds += Benchmark.now() - r1
+        }
+        return (loss, stopEveryRank)
+    }
+
+    /// Clips the summed gradient to `clip`, takes the AdamW step at `lr` and counts the step and its `tokens`;
+    /// returns the gradient norm before clipping. A non-finite loss or norm is logged and thrown before the parameters are touched.
+    func applyStep(loss: Double, lr: Double, tokens: Int, log: LogWriter) throws -> Double {
+        let o = state.options
+        let norm = globalNorm(model.gradients.pointer, count: model.layout.count)
+        guard loss.isFinite, norm.isFinite else {
+            log.write(TrainingLogLine(step: state.step, event: "non-finite", loss: loss, gradNorm: norm))
+            throw ModelError.nonFiniteLoss(step: state.step, loss: loss.isFinite ? norm : loss,
+                                           lastCheckpoint: lastCheckpoint?.path)
+        }
+        if o.clip > 0 && norm > o.clip {
+            BLAS.scal(Float(o.clip / norm), model.gradients)
+        }
+        optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: Float(lr),
+                       weightDecay: Float(o.weightDecay))
+        state.step += 1
+        state.tokensSeen += tokens
+        return norm
+    }
+
+    /// Time budget: after the probe steps, fixes the step count (rank 0's plan on every rank) so the cosine ends
+    /// with the budget.
+    func planTimeBudget(stepSeconds: Double, now: Double, clock: inout RunClock, log: LogWriter,
+                        report: (TrainingEvent) -> Void) throws {
+        let o = state.options
+        guard let minutes = o.timeBudgetMinutes else { return }
+        if state.step > 1 { clock.probeTimes.append(stepSeconds) }
+        let probe = max(5, min(o.warmup, 30))
+        guard state.step >= probe else { return }
+        let perStep = clock.probeTimes.isEmpty ? stepSeconds : clock.probeTimes.reduce(0, +) / Double(clock.probeTimes.count)
+        let overhead = 1 + Double(o.evalBatches) / (3 * Double(o.evalEvery * o.gradAccum))
+        let remaining = minutes * 60 - (now - clock.start)
+        var planned = [rank == 0 ? Double(max(0, Int(remaining / (perStep * overhead)))) : 0]
+        if let ranks, worldSize > 1 { try ranks.sum(&planned) }   // rank 0's plan on every rank
+        state.schedule.totalSteps = state.step + Int(planned[0])
+        if let n = o.checkpointCount { state.options.checkpointEvery = Trainer.spacing(state.schedule.totalSteps, n) }
+        totalPlanned = true
+        report(.planned(totalSteps: state.schedule.totalSteps, secondsPerStep: perStep))
+        log.write(TrainingLogLine(event: "planned", totalSteps: state.schedule.totalSteps, sPerStep: perStep))
+    }
+
+    /// The progress event and log line of a step: loss, learning rate, gradient norm, throughput since the last
+    /// line, elapsed time and ETA.
+    func logStep(loss: Double, lr: Double, norm: Double, now: Double, clock: inout RunClock, log: LogWriter,
+                 report: (TrainingEvent) -> Void) {
+        let elapsed = now - clock.start
+        let rate = Double(clock.windowSteps * clock.tokensPerStep) / max(now - clock.windowStart, 1e-9)
+        let perStep = elapsed / Double(state.step - clock.startStep)
+        let eta = totalPlanned ? Double(state.schedule.totalSteps - state.step) * perStep : .nan
+        let r = StepReport(step: state.step, totalSteps: state.schedule.totalSteps, loss: loss, lr: lr,
+                           gradNorm: norm, tokensPerSecond: rate, elapsedSeconds: elapsed, etaSeconds: eta)
+        report(.step(r))
+        log.write(TrainingLogLine(step: r.step, tokens: state.tokensSeen, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm,
+                                  tokensPerS: r.tokensPerSecond, elapsedS: r.elapsedSeconds))
+        clock.windowStart = now; clock.windowSteps = 0
+    }
+
+    /// Rank 0's periodic validation (and at the end) and periodic checkpoints (not at the end: `finish` writes
+    /// the final one).
+    func validateAndCheckpoint(done: Bool, log: LogWriter, report: (TrainingEvent) -> Void) throws {
+        guard rank == 0 else { return }
+        let o = state.options
+        if state.step % o.evalEvery == 0 || done {
+            let v = try validate()
+            state.validation.append(v)
+            report(.validation(v))
+            log.write(TrainingLogLine(step: v.step, tokens: state.tokensSeen, valLoss: v.loss, valCe: v.crossEntropy,
+                                      valPpl: v.perplexity))
+        }
+        if (state.step % state.options.checkpointEvery == 0 || o.checkpointAt?.contains(state.step) == true) && !done {
+            report(.checkpoint(try saveCheckpoint(final: false)))
+        }
+    }
+
+    /// The last checkpoint (final unless interrupted) when this call trained a step or none exists yet, and the
+    /// summary of the call.
+    func finish(interrupted: Bool, clock: RunClock, report: (TrainingEvent) -> Void) throws -> TrainingSummary {
         var ckpt = lastCheckpoint
-        if root && (state.step > startStep || lastCheckpoint == nil) {
+        if rank == 0 && (state.step > clock.startStep || lastCheckpoint == nil) {
             let url = try saveCheckpoint(final: !interrupted)
             report(.checkpoint(url))
             ckpt = url
         }
-        let seconds = Benchmark.now() - start
-        let trained = state.step - startStep
-        return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: lastLoss,
+        let seconds = Benchmark.now() - clock.start
+        let trained = state.step - clock.startStep
+        return TrainingSummary(steps: state.step, totalSteps: state.schedule.totalSteps, lastLoss: clock.lastLoss,
                                validation: state.validation.last, tokensSeen: state.tokensSeen, seconds: seconds,
-                               tokensPerSecond: Double(trained * tokensPerStep) / max(seconds, 1e-9),
-                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: allreduceSeconds,
-                               waitSeconds: waitSeconds)
+                               tokensPerSecond: Double(trained * clock.tokensPerStep) / max(seconds, 1e-9),
+                               checkpoint: ckpt, interrupted: interrupted, allreduceSeconds: clock.allreduceSeconds,
+                               waitSeconds: clock.waitSeconds)
     }
 
     /// Writes RUNDIR/ckpt-STEP.safetensors (and final.safetensors when `final`), updates RUNDIR/latest, and

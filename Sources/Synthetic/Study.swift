@@ -1,5 +1,4 @@
 import Analysis
-import Experiments
 import Features
 import Foundation
 import Model
@@ -41,7 +40,7 @@ public enum SyntheticStudy {
         }
         var points: [SyntheticCheckpointPoint] = []
         for run in runs {
-            var files = try TransferRun.checkpoints(in: run.url)
+            var files = try Checkpoint.list(in: run.url)
             if let m = maxCheckpoints, files.count > m {
                 // Keep m checkpoints spread over the run (always the first and the last).
                 files = (0..<m).map { files[$0 * (files.count - 1) / max(m - 1, 1)] }
@@ -60,7 +59,7 @@ public enum SyntheticStudy {
                     continue
                 }
                 let t0 = Benchmark.now()
-                let ckpt = try Checkpoint.load(url: file.url)
+                let ckpt = try ModelLoader.checkpoint(file.url.path).checkpoint
                 let eps = try SyntheticMeasure.epsilon(model: ckpt.model, hmm: hmm, windows: options.windows, seed: options.seed)
                 var tp: [SyntheticTaskPoint] = []
                 for t in tasks {

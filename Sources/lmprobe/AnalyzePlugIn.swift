@@ -38,8 +38,7 @@ struct AnalyzePlugIn: ParsableCommand {
 
     func run() throws {
         global.apply()
-        let url = try Checkpoint.resolve(URL(fileURLWithPath: checkpoint))
-        let ref = try Checkpoint.load(url: url)
+        let (ref, url, _) = try ModelLoader.checkpoint(checkpoint)
         guard let dir = data ?? ref.metadata["data"] else {
             throw CLIError("\(url.path): records no token folder; give --data")
         }
@@ -49,8 +48,7 @@ struct AnalyzePlugIn: ParsableCommand {
         var settings = ["checkpoint": url.path, "data": dir, "batch": "\(batch)",
                         "max_windows": maxWindows.map(String.init) ?? "all"]
         if let q = quad {
-            let qurl = try Checkpoint.resolve(URL(fileURLWithPath: q))
-            let qm = try Checkpoint.load(url: qurl)
+            let (qm, qurl, _) = try ModelLoader.checkpoint(q)
             try PlugInQuadLoss.checkComparable(reference: ref.model, quad: qm.model, quadPath: "--quad " + qurl.path)
             quadLoss = try qm.model.splitLoss(data: tokens, batch: batch, maxWindows: maxWindows)
             settings["quad"] = qurl.path

@@ -25,34 +25,33 @@ struct AnalyzeTransfer: ParsableCommand {
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("run"), help: "Run directory of a pretraining run (repeatable: several runs, e.g. model sizes, on one chart).")
-    var runDirectories: [String] = []
-    @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
-    @Option(help: "Data folder of the default tasks.") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @OptionGroup(title: "Runs, task and output") var main: TransferMain
     @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
-    @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
-    @Flag(help: "No prompt, even for a default task.") var noPrompt = false
-    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
-    var words: String?
-    @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
-    @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
-    var fMean = false
-    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
-    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
-    var tokens: String?
-    @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
-    var maxWindows: Int?
-    @Option(help: "Output folder.") var out: String
-    @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
-    var cache: String?
-    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+    @OptionGroup(title: "Features") var extraction: TransferFeatures
+    @OptionGroup(title: "Validation loss") var validation: TransferValidation
 
     func validate() throws {
-        guard !runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
-        guard (task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
-        if let m = maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
+        guard !main.runDirectories.isEmpty else { throw ValidationError("give at least one --run") }
+        guard (main.task == nil) != (data.dataset == nil) else { throw ValidationError("give exactly one of --task and --dataset") }
+        if let m = validation.maxWindows, m < 1 { throw ValidationError("--max-windows must be at least 1 (got \(m))") }
     }
+
+    // The groups' options under their own names (what the steps below read).
+    var runDirectories: [String] { main.runDirectories }
+    var task: String? { main.task }
+    var dataDir: String { main.dataDir }
+    var sstDir: String { main.sstDir }
+    var out: String { main.out }
+    var cache: String? { main.cache }
+    var prompt: String? { extraction.prompt }
+    var noPrompt: Bool { extraction.noPrompt }
+    var words: String? { extraction.words }
+    var withP: Bool { extraction.withP }
+    var fMean: Bool { extraction.fMean }
+    var tokenizer: String? { extraction.tokenizer }
+    var maxBatchTokens: Int { extraction.maxBatchTokens }
+    var tokens: String? { validation.tokens }
+    var maxWindows: Int? { validation.maxWindows }
 
     func run() throws {
         global.apply()
@@ -63,6 +62,9 @@ struct AnalyzeTransfer: ParsableCommand {
     func loadTask() throws -> (name: String, splits: [DatasetSplit], prompt: String, words: [String]) {
         if let name = task {
             let spec = try TaskCatalog(dataDirectory: dataDir, sstDirectory: sstDir).task(name)
+            guard FileManager.default.fileExists(atPath: spec.train.path) else {
+                throw CLIError("--task \(name): \(spec.train.path) not found; run `make data` to fetch the default data into data/ (or give --data-dir)")
+            }
             let (tr, te) = try DatasetSplits.load(spec)
             return (name, [tr, te], spec.prompt, words.map(WordSubset.parse) ?? spec.words)
         }
@@ -74,7 +76,7 @@ struct AnalyzeTransfer: ParsableCommand {
     func transfer() throws {
         let runNames = AnalyzeCurve.names(runDirectories)
         let files = try zip(runDirectories, runNames).flatMap { dir, name in
-            try TransferRun.checkpoints(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
+            try Checkpoint.list(in: URL(fileURLWithPath: dir)).map { (run: name, file: $0) }
         }
         let multiple = runDirectories.count > 1
         let t = try loadTask()
@@ -158,4 +160,37 @@ struct AnalyzeTransfer: ParsableCommand {
         print(md, terminator: "")
         eprint("wrote \(outURL.path)/transfer.{json,md} and transfer-{ce,sqrt,tokens}.svg")
     }
+}
+
+/// The runs to analyse, the default task, and where the report and cache go.
+struct TransferMain: ParsableArguments {
+    @Option(name: .customLong("run"), help: "Run directory of a pretraining run (repeatable: several runs, e.g. model sizes, on one chart).")
+    var runDirectories: [String] = []
+    @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
+    @Option(help: "Data folder of the default tasks (`make data`).") var dataDir = "data"
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @Option(help: "Output folder.") var out: String
+    @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
+    var cache: String?
+}
+
+/// What is extracted and probed at every checkpoint.
+struct TransferFeatures: ParsableArguments {
+    @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
+    @Flag(help: "No prompt, even for a default task.") var noPrompt = false
+    @Option(help: "Word list for the subset features (default: the task's; the paper's sentiment words for --dataset; '' for none).")
+    var words: String?
+    @Flag(help: "Also extract and probe the full next-word distribution p_f (n × V: large).") var withP = false
+    @Flag(help: "Also probe f_mean: the final LayerNorm output averaged over every token of the input (prompt included).")
+    var fMean = false
+    @Option(help: "Tokenizer folder (default: the one recorded in the checkpoints).") var tokenizer: String?
+    @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
+}
+
+/// How each checkpoint's validation cross-entropy is measured.
+struct TransferValidation: ParsableArguments {
+    @Option(name: .customLong("data"), help: "Token folder for evaluating validation CE when a checkpoint has no record (default: recorded in it).")
+    var tokens: String?
+    @Option(help: "Score at most this many validation windows per checkpoint (evenly spaced; default: the whole split).")
+    var maxWindows: Int?
 }

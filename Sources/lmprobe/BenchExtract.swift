@@ -129,7 +129,7 @@ extension BenchExtract {
 
     func runCheckpoint(_ url: URL) throws {
         let t0 = Benchmark.now()
-        let ckpt = try Checkpoint.load(url: url)
+        let ckpt = try ModelLoader.checkpoint(url.path).checkpoint
         let loadSeconds = Benchmark.now() - t0
         let c = ckpt.config, V = c.vocabSize, d = c.dim, L = c.layers
         var rng = SeededRandom(seed: 27)

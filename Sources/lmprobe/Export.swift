@@ -30,14 +30,9 @@ struct Export: ParsableCommand {
     }
 
     func export() throws {
-        let ckpt = try Checkpoint.load(url: URL(fileURLWithPath: checkpoint))
-        guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
-            throw CLIError("--tokenizer: the checkpoint \(ckpt.url.path) records no tokenizer; give its folder")
-        }
-        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
-        }
+        // THE model loader: the weights and their tokenizer (recorded, or --tokenizer), vocabulary checked.
+        let loaded = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
+        let ckpt = loaded.checkpoint, tok = loaded.tokenizer
         let outURL = URL(fileURLWithPath: out).standardizedFileURL
         let dtype: SafeTensors.DType = float16 ? .f16 : .f32
         switch format {

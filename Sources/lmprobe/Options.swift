@@ -95,10 +95,13 @@ extension CommaList where Element == Double {
 
 /// The model shape shared by `pretrain` and the model benchmarks.
 struct ModelShapeOptions: ParsableArguments {
-    @Option(help: "Transformer blocks L.") var layers = 4
-    @Option(help: "Width d.") var dim = 256
-    @Option(help: "Attention heads h.") var heads = 4
-    @Option(help: "Context length T.") var context = 128
+    /// The default shape (here and in `pretrain`'s own shape group).
+    static let defaults = (layers: 4, dim: 256, heads: 4, context: 128)
+
+    @Option(help: "Transformer blocks L.") var layers = ModelShapeOptions.defaults.layers
+    @Option(help: "Width d.") var dim = ModelShapeOptions.defaults.dim
+    @Option(help: "Attention heads h.") var heads = ModelShapeOptions.defaults.heads
+    @Option(help: "Context length T.") var context = ModelShapeOptions.defaults.context
 
     func validate() throws {
         guard layers >= 1, dim >= 1, heads >= 1, context >= 1 else {

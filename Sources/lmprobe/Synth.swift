@@ -3,6 +3,7 @@ import ArgumentParser
 import Experiments
 import Foundation
 import Linalg
+import Model
 import Synthetic
 import Text
 import Support

@@ -230,6 +230,18 @@ final class SyntheticTests: XCTestCase {
         }
     }
 
+    func testMaxCheckpointsBelowOneIsRefused() throws {
+        let nowhere = FileManager.default.temporaryDirectory.appendingPathComponent("synth-none-\(UUID().uuidString)")
+        for m in [0, -1] {
+            XCTAssertThrowsError(try SyntheticStudy.measure(hmmDirectory: nowhere, taskDirectories: [nowhere],
+                                                            runs: [(name: "lm", url: nowhere)], out: nowhere,
+                                                            options: SyntheticMeasureOptions(), maxCheckpoints: m)) {
+                XCTAssertTrue("\($0)".contains("--max-checkpoints must be at least 1 (got \(m))"), "\($0)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: nowhere.path))
+    }
+
     func testBadInputsAreRefusedWithOneLine() throws {
         XCTAssertThrowsError(try HiddenMarkovModel.generate(HMMConfig(states: 0))) { XCTAssertTrue("\($0)".contains("--states")) }
         XCTAssertThrowsError(try HiddenMarkovModel.generate(HMMConfig(states: 4, words: 10, classes: 2, classSize: 6))) {
