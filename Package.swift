@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Probes", dependencies: ["Linalg"], swiftSettings: swift5),
         // Ranks and collectives for `mpirun -np N lmprobe pretrain` (MPI with the trait, one process without).
         .target(name: "Cluster", dependencies: [
-            "Model", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            "Model", "Text", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
         ], swiftSettings: swift5 + mpiDefine),
         .target(name: "Analysis", dependencies: ["Linalg", "Text", "Model", "Features", "Probes"],
                 swiftSettings: swift5),

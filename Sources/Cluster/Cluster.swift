@@ -5,6 +5,8 @@ import Model
 import CMPI
 #endif
 
+/// A one-line failure of the cluster layer. An empty description is a rank's silent failure: swift-argument-parser
+/// prints nothing for it and exits 1, so a refusal every rank reaches is printed once (by rank 0).
 public struct ClusterError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
@@ -101,6 +103,38 @@ public final class MPICommunicator: GradientReducer {
                           lmprobe_mpi_comm_world())
         }
         try check(rc, "MPI_Allreduce of \(n) doubles")
+    }
+
+    /// Rank `root`'s `bytes` on every rank (the argument is ignored on the others): MPI_Bcast of the length, then
+    /// of the bytes packed in 64-bit words.
+    public func broadcast(_ bytes: [UInt8], from root: Int) throws -> [UInt8] {
+        var count: [Int64] = [Int64(bytes.count)]
+        try broadcast(&count, from: root)
+        let n = Int(count[0])
+        guard n >= 0, n <= 1 << 30 else { throw ClusterError("rank \(rank): rank \(root) announced \(n) bytes to broadcast") }
+        var words = [Int64](repeating: 0, count: (n + 7) / 8)
+        if rank == root { words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) } }
+        try broadcast(&words, from: root)
+        return words.withUnsafeBytes { Array($0.prefix(n)) }
+    }
+
+    /// MPI_Bcast of `values` from rank `root` (every rank passes the same count).
+    public func broadcast(_ values: inout [Int64], from root: Int) throws {
+        let n = Int32(values.count)
+        let rc = values.withUnsafeMutableBufferPointer { b in
+            MPI_Bcast(b.baseAddress, n, lmprobe_mpi_long_long(), Int32(root), lmprobe_mpi_comm_world())
+        }
+        try check(rc, "MPI_Bcast of \(n) integers from rank \(root)")
+    }
+
+    /// Elementwise maximum over all ranks, in place, on every rank.
+    public func max(_ values: inout [Int64]) throws {
+        let n = Int32(values.count)
+        let rc = values.withUnsafeMutableBufferPointer { b in
+            MPI_Allreduce(lmprobe_mpi_in_place(), b.baseAddress, n, lmprobe_mpi_long_long(), lmprobe_mpi_max(),
+                          lmprobe_mpi_comm_world())
+        }
+        try check(rc, "MPI_Allreduce (max) of \(n) integers")
     }
 
     func finalize() {

@@ -78,6 +78,8 @@ struct Pretrain: ParsableCommand {
         let root = (ranks?.rank ?? 0) == 0
         let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try TokenDataset(directory: URL(fileURLWithPath: data))
+        // Every rank must run this configuration (token files by content); refused naming the first differing option.
+        try Cluster.agree(on: .of(command: self, replacing: ["--data": "token files \(dataset.hash)"], ignoring: ["--threads"]), ranks: ranks)
         let runDir = URL(fileURLWithPath: out)
         let trainer: Trainer
         if resume {

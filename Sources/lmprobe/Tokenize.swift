@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Linalg
 import Text
@@ -46,6 +47,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.refuseSeveralRanks(command: "tokenize", hint: "tokenizing is one pass over the corpus")
         global.apply()
         var o = Corpus.Options()
         o.docSplit = docSplit
