@@ -113,8 +113,8 @@ public struct RunConfiguration: Equatable, Sendable {
 extension Cluster {
     /// Refuses to go on unless every rank of `ranks` runs `configuration`: rank 0's digest is broadcast and
     /// compared on every rank; on a mismatch the ranks exchange enough to name the first differing option and
-    /// every rank throws (rank 0 with the one-line reason, the others `silentFailure()`, so the reason is printed
-    /// once). A no-op for one process. Call it on every rank, before the first other collective.
+    /// every rank throws (rank 0 with the one-line reason, the others an empty `ClusterError` and a pause after
+    /// MPI_Finalize, so the reason is printed once, before the launcher aborts the job). A no-op for one process. Call it on every rank, before the first other collective.
     public static func agree(on configuration: RunConfiguration, ranks: GradientReducer?) throws {
         #if MPI
         guard let world = ranks as? MPICommunicator, world.size > 1 else { return }
@@ -138,7 +138,10 @@ extension Cluster {
         let theirs = first < configuration.options.count ? configuration.options[first] : nil
         let sent = RunConfiguration(canonicalBytes: try world.broadcast(
             RunConfiguration(theirs.map { [$0] } ?? []).canonicalBytes, from: reporter))
-        guard world.rank == 0 else { throw silentFailure() }
+        guard world.rank == 0 else {
+            world.pauseAfterFinalize = true   // rank 0 prints after its MPI_Finalize; let it, before this rank exits
+            throw ClusterError("")
+        }
         let ours = rootConfiguration.flatMap { first < $0.options.count ? $0.options[first] : nil }
         throw ClusterError(disagreement(ours: ours, theirs: sent?.options.first, rank: reporter))
         #else
@@ -146,9 +149,9 @@ extension Cluster {
         #endif
     }
 
-    /// The failure of a rank other than 0 in a refusal every rank reaches: an empty message, after a pause. The
-    /// launcher aborts the job as soon as one rank exits with an error; the pause lets rank 0 print the reason
-    /// first (a failure path only; nothing waits on success).
+    /// The failure of a rank other than 0 in a refusal every rank reaches without MPI: an empty message, after a
+    /// pause. The launcher aborts the job as soon as one rank exits with an error; the pause lets rank 0 print the
+    /// reason first (a failure path only; nothing waits on success).
     static func silentFailure() -> ClusterError {
         Thread.sleep(forTimeInterval: 1)
         return ClusterError("")

@@ -137,10 +137,15 @@ public final class MPICommunicator: GradientReducer {
         try check(rc, "MPI_Allreduce (max) of \(n) integers")
     }
 
+    /// Set on a rank that fails silently while rank 0 reports why (`Cluster.agree`): `finalize` then waits a
+    /// moment, so the launcher, which aborts the job at the first failed rank, does not cut rank 0 off first.
+    var pauseAfterFinalize = false
+
     func finalize() {
         guard !finalized else { return }
         finalized = true
         MPI_Finalize()
+        if pauseAfterFinalize { Thread.sleep(forTimeInterval: 1) }
     }
 
     private func check(_ rc: Int32, _ what: String) throws {
