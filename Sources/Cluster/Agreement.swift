@@ -140,10 +140,10 @@ extension Cluster {
             RunConfiguration(theirs.map { [$0] } ?? []).canonicalBytes, from: reporter))
         guard world.rank == 0 else {
             world.pauseAfterFinalize = true   // rank 0 prints after its MPI_Finalize; let it, before this rank exits
-            throw ClusterError("")
+            throw ClusterError("", collective: true)
         }
         let ours = rootConfiguration.flatMap { first < $0.options.count ? $0.options[first] : nil }
-        throw ClusterError(disagreement(ours: ours, theirs: sent?.options.first, rank: reporter))
+        throw ClusterError(disagreement(ours: ours, theirs: sent?.options.first, rank: reporter), collective: true)
         #else
         _ = (configuration, ranks)
         #endif

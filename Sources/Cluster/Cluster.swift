@@ -9,7 +9,12 @@ import CMPI
 /// prints nothing for it and exits 1, so a refusal every rank reaches is printed once (by rank 0).
 public struct ClusterError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// True when every rank throws this error at the same point (so they may all leave MPI normally).
+    public let collective: Bool
+    public init(_ description: String, collective: Bool = false) {
+        self.description = description
+        self.collective = collective
+    }
 }
 
 public enum Cluster {
@@ -57,6 +62,20 @@ public enum Cluster {
         #if MPI
         (c as? MPICommunicator)?.finalize()
         #endif
+    }
+
+    /// Runs `body` (a command's work over the ranks from `join()`) and ends MPI as its outcome requires: after
+    /// success, or an error every rank threw together (`ClusterError.collective`, e.g. `agree`'s refusal),
+    /// MPI_Finalize. After any other error this rank leaves WITHOUT MPI_Finalize — which would wait for ranks
+    /// that are themselves waiting for this one in a collective (a rank that cannot read its --data while the
+    /// others agree, rank 0 failing to write a checkpoint) — and exits with the error; the launcher then ends the
+    /// other ranks.
+    public static func session(_ c: GradientReducer?, _ body: (GradientReducer?) throws -> Void) throws {
+        do { try body(c) } catch {
+            if (error as? ClusterError)?.collective == true { leave(c) }
+            throw error
+        }
+        leave(c)
     }
 }
 
@@ -111,7 +130,7 @@ public final class MPICommunicator: GradientReducer {
         var count: [Int64] = [Int64(bytes.count)]
         try broadcast(&count, from: root)
         let n = Int(count[0])
-        guard n >= 0, n <= 1 << 30 else { throw ClusterError("rank \(rank): rank \(root) announced \(n) bytes to broadcast") }
+        guard n >= 0, n <= 1 << 30 else { throw ClusterError("rank \(rank): rank \(root) announced \(n) bytes to broadcast", collective: true) }
         var words = [Int64](repeating: 0, count: (n + 7) / 8)
         if rank == root { words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) } }
         try broadcast(&words, from: root)

@@ -68,10 +68,7 @@ struct Pretrain: ParsableCommand {
         if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
             Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
         }
-        let ranks: GradientReducer?
-        ranks = try Cluster.join()
-        defer { Cluster.leave(ranks) }
-        try train(ranks: ranks)
+        try Cluster.session(try Cluster.join()) { try train(ranks: $0) }
     }
 
     func train(ranks: GradientReducer?) throws {

@@ -242,6 +242,34 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertTrue(three.stderr.contains("mpirun ranks disagree on --warmup: rank 0 has 2, rank 2 has 1"), three.stderr)
     }
 
+    /// A rank that fails on its own before the agreement (here: its --data does not exist) used to wait in
+    /// MPI_Finalize for ranks that wait for it in the agreement: the job hung. It now ends with the rank's error.
+    func testARankFailingAloneBeforeTheFirstStepEndsTheJob() throws {
+        let tok = try Self.tokenFolder().path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["--out", dir.path + "/run", "--steps", "3"] + Self.model
+        let p = try mpiProcess(1, ["pretrain", "--data", tok] + common)
+        p.arguments! += [":", "-np", "1", lmprobeBinary.path, "pretrain", "--data", dir.path + "/missing"] + common
+        let errURL = dir.appendingPathComponent("stderr.txt")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        let deadline = Date().addingTimeInterval(60)   // a hang detector, not a timing assertion
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertFalse(p.isRunning, "the job still runs 60 s after rank 1 failed")
+        try? err.close()
+        guard !p.isRunning else { return }
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let text = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains(dir.path + "/missing"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/run/log.jsonl"))
+    }
+
     func testRanksMayDifferInThreadCountOnly() throws {
         let tok = try Self.tokenFolder().path
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
