@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Probes", dependencies: ["Support", "Linalg"], swiftSettings: swift5),
         // Ranks and collectives for `mpirun -np N lmprobe pretrain` (MPI with the trait, one process without).
         .target(name: "Cluster", dependencies: [
-            "Model", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            "Support", "Model", .target(name: "CMPI", condition: .when(traits: ["MPI"])),
         ], swiftSettings: swift5 + mpiDefine),
         .target(name: "Analysis", dependencies: ["Support", "Linalg", "Text", "Model", "Probes"],
                 swiftSettings: swift5),

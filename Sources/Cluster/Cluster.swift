@@ -5,9 +5,16 @@ import Model
 import CMPI
 #endif
 
+/// A one-line failure of the cluster layer. An empty description is a rank's silent failure: swift-argument-parser
+/// prints nothing for it and exits 1, so a refusal every rank reaches is printed once (by rank 0).
 public struct ClusterError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// True when every rank throws this error at the same point (so they may all leave MPI normally).
+    public let collective: Bool
+    public init(_ description: String, collective: Bool = false) {
+        self.description = description
+        self.collective = collective
+    }
 }
 
 public enum Cluster {
@@ -56,6 +63,20 @@ public enum Cluster {
         (c as? MPICommunicator)?.finalize()
         #endif
     }
+
+    /// Runs `body` (a command's work over the ranks from `join()`) and ends MPI as its outcome requires: after
+    /// success, or an error every rank threw together (`ClusterError.collective`, e.g. `agree`'s refusal),
+    /// MPI_Finalize. After any other error this rank leaves WITHOUT MPI_Finalize — which would wait for ranks
+    /// that are themselves waiting for this one in a collective (a rank that cannot read its --data while the
+    /// others agree, rank 0 failing to write a checkpoint) — and exits with the error; the launcher then ends the
+    /// other ranks.
+    public static func session(_ c: GradientReducer?, _ body: (GradientReducer?) throws -> Void) throws {
+        do { try body(c) } catch {
+            if (error as? ClusterError)?.collective == true { leave(c) }
+            throw error
+        }
+        leave(c)
+    }
 }
 
 #if MPI
@@ -103,10 +124,47 @@ public final class MPICommunicator: GradientReducer {
         try check(rc, "MPI_Allreduce of \(n) doubles")
     }
 
+    /// Rank `root`'s `bytes` on every rank (the argument is ignored on the others): MPI_Bcast of the length, then
+    /// of the bytes packed in 64-bit words.
+    public func broadcast(_ bytes: [UInt8], from root: Int) throws -> [UInt8] {
+        var count: [Int64] = [Int64(bytes.count)]
+        try broadcast(&count, from: root)
+        let n = Int(count[0])
+        guard n >= 0, n <= 1 << 30 else { throw ClusterError("rank \(rank): rank \(root) announced \(n) bytes to broadcast", collective: true) }
+        var words = [Int64](repeating: 0, count: (n + 7) / 8)
+        if rank == root { words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) } }
+        try broadcast(&words, from: root)
+        return words.withUnsafeBytes { Array($0.prefix(n)) }
+    }
+
+    /// MPI_Bcast of `values` from rank `root` (every rank passes the same count).
+    public func broadcast(_ values: inout [Int64], from root: Int) throws {
+        let n = Int32(values.count)
+        let rc = values.withUnsafeMutableBufferPointer { b in
+            MPI_Bcast(b.baseAddress, n, lmprobe_mpi_long_long(), Int32(root), lmprobe_mpi_comm_world())
+        }
+        try check(rc, "MPI_Bcast of \(n) integers from rank \(root)")
+    }
+
+    /// Elementwise maximum over all ranks, in place, on every rank.
+    public func max(_ values: inout [Int64]) throws {
+        let n = Int32(values.count)
+        let rc = values.withUnsafeMutableBufferPointer { b in
+            MPI_Allreduce(lmprobe_mpi_in_place(), b.baseAddress, n, lmprobe_mpi_long_long(), lmprobe_mpi_max(),
+                          lmprobe_mpi_comm_world())
+        }
+        try check(rc, "MPI_Allreduce (max) of \(n) integers")
+    }
+
+    /// Set on a rank that fails silently while rank 0 reports why (`Cluster.agree`): `finalize` then waits a
+    /// moment, so the launcher, which aborts the job at the first failed rank, does not cut rank 0 off first.
+    var pauseAfterFinalize = false
+
     func finalize() {
         guard !finalized else { return }
         finalized = true
         MPI_Finalize()
+        if pauseAfterFinalize { Thread.sleep(forTimeInterval: 1) }
     }
 
     private func check(_ rc: Int32, _ what: String) throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Experiments
 import Features
 import Foundation
@@ -53,6 +54,7 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.refuseSeveralRanks(command: "extract", hint: "split the rows with --shard k/n, one process (or Slurm array task) per shard")
         global.apply()
         let extractor: FeatureExtractor, ckptURL: URL, ckptSHA: String, tokPath: String
         if data.isTokenIDs {

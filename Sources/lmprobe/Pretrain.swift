@@ -56,16 +56,15 @@ struct Pretrain: ParsableCommand {
         if global.threads == nil, let local = Cluster.localRanks(), local > 1 {
             Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
         }
-        let ranks: GradientReducer?
-        ranks = try Cluster.join()
-        defer { Cluster.leave(ranks) }
-        try train(ranks: ranks)
+        try Cluster.session(try Cluster.join()) { try train(ranks: $0) }
     }
 
     func train(ranks: GradientReducer?) throws {
         let root = (ranks?.rank ?? 0) == 0
         let eprint: (String) -> Void = root ? { lmprobe.eprint($0) } : { _ in }
         let dataset = try io.tokens()
+        // Every rank must run this configuration (token files by content); refused naming the first differing option.
+        try Cluster.agree(on: .of(command: self, replacing: ["--data": "token files \(dataset.hash)"], ignoring: ["--threads"]), ranks: ranks)
         let runDir = URL(fileURLWithPath: io.out)
         let trainer: Trainer
         if io.resume {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Text
 
@@ -45,6 +46,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
+        try Cluster.refuseSeveralRanks(command: "tokenize", hint: "tokenizing is one pass over the corpus")
         global.apply()
         var o = Corpus.Options()
         o.docSplit = docSplit

@@ -193,6 +193,111 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.path + "/run/final.safetensors"))
     }
 
+    /// `mpirun -np 1 lmprobe A : -np 1 lmprobe B`: one rank per argument list (MPMD), as a user mixing flags would.
+    func mpirunEach(_ argumentLists: [[String]]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let first = try mpiProcess(1, argumentLists[0])
+        var arguments = first.arguments ?? []
+        for a in argumentLists.dropFirst() { arguments += [":", "-np", "1", lmprobeBinary.path] + a }
+        first.arguments = arguments
+        return try runToCompletion(first)
+    }
+
+    func testRanksStartedWithDifferentOptionsAreRefusedNamingTheFirstDifference() throws {
+        let tok = try Self.tokenFolder().path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A second token folder with other contents (another vocabulary size) for --data.
+        let other = dir.appendingPathComponent("tok-other").path
+        let t = try runLMProbe(["tokenize", "--out", other, "--vocab-size", "280", "--doc-split", "line",
+                                tok + "/../corpus.txt"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let out = dir.appendingPathComponent("run").path
+        func pretrain(_ extra: [String], data: String = tok, out: String = out) -> [String] {
+            ["pretrain", "--data", data, "--out", out, "--steps", "3"] + Self.model + extra
+        }
+        // Each pair: rank 0's and rank 1's options, and the expected refusal. Before the agreement these ranks
+        // corrupted the heap (--dim), hung forever (--steps) or trained and exited 0 (the others).
+        let cases: [([String], [String], String)] = [
+            (pretrain(["--dim", "16"]), pretrain(["--dim", "32"]), "mpirun ranks disagree on --dim: rank 0 has 16, rank 1 has 32"),
+            (pretrain([]), pretrain(["--steps", "4"]), "mpirun ranks disagree on --steps: rank 0 has 3, rank 1 has 4"),
+            (pretrain([]), pretrain(["--lr", "0.002"]), "mpirun ranks disagree on --lr: rank 0 has 0.001, rank 1 has 0.002"),
+            (pretrain([]), pretrain(["--seed", "7"]), "mpirun ranks disagree on --seed: rank 0 has 1337, rank 1 has 7"),
+            (pretrain([]), pretrain([], out: out + "-elsewhere"), "mpirun ranks disagree on --out: rank 0 has \(out), rank 1 has \(out)-elsewhere"),
+            (pretrain([]), pretrain([], data: other), "mpirun ranks disagree on --data: rank 0 has token files "),
+            // Two differences: the one declared first (the model shape before the seed) is named.
+            (pretrain([]), pretrain(["--seed", "7", "--dim", "32"]), "mpirun ranks disagree on --dim: rank 0 has 16, rank 1 has 32"),
+        ]
+        for (a, b, message) in cases {
+            let r = try mpirunEach([a, b])
+            XCTAssertNotEqual(r.status, 0, message)
+            XCTAssertTrue(r.stderr.contains("Error: " + message), "expected \(message) in:\n\(r.stderr)")
+            // Printed once (rank 0), and no rank started training: nothing was written.
+            XCTAssertEqual(r.stderr.components(separatedBy: "ranks disagree").count, 2, r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "-elsewhere"), message)
+        }
+        // Three ranks, the last one differing: the rank is named.
+        let three = try mpirunEach([pretrain([]), pretrain([]), pretrain(["--warmup", "1"])])
+        XCTAssertNotEqual(three.status, 0)
+        XCTAssertTrue(three.stderr.contains("mpirun ranks disagree on --warmup: rank 0 has 2, rank 2 has 1"), three.stderr)
+    }
+
+    /// A rank that fails on its own before the agreement (here: its --data does not exist) used to wait in
+    /// MPI_Finalize for ranks that wait for it in the agreement: the job hung. It now ends with the rank's error.
+    func testARankFailingAloneBeforeTheFirstStepEndsTheJob() throws {
+        let tok = try Self.tokenFolder().path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["--out", dir.path + "/run", "--steps", "3"] + Self.model
+        let p = try mpiProcess(1, ["pretrain", "--data", tok] + common)
+        p.arguments! += [":", "-np", "1", lmprobeBinary.path, "pretrain", "--data", dir.path + "/missing"] + common
+        let errURL = dir.appendingPathComponent("stderr.txt")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        let deadline = Date().addingTimeInterval(60)   // a hang detector, not a timing assertion
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertFalse(p.isRunning, "the job still runs 60 s after rank 1 failed")
+        try? err.close()
+        guard !p.isRunning else { return }
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let text = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains(dir.path + "/missing"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/run/log.jsonl"))
+    }
+
+    func testRanksMayDifferInThreadCountOnly() throws {
+        let tok = try Self.tokenFolder().path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["pretrain", "--data", tok, "--out", dir.path + "/run", "--steps", "2"] + Self.model.dropLast(2)
+        let r = try mpirunEach([common + ["--threads", "1"], common + ["--threads", "2"]])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("finished at step 2/2"), r.stdout)
+    }
+
+    func testExtractAndTokenizeRefuseToRunAsSeveralMpirunRanks() throws {
+        let tok = try Self.tokenFolder()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = tok.deletingLastPathComponent().appendingPathComponent("corpus.txt").path
+        let t = try mpirun(2, ["tokenize", "--out", dir.path + "/tok", "--vocab-size", "300", corpus])
+        XCTAssertNotEqual(t.status, 0)
+        XCTAssertTrue(t.stderr.contains("Error: lmprobe tokenize does not divide its work among mpirun/srun ranks (this is rank 0 of 2)"), t.stderr)
+        XCTAssertEqual(t.stderr.components(separatedBy: "does not divide").count, 2, t.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/tok"))
+        let e = try mpirun(2, ["extract", "--checkpoint", dir.path + "/none.safetensors", "--dataset", corpus,
+                               "--out", dir.path + "/features"])
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssertTrue(e.stderr.contains("Error: lmprobe extract does not divide its work among mpirun/srun ranks"), e.stderr)
+        XCTAssertTrue(e.stderr.contains("--shard k/n"), e.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/features"))
+    }
+
     /// Pids whose parent is `pid` (from /proc).
     func childProcesses(of pid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -220,4 +325,34 @@ final class ClusterCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path))
     }
     #endif
+
+    /// A launcher's environment (no mpirun needed, so this runs in every build): rank 0 of 2 prints why, rank 1
+    /// fails without a word (rank 0's line is the job's one message).
+    func testCommandsThatDoNotShardRefuseEveryRankOfALaunch() throws {
+        let tok = try Self.tokenFolder()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = tok.deletingLastPathComponent().appendingPathComponent("corpus.txt").path
+        let commands: [(String, [String])] = [
+            ("tokenize", ["tokenize", "--out", dir.path + "/out", "--vocab-size", "300", corpus]),
+            ("extract", ["extract", "--checkpoint", dir.path + "/none.safetensors", "--dataset", corpus, "--out", dir.path + "/out"]),
+        ]
+        for (name, arguments) in commands {
+            let zero = try runToCompletion(configuredProcess(lmprobeBinary, arguments,
+                environment: ["OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "2"]))
+            XCTAssertEqual(zero.status, 1, name)
+            XCTAssertEqual(zero.stderr.split(separator: "\n").count, 1, zero.stderr)
+            XCTAssertTrue(zero.stderr.hasPrefix("Error: lmprobe \(name) does not divide its work among mpirun/srun ranks (this is rank 0 of 2)"), zero.stderr)
+            let one = try runToCompletion(configuredProcess(lmprobeBinary, arguments,
+                environment: ["PMI_RANK": "1", "PMI_SIZE": "2"]))
+            XCTAssertEqual(one.status, 1, name)
+            XCTAssertEqual(one.stderr, "", name)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + "/out"), name)
+            // A launch of one rank is a plain process: the command runs (and fails here only on the missing file).
+            let single = try runToCompletion(configuredProcess(lmprobeBinary, arguments,
+                environment: ["OMPI_COMM_WORLD_RANK": "0", "OMPI_COMM_WORLD_SIZE": "1"]))
+            XCTAssertFalse(single.stderr.contains("does not divide"), single.stderr)
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("out"))
+        }
+    }
 }
