@@ -28,7 +28,7 @@ struct AnalyzeTransfer: ParsableCommand {
     var runDirectories: [String] = []
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks.") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; `make sst` fetches them).") var sstDir = "data/sst"
     @OptionGroup(title: "Your own task (instead of --task; needs --test-dataset or --test-fraction)") var data: DatasetOptions
     @Option(help: "Prompt template or suffix (default: the task's prompt; none for --dataset).") var prompt: String?
     @Flag(help: "No prompt, even for a default task.") var noPrompt = false

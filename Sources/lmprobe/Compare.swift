@@ -25,7 +25,7 @@ struct Compare: ParsableCommand {
     @Option(help: "JSON file with an array of task specs (name, train, test, prompt, words, classWords).")
     var tasksFile: String?
     @Option(help: "Default data folder (make data).") var dataDir = "data"
-    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (see the README).")
+    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (`make sst` fetches them).")
     var sstDir = "data/sst"
     @OptionGroup(title: "Your own task (instead of or besides --task)") var data: DatasetOptions
     @Option(help: "With --dataset: the prompt suffix of the task (default: none).") var prompt: String = ""
