@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// `make sst` (experiments/fetch_sst.py) against a local mirror given with `--base-url file://…`: verified files
+/// `make sst` (experiments/fetch_sst.py) against a local mirror (`--base-url file://…`, or a loopback HTTP server
+/// through LMPROBE_SST_BASE_URL): verified files
 /// appear atomically, a second run does nothing, a corrupted byte or a truncated file writes nothing, and an
 /// unreachable mirror says how to place the files by hand.
 ///
@@ -92,6 +93,50 @@ final class DataFetchCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("nothing was written"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dest.path), "no file, not even the two good ones")
         XCTAssertEqual(contents(dir.appendingPathComponent("data")), [], "the staging folder is removed")
+    }
+
+    /// Serves `folder` over HTTP on 127.0.0.1 (python3 -m http.server on a free port) for the duration of `body`.
+    func serving<T>(_ folder: URL, _ body: (URL) throws -> T) throws -> T {
+        let server = configuredProcess(try python(), ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+                                                      "--directory", folder.path])
+        let out = Pipe()
+        server.standardOutput = out
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        // "Serving HTTP on 127.0.0.1 port 43117 (http://127.0.0.1:43117/) ..."
+        var line = Data()
+        while !line.contains(0x0A) {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            line += byte
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let r = text.range(of: "port "), let port = Int(text[r.upperBound...].prefix { $0.isNumber }) else {
+            throw XCTSkip("python3 -m http.server did not start: \(text)")
+        }
+        return try body(URL(string: "http://127.0.0.1:\(port)/")!)
+    }
+
+    func testSSTFetchOverHTTPReportsAMissingFileAndThenFetchesTheFour() throws {
+        let mirror = try realMirror()
+        let dest = dir.appendingPathComponent("data/sst")
+        let script = repositoryRoot.appendingPathComponent("experiments/fetch_sst.py")
+        let held = dir.appendingPathComponent("held-back.csv")
+        try FileManager.default.moveItem(at: mirror.appendingPathComponent("sst_fine_train.csv"), to: held)
+        try serving(mirror) { base in
+            // The base URL through the environment variable this time.
+            let missing = try runToCompletion(configuredProcess(try python(), [script.path, "--dest", dest.path],
+                                                                environment: ["LMPROBE_SST_BASE_URL": base.absoluteString]))
+            XCTAssertEqual(missing.status, 1, missing.stderr)
+            XCTAssertTrue(missing.stderr.contains("\(base.absoluteString)sst_fine_train.csv: HTTP 404"), missing.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dest.path), "nothing written")
+            try FileManager.default.moveItem(at: held, to: mirror.appendingPathComponent("sst_fine_train.csv"))
+            let r = try runToCompletion(configuredProcess(try python(), [script.path, "--dest", dest.path],
+                                                          environment: ["LMPROBE_SST_BASE_URL": base.absoluteString]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(contents(dest), Self.files.map { $0 + ".tsv" }.sorted())
+        }
     }
 
     func testSSTFetchFromAnUnreachableMirrorSaysHowToPlaceTheFilesByHand() throws {
