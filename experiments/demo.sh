@@ -4,7 +4,7 @@
 #   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
 #   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG);
 #   then a synthetic HMM language with known p*: exact ε, the bound τ + B√(2ε) and probe losses for a few
-#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg), about 1–2 more minutes.
+#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg); each phase's time: experiments/bench/RESULTS.md.
 # Stages whose outputs exist are reused, so a second run only re-prints the report (delete runs/demo to redo).
 set -eu
 cd "$(dirname "$0")/.."
