@@ -108,6 +108,22 @@ final class TokenizeCLITests: XCTestCase {
         try assertSameTokens(viaFIFO, tokens)
     }
 
+    func testTokenizeExcludeReadsAProcessSubstitution() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/bin/bash") else { throw XCTSkip("no /bin/bash for <(…)") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-cli-excl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (file, _) = try lineCorpus(in: dir)
+        let out = dir.appendingPathComponent("tok-excl")
+        // Two of the corpus's documents, as label<TAB>sentence lines from a pipe.
+        let r = try runToCompletion(configuredProcess(URL(fileURLWithPath: "/bin/bash"), ["-c",
+            "'\(lmprobeBinary.path)' tokenize --out '\(out.path)' --vocab-size 300 --doc-split line " +
+            "--exclude <(grep -E '^review (3|8):' '\(file.path)' | sed 's/^/1\t/') '\(file.path)'"]))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("58 documents"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("2 excluded"), r.stdout)
+    }
+
     func testBenchTokenizerJSON() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-cli-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
