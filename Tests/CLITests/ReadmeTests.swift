@@ -94,6 +94,30 @@ final class ReadmeTests: XCTestCase {
                       "the README's compare wrote no runs/report/report.md")
     }
 
+    /// Every relative link `](path)` of README.md and docs/*.md names a file or folder of the repository.
+    func testEveryRelativeLinkOfTheReadmeAndDocsResolves() throws {
+        let docs = repositoryRoot.appendingPathComponent("docs")
+        let files = ["README.md"] + (try FileManager.default.contentsOfDirectory(atPath: docs.path))
+            .filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+        var checked = 0
+        for f in files {
+            let url = repositoryRoot.appendingPathComponent(f)
+            let text = try String(contentsOf: url, encoding: .utf8)
+            var rest = text[...]
+            while let open = rest.range(of: "](") {
+                rest = rest[open.upperBound...]
+                guard let close = rest.firstIndex(of: ")") else { break }
+                let target = String(rest[..<close]).split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                rest = rest[close...]
+                if target.isEmpty || target.contains("://") || target.contains(" ") { continue }
+                let resolved = url.deletingLastPathComponent().appendingPathComponent(String(target)).standardized
+                XCTAssertTrue(FileManager.default.fileExists(atPath: resolved.path), "\(f): link to \(target) does not resolve")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 10)
+    }
+
     func testAMarkerWithoutAShellBlockIsReported() {
         XCTAssertThrowsError(try Self.markedBlocks("text\n\(Self.marker)\nnot a fence\n", file: "x.md"))
         XCTAssertEqual(try Self.markedBlocks("\(Self.marker)\n```sh\necho a\necho b\n```\n```sh\nnot marked\n```\n", file: "x.md"),
