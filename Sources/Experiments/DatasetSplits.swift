@@ -80,9 +80,14 @@ public struct TaskCatalog {
 
     /// The task called `name`, or an error that says whether the name is unknown or its files are missing.
     public func task(_ name: String) throws -> TaskSpec {
-        if let t = available.first(where: { $0.name == name }) { return t }
+        if let t = available.first(where: { $0.name == name }) {
+            if !name.hasPrefix("sst"), !FileManager.default.fileExists(atPath: t.train.path) {
+                throw ExperimentError("--task \(name): \(t.train.path) not found: run `make data` (or give --data-dir)")
+            }
+            return t
+        }
         if name.hasPrefix("sst") && Self.names.contains(name) {
-            throw ExperimentError("--task \(name): SST files not found in --sst-dir \(sstDirectory ?? "(none given)")")
+            throw ExperimentError("--task \(name): SST files not found in --sst-dir \(sstDirectory ?? "(none given)"): run `make sst` to fetch the paper's splits into data/sst (or give --sst-dir)")
         }
         throw ExperimentError("--task: unknown task '\(name)' (\(Self.names.joined(separator: ", ")), or use --tasks-file)")
     }

@@ -37,7 +37,7 @@ public struct ContextSet: Sendable {
         for file in ["sst_train.tsv", "sst_test.tsv"] {
             let path = (directory as NSString).appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: path) else {
-                throw FeatureError.badArgument("--sst-dir \(directory): \(file) is missing")
+                throw FeatureError.badArgument("--sst-dir \(directory): \(file) is missing: run `make sst` to fetch the paper's splits into data/sst")
             }
             texts += try DatasetSource(path: path, format: .tsv).load().texts
         }

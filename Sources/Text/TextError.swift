@@ -12,10 +12,49 @@ public struct TextError: Error, CustomStringConvertible, Equatable {
     public init(file: URL, line: Int? = nil, _ message: String) { self.init(file: file.path, line: line, message) }
 }
 
-/// Reads a whole file, with a TextError naming it on failure.
-func readFileBytes(_ url: URL) throws -> [UInt8] {
+/// Reads a whole file, with a TextError naming it on failure. A regular file is read in one go; anything else that
+/// can be opened for reading — a pipe, a FIFO, standard input (`/dev/stdin`), process substitution (`/dev/fd/63`)
+/// — is streamed in 1 MiB chunks until end of file. Both are held to the same limit: at most
+/// `maximumInputBytes`, checked against the file's size before reading it, and against the bytes received so far
+/// while streaming, so a pipe that never ends is an error, not an allocation the input did not justify.
+func readFileBytes(_ url: URL, limit: Int = maximumInputBytes) throws -> [UInt8] {
+    var st = stat()
+    if stat(url.path, &st) == 0 {
+        let kind = st.st_mode & S_IFMT
+        if kind != S_IFREG && kind != S_IFDIR { return try readStream(url, limit: limit) }
+        if kind == S_IFREG && Int(st.st_size) > limit {
+            throw TextError(file: url, "\(st.st_size) bytes, more than the \(SystemMemory.format(limit)) an input may hold (a quarter of the memory this process may allocate)")
+        }
+    }
     do { return [UInt8](try readFileData(url)) }
     catch { throw TextError(file: url, "cannot read (\(ioErrorText(error)))") }
+}
+
+/// The largest input file or stream a reader accepts: a quarter of the memory this process may allocate (the
+/// bytes, their decoded text and the documents cut from it are held at once).
+var maximumInputBytes: Int { SystemMemory.limitBytes / 4 }
+
+/// Everything readable from a non-regular file (pipe, FIFO, character device), streamed until end of file.
+private func readStream(_ url: URL, limit: Int) throws -> [UInt8] {
+    let fd = open(url.path, O_RDONLY)
+    guard fd >= 0 else { throw TextError(file: url, "cannot read (\(String(cString: strerror(errno))))") }
+    defer { close(fd) }
+    let chunk = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    var bytes: [UInt8] = []
+    while true {
+        let n = read(fd, buffer.baseAddress!, chunk)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw TextError(file: url, "cannot read (\(String(cString: strerror(errno))))")
+        }
+        if n == 0 { return bytes }
+        if n > limit - bytes.count {
+            throw TextError(file: url, "more than \(SystemMemory.format(limit)) from a stream, the limit of an input (a quarter of the memory this process may allocate)")
+        }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
 }
 
 /// Reads a whole file as UTF-8 text; invalid UTF-8 is an error naming the line of the first bad byte.

@@ -168,7 +168,7 @@ struct TransferMain: ParsableArguments {
     var runDirectories: [String] = []
     @Option(help: "A default task by name (sst2, sst5, rt, bbc), or use --dataset.") var task: String?
     @Option(help: "Data folder of the default tasks (`make data`).") var dataDir = "data"
-    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; see the README).") var sstDir = "data/sst"
+    @Option(help: "SST folder of the default tasks (sst_train.tsv, …; `make sst` fetches them).") var sstDir = "data/sst"
     @Option(help: "Output folder.") var out: String
     @Option(help: "Folder of the content-addressed features and validation losses, shareable between tasks (default: OUT).")
     var cache: String?

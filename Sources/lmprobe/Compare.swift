@@ -131,7 +131,7 @@ struct CompareTaskOptions: ParsableArguments {
     @Option(help: "JSON file with an array of task specs (name, train, test, prompt, words, classWords).")
     var tasksFile: String?
     @Option(help: "Default data folder (make data).") var dataDir = "data"
-    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (see the README).")
+    @Option(help: "Folder with sst_train.tsv, sst_test.tsv, sst_fine_train.tsv, sst_fine_test.tsv (`make sst` fetches them).")
     var sstDir = "data/sst"
     @Option(help: "Tasks without a test file (rt, bbc): run K stratified splits (seeds 0..<K), or with --cv the K folds of one stratified K-fold partition; tables report mean ± std.")
     var seeds = 1

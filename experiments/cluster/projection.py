@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Scaling projection for data-parallel `lmprobe pretrain` over MPI (README, "Running on a cluster").
+"""Scaling projection for data-parallel `lmprobe pretrain` over MPI (docs/cluster.md).
 
 Model of one optimizer step with N nodes (one rank per node, weak scaling: each rank keeps its micro-batch):
   t_step(N) = t_compute + t_allreduce(N)      lmprobe does not overlap the allreduce with the backward pass

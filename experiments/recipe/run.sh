@@ -64,7 +64,7 @@ case $phase in
 data)
     stamp "data: tokenizer + token files (V = $VOCAB)"
     [ -f "$CSV" ] || make data
-    [ -f "$SST_DIR/sst_train.tsv" ] || { echo "SST files not found in SST_DIR=$SST_DIR (see README, Data)" >&2; exit 2; }
+    [ -f "$SST_DIR/sst_train.tsv" ] || { echo "SST files not found in SST_DIR=$SST_DIR (run `make sst`)" >&2; exit 2; }
     if [ ! -f "$RUN/tok/tokens.json" ]; then
         python3 experiments/paper_cpu/exclusion_list.py "$SST_DIR" "$CSV" > "$RUN/exclude.txt"
         corpus=$CSV
