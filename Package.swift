@@ -89,7 +89,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "ProbesTests", dependencies: ["Support", "Linalg", "Probes"], resources: [.copy("Fixtures")],
                     swiftSettings: swift5),
-        .testTarget(name: "AnalysisTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Analysis", "Report"],
+        .testTarget(name: "AnalysisTests", dependencies: ["Support", "Linalg", "Text", "Model", "Probes", "Analysis", "Report"],
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Text", "Features", "Probes", "Experiments"],
                     swiftSettings: swift5),

@@ -90,11 +90,11 @@ public struct RunConfiguration: Equatable, Sendable {
         return payload.value
     }
 
-    /// `nil` → "none", `Optional(x)` → x, arrays comma-separated, anything else as Swift describes it.
+    /// `nil` (an option not given, so its default applies) → "the default", `Optional(x)` → x, arrays comma-separated, anything else as Swift describes it.
     static func canonical(_ value: Any) -> String {
         let m = Mirror(reflecting: value)
         switch m.displayStyle {
-        case .optional?: return m.children.first.map { canonical($0.value) } ?? "none"
+        case .optional?: return m.children.first.map { canonical($0.value) } ?? "the default"
         case .collection?: return m.children.map { canonical($0.value) }.joined(separator: ",")
         default: return String(describing: value)
         }

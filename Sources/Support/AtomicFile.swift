@@ -81,18 +81,7 @@ public final class AtomicFile {
     /// Writes bytes at `offset` (unbuffered; the append position is unchanged).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         guard !done else { throw FileError(path: url.path, message: "write after the file was committed or discarded") }
-        guard let base = bytes.baseAddress else { return }
-        var off = 0
-        while off < bytes.count {
-            let w = pwrite(fd, base + off, bytes.count - off, off_t(offset + off))
-            if w < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                discard()
-                throw FileError(path: url.path, message: "cannot write: \(String(cString: strerror(e)))")
-            }
-            off += w
-        }
+        try put(bytes, at: offset)
     }
 
     /// Flushes, fsyncs, renames the temporary file over the destination and fsyncs the folder.
@@ -130,11 +119,12 @@ public final class AtomicFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    private func put(_ bytes: UnsafeRawBufferPointer) throws {
+    /// Writes all of `bytes` at the append position, or at `offset` (pwrite); a failure discards the file.
+    private func put(_ bytes: UnsafeRawBufferPointer, at offset: Int? = nil) throws {
         guard let base = bytes.baseAddress else { return }
         var off = 0
         while off < bytes.count {
-            let w = Glibc.write(fd, base + off, bytes.count - off)
+            let w = offset.map { pwrite(fd, base + off, bytes.count - off, off_t($0 + off)) } ?? Glibc.write(fd, base + off, bytes.count - off)
             if w < 0 {
                 if errno == EINTR { continue }
                 let e = errno

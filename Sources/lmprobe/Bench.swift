@@ -7,7 +7,7 @@ import Support
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (GFLOP/s, tokens/s, seconds) for each pipeline stage.",
-        subcommands: [BenchGemm.self, BenchTokenizer.self, BenchTrain.self, BenchProbe.self, BenchExtract.self]
+        subcommands: [BenchGemm.self, BenchTokenizer.self, BenchTrain.self, BenchProbe.self, BenchExtract.self, BenchAnalysis.self]
     )
 }
 

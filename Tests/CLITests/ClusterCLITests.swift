@@ -56,6 +56,18 @@ final class ClusterCLITests: XCTestCase {
                                  environment: Self.mpiAsRoot)
     }
 
+    /// Starts `p` with its stderr in DIR/stderr.txt (read after it ends) and its stdout discarded.
+    func start(_ p: Process, stderrIn dir: URL) throws -> (URL, FileHandle) {
+        let errURL = dir.appendingPathComponent("stderr.txt")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return (errURL, err)
+    }
+
     /// OpenMPI refuses to run as root (as CI does) without these.
     static let mpiAsRoot = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
@@ -139,13 +151,7 @@ final class ClusterCLITests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-dp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = try mpiProcess(2, ["pretrain", "--data", tok, "--steps", "1000000", "--out", dir.path + "/run"] + Self.model)
-        let errURL = dir.appendingPathComponent("stderr.txt")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let err = try FileHandle(forWritingTo: errURL)
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (errURL, err) = try start(p, stderrIn: dir)
         defer { if p.isRunning { p.terminate() } }
         // Wait until both ranks train (the log has steps), then kill rank 1's process (a child of mpirun).
         let log = dir.appendingPathComponent("run/log.jsonl")
@@ -220,8 +226,8 @@ final class ClusterCLITests: XCTestCase {
         let cases: [([String], [String], String)] = [
             (pretrain(["--dim", "16"]), pretrain(["--dim", "32"]), "mpirun ranks disagree on --dim: rank 0 has 16, rank 1 has 32"),
             (pretrain([]), pretrain(["--steps", "4"]), "mpirun ranks disagree on --steps: rank 0 has 3, rank 1 has 4"),
-            (pretrain([]), pretrain(["--lr", "0.002"]), "mpirun ranks disagree on --lr: rank 0 has 0.001, rank 1 has 0.002"),
-            (pretrain([]), pretrain(["--seed", "7"]), "mpirun ranks disagree on --seed: rank 0 has 1337, rank 1 has 7"),
+            (pretrain([]), pretrain(["--lr", "0.002"]), "mpirun ranks disagree on --lr: rank 0 has the default, rank 1 has 0.002"),
+            (pretrain([]), pretrain(["--seed", "7"]), "mpirun ranks disagree on --seed: rank 0 has the default, rank 1 has 7"),
             (pretrain([]), pretrain([], out: out + "-elsewhere"), "mpirun ranks disagree on --out: rank 0 has \(out), rank 1 has \(out)-elsewhere"),
             (pretrain([]), pretrain([], data: other), "mpirun ranks disagree on --data: rank 0 has token files "),
             // Two differences: the one declared first (the model shape before the seed) is named.
@@ -252,12 +258,7 @@ final class ClusterCLITests: XCTestCase {
         let common = ["--out", dir.path + "/run", "--steps", "3"] + Self.model
         let p = try mpiProcess(1, ["pretrain", "--data", tok] + common)
         p.arguments! += [":", "-np", "1", lmprobeBinary.path, "pretrain", "--data", dir.path + "/missing"] + common
-        let errURL = dir.appendingPathComponent("stderr.txt")
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let err = try FileHandle(forWritingTo: errURL)
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (errURL, err) = try start(p, stderrIn: dir)
         defer { if p.isRunning { p.terminate() } }
         let deadline = Date().addingTimeInterval(60)   // a hang detector, not a timing assertion
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }

@@ -5,21 +5,8 @@ import XCTest
 
 /// Issue 16's reproductions for pretraining: sizes from flags and checkpoints are validated before anything is
 /// allocated, a run folder has one writer, and its log neither follows symlinks nor repeats redone steps.
-final class HardeningTests: XCTestCase {
+final class HardeningTests: XCTestCase, TinyPretraining {
     let config = GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32)
-
-    func options(steps: Int) -> TrainingOptions {
-        var o = TrainingOptions()
-        o.batch = 4; o.steps = steps; o.warmup = 2; o.evalEvery = 3; o.evalBatches = 2; o.checkpointEvery = 3
-        o.logEvery = 1; o.seed = 5
-        return o
-    }
-
-    func dataset(_ tmp: TempDir) throws -> TokenDataset {
-        let dir = tmp.url.appendingPathComponent("tokens")
-        try writeSyntheticTokens(to: dir, vocab: 32, train: 2000, val: 500)
-        return try TokenDataset(directory: dir)
-    }
 
     func testHugeShapesAreValidationErrorsNotAllocationAborts() throws {
         for (c, message) in [

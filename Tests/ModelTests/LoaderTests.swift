@@ -5,21 +5,8 @@ import XCTest
 @testable import Model
 
 /// One reader per file kind in Model: the run's checkpoint listing and the training log (issue 25).
-final class LoaderTests: XCTestCase {
+final class LoaderTests: XCTestCase, TinyPretraining {
     let config = GPTConfig(layers: 1, dim: 16, heads: 2, context: 8, vocabSize: 32)
-
-    func options(steps: Int) -> TrainingOptions {
-        var o = TrainingOptions()
-        o.batch = 4; o.steps = steps; o.warmup = 2; o.evalEvery = 3; o.evalBatches = 2; o.checkpointEvery = 3
-        o.logEvery = 1; o.seed = 5
-        return o
-    }
-
-    func dataset(_ tmp: TempDir) throws -> TokenDataset {
-        let dir = tmp.url.appendingPathComponent("tokens")
-        try writeSyntheticTokens(to: dir, vocab: 32, train: 2000, val: 500)
-        return try TokenDataset(directory: dir)
-    }
 
     /// Listing a run's checkpoints reads names and, for a final.safetensors that is not a hard link of a listed
     /// checkpoint, its header's step — never its weights: a final whose tensor bytes are damaged is still listed

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Model
+import Text
 import Support
 
 /// A Float buffer owned by a test.
@@ -91,4 +92,22 @@ func writeSyntheticTokens(to dir: URL, vocab: Int, train: Int, val: Int, seed: U
     "val_tokens":\(val),"eot_token":0,"tokenizer":"."}
     """
     try json.data(using: .utf8)!.write(to: dir.appendingPathComponent("tokens.json"))
+}
+
+/// The tiny pretraining setup of the run-folder tests: a 32-token synthetic corpus and a few-step schedule.
+protocol TinyPretraining {}
+
+extension TinyPretraining {
+    func options(steps: Int) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.batch = 4; o.steps = steps; o.warmup = 2; o.evalEvery = 3; o.evalBatches = 2; o.checkpointEvery = 3
+        o.logEvery = 1; o.seed = 5
+        return o
+    }
+
+    func dataset(_ tmp: TempDir) throws -> TokenDataset {
+        let dir = tmp.url.appendingPathComponent("tokens")
+        try writeSyntheticTokens(to: dir, vocab: 32, train: 2000, val: 500)
+        return try TokenDataset(directory: dir)
+    }
 }
