@@ -14,6 +14,15 @@ struct Export: ParsableCommand {
         tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads
         wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete
         or not at all.
+
+        A Quad model's export loads and computes the same f and Φ, but its logits Φf are not log-probabilities:
+        softmax(logits) is not its next-word distribution and generate() samples gibberish. config.json marks it
+        ("lmprobe_objective": "quad" and "lmprobe_warning"), and export prints the warning.
+
+        --float16 refuses a model with a weight beyond float16's largest value 65504 (it would be stored as inf).
+        --tokenizer must encode as the checkpoint's recorded tokenizer does (same tokens, merges and special
+        tokens) when that folder is readable; an imported model may have more rows than its tokenizer (a padded
+        vocabulary, kept as is in --format hf).
         """
     )
 
@@ -34,9 +43,10 @@ struct Export: ParsableCommand {
         guard let tokDir = tokenizer ?? ckpt.tokenizerDirectory else {
             throw CLIError("--tokenizer: the checkpoint \(ckpt.url.path) records no tokenizer; give its folder")
         }
-        let tok = try BPETokenizer(directory: URL(fileURLWithPath: tokDir))
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw CLIError("--tokenizer \(tokDir) has \(tok.vocabSize) tokens but the checkpoint's vocabulary is \(ckpt.config.vocabSize)")
+        let tok = try checkedTokenizer(for: ckpt, folder: tokDir)
+        let rowsPast = try ckpt.rowsPastTokenizer(vocabularySize: tok.vocabSize, tokenizer: tokDir)
+        if rowsPast > 0, format == .lmprobe {
+            throw CLIError("--format lmprobe: \(checkpoint) has \(rowsPast) vocabulary rows past its tokenizer's \(tok.vocabSize) tokens; an lmprobe checkpoint needs them equal (use --format hf)")
         }
         let outURL = URL(fileURLWithPath: out).standardizedFileURL
         let dtype: SafeTensors.DType = float16 ? .f16 : .f32
@@ -46,7 +56,9 @@ struct Export: ParsableCommand {
                 try tok.saveForTransformers(directory: dir, modelMaxLength: ckpt.config.context)
             }
             print("wrote \(outURL.path): Hugging Face GPT-2 (\(ckpt.config), \(dtype.rawValue), "
-                  + (ckpt.config.untiedPhi ? "untied lm_head" : "tied lm_head") + ")")
+                  + (ckpt.config.untiedPhi ? "untied lm_head" : "tied lm_head")
+                  + (rowsPast > 0 ? ", \(rowsPast) vocabulary rows past the tokenizer, never produced by it" : "") + ")")
+            if ckpt.config.objective == .quad { print("warning: \(HuggingFaceGPT2.quadNote)") }
         case .lmprobe:
             try HuggingFaceGPT2.prepareFolder(outURL) { dir in
                 try tok.save(directory: dir.appendingPathComponent("tokenizer"))
@@ -58,5 +70,19 @@ struct Export: ParsableCommand {
             }
             print("wrote \(outURL.path)/final.safetensors: weights-only lmprobe checkpoint (\(ckpt.config), \(dtype.rawValue))")
         }
+    }
+
+    /// The tokenizer to export with: `folder`, checked to encode as the checkpoint's recorded tokenizer does
+    /// (when one is recorded, differs from `folder` and can be read) — the same tokens, merges and special tokens,
+    /// not only the same count.
+    func checkedTokenizer(for ckpt: Checkpoint, folder: String) throws -> BPETokenizer {
+        let tok = try BPETokenizer(directory: URL(fileURLWithPath: folder))
+        guard let recorded = ckpt.tokenizerDirectory,
+              URL(fileURLWithPath: recorded).standardizedFileURL != URL(fileURLWithPath: folder).standardizedFileURL,
+              let original = try? BPETokenizer(directory: URL(fileURLWithPath: recorded)) else { return tok }
+        if let d = tok.firstDifference(from: original) {
+            throw CLIError("--tokenizer \(folder) does not encode as the checkpoint's tokenizer \(recorded) (\(d)); give that tokenizer or one identical to it")
+        }
+        return tok
     }
 }
