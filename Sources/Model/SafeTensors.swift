@@ -128,6 +128,16 @@ public enum SafeTensors {
             return sum.hex
         }
 
+        /// A tensor's stored bytes, unconverted and unverified (for tools that re-serialise a file).
+        func rawBytes(_ t: TensorInfo) throws -> Data {
+            var d = Data(count: t.byteRange.count)
+            try d.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                try source.read(into: base, offset: dataStart &+ t.byteRange.lowerBound, count: t.byteRange.count, path: path)
+            }
+            return d
+        }
+
         /// Throws when the file carries a digest for `t` that `bytes` do not match.
         func verify(_ t: TensorInfo, _ bytes: UnsafeRawBufferPointer) throws {
             guard let expected = digests[t.name] else { return }

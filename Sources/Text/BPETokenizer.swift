@@ -107,6 +107,11 @@ public struct BPETokenizer: Sendable {
         if let t = model["type"], (t as? String) != "BPE" {
             throw TextError(file: url, "model type \(t) is not supported (lmprobe reads GPT-2's byte-level BPE)")
         }
+        if let v = model["ignore_merges"] as? Bool, v { throw TextError(file: url, "model ignore_merges true is not supported (GPT-2 applies every merge)") }
+        if let v = model["byte_fallback"] as? Bool, v { throw TextError(file: url, "model byte_fallback true is not supported (GPT-2 is byte-level)") }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty { throw TextError(file: url, "model \(key) \"\(v)\" is not supported (GPT-2 has none)") }
+        }
         if let n = root["normalizer"], !(n is NSNull) {
             throw TextError(file: url, "a normalizer is not supported (GPT-2's byte-level BPE has none)")
         }
