@@ -7,8 +7,10 @@ import Linalg
 /// repeatedly merges the adjacent pair of lowest rank (all its occurrences, left to right) until no pair is in the
 /// merge list — GPT-2's `bpe()`, which gives the same ids as HF `tokenizers`. Special tokens (e.g. `<|endoftext|>`):
 /// `encode(_ text:)` splits the text at their literal spelling and emits their ids, as transformers'
-/// GPT2TokenizerFast does (its added tokens are matched before pre-tokenisation); `encode(bytes:)` and
-/// `encodeOrdinary` treat that spelling as ordinary text (the corpus path, where documents are separated by id). The value is immutable, so `encode` may be called from
+/// GPT2TokenizerFast does (its added tokens are matched before pre-tokenisation), and so does `encodeBatch`, the
+/// corpus path of `tokenize` (documents are also separated by the id), so both commands give a literal
+/// `<|endoftext|>` in text the same id; `encode(bytes:)`, `encodeCorpus` and `encodeOrdinary` treat that spelling
+/// as ordinary text (GPT-2's original `encode`). The value is immutable, so `encode` may be called from
 /// many threads at once.
 public struct BPETokenizer: Sendable {
     /// Token strings in GPT-2's byte-level form, by id.
@@ -414,7 +416,7 @@ public struct BPETokenizer: Sendable {
                     for i in lo..<hi {
                         var t = texts[i]
                         var out: [Int32] = []
-                        t.withUTF8 { b in if let p = b.baseAddress { encode(p, b.count, cache: &cache, into: &out) } }
+                        t.withUTF8 { b in if let p = b.baseAddress { encodeWithSpecials(p, b.count, cache: &cache, into: &out) } }
                         res[i] = out
                     }
                     cs[w] = cache
@@ -422,6 +424,24 @@ public struct BPETokenizer: Sendable {
             }
         }
         return results
+    }
+
+    /// `encode(_ text:)` with a worker's cache: a special token's literal spelling becomes its id, so a corpus
+    /// (`tokenize`) and labelled text (`extract`) treat `<|endoftext|>` alike, as transformers does.
+    func encodeWithSpecials(_ p: UnsafePointer<UInt8>, _ n: Int, cache: inout Cache, into out: inout [Int32]) {
+        var start = 0, i = 0
+        if !specialTokens.isEmpty {
+            while i < n {
+                if p[i] == UInt8(ascii: "<"), let (id, len) = specialMatch(p + i, n - i) {
+                    if i > start { encode(p + start, i - start, cache: &cache, into: &out) }
+                    out.append(Int32(id))
+                    i += len; start = i
+                } else {
+                    i += 1
+                }
+            }
+        }
+        if n > start { encode(p + start, n - start, cache: &cache, into: &out) }
     }
 
     /// Encodes one large byte buffer on `Threads.count` workers: it is cut only after a newline followed by a

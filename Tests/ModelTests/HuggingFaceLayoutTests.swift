@@ -216,4 +216,16 @@ final class HuggingFaceLayoutTests: XCTestCase {
             }
         }
     }
+
+    func testEndOfTextSpellingGetsTheSpecialIdInCorpusAndLabelledText() throws {
+        let dir = folder("tokenizer-json")
+        let tok = try BPETokenizer(directory: dir)
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("ref/ids.json"))) as! [[String: Any]]
+        let texts = cases.map { $0["text"] as! String }
+        XCTAssertTrue(texts.contains { $0.contains("<|endoftext|>") })
+        // encodeBatch is tokenize's corpus path; encode is extract's: both give transformers' ids.
+        XCTAssertEqual(tok.encodeBatch(texts).map { $0.map(Int.init) }, cases.map { $0["ids"] as! [Int] })
+        XCTAssertEqual(tok.encodeBatch(["a<|endoftext|>b"])[0].map(Int.init), tok.encode("a<|endoftext|>b"))
+        XCTAssertTrue(tok.encode("a<|endoftext|>b").contains(tok.eotToken!))
+    }
 }
