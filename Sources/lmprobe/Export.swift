@@ -8,21 +8,21 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint as a Hugging Face GPT-2 folder (or a weights-only lmprobe checkpoint).",
         discussion: """
-        --format hf (default): DIR gets config.json, model.safetensors, vocab.json, merges.txt and
-        tokenizer_config.json; transformers' GPT2LMHeadModel.from_pretrained(DIR) and
-        GPT2TokenizerFast.from_pretrained(DIR) load it and give lmprobe's logits (an untied Φ becomes lm_head with
-        tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads
-        wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete
+        --format hf (default): DIR gets config.json, model.safetensors, vocab.json, merges.txt and \
+        tokenizer_config.json; transformers' GPT2LMHeadModel.from_pretrained(DIR) and \
+        GPT2TokenizerFast.from_pretrained(DIR) load it and give lmprobe's logits (an untied Φ becomes lm_head with \
+        tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads \
+        wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete \
         or not at all.
 
-        A Quad model's export loads and computes the same f and Φ, but its logits Φf are not log-probabilities:
-        softmax(logits) is not its next-word distribution and generate() samples gibberish. config.json marks it
-        ("lmprobe_objective": "quad" and "lmprobe_warning"), and export prints the warning.
+        Quad models: the export computes the same f and Φ, but its logits Φf are not log-probabilities, so \
+        softmax(logits) is not the model's next-word distribution and generate() samples gibberish. config.json \
+        marks it ("lmprobe_objective": "quad" and "lmprobe_warning") and export prints the warning.
 
-        --float16 refuses a model with a weight beyond float16's largest value 65504 (it would be stored as inf).
-        --tokenizer must encode as the checkpoint's recorded tokenizer does (same tokens, merges and special
-        tokens) when that folder is readable; an imported model may have more rows than its tokenizer (a padded
-        vocabulary, kept as is in --format hf).
+        --float16 refuses a model holding a weight beyond float16's largest value, 65504 (it would be stored as \
+        inf). --tokenizer must encode as the checkpoint's recorded tokenizer does (same tokens, merges and special \
+        tokens) when that folder can be read. An imported model may have more vocabulary rows than its tokenizer \
+        (a padded vocabulary): --format hf keeps them, --format lmprobe refuses.
         """
     )
 
@@ -31,7 +31,7 @@ struct Export: ParsableCommand {
     @Option(help: "Checkpoint file, run folder or Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Output folder (must not exist, or be empty).") var out: String
     @Option(help: "hf (Hugging Face GPT-2 folder) or lmprobe (weights-only checkpoint).") var format: Format = .hf
-    @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding).") var float16 = false
+    @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding; refused for weights beyond 65504).") var float16 = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoint).") var tokenizer: String?
 
     func run() throws {

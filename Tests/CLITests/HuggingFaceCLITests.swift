@@ -121,7 +121,8 @@ final class HuggingFaceCLITests: XCTestCase {
     func testQuadExportIsMarkedAndWarnedAbout() throws {
         let d = try scratch()
         let help = try runLMProbe(["export", "--help"])
-        XCTAssertTrue(help.stdout.contains("not log-probabilities"), help.stdout)
+        let helpText = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")   // unwrapped
+        XCTAssertTrue(helpText.contains("logits Φf are not log-probabilities"), help.stdout)
         let ck = try editedCheckpoint(in: d, objective: .quad)
         var r = try runLMProbe(["export", "--checkpoint", ck, "--out", d + "/quad"])
         XCTAssertEqual(r.status, 0, r.stderr)
