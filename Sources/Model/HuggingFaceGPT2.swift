@@ -535,4 +535,16 @@ extension Checkpoint {
         }
         return V - vocabularySize
     }
+
+    /// Pairs tokenizer `tok` (read from folder `path`) with this checkpoint and returns the model rows past it:
+    /// its size must fit (`rowsPastTokenizer`), and when `recorded` (the tokenizer the checkpoint records, read
+    /// from another folder) is given, `tok` must encode as it does — the same tokens, merges and special tokens,
+    /// not only as many (another tokenizer of the same size would give every id another word).
+    public func checkTokenizer(_ tok: BPETokenizer, path: String, recorded: BPETokenizer?) throws -> Int {
+        let rows = try rowsPastTokenizer(vocabularySize: tok.vocabSize, tokenizer: path)
+        if let recorded, let d = tok.firstDifference(from: recorded) {
+            throw ModelError.badInput("--tokenizer \(path) does not encode as the tokenizer \(url.path) records (\(tokenizerDirectory ?? "?")): \(d); give that tokenizer or one identical to it")
+        }
+        return rows
+    }
 }

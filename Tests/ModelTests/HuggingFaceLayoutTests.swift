@@ -125,6 +125,7 @@ final class HuggingFaceLayoutTests: XCTestCase {
         let tok = try BPETokenizer(directory: dir)
         XCTAssertEqual(tok.vocabSize, 300)
         XCTAssertEqual(try ck.rowsPastTokenizer(vocabularySize: tok.vocabSize, tokenizer: dir.path), 20)
+        XCTAssertEqual(try ck.checkTokenizer(tok, path: dir.path, recorded: try BPETokenizer(directory: folder("tokenizer-json"))), 20)
         // Fewer model rows than tokens is refused, and so is any mismatch for an lmprobe checkpoint.
         XCTAssertThrowsError(try ck.rowsPastTokenizer(vocabularySize: 321, tokenizer: "t")) { XCTAssertTrue("\($0)".contains("not fewer"), "\($0)") }
         let tmp = TempDir()
