@@ -73,7 +73,10 @@ public enum HuggingFaceGPT2 {
 
     /// How a JSON value is named in messages: strings quoted and called strings, so `"32"` is not read as 32.
     static func describe(_ v: Any) -> String {
-        if let s = v as? String { return "the string \"\(s)\"" }
+        if let s = v as? String {
+            let shown = s.count > 40 ? String(s.prefix(40)) + "…" : s
+            return "the string \(shown.debugDescription)"   // escaped: a message stays one line
+        }
         if isJSONBool(v) { return (v as! NSNumber).boolValue ? "true" : "false" }
         return "\(v)"
     }
