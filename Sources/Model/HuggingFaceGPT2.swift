@@ -546,7 +546,7 @@ extension Checkpoint {
     public func checkTokenizer(_ tok: BPETokenizer, path: String, recorded: BPETokenizer?) throws -> Int {
         let rows = try rowsPastTokenizer(vocabularySize: tok.vocabSize, tokenizer: path)
         if let recorded, let d = tok.firstDifference(from: recorded) {
-            throw ModelError.badInput("--tokenizer \(path) does not encode as the tokenizer \(url.path) records (\(tokenizerDirectory ?? "?")): \(d); give that tokenizer or one identical to it")
+            throw ModelError.badInput("--tokenizer \(path): its \(d.part) differ from those of the tokenizer \(url.path) was trained with (\(tokenizerDirectory ?? "?")): \(d.detail); give that tokenizer, or none")
         }
         return rows
     }

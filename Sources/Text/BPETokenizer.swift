@@ -164,18 +164,19 @@ public struct BPETokenizer: Sendable {
         return try BPETokenizer(tokenStrings: strings.map { $0 ?? "" }, merges: pairs, source: url.path)
     }
 
-    /// The first difference between two tokenizers that would change ids or their meaning (vocabulary size, a
-    /// token's string, the merges and their order, the special tokens), or nil when they encode alike.
-    public func firstDifference(from other: BPETokenizer) -> String? {
-        if vocabSize != other.vocabSize { return "\(vocabSize) tokens against \(other.vocabSize)" }
+    /// The first difference between two tokenizers that would change ids or their meaning — in their `part`
+    /// ("tokens": vocabulary size or a token's string, "merges": the merges or their order, "special tokens"),
+    /// with a `detail` naming it — or nil when they encode alike.
+    public func firstDifference(from other: BPETokenizer) -> (part: String, detail: String)? {
+        if vocabSize != other.vocabSize { return ("tokens", "\(vocabSize) tokens against \(other.vocabSize)") }
         if let i = tokenStrings.indices.first(where: { tokenStrings[$0] != other.tokenStrings[$0] }) {
-            return "token \(i) is \"\(tokenStrings[i])\" against \"\(other.tokenStrings[i])\""
+            return ("tokens", "token \(i) is \"\(tokenStrings[i])\" against \"\(other.tokenStrings[i])\"")
         }
-        if merges.count != other.merges.count { return "\(merges.count) merges against \(other.merges.count)" }
+        if merges.count != other.merges.count { return ("merges", "\(merges.count) merges against \(other.merges.count)") }
         if let r = merges.indices.first(where: { merges[$0] != other.merges[$0] }) {
-            return "merge \(r + 1) is \"\(tokenStrings[merges[r].left]) \(tokenStrings[merges[r].right])\" against \"\(other.tokenStrings[other.merges[r].left]) \(other.tokenStrings[other.merges[r].right])\""
+            return ("merges", "merge \(r + 1) is \"\(tokenStrings[merges[r].left]) \(tokenStrings[merges[r].right])\" against \"\(other.tokenStrings[other.merges[r].left]) \(other.tokenStrings[other.merges[r].right])\"")
         }
-        if specialTokens != other.specialTokens { return "special tokens \(specialTokens) against \(other.specialTokens)" }
+        if specialTokens != other.specialTokens { return ("special tokens", "\(specialTokens) against \(other.specialTokens)") }
         return nil
     }
 
