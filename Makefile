@@ -114,7 +114,7 @@ demo: data build
 # corpus it grows in .build/fuzz/corpus/<target>. A single allocation above 512 MB, 2 GB of RSS, a leak or a
 # 10-second input counts as a crash; crashing inputs land in .build/fuzz/crashes/<target>/ — commit each as a
 # regression case under Tests/FuzzTargetsTests/Cases/<target>/ once fixed.
-FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest
+FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest hfconfig hftokenizer
 FUZZ_RUNS ?= 1000000
 FUZZ_FLAGS ?= -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
 FUZZ_BIN := .build/fuzz/release/lmprobe-fuzz

@@ -80,7 +80,8 @@ public struct ModelOutcome: Codable, Sendable {
     public var checkpoint: String
     public var sha256: String
     public var config: String
-    public var step: Int
+    /// The training step; nil (JSON null, "step: unknown") for a model imported from a Hugging Face folder.
+    public var step: Int?
     public var validationCrossEntropy: Double?
     public var validationLoss: Double?
 }
@@ -108,7 +109,7 @@ public struct ComparisonReport: Codable, Sendable {
     public func markdown() throws -> String {
         var out = "# lmprobe compare\n\n"
         out += "Models: " + models.map { m in
-            "**\(m.name)** (\(m.config), step \(m.step)" +
+            "**\(m.name)** (\(m.config), \(m.step.map { "step \($0)" } ?? "step: unknown")" +
                 (m.validationCrossEntropy.map { String(format: ", val CE %.3f", $0) } ?? "") + ")"
         }.joined(separator: "; ") + ".\n"
         out += "Probes: \(settings.methods.map(\.rawValue).joined(separator: ", ")) on the train split, accuracy (%) on the test split"
@@ -322,7 +323,7 @@ public final class ComparisonRunner {
         }
         let modelOutcomes = loaded.map { m in
             ModelOutcome(name: m.spec.name, checkpoint: m.model.url.path, sha256: m.model.sha256, config: m.checkpoint.config.description,
-                         step: m.checkpoint.step, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
+                         step: m.checkpoint.recordedStep, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
                          validationLoss: m.checkpoint.validation.last?.loss)
         }
         var report = ComparisonReport(createdAt: ISO8601DateFormatter().string(from: Date()), settings: settings,

@@ -176,6 +176,12 @@ public final class FeatureExtractor {
     }
 
     /// Extracts features for `texts` into `directory` (created if needed) and returns the manifest it wrote.
+    /// Features that are NaN or infinite are refused where they are made (a checkpoint with finite but huge
+    /// weights, e.g. 3e38, overflows inside the forward pass).
+    func nonFiniteMessage(_ what: String, _ batch: [Int]) -> String {
+        "\(what) of input \((batch.min() ?? 0) + 1) (or another in its batch) is NaN or infinite: the checkpoint's weights overflow Float (check them, e.g. values near 3e38)"
+    }
+
     public func extract(texts: [String], labels: [Int], classNames: [String], to directory: URL,
                         options: ExtractionOptions, provenance: Provenance,
                         progress: ((_ done: Int, _ total: Int, _ tokens: Int) -> Void)? = nil) throws -> ExtractionManifest {
@@ -256,6 +262,7 @@ public final class FeatureExtractor {
                 guard f.rows == B, f.cols == d else {
                     throw FeatureError.badInput("model returned features \(f.shapeDescription), expected \(shapeString(B, d))")
                 }
+                guard f.allFinite else { throw FeatureError.badInput(nonFiniteMessage("f", batch)) }
                 guard let phipW else {
                     for (r, i) in batch.enumerated() { try fW.write(row: i, f.pointer + r * f.stride) }
                     done += B
@@ -271,6 +278,7 @@ public final class FeatureExtractor {
                 } }
                 softmaxRows(lg.pointer, rows: B, cols: V, stride: lg.stride)     // in place: P = softmax(logits)
                 try BLAS.gemm(lg, phi, into: pp)                                   // Φp_f = P Φ       (B × d)
+                guard lg.allFinite, pp.allFinite else { throw FeatureError.badInput(nonFiniteMessage("p or Φp", batch)) }
                 for (r, i) in batch.enumerated() {
                     try fW.write(row: i, f.pointer + r * f.stride)
                     try phipW.write(row: i, pp.pointer + r * pp.stride)

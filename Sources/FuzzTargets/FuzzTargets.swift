@@ -23,6 +23,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tsv, csv, jsonl
     /// A feature folder's `manifest.json` → ExtractionManifest.read.
     case manifest
+    /// A Hugging Face `config.json` → HuggingFaceGPT2.config(from:).
+    case hfconfig
+    /// A Hugging Face `tokenizer.json` alone in its folder → BPETokenizer(directory:), then encode/decode a sample.
+    case hftokenizer
 
     /// Runs one input. A refusal (the reader's one-line error) is the expected outcome for most inputs; returns
     /// it, or nil when the main reader accepted the input.
@@ -79,6 +83,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .manifest:
                 let url = try write(data, "manifest.json", in: dir)
                 return outcome { _ = try ExtractionManifest.read(from: url) }
+            case .hfconfig:
+                let url = try write(data, "config.json", in: dir)
+                return outcome { _ = try HuggingFaceGPT2.config(from: url) }
+            case .hftokenizer:
+                _ = try write(data, "tokenizer.json", in: dir)
+                return outcome {
+                    let tok = try BPETokenizer(directory: dir)
+                    _ = tok.decode(tok.encode("Hello, world! It's 3 o'clock — naïve café.<|endoftext|>"))
+                }
             }
         } catch {
             fatalError("fuzz harness: cannot write to the scratch folder \(dir.path): \(error)")

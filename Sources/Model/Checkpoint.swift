@@ -70,13 +70,8 @@ public struct Checkpoint {
     /// truncated, damaged or unsupported.
     public static func load(url: URL) throws -> Checkpoint {
         let fileURL = try resolve(url)
+        if let imported = try HuggingFaceGPT2.importCheckpoint(fileURL) { return imported }
         let file = try SafeTensors.read(fileURL)
-        if file.metadata["format"] != format, HuggingFaceGPT2.isFolder(fileURL.deletingLastPathComponent()) {
-            let folder = fileURL.deletingLastPathComponent()
-            let model = try HuggingFaceGPT2.model(from: file, configURL: folder.appendingPathComponent("config.json"))
-            return Checkpoint(url: file.url, model: model, step: 0, validation: [], tokenizerDirectory: folder.path,
-                              tokensHash: nil, metadata: file.metadata, sha256: file.identity())
-        }
         let model = try modelFrom(file)
         let m = file.metadata
         let validation = m["validation"].flatMap { try? JSONCoding.decoder().decode([ValidationRecord].self, from: Data($0.utf8)) } ?? []
@@ -86,7 +81,7 @@ public struct Checkpoint {
     }
 
     /// A file path, or for a directory its final.safetensors, the checkpoint named by its `latest` file, or (a
-    /// Hugging Face folder) its model.safetensors.
+    /// Hugging Face folder) its model.safetensors or shard index (`HuggingFaceGPT2.weightsURL(in:)`).
     public static func resolve(_ url: URL) throws -> URL {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
@@ -95,13 +90,7 @@ public struct Checkpoint {
         if !isDir.boolValue { return url }
         let final = url.appendingPathComponent("final.safetensors")
         if FileManager.default.fileExists(atPath: final.path) { return final }
-        if HuggingFaceGPT2.isFolder(url) {
-            let weights = url.appendingPathComponent("model.safetensors")
-            guard FileManager.default.fileExists(atPath: weights.path) else {
-                throw ModelError.io(path: weights.path, reason: "missing: lmprobe reads Hugging Face weights from model.safetensors (convert pytorch_model.bin with Python's safetensors)")
-            }
-            return weights
-        }
+        if let weights = try HuggingFaceGPT2.weightsURL(in: url) { return weights }
         return try latest(in: url)
     }
 

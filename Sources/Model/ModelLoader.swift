@@ -50,14 +50,14 @@ public final class ModelLoader {
             throw ModelError.badInput("\(url.path): the checkpoint records no tokenizer folder; give --tokenizer")
         }
         let tok = try tokenizer(tokDir)
-        guard tok.vocabSize == ckpt.config.vocabSize else {
-            throw ModelError.badInput("\(tokDir): the tokenizer has \(tok.vocabSize) tokens but \(url.path) has a vocabulary of \(ckpt.config.vocabSize)")
+        // The size must fit (an imported model may have rows past its tokenizer, never produced) and an override must
+        // encode as the recorded tokenizer does (tokens, merges, special tokens).
+        var recorded: BPETokenizer? = nil
+        if tokenizerOverride != nil, let r = ckpt.tokenizerDirectory,
+           URL(fileURLWithPath: r).standardizedFileURL.path != URL(fileURLWithPath: tokDir).standardizedFileURL.path {
+            recorded = try? tokenizer(r)
         }
-        if tokenizerOverride != nil, let recorded = ckpt.tokenizerDirectory,
-           URL(fileURLWithPath: recorded).standardizedFileURL.path != URL(fileURLWithPath: tokDir).standardizedFileURL.path,
-           let original = try? tokenizer(recorded), original.tokenStrings != tok.tokenStrings {
-            throw ModelError.badInput("--tokenizer \(tokDir): its tokens differ from those of the tokenizer \(url.path) was trained with (\(recorded)); give that tokenizer, or none")
-        }
+        _ = try ckpt.checkTokenizer(tok, path: tokDir, recorded: recorded)
         return LoadedModel(checkpoint: ckpt, url: url, sha256: sha, tokenizer: tok, tokenizerPath: tokDir)
     }
 

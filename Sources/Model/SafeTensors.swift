@@ -40,17 +40,19 @@ public enum SafeTensors {
         public let count: Int
     }
 
-    /// A parsed safetensors file over its bytes (memory-mapped by `read`, or any `Data` given to `parse`).
+    /// A parsed safetensors file: its header, and the bytes behind it (an open file read with `pread` by `read`,
+    /// or any `Data` given to `parse`). Nothing is memory-mapped: a file truncated by another process while it is
+    /// read yields a one-line error, never SIGBUS.
     public struct File {
         public let url: URL
         public let tensors: [String: TensorInfo]
         public let metadata: [String: String]
-        let data: Data
+        let source: Source
         let dataStart: Int
         /// Per-tensor digests from the metadata (empty for files lmprobe did not write).
         let digests: [String: String]
-        /// True when `data` is a private file mapping whose pages may be dropped after a tensor is copied.
-        let mapped: Bool
+        /// `identity()`, computed once while reading.
+        let identityHex: String
 
         var path: String { url.path }
 
@@ -67,8 +69,17 @@ public enum SafeTensors {
         }
 
         /// Copies tensor `name` into `out` as Float, checking its shape and (when the file has one) its digest.
+        /// F32 tensors are read straight into `out`; F16/BF16 through one transient buffer of the tensor's bytes.
         public func copy(_ name: String, shape: [Int], into out: UnsafeMutablePointer<Float>) throws {
             let t = try info(name, shape: shape)
+            #if _endian(little)
+            if t.dtype == .f32 {
+                let raw = UnsafeMutableRawPointer(out)
+                try source.read(into: raw, offset: dataStart &+ t.byteRange.lowerBound, count: t.byteRange.count, path: path)
+                try verify(t, UnsafeRawBufferPointer(start: raw, count: t.byteRange.count))
+                return
+            }
+            #endif
             try withVerifiedBytes(t) { src in convert(src, t.dtype, count: t.count, into: out) }
         }
 
@@ -101,95 +112,165 @@ public enum SafeTensors {
         /// True when every tensor carries a digest in `lmprobe.digests` (files lmprobe wrote).
         public var hasTensorDigests: Bool { !tensors.isEmpty && tensors.keys.allSatisfy { digests[$0] != nil } }
 
-        /// The file's identity, a hex SHA-256 computed without a second pass over the tensor bytes:
+        /// The file's identity, a hex SHA-256 (computed while reading, without a second pass over the tensor bytes
+        /// for lmprobe's files):
         /// - files with per-tensor digests (lmprobe's): the SHA-256 of the 8-byte length and the JSON header, which
         ///   holds every tensor's name, dtype, shape, byte range and digest and the metadata digest, so any change to
         ///   a tensor changes the identity (each tensor's bytes are checked against its digest when read);
         /// - other files (a Hugging Face model.safetensors): the SHA-256 of all the file's bytes — their only hash.
         /// Used as the checkpoint's identity in feature manifests and cache keys (`checkpoint_sha256`).
-        public func identity() -> String {
-            data.withUnsafeBytes { raw in
-                var h = SHA256.Hasher()
-                h.update(hasTensorDigests ? UnsafeRawBufferPointer(rebasing: raw[0..<dataStart]) : raw)
-                return h.hex()
+        public func identity() -> String { identityHex }
+
+        /// The digest of a tensor's bytes as stored in `lmprobe.digests`.
+        public func digest(_ name: String) throws -> String? {
+            guard let t = tensors[name] else { return nil }
+            var sum = Checksum()
+            try withBytes(t) { sum.add(UnsafeRawBufferPointer(start: $0, count: t.byteRange.count)) }
+            return sum.hex
+        }
+
+        /// A tensor's stored bytes, unconverted and unverified (for tools that re-serialise a file).
+        func rawBytes(_ t: TensorInfo) throws -> Data {
+            var d = Data(count: t.byteRange.count)
+            try d.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                try source.read(into: base, offset: dataStart &+ t.byteRange.lowerBound, count: t.byteRange.count, path: path)
+            }
+            return d
+        }
+
+        /// Throws when the file carries a digest for `t` that `bytes` do not match.
+        func verify(_ t: TensorInfo, _ bytes: UnsafeRawBufferPointer) throws {
+            guard let expected = digests[t.name] else { return }
+            var sum = Checksum()
+            sum.add(bytes)
+            guard sum.hex == expected else {
+                throw ModelError.badCheckpoint(path: path, reason:
+                    "tensor \"\(t.name)\" digest mismatch (stored \(expected), computed \(sum.hex)): the file is damaged")
             }
         }
 
-        /// The digest of a tensor's bytes as stored in `lmprobe.digests`.
-        public func digest(_ name: String) -> String? {
-            guard let t = tensors[name] else { return nil }
-            return data.withUnsafeBytes { raw in
-                var sum = Checksum()
-                sum.add(UnsafeRawBufferPointer(start: raw.baseAddress! + dataStart + t.byteRange.lowerBound,
-                                               count: t.byteRange.count))
-                return sum.hex
-            }
+        /// Reads a tensor's bytes into a transient buffer and calls `body` with them.
+        func withBytes(_ t: TensorInfo, _ body: (UnsafeRawPointer) throws -> Void) throws {
+            let n = t.byteRange.count
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 16)
+            defer { buf.deallocate() }
+            try source.read(into: buf, offset: dataStart &+ t.byteRange.lowerBound, count: n, path: path)
+            try body(UnsafeRawPointer(buf))
         }
 
         func withVerifiedBytes(_ t: TensorInfo, _ body: (UnsafeRawPointer) -> Void) throws {
-            try data.withUnsafeBytes { raw in
-                let src = raw.baseAddress! + dataStart + t.byteRange.lowerBound
-                if let expected = digests[t.name] {
-                    var sum = Checksum()
-                    sum.add(UnsafeRawBufferPointer(start: src, count: t.byteRange.count))
-                    guard sum.hex == expected else {
-                        throw ModelError.badCheckpoint(path: path, reason:
-                            "tensor \"\(t.name)\" digest mismatch (stored \(expected), computed \(sum.hex)): the file is damaged")
-                    }
-                }
+            try withBytes(t) { src in
+                try verify(t, UnsafeRawBufferPointer(start: src, count: t.byteRange.count))
                 body(src)
-                if mapped { release(UnsafeRawPointer(raw.baseAddress!), offset: dataStart + t.byteRange.lowerBound, count: t.byteRange.count) }
+            }
+        }
+    }
+
+    /// The bytes behind a `File`: an open regular file read with `pread` (each read checked to return every byte
+    /// asked for, so a file shortened while it is read is an error), or bytes in memory.
+    final class Source {
+        let fd: Int32
+        let bytes: Data?
+        /// Size when opened (the header was checked against it).
+        let size: Int
+
+        init(fd: Int32, size: Int) { self.fd = fd; self.bytes = nil; self.size = size }
+        init(bytes: Data) { self.fd = -1; self.bytes = bytes; self.size = bytes.count }
+        deinit { if fd >= 0 { close(fd) } }
+
+        /// Reads exactly `count` bytes at `offset` into `dst`.
+        func read(into dst: UnsafeMutableRawPointer, offset: Int, count: Int, path: String) throws {
+            guard count > 0 else { return }
+            if let bytes {
+                guard offset >= 0, count <= bytes.count, offset <= bytes.count - count else {
+                    throw ModelError.badCheckpoint(path: path, reason: "byte range \(offset)..<\(offset + count) lies past the end (\(bytes.count) bytes)")
+                }
+                bytes.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+                return
+            }
+            var done = 0
+            while done < count {
+                let r = pread(fd, dst + done, count - done, off_t(offset + done))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw ModelError.io(path: path, reason: "cannot read: \(String(cString: strerror(errno)))")
+                }
+                if r == 0 {
+                    throw ModelError.badCheckpoint(path: path, reason: "the file ended at byte \(offset + done) while reading bytes up to \(offset + count) (it was \(size) bytes when opened): truncated or being rewritten by another process; wait for the copy to finish and retry")
+                }
+                done += r
             }
         }
 
-        /// Drops the mapped pages of a tensor already copied, so a load keeps one copy of the weights resident.
-        func release(_ base: UnsafeRawPointer, offset: Int, count: Int) {
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            let start = (Int(bitPattern: base) + offset) / page * page
-            let end = Int(bitPattern: base) + offset + count
-            guard end > start else { return }
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+        /// Calls `body` with consecutive chunks (multiples of 8 bytes but the last) of `count` bytes at `offset`.
+        func stream(offset: Int, count: Int, path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+            let chunk = 1 << 20
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+            defer { buf.deallocate() }
+            var done = 0
+            while done < count {
+                let n = min(chunk, count - done)
+                try read(into: buf, offset: offset + done, count: n, path: path)
+                body(UnsafeRawBufferPointer(start: buf, count: n))
+                done += n
+            }
         }
     }
 
     // MARK: Reading
 
-    /// Memory-maps and parses `url` (see `parse`). The mapping is private and read-only; nothing is copied.
+    /// Opens and parses `url` (see `parse`), reading with `pread` (no mapping). A FIFO, device or folder is refused
+    /// without blocking (the file is opened non-blocking and must be a regular file).
     public static func read(_ url: URL) throws -> File {
         let path = url.path
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ModelError.io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ModelError.io(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ModelError.io(path: path, reason: "not a regular file") }
-        let size = Int(st.st_size)
-        guard size >= 8 else {
-            throw ModelError.badCheckpoint(path: path, reason: "file is \(size) bytes, shorter than the 8-byte header length")
+        guard fstat(fd, &st) == 0 else {
+            let e = String(cString: strerror(errno)); close(fd)
+            throw ModelError.io(path: path, reason: "cannot stat: \(e)")
         }
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw ModelError.io(path: path, reason: "cannot memory-map: \(String(cString: strerror(errno)))")
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ModelError.io(path: path, reason: "not a regular file (a FIFO, device or folder cannot be a safetensors file)")
         }
-        let data = Data(bytesNoCopy: p, count: size, deallocator: .custom { ptr, n in munmap(ptr, n) })
-        return try parse(data, url: url, mapped: true)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return try parse(Source(fd: fd, size: Int(st.st_size)), url: url)
     }
 
     /// Parses and validates safetensors bytes (the entry point of the fuzz target): header bounds, dtypes, shapes
     /// (element counts and byte sizes with overflow checks) matching their byte ranges, contiguous coverage of the
     /// data section (a truncated file is refused), the metadata digest and the legacy whole-data checksum.
     /// Tensor digests are checked when a tensor is read.
-    public static func parse(_ data: Data, url: URL = URL(fileURLWithPath: "<bytes>"), mapped: Bool = false) throws -> File {
+    public static func parse(_ data: Data, url: URL = URL(fileURLWithPath: "<bytes>")) throws -> File {
+        try parse(Source(bytes: data), url: url)
+    }
+
+    /// Most tensors one file may declare (GPT-2 XL has 580; a shard of the largest open models ~1,000), and most
+    /// JSON structural tokens (`{ [ , :`) per declared tensor: both checked by a scan of the header before it is
+    /// parsed, so the parse's memory and time follow the tensors a file can hold, not its header's byte size.
+    public static let maxTensors = 65_536
+    static let maxTokensPerTensor = 24
+
+    static func parse(_ source: Source, url: URL) throws -> File {
         let path = url.path
         func bad(_ reason: String) -> ModelError { .badCheckpoint(path: path, reason: reason) }
-        guard data.count >= 8 else { throw bad("file is \(data.count) bytes, shorter than the 8-byte header length") }
-        let n64 = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard n64 > 0, n64 <= UInt64(data.count - 8) else {
-            throw bad("header length \(n64) exceeds the file size \(data.count) (truncated or not safetensors)")
+        let size = source.size
+        guard size >= 8 else { throw bad("file is \(size) bytes, shorter than the 8-byte header length") }
+        var n64: UInt64 = 0
+        try withUnsafeMutableBytes(of: &n64) { try source.read(into: $0.baseAddress!, offset: 0, count: 8, path: path) }
+        n64 = UInt64(littleEndian: n64)
+        guard n64 > 0, n64 <= UInt64(size - 8) else {
+            throw bad("header length \(n64) exceeds the file size \(size) (truncated or not safetensors)")
         }
         guard n64 <= UInt64(maxHeaderBytes) else { throw bad("header length \(n64) exceeds the limit of \(maxHeaderBytes) bytes") }
         let n = Int(n64)
-        let start = data.startIndex
-        guard let obj = try? JSONSerialization.jsonObject(with: data.subdata(in: (start + 8)..<(start + 8 + n))) as? [String: Any] else {
+        var prefixAndHeader = Data(count: 8 + n)
+        try prefixAndHeader.withUnsafeMutableBytes { try source.read(into: $0.baseAddress!, offset: 0, count: 8 + n, path: path) }
+        let headerBytes = prefixAndHeader.subdata(in: 8..<(8 + n))
+        try checkHeaderCost(headerBytes, path: path)
+        guard let obj = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
             throw bad("header is not a JSON object")
         }
         var meta: [String: String] = [:]
@@ -197,7 +278,67 @@ public enum SafeTensors {
             guard let mm = m as? [String: String] else { throw bad("__metadata__ must map strings to strings") }
             meta = mm
         }
-        let dataStart = 8 + n, dataLength = data.count - dataStart
+        let dataStart = 8 + n, dataLength = size - dataStart
+        let infos = try tensorInfos(obj, dataLength: dataLength, path: path)
+
+        var digests: [String: String] = [:]
+        if let dj = meta[digestsKey] {
+            guard let d = try? JSONSerialization.jsonObject(with: Data(dj.utf8)) as? [String: String] else {
+                throw bad("metadata \"\(digestsKey)\" is not a JSON object of strings")
+            }
+            digests = d
+            guard d["__metadata__"] == metadataDigest(meta) else {
+                throw bad("metadata digest mismatch (stored \(d["__metadata__"] ?? "none"), computed \(metadataDigest(meta))): the metadata is damaged")
+            }
+            for name in d.keys where name != "__metadata__" && infos[name] == nil {
+                throw bad("tensor \"\(name)\" listed in \(digestsKey) is missing")
+            }
+        }
+        if let expected = meta[checksumKey] {
+            var sum = Checksum()
+            try source.stream(offset: dataStart, count: dataLength, path: path) { sum.add($0) }
+            guard sum.hex == expected else {
+                throw bad("checksum mismatch (stored \(expected), computed \(sum.hex)): the file is corrupted")
+            }
+        }
+        let withDigests = !infos.isEmpty && infos.keys.allSatisfy { digests[$0] != nil }
+        var h = SHA256.Hasher()
+        if withDigests { prefixAndHeader.withUnsafeBytes { h.update($0) } }
+        else { try source.stream(offset: 0, count: size, path: path) { h.update($0) } }
+        return File(url: url, tensors: infos, metadata: meta, source: source, dataStart: dataStart, digests: digests,
+                    identityHex: h.hex())
+    }
+
+    /// Refuses a header declaring more than `maxTensors` tensors or more JSON structure than they need, by one
+    /// pass over its bytes (strings skipped), before any JSON object is built.
+    static func checkHeaderCost(_ header: Data, path: String) throws {
+        var objects = 0, tokens = 0, inString = false, escaped = false
+        header.withUnsafeBytes { raw in
+            for b in raw {
+                if inString {
+                    if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                    continue
+                }
+                switch b {
+                case 0x22: inString = true
+                case 0x7B: objects &+= 1; tokens &+= 1
+                case 0x5B, 0x2C, 0x3A: tokens &+= 1
+                default: break
+                }
+            }
+        }
+        guard objects <= maxTensors + 2 else {
+            throw ModelError.badCheckpoint(path: path, reason: "header declares about \(objects) tensors; lmprobe reads at most \(maxTensors) per file")
+        }
+        guard tokens <= (maxTensors + 2) * maxTokensPerTensor else {
+            throw ModelError.badCheckpoint(path: path, reason: "header has \(tokens) JSON values, more than \(maxTensors) tensor entries need (shapes of more than a few dimensions?)")
+        }
+    }
+
+    /// Each tensor entry of a parsed header checked (dtype, shape, byte range, contiguous coverage of the data
+    /// section) with overflow-reporting arithmetic.
+    static func tensorInfos(_ obj: [String: Any], dataLength: Int, path: String) throws -> [String: TensorInfo] {
+        func bad(_ reason: String) -> ModelError { .badCheckpoint(path: path, reason: reason) }
         var infos: [String: TensorInfo] = [:]
         for (name, value) in obj where name != "__metadata__" {
             guard let d = value as? [String: Any], let ds = d["dtype"] as? String,
@@ -231,29 +372,7 @@ public enum SafeTensors {
             end = t.byteRange.upperBound
         }
         guard end == dataLength else { throw bad("\(dataLength - end) trailing bytes after the tensor data") }
-
-        var digests: [String: String] = [:]
-        if let dj = meta[digestsKey] {
-            guard let d = try? JSONSerialization.jsonObject(with: Data(dj.utf8)) as? [String: String] else {
-                throw bad("metadata \"\(digestsKey)\" is not a JSON object of strings")
-            }
-            digests = d
-            guard d["__metadata__"] == metadataDigest(meta) else {
-                throw bad("metadata digest mismatch (stored \(d["__metadata__"] ?? "none"), computed \(metadataDigest(meta))): the metadata is damaged")
-            }
-            for name in d.keys where name != "__metadata__" && infos[name] == nil {
-                throw bad("tensor \"\(name)\" listed in \(digestsKey) is missing")
-            }
-        }
-        if let expected = meta[checksumKey] {
-            var sum = Checksum()
-            data.withUnsafeBytes { sum.add(UnsafeRawBufferPointer(rebasing: $0[dataStart...])) }
-            guard sum.hex == expected else {
-                throw bad("checksum mismatch (stored \(expected), computed \(sum.hex)): the file is corrupted")
-            }
-        }
-        return File(url: url, tensors: infos, metadata: meta, data: data, dataStart: dataStart, digests: digests,
-                    mapped: mapped)
+        return infos
     }
 
     /// Digest of the metadata without the digests entry: keys sorted, each key and value NUL-terminated.
@@ -279,6 +398,19 @@ public enum SafeTensors {
 
     // MARK: Writing
 
+    /// float16's largest finite value.
+    public static let halfMax: Float = 65_504
+
+    /// Refuses (before anything is written) a tensor holding a value that float16 cannot represent: it would be
+    /// stored as ±inf, and the file would no longer load.
+    static func checkHalfRange(_ tensors: [Tensor], url: URL) throws {
+        for t in tensors {
+            guard let i = t.data.firstIndex(where: { !($0.magnitude <= halfMax) }) else { continue }
+            throw ModelError.io(path: url.path, reason: "cannot store as float16: tensor \"\(t.name)\" holds \(t.data[i]) at element \(i), beyond float16's largest finite value 65504 (it would become inf); write float32 (drop --float16)")
+        }
+    }
+
+
     /// One tensor to write: Float values (written as `dtype`).
     public typealias Tensor = (name: String, shape: [Int], data: UnsafeBufferPointer<Float>)
 
@@ -287,6 +419,7 @@ public enum SafeTensors {
     /// unless `digests` is false.
     public static func write(to url: URL, tensors: [Tensor], metadata: [String: String], dtype: DType = .f32,
                              digests addDigests: Bool = true) throws {
+        if dtype == .f16 { try checkHalfRange(tensors, url: url) }
         var header: [String: Any] = [:]
         var offset = 0
         var digests: [String: String] = [:]

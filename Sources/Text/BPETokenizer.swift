@@ -7,8 +7,10 @@ import Support
 /// repeatedly merges the adjacent pair of lowest rank (all its occurrences, left to right) until no pair is in the
 /// merge list — GPT-2's `bpe()`, which gives the same ids as HF `tokenizers`. Special tokens (e.g. `<|endoftext|>`):
 /// `encode(_ text:)` splits the text at their literal spelling and emits their ids, as transformers'
-/// GPT2TokenizerFast does (its added tokens are matched before pre-tokenisation); `encode(bytes:)` and
-/// `encodeOrdinary` treat that spelling as ordinary text (the corpus path, where documents are separated by id). The value is immutable, so `encode` may be called from
+/// GPT2TokenizerFast does (its added tokens are matched before pre-tokenisation), and so does `encodeBatch`, the
+/// corpus path of `tokenize` (documents are also separated by the id), so both commands give a literal
+/// `<|endoftext|>` in text the same id; `encode(bytes:)`, `encodeCorpus` and `encodeOrdinary` treat that spelling
+/// as ordinary text (GPT-2's original `encode`). The value is immutable, so `encode` may be called from
 /// many threads at once.
 public struct BPETokenizer: Sendable {
     /// Token strings in GPT-2's byte-level form, by id.
@@ -85,10 +87,97 @@ public struct BPETokenizer: Sendable {
             self = try BPETokenizer.load(vocab: encoder, merges: bpe)
             return
         }
+        let single = directory.appendingPathComponent("tokenizer.json")
+        if !fm.fileExists(atPath: vocab.path), fm.fileExists(atPath: single.path) {
+            self = try BPETokenizer.load(tokenizerJSON: single)
+            return
+        }
         guard fm.fileExists(atPath: vocab.path) else {
-            throw TextError(file: directory, "no tokenizer files (vocab.json + merges.txt, or encoder.json + vocab.bpe)")
+            throw TextError(file: directory, "no tokenizer files (vocab.json + merges.txt, encoder.json + vocab.bpe, or tokenizer.json)")
         }
         self = try BPETokenizer.load(vocab: vocab, merges: merges)
+    }
+
+    /// Loads the `tokenizer.json` of HF `tokenizers` (all that transformers' `save_pretrained` writes for a fast
+    /// tokenizer today): its BPE model's `vocab` (token → id) and `merges` (`"a b"` strings or `["a", "b"]` pairs,
+    /// in rank order), plus `added_tokens` whose ids are not in the vocabulary (e.g. a pad token added after
+    /// training), which become special tokens. Anything but GPT-2's byte-level BPE (another model type, a
+    /// normaliser, a non-byte-level pre-tokeniser, `add_prefix_space`) is refused naming the field.
+    public static func load(tokenizerJSON url: URL) throws -> BPETokenizer {
+        let root = try vocabularyObject(url)
+        guard let model = root["model"] as? [String: Any] else { throw TextError(file: url, "no \"model\" object") }
+        if let t = model["type"], (t as? String) != "BPE" {
+            throw TextError(file: url, "model type \(t) is not supported (lmprobe reads GPT-2's byte-level BPE)")
+        }
+        if let v = model["ignore_merges"] as? Bool, v { throw TextError(file: url, "model ignore_merges true is not supported (GPT-2 applies every merge)") }
+        if let v = model["byte_fallback"] as? Bool, v { throw TextError(file: url, "model byte_fallback true is not supported (GPT-2 is byte-level)") }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty { throw TextError(file: url, "model \(key) \"\(v)\" is not supported (GPT-2 has none)") }
+        }
+        if let n = root["normalizer"], !(n is NSNull) {
+            throw TextError(file: url, "a normalizer is not supported (GPT-2's byte-level BPE has none)")
+        }
+        if let pre = root["pre_tokenizer"], !(pre is NSNull) {
+            let p = pre as? [String: Any]
+            let steps = (p?["pretokenizers"] as? [[String: Any]]) ?? (p.map { [$0] } ?? [])
+            guard steps.count == 1, steps[0]["type"] as? String == "ByteLevel" else {
+                throw TextError(file: url, "pre_tokenizer \(steps.map { $0["type"] ?? "?" }) is not supported (lmprobe reads GPT-2's ByteLevel)")
+            }
+            if let a = steps[0]["add_prefix_space"] as? Bool, a {
+                throw TextError(file: url, "pre_tokenizer add_prefix_space true is not supported (GPT-2 adds no prefix space)")
+            }
+        }
+        guard let dict = model["vocab"] as? [String: Any] else { throw TextError(file: url, "model has no \"vocab\" object") }
+        guard let rawMerges = model["merges"] as? [Any] else { throw TextError(file: url, "model has no \"merges\" list") }
+        var added: [(String, Int)] = []
+        for a in (root["added_tokens"] as? [[String: Any]]) ?? [] {
+            guard let c = a["content"] as? String, let n = a["id"] as? NSNumber, let id = Int(exactly: n.doubleValue) else {
+                throw TextError(file: url, "added_tokens entries need a string \"content\" and an integer \"id\"")
+            }
+            if let v = dict[c] as? NSNumber, Int(exactly: v.doubleValue) == id { continue }
+            added.append((c, id))
+        }
+        let total = dict.count + added.count
+        var strings = [String?](repeating: nil, count: total)
+        for (token, value) in dict.map({ ($0.key, $0.value) }) + added.map({ ($0.0, $0.1 as Any) }) {
+            guard let n = value as? NSNumber, let id = Int(exactly: n.doubleValue), id >= 0, id < total else {
+                throw TextError(file: url, "token \"\(token)\" has id \(value), expected an integer in 0..<\(total)")
+            }
+            if strings[id] != nil { throw TextError(file: url, "id \(id) is used by \"\(strings[id]!)\" and \"\(token)\"") }
+            strings[id] = token
+        }
+        var pairs: [(String, String)] = []
+        pairs.reserveCapacity(rawMerges.count)
+        for (i, m) in rawMerges.enumerated() {
+            if let s = m as? String {
+                let parts = s.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw TextError(file: url, "merge \(i) \"\(s)\" is not two tokens separated by one space")
+                }
+                pairs.append((String(parts[0]), String(parts[1])))
+            } else if let a = m as? [String], a.count == 2 {
+                pairs.append((a[0], a[1]))
+            } else {
+                throw TextError(file: url, "merge \(i) is neither \"a b\" nor [\"a\", \"b\"]")
+            }
+        }
+        return try BPETokenizer(tokenStrings: strings.map { $0 ?? "" }, merges: pairs, source: url.path)
+    }
+
+    /// The first difference between two tokenizers that would change ids or their meaning — in their `part`
+    /// ("tokens": vocabulary size or a token's string, "merges": the merges or their order, "special tokens"),
+    /// with a `detail` naming it — or nil when they encode alike.
+    public func firstDifference(from other: BPETokenizer) -> (part: String, detail: String)? {
+        if vocabSize != other.vocabSize { return ("tokens", "\(vocabSize) tokens against \(other.vocabSize)") }
+        if let i = tokenStrings.indices.first(where: { tokenStrings[$0] != other.tokenStrings[$0] }) {
+            return ("tokens", "token \(i) is \"\(tokenStrings[i])\" against \"\(other.tokenStrings[i])\"")
+        }
+        if merges.count != other.merges.count { return ("merges", "\(merges.count) merges against \(other.merges.count)") }
+        if let r = merges.indices.first(where: { merges[$0] != other.merges[$0] }) {
+            return ("merges", "merge \(r + 1) is \"\(tokenStrings[merges[r].left]) \(tokenStrings[merges[r].right])\" against \"\(other.tokenStrings[other.merges[r].left]) \(other.tokenStrings[other.merges[r].right])\"")
+        }
+        if specialTokens != other.specialTokens { return ("special tokens", "\(specialTokens) against \(other.specialTokens)") }
+        return nil
     }
 
     /// Loads GPT-2-format files: `vocab.json` maps token strings to ids 0..<V (each id once); `merges.txt` has an
@@ -328,7 +417,7 @@ public struct BPETokenizer: Sendable {
                     for i in lo..<hi {
                         var t = texts[i]
                         var out: [Int32] = []
-                        t.withUTF8 { b in if let p = b.baseAddress { encode(p, b.count, cache: &cache, into: &out) } }
+                        t.withUTF8 { b in if let p = b.baseAddress { encodeWithSpecials(p, b.count, cache: &cache, into: &out) } }
                         res[i] = out
                     }
                     cs[w] = cache
@@ -336,6 +425,24 @@ public struct BPETokenizer: Sendable {
             }
         }
         return results
+    }
+
+    /// `encode(_ text:)` with a worker's cache: a special token's literal spelling becomes its id, so a corpus
+    /// (`tokenize`) and labelled text (`extract`) treat `<|endoftext|>` alike, as transformers does.
+    func encodeWithSpecials(_ p: UnsafePointer<UInt8>, _ n: Int, cache: inout Cache, into out: inout [Int32]) {
+        var start = 0, i = 0
+        if !specialTokens.isEmpty {
+            while i < n {
+                if p[i] == UInt8(ascii: "<"), let (id, len) = specialMatch(p + i, n - i) {
+                    if i > start { encode(p + start, i - start, cache: &cache, into: &out) }
+                    out.append(Int32(id))
+                    i += len; start = i
+                } else {
+                    i += 1
+                }
+            }
+        }
+        if n > start { encode(p + start, n - start, cache: &cache, into: &out) }
     }
 
     /// Encodes one large byte buffer on `Threads.count` workers: it is cut only after a newline followed by a

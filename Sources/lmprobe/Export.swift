@@ -8,12 +8,21 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint as a Hugging Face GPT-2 folder (or a weights-only lmprobe checkpoint).",
         discussion: """
-        --format hf (default): DIR gets config.json, model.safetensors, vocab.json, merges.txt and
-        tokenizer_config.json; transformers' GPT2LMHeadModel.from_pretrained(DIR) and
-        GPT2TokenizerFast.from_pretrained(DIR) load it and give lmprobe's logits (an untied Φ becomes lm_head with
-        tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads
-        wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete
+        --format hf (default): DIR gets config.json, model.safetensors, vocab.json, merges.txt and \
+        tokenizer_config.json; transformers' GPT2LMHeadModel.from_pretrained(DIR) and \
+        GPT2TokenizerFast.from_pretrained(DIR) load it and give lmprobe's logits (an untied Φ becomes lm_head with \
+        tie_word_embeddings false). --format lmprobe: DIR/final.safetensors without optimizer state (loads \
+        wherever --checkpoint is accepted; cannot be resumed). DIR must not exist or be empty; it appears complete \
         or not at all.
+
+        Quad models: the export computes the same f and Φ, but its logits Φf are not log-probabilities, so \
+        softmax(logits) is not the model's next-word distribution and generate() samples gibberish. config.json \
+        marks it ("lmprobe_objective": "quad" and "lmprobe_warning") and export prints the warning.
+
+        --float16 refuses a model holding a weight beyond float16's largest value, 65504 (it would be stored as \
+        inf). --tokenizer must encode as the checkpoint's recorded tokenizer does (same tokens, merges and special \
+        tokens) when that folder can be read. An imported model may have more vocabulary rows than its tokenizer \
+        (a padded vocabulary): --format hf keeps them, --format lmprobe refuses.
         """
     )
 
@@ -22,7 +31,7 @@ struct Export: ParsableCommand {
     @Option(help: "Checkpoint file, run folder or Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Output folder (must not exist, or be empty).") var out: String
     @Option(help: "hf (Hugging Face GPT-2 folder) or lmprobe (weights-only checkpoint).") var format: Format = .hf
-    @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding).") var float16 = false
+    @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding; refused for weights beyond 65504).") var float16 = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoint).") var tokenizer: String?
 
     func run() throws {
@@ -33,6 +42,10 @@ struct Export: ParsableCommand {
         // THE model loader: the weights and their tokenizer (recorded, or --tokenizer), vocabulary checked.
         let loaded = try ModelLoader(tokenizer: tokenizer).load(checkpoint)
         let ckpt = loaded.checkpoint, tok = loaded.tokenizer
+        let rowsPast = ckpt.config.vocabSize - tok.vocabSize
+        if rowsPast > 0, format == .lmprobe {
+            throw CLIError("--format lmprobe: \(checkpoint) has \(rowsPast) vocabulary rows past its tokenizer's \(tok.vocabSize) tokens; an lmprobe checkpoint needs them equal (use --format hf)")
+        }
         let outURL = URL(fileURLWithPath: out).standardizedFileURL
         let dtype: SafeTensors.DType = float16 ? .f16 : .f32
         switch format {
@@ -41,7 +54,9 @@ struct Export: ParsableCommand {
                 try tok.saveForTransformers(directory: dir, modelMaxLength: ckpt.config.context)
             }
             print("wrote \(outURL.path): Hugging Face GPT-2 (\(ckpt.config), \(dtype.rawValue), "
-                  + (ckpt.config.untiedPhi ? "untied lm_head" : "tied lm_head") + ")")
+                  + (ckpt.config.untiedPhi ? "untied lm_head" : "tied lm_head")
+                  + (rowsPast > 0 ? ", \(rowsPast) vocabulary rows past the tokenizer, never produced by it" : "") + ")")
+            if ckpt.config.objective == .quad { print("warning: \(HuggingFaceGPT2.quadNote)") }
         case .lmprobe:
             try HuggingFaceGPT2.prepareFolder(outURL) { dir in
                 try tok.save(directory: dir.appendingPathComponent("tokenizer"))

@@ -25,7 +25,7 @@ final class CheckpointFormatTests: XCTestCase {
         var header: [String: Any] = [:]
         var body = Data()
         for (name, t) in f.tensors.sorted(by: { $0.key > $1.key }) {
-            let bytes = f.data.subdata(in: (f.dataStart + t.byteRange.lowerBound)..<(f.dataStart + t.byteRange.upperBound))
+            let bytes = try f.rawBytes(t)
             header[name] = ["dtype": t.dtype.rawValue, "shape": t.shape, "data_offsets": [body.count, body.count + bytes.count]]
             body.append(bytes)
         }

@@ -3,6 +3,7 @@
 
     sh experiments/hf/setup_venv.sh            # once: .venv-fixtures/ (git-ignored)
     .venv-fixtures/bin/python experiments/hf/make_fixtures.py tiny          # Tests/ModelTests/Fixtures/hf-gpt2-tiny
+    .venv-fixtures/bin/python experiments/hf/make_fixtures.py layouts       # Tests/ModelTests/Fixtures/hf-layouts (after tiny)
     .venv-fixtures/bin/python experiments/hf/make_fixtures.py tokenizer-ids # needs data/gpt2-tokenizer (make gpt2-tokenizer)
     .venv-fixtures/bin/python experiments/hf/make_fixtures.py full-size runs/gpt2-random   # ~500 MB, not committed
 
@@ -13,6 +14,16 @@ sequences.json, logits-K.npy (T × V, every position) and hidden-last.npy (one r
 position's final-LayerNorm output, i.e. lmprobe's f(s)); tokenizer.json holds GPT2TokenizerFast ids of a few texts.
 Parameters are random and larger than GPT-2's init (std 0.1, LayerNorm gains/biases perturbed) so that a transposed
 or misplaced tensor changes the outputs well beyond the 1e-4 tolerance.
+
+layouts: the folder layouts transformers 5 writes, each holding a smaller random GPT-2 (1 layer, d = 16, 2 heads,
+16 positions) with the tiny fixture's tokenizer, and ref/logits.npy (transformers' logits for ref/sequence.json):
+  tokenizer-json  tokenizer.save_pretrained as transformers 5 does it: tokenizer.json + tokenizer_config.json only
+                  (ref/ids.json: GPT2TokenizerFast ids of a few texts)
+  sharded         save_pretrained(max_shard_size="8KB"): model.safetensors.index.json + shards
+  pytorch-only    config.json + pytorch_model.bin (torch.save of the state dict; transformers 5 writes no .bin)
+  padded-vocab    vocab_size 320 (padded to a multiple of 64 as 50,257 → 50,304) over the 300-token tokenizer
+  pad-token       tokenizer.add_special_tokens(pad "<|pad|>") then model.resize_token_embeddings: V = 301 both
+  tied-conflict   config tied, but the file holds an lm_head.weight unlike wte (transformers 5 keeps them untied)
 
 tokenizer-ids: GPT2TokenizerFast built from OpenAI's encoder.json/vocab.bpe (no download) → ids for a few hundred
 varied strings, Tests/TextTests/Fixtures/gpt2-tokenizer-ids.json.
@@ -86,6 +97,92 @@ def tiny():
     print("wrote", TINY, "V =", V, "params", sum(p.numel() for p in model.parameters()))
 
 
+LAYOUTS = os.path.join(ROOT, "Tests", "ModelTests", "Fixtures", "hf-layouts")
+
+
+def small_model(vocab_size, seed):
+    torch.manual_seed(seed)
+    config = GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=16, vocab_size=vocab_size, bos_token_id=0,
+                        eos_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_((1 if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")) else 0) + 0.1 * torch.randn_like(p))
+    return model
+
+
+def reference(folder, model, sequence):
+    os.makedirs(os.path.join(folder, "ref"), exist_ok=True)
+    with torch.no_grad():
+        npy(os.path.join(folder, "ref", "logits.npy"), model(torch.tensor([sequence])).logits[0].numpy())
+    json.dump(sequence, open(os.path.join(folder, "ref", "sequence.json"), "w"))
+
+
+def tidy(folder):
+    for extra in ["generation_config.json"]:
+        if os.path.exists(os.path.join(folder, extra)):
+            os.remove(os.path.join(folder, extra))
+
+
+def layouts():
+    from safetensors.torch import load_file, save_file
+    if not os.path.exists(os.path.join(TINY, "vocab.json")):
+        sys.exit(f"{TINY}: run `make_fixtures.py tiny` first")
+    if os.path.exists(LAYOUTS):
+        shutil.rmtree(LAYOUTS)
+    tok = GPT2TokenizerFast.from_pretrained(TINY)
+    seq = [5, 17, 299, 0, 42, 128, 3, 77, 250, 9, 1]
+
+    d = os.path.join(LAYOUTS, "tokenizer-json")
+    model = small_model(300, 1)
+    model.save_pretrained(d)
+    tok.save_pretrained(d)                      # transformers 5: tokenizer.json + tokenizer_config.json
+    assert not os.path.exists(os.path.join(d, "vocab.json")), os.listdir(d)
+    tidy(d); reference(d, model, seq)
+    texts = ["The film is charming.", " it's great", "café 東京 🙂", "a<|endoftext|>b", "multiple   spaces\tand\nnewlines"]
+    json.dump([{"text": t, "ids": tok(t)["input_ids"]} for t in texts],
+              open(os.path.join(d, "ref", "ids.json"), "w"), ensure_ascii=False, indent=0)
+
+    d = os.path.join(LAYOUTS, "sharded")
+    model = small_model(300, 2)
+    model.save_pretrained(d, max_shard_size="8KB")
+    assert os.path.exists(os.path.join(d, "model.safetensors.index.json")), os.listdir(d)
+    tok.save_pretrained(d); tidy(d); reference(d, model, seq)
+
+    d = os.path.join(LAYOUTS, "pytorch-only")
+    model = small_model(300, 3)
+    os.makedirs(d)
+    model.config.save_pretrained(d)
+    torch.save(model.state_dict(), os.path.join(d, "pytorch_model.bin"))
+    assert GPT2LMHeadModel.from_pretrained(d) is not None    # transformers still reads it
+
+    d = os.path.join(LAYOUTS, "padded-vocab")
+    model = small_model(320, 4)
+    model.save_pretrained(d); tok.save_pretrained(d); tidy(d); reference(d, model, seq + [310])
+
+    d = os.path.join(LAYOUTS, "pad-token")
+    padded_tok = GPT2TokenizerFast.from_pretrained(TINY)
+    padded_tok.add_special_tokens({"pad_token": "<|pad|>"})
+    model = small_model(300, 5)
+    model.resize_token_embeddings(len(padded_tok))
+    assert model.config.vocab_size == 301 == len(padded_tok)
+    model.save_pretrained(d); padded_tok.save_pretrained(d); tidy(d); reference(d, model, seq + [300])
+    json.dump([{"text": t, "ids": padded_tok(t)["input_ids"]} for t in ["x <|pad|> y", "a<|endoftext|>b<|pad|>"]],
+              open(os.path.join(d, "ref", "ids.json"), "w"), ensure_ascii=False, indent=0)
+
+    d = os.path.join(LAYOUTS, "tied-conflict")
+    model = small_model(300, 6)
+    model.save_pretrained(d); tok.save_pretrained(d); tidy(d)
+    weights = load_file(os.path.join(d, "model.safetensors"))
+    g = torch.Generator().manual_seed(7)
+    weights["lm_head.weight"] = 0.1 * torch.randn(weights["transformer.wte.weight"].shape, generator=g)
+    save_file(weights, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    loaded = GPT2LMHeadModel.from_pretrained(d).eval()
+    assert loaded.config.tie_word_embeddings and torch.equal(loaded.lm_head.weight, weights["lm_head.weight"])
+    reference(d, loaded, seq)
+    print("wrote", LAYOUTS, sorted(os.listdir(LAYOUTS)))
+
+
 def varied_strings():
     base = [
         "Hello, world!", "The quick brown fox jumps over the lazy dog.", "it's", "I'm", "you're", "they've",
@@ -154,6 +251,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "tiny"
     if what == "tiny":
         tiny()
+    elif what == "layouts":
+        layouts()
     elif what == "tokenizer-ids":
         tokenizer_ids()
     elif what == "full-size":
