@@ -26,11 +26,23 @@ public enum FeatureFolder {
             throw FeatureError.file(path: xURL.path, message: "no such feature file (was it extracted?)")
         }
         let x: Matrix<T> = try NPY.readMatrix(xURL)
-        let labels = try NPY.readIntegers(directory.appendingPathComponent("labels.npy"))
+        let labels = try Self.labels(directory)
         guard labels.count == x.rows else {
             throw FeatureError.file(path: xURL.path, message: "\(x.rows) feature rows but labels.npy has \(labels.count)")
         }
         return (x, labels)
+    }
+
+    /// `labels.npy` of a folder.
+    public static func labels(_ directory: URL) throws -> [Int] {
+        WorkCount.add(.labelsRead)
+        return try NPY.readIntegers(directory.appendingPathComponent("labels.npy"))
+    }
+
+    /// A folder whose several families are read: its labels read once, and its manifest once (or the one the caller
+    /// already holds — e.g. the one extraction just wrote).
+    public static func open(_ directory: URL, manifest known: ExtractionManifest? = nil) throws -> OpenedFeatureFolder {
+        OpenedFeatureFolder(directory: directory, labels: try labels(directory), manifest: try known ?? manifest(directory))
     }
 
     /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
@@ -58,5 +70,25 @@ public enum FeatureFolder {
 
     public static func manifest(_ directory: URL) throws -> ExtractionManifest {
         try ExtractionManifest.read(from: directory.appendingPathComponent("manifest.json"))
+    }
+}
+
+/// A feature folder opened by `FeatureFolder.open`: labels and manifest in memory, each family read on demand.
+public struct OpenedFeatureFolder {
+    public let directory: URL
+    public let labels: [Int]
+    public let manifest: ExtractionManifest
+
+    /// `family`.npy as Float, checked to have one row per label.
+    public func features(_ family: FeatureFamily) throws -> Matrix<Float> {
+        let url = directory.appendingPathComponent(family.rawValue + ".npy")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw FeatureError.file(path: url.path, message: "no such feature file (was it extracted?)")
+        }
+        let x: Matrix<Float> = try NPY.readMatrix(url)
+        guard labels.count == x.rows else {
+            throw FeatureError.file(path: url.path, message: "\(x.rows) feature rows but labels.npy has \(labels.count)")
+        }
+        return x
     }
 }
