@@ -82,7 +82,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Features", "Model", "Text", "Linalg"],
                     swiftSettings: swift5),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Probes", "Text", "Linalg"],
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Analysis", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Features", "Model", "Probes", "Text", "Linalg"],
                     swiftSettings: swift5),

@@ -47,6 +47,22 @@ public struct FeatureCacheKey: Codable, Equatable, Sendable {
         writeFullDistribution = o.writeFullDistribution; maxLength = o.maxLength; pooling = o.pooling; layer = o.layer
     }
 
+    /// Every key written, nil as `null`: an option that is not set still names itself, so the value is canonical.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(extractionVersion, forKey: .extractionVersion)
+        try c.encode(checkpointSHA256, forKey: .checkpointSHA256)
+        try c.encode(splits, forKey: .splits)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(words, forKey: .words)
+        try c.encode(classWords, forKey: .classWords)
+        try c.encode(pDtype, forKey: .pDtype)
+        try c.encode(writeFullDistribution, forKey: .writeFullDistribution)
+        try c.encode(maxLength, forKey: .maxLength)
+        try c.encode(pooling, forKey: .pooling)
+        try c.encode(layer, forKey: .layer)
+    }
+
     /// The canonical bytes: compact JSON with sorted keys.
     public func canonicalJSON() -> Data {
         // Strings, integers, booleans and arrays of them: encoding cannot fail.
