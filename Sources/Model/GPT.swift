@@ -826,7 +826,7 @@ extension GPT {
         guard B >= 1, T >= 1 else { throw ModelError.badInput("batch shape \(B)×\(T) invalid for context \(config.context)") }
         let a = try prepare(inputs: UnsafeBufferPointer(start: tokens, count: B * T), targets: nil, B: B, T: T,
                             training: false)
-        var out = readouts.map { _ in Matrix<Float>(rows: B, cols: C) }
+        let out = readouts.map { _ in Matrix<Float>(rows: B, cols: C) }
         // Copies the readouts of hidden state `h` (N,C) — layer `k`, or f(s) when k is nil — into `out`.
         func read(_ h: UnsafePointer<Float>, layer k: Int?) {
             for (i, r) in readouts.enumerated() where r.layer == k && (k != nil || r.meanOverPositions) {
