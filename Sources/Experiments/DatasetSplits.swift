@@ -6,11 +6,29 @@ import Support
 /// One named split of a labelled dataset and the SHA-256 of the file (or class folder) it was read from.
 public struct DatasetSplit {
     public var name: String
-    public var data: LabelledDataset
+    public var data: LabelledDataset { didSet { content = ContentDigest() } }
     /// SHA-256 of the dataset file or folder (`Digest.sha256(path:)`), recorded in the feature manifests.
     public var digest: String
     public init(name: String, data: LabelledDataset, digest: String) {
         self.name = name; self.data = data; self.digest = digest
+    }
+
+    /// SHA-256 of the split's texts, labels and class names (`Digest.sha256(content:)`), computed on first use and
+    /// then remembered: every cache key of a run reads this one value (copies of the split share it).
+    public var contentSHA256: String { content.value(data) }
+    private var content = ContentDigest()
+
+    /// The memo behind `contentSHA256` (a class, so a `let` split can fill it; replaced when `data` changes).
+    private final class ContentDigest: @unchecked Sendable {
+        private let lock = NSLock()
+        private var digest: String?
+        func value(_ data: LabelledDataset) -> String {
+            lock.lock(); defer { lock.unlock() }
+            if let digest { return digest }
+            let d = Digest.sha256(content: data)
+            digest = d
+            return d
+        }
     }
 }
 

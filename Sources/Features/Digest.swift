@@ -62,6 +62,23 @@ public enum Digest {
         return sha256(lines)
     }
 
+    /// SHA-256 of a labelled dataset's contents: its texts and labels in order, then its class names (so the same
+    /// file read differently — another column, PTB detokenisation, another split seed — gets another address).
+    /// Counted (`WorkCount.contentDigest`): a run computes it once per split.
+    public static func sha256(content data: LabelledDataset) -> String {
+        WorkCount.add(.contentDigest)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(data.texts.reduce(0) { $0 + $1.utf8.count + 8 })
+        for (t, l) in zip(data.texts, data.labels) {
+            bytes += Array(t.utf8)
+            bytes.append(0x1F)
+            bytes += Array(String(l).utf8)
+            bytes.append(0x1E)
+        }
+        bytes += Array(data.classNames.joined(separator: "\u{1F}").utf8)
+        return SHA256.hex(bytes)
+    }
+
     /// Hex SHA-256 of a string's UTF-8 bytes.
     public static func sha256(_ text: String) -> String { SHA256.hex(Array(text.utf8)) }
 }

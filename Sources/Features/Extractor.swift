@@ -96,6 +96,8 @@ public struct ExtractionManifest: Codable, Sendable {
     public var layer: Int?
     /// The readout in words, e.g. "final LayerNorm output, mean over all tokens (prompt included)".
     public var readout: String?
+    /// `FeatureExtractor.extractionVersion` of the code that wrote the folder (absent in older manifests).
+    public var extractionVersion: Int? = nil
 
     /// The readout's pooling, `last` for manifests that predate the option.
     public var effectivePooling: Pooling { pooling ?? .last }
@@ -105,7 +107,7 @@ public struct ExtractionManifest: Codable, Sendable {
         case classNames, files, wordSubset, classWords
         case zeroShotAccuracy, truncated, realTokens, seconds
         case sentencesPerSecond, tokensPerSecond
-        case pooling, layer, readout
+        case pooling, layer, readout, extractionVersion
     }
 
     /// Describes a readout in words (recorded in the manifest).
@@ -116,7 +118,16 @@ public struct ExtractionManifest: Codable, Sendable {
     }
 }
 
+/// The release, recorded in manifests and reports (the CLI's `--version` prints it too).
 public let lmprobeVersion = "0.1.0"
+
+extension FeatureExtractor {
+    /// The version of what extraction writes: bump it with ANY change to how features are computed or stored (the
+    /// forward pass, a readout, a family, the file layout). The feature cache keys on it (`FeatureCacheKey`) and
+    /// reuses only folders whose manifest records the current value, so a change never reads stale features.
+    /// 1: the implicit version before it was recorded; 2: one pass yields every readout (bit-identical features).
+    public static let extractionVersion = 2
+}
 
 /// Runs a model over a labelled dataset and writes the feature families (see the module documentation).
 public final class FeatureExtractor {
@@ -176,27 +187,124 @@ public final class FeatureExtractor {
     }
 
     /// Extracts features for `texts` into `directory` (created if needed) and returns the manifest it wrote.
-    /// Features that are NaN or infinite are refused where they are made (a checkpoint with finite but huge
-    /// weights, e.g. 3e38, overflows inside the forward pass).
-    func nonFiniteMessage(_ what: String, _ batch: [Int]) -> String {
-        "\(what) of input \((batch.min() ?? 0) + 1) (or another in its batch) is NaN or infinite: the checkpoint's weights overflow Float (check them, e.g. values near 3e38)"
-    }
-
     public func extract(texts: [String], labels: [Int], classNames: [String], to directory: URL,
                         options: ExtractionOptions, provenance: Provenance,
                         progress: ((_ done: Int, _ total: Int, _ tokens: Int) -> Void)? = nil) throws -> ExtractionManifest {
-        let n = texts.count
-        guard n > 0 else { throw FeatureError.badInput("\(provenance.dataset): no inputs to extract") }
-        guard labels.count == n else {
-            throw FeatureError.badInput("\(provenance.dataset): \(n) texts but \(labels.count) labels")
+        try extract(texts: texts, labels: labels, classNames: classNames,
+                    targets: [ExtractionTarget(directory: directory, options: options)], provenance: provenance,
+                    progress: progress)[0]
+    }
+
+    /// Extracts every target from ONE pass of the model over `texts`: each batch runs once and yields every readout
+    /// the targets ask for (`ContextEncoder.sequenceFeatures(readouts:)`); each target's folder gets its families,
+    /// `labels.npy` and `manifest.json` (written once each). The targets must tokenize alike (same prompt, length
+    /// and batching); they differ in readout and families. Returns the manifests in target order.
+    public func extract(texts: [String], labels: [Int], classNames: [String], targets: [ExtractionTarget],
+                        provenance: Provenance,
+                        progress: ((_ done: Int, _ total: Int, _ tokens: Int) -> Void)? = nil) throws -> [ExtractionManifest] {
+        try checkInputs(texts: texts, labels: labels, targets: targets, provenance: provenance)
+        let plans = try targets.map { try TargetPlan($0, classNames: classNames, tokenizer: tokenizer, model: model) }
+        let start = Benchmark.now()
+        let (ids, truncated) = try encodeInputs(texts, options: targets[0].options)
+        let shared = targets[0].options
+        let batches = Self.lengthBatches(ids.map(\.count), maxBatchTokens: shared.maxBatchTokens, maxBatch: shared.maxBatch)
+        // The distinct readouts, each computed once per batch; plan i reads readouts[readoutIndex[i]].
+        var readouts: [(layer: Int?, meanOverPositions: Bool)] = []
+        let readoutIndex = plans.map { p -> Int in
+            let r = (layer: p.options.layer, meanOverPositions: p.options.pooling == .mean)
+            if let i = readouts.firstIndex(where: { $0.layer == r.layer && $0.meanOverPositions == r.meanOverPositions }) { return i }
+            readouts.append(r)
+            return readouts.count - 1
         }
-        guard ["<f4", "<f2"].contains(options.pDtype) else {
-            throw FeatureError.badArgument("--p-dtype must be float32 or float16")
+        let maxB = batches.map(\.count).max() ?? 1
+        let writers = try plans.map { try FolderWriter($0, rows: texts.count, maxBatch: maxB, model: model) }
+        do {
+            var done = 0, tokensDone = 0
+            for batch in batches {
+                let hidden = try forward(batch, ids: ids, readouts: readouts)
+                for (w, i) in zip(writers, readoutIndex) { try w.write(batch: batch, features: hidden[i], labels: labels) }
+                done += batch.count
+                tokensDone += batch.count * ids[batch[0]].count
+                progress?(done, texts.count, tokensDone)
+            }
+            for w in writers { try w.finish(labels: labels) }
+        } catch {
+            for w in writers { w.cancel() }
+            throw error
         }
-        let d = model.embeddingDimension, V = model.vocabularySize
-        let phi = model.outputEmbeddings
+        WorkCount.add(.extractionPass)
+        let seconds = Benchmark.now() - start
+        return try writers.map {
+            try $0.writeManifest(provenance: provenance, classNames: classNames, truncated: truncated,
+                                 realTokens: ids.reduce(0) { $0 + $1.count }, seconds: seconds)
+        }
+    }
+
+    /// Refuses what no target can extract: no inputs, a label count that differs, targets that would tokenize
+    /// differently, a Φ of the wrong shape.
+    func checkInputs(texts: [String], labels: [Int], targets: [ExtractionTarget], provenance: Provenance) throws {
+        guard !texts.isEmpty else { throw FeatureError.badInput("\(provenance.dataset): no inputs to extract") }
+        guard labels.count == texts.count else {
+            throw FeatureError.badInput("\(provenance.dataset): \(texts.count) texts but \(labels.count) labels")
+        }
+        guard let first = targets.first?.options else { throw FeatureError.badArgument("no feature folder to extract into") }
+        for t in targets.dropFirst() where t.options.prompt.template != first.prompt.template
+            || t.options.maxLength != first.maxLength || t.options.maxBatchTokens != first.maxBatchTokens
+            || t.options.maxBatch != first.maxBatch {
+            throw FeatureError.badArgument("\(t.directory.path): one extraction pass needs one prompt, --max-length and batching for every folder")
+        }
+        let d = model.embeddingDimension, V = model.vocabularySize, phi = model.outputEmbeddings
         guard phi.rows == V, phi.cols == d else {
             throw FeatureError.badInput("model output embeddings are \(phi.shapeDescription), expected \(shapeString(V, d))")
+        }
+    }
+
+    /// One batch of equal-length inputs through the model once: every readout's B × d features.
+    func forward(_ batch: [Int], ids: [[Int32]], readouts: [(layer: Int?, meanOverPositions: Bool)]) throws -> [Matrix<Float>] {
+        let B = batch.count, T = ids[batch[0]].count, d = model.embeddingDimension
+        var tokens = [Int32](); tokens.reserveCapacity(B * T)
+        for i in batch { tokens.append(contentsOf: ids[i]) }
+        let hidden = try tokens.withUnsafeBufferPointer {
+            try model.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, readouts: readouts)
+        }
+        guard hidden.count == readouts.count else {
+            throw FeatureError.badInput("model returned \(hidden.count) readouts, expected \(readouts.count)")
+        }
+        for f in hidden where f.rows != B || f.cols != d {
+            throw FeatureError.badInput("model returned features \(f.shapeDescription), expected \(shapeString(B, d))")
+        }
+        for f in hidden where !f.allFinite { throw FeatureError.badInput(nonFiniteMessage("f", batch)) }
+        return hidden
+    }
+}
+
+/// Features that are NaN or infinite are refused where they are made: a checkpoint with finite but huge weights
+/// (e.g. 3e38) overflows inside the forward pass.
+func nonFiniteMessage(_ what: String, _ batch: [Int]) -> String {
+    "\(what) of input \((batch.min() ?? 0) + 1) (or another in its batch) is NaN or infinite: the checkpoint's weights overflow Float (check them, e.g. values near 3e38)"
+}
+
+/// One feature folder of an extraction pass: where it goes and what it holds (readout and families, `options`).
+public struct ExtractionTarget {
+    public var directory: URL
+    public var options: ExtractionOptions
+    public init(directory: URL, options: ExtractionOptions) { self.directory = directory; self.options = options }
+}
+
+/// A target with its word lists resolved against the tokenizer: what its folder will hold.
+struct TargetPlan {
+    let directory: URL
+    let options: ExtractionOptions
+    /// `--words` as token ids (nil: no subset families).
+    let subset: WordSubset?
+    /// Token ids of each class's words (nil: no zero-shot score).
+    let classIDs: [[Int]]?
+
+    /// Checks the options against the model and resolves the word lists; throws naming the option at fault.
+    init(_ target: ExtractionTarget, classNames: [String], tokenizer: FeatureTokenizer, model: ContextEncoder) throws {
+        let options = target.options
+        guard ["<f4", "<f2"].contains(options.pDtype) else {
+            throw FeatureError.badArgument("--p-dtype must be float32 or float16")
         }
         if let k = options.layer, k < 0 || k > model.blockCount {
             throw FeatureError.badArgument("--layer \(k) is outside 0...\(model.blockCount) (0 = embeddings, \(model.blockCount) = after the last block)")
@@ -221,109 +329,127 @@ public final class FeatureExtractor {
                 return ws.tokenIDs
             }
         }
+        directory = target.directory; self.options = options; self.subset = subset; self.classIDs = classIDs
+    }
+}
 
-        let start = Benchmark.now()
-        let (ids, truncated) = try encodeInputs(texts, options: options)
-        let batches = Self.lengthBatches(ids.map(\.count), maxBatchTokens: options.maxBatchTokens,
-                                         maxBatch: options.maxBatch)
+/// The open files of one target folder. Rows arrive batch by batch in any order; `finish` puts every file in
+/// place, `cancel` removes them all, so no partial file survives an error.
+final class FolderWriter {
+    let plan: TargetPlan
+    let model: ContextEncoder
+    let d: Int, V: Int
+    var writers: [String: NPY.RowWriter] = [:]
+    let f: NPY.RowWriter
+    /// Present for the default readout (p_f and everything derived from it).
+    let phipW, pW, subsetLogitsW, subsetProbsW: NPY.RowWriter?
+    /// Scratch: logits / p_f (maxBatch × V), Φp_f (maxBatch × d), one subset row.
+    let logits, phip: Matrix<Float>
+    var row: [Float]
+    var zeroShotCorrect = 0
+
+    init(_ plan: TargetPlan, rows n: Int, maxBatch: Int, model: ContextEncoder) throws {
+        self.plan = plan; self.model = model
+        d = model.embeddingDimension; V = model.vocabularySize
+        let directory = plan.directory, options = plan.options
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw FeatureError.file(path: directory.path, message: "cannot create folder (\(ioErrorText(error)))")
         }
-
-        // Writers for every family; all cancelled on any error so no partial file survives.
-        var writers: [String: NPY.RowWriter] = [:]
+        var opened: [String: NPY.RowWriter] = [:]
         func open(_ name: String, _ descr: String, _ cols: Int) throws -> NPY.RowWriter {
-            let w = try NPY.RowWriter(url: directory.appendingPathComponent(name + ".npy"), descr: descr, rows: n, cols: cols)
-            writers[name] = w
-            return w
-        }
-        let k = subset?.count ?? 0
-        var zeroShotCorrect = 0
-        do {
-            let full = options.isDefaultReadout   // p_f and everything derived from it
-            let fW = try open("f", "<f4", d)
-            let phipW = full ? try open("phip", "<f4", d) : nil
-            let pW = full && options.writeFullDistribution ? try open("p", options.pDtype, V) : nil
-            let slW = subset != nil ? try open("subset_logits", "<f4", k) : nil
-            let spW = subset != nil ? try open("subset_probs", "<f4", k) : nil
-            let maxB = batches.map(\.count).max() ?? 1
-            let logits = Matrix<Float>(rows: full ? maxB : 1, cols: V)
-            let phip = Matrix<Float>(rows: full ? maxB : 1, cols: d)
-            var row = [Float](repeating: 0, count: max(k, 1))
-            var done = 0, tokensDone = 0
-            for batch in batches {
-                let B = batch.count, T = ids[batch[0]].count
-                var tokens = [Int32](); tokens.reserveCapacity(B * T)
-                for i in batch { tokens.append(contentsOf: ids[i]) }
-                let f = try tokens.withUnsafeBufferPointer {
-                    try model.sequenceFeatures(tokens: $0.baseAddress!, batch: B, length: T, layer: options.layer,
-                                               meanOverPositions: options.pooling == .mean)
-                }
-                guard f.rows == B, f.cols == d else {
-                    throw FeatureError.badInput("model returned features \(f.shapeDescription), expected \(shapeString(B, d))")
-                }
-                guard f.allFinite else { throw FeatureError.badInput(nonFiniteMessage("f", batch)) }
-                guard let phipW else {
-                    for (r, i) in batch.enumerated() { try fW.write(row: i, f.pointer + r * f.stride) }
-                    done += B
-                    tokensDone += B * T
-                    progress?(done, n, tokensDone)
-                    continue
-                }
-                let lg = logits.rows(0..<B), pp = phip.rows(0..<B)
-                try BLAS.gemm(transB: true, f, phi, into: lg)                    // logits = F Φᵀ   (B × V)
-                if let slW { for (r, i) in batch.enumerated() {
-                    for (j, id) in subset!.tokenIDs.enumerated() { row[j] = lg[r, id] }
-                    try row.withUnsafeBufferPointer { try slW.write(row: i, $0.baseAddress!) }
-                } }
-                softmaxRows(lg.pointer, rows: B, cols: V, stride: lg.stride)     // in place: P = softmax(logits)
-                try BLAS.gemm(lg, phi, into: pp)                                   // Φp_f = P Φ       (B × d)
-                guard lg.allFinite, pp.allFinite else { throw FeatureError.badInput(nonFiniteMessage("p or Φp", batch)) }
-                for (r, i) in batch.enumerated() {
-                    try fW.write(row: i, f.pointer + r * f.stride)
-                    try phipW.write(row: i, pp.pointer + r * pp.stride)
-                    if let pW { try pW.write(row: i, lg.pointer + r * lg.stride) }
-                    if let spW {
-                        for (j, id) in subset!.tokenIDs.enumerated() { row[j] = lg[r, id] }
-                        try row.withUnsafeBufferPointer { try spW.write(row: i, $0.baseAddress!) }
-                    }
-                    if let classIDs {
-                        var best = 0, bestScore = -Float.infinity
-                        for (c, cids) in classIDs.enumerated() {
-                            var s: Float = 0
-                            for id in cids { s += lg[r, id] }
-                            if s > bestScore { bestScore = s; best = c }
-                        }
-                        if best == labels[i] { zeroShotCorrect += 1 }
-                    }
-                }
-                done += B
-                tokensDone += B * T
-                progress?(done, n, tokensDone)
+            do {
+                let w = try NPY.RowWriter(url: directory.appendingPathComponent(name + ".npy"), descr: descr, rows: n, cols: cols)
+                opened[name] = w
+                return w
+            } catch {
+                for w in opened.values { w.cancel() }
+                throw error
             }
-            try NPY.write(int64: labels.map { Int64($0) }, to: directory.appendingPathComponent("labels.npy"))
-            for w in writers.values { try w.finish() }
-        } catch {
-            for w in writers.values { w.cancel() }
-            throw error
         }
+        let k = plan.subset?.count ?? 0, full = options.isDefaultReadout
+        f = try open("f", "<f4", d)
+        phipW = full ? try open("phip", "<f4", d) : nil
+        pW = full && options.writeFullDistribution ? try open("p", options.pDtype, V) : nil
+        subsetLogitsW = plan.subset != nil ? try open("subset_logits", "<f4", k) : nil
+        subsetProbsW = plan.subset != nil ? try open("subset_probs", "<f4", k) : nil
+        writers = opened
+        logits = Matrix<Float>(rows: full ? maxBatch : 1, cols: V)
+        phip = Matrix<Float>(rows: full ? maxBatch : 1, cols: d)
+        row = [Float](repeating: 0, count: max(k, 1))
+    }
 
-        let seconds = Benchmark.now() - start
-        let realTokens = ids.reduce(0) { $0 + $1.count }
+    /// Writes the rows of `batch` (input indices) from its B × d features; for the default readout also
+    /// logits = F Φᵀ, p_f = softmax(logits), Φp_f = p_f Φ, the word subsets and the zero-shot tally.
+    func write(batch: [Int], features fb: Matrix<Float>, labels: [Int]) throws {
+        guard let phipW else {
+            for (r, i) in batch.enumerated() { try f.write(row: i, fb.pointer + r * fb.stride) }
+            return
+        }
+        let B = batch.count, phi = model.outputEmbeddings
+        let lg = logits.rows(0..<B), pp = phip.rows(0..<B)
+        try BLAS.gemm(transB: true, fb, phi, into: lg)                   // logits = F Φᵀ   (B × V)
+        if let w = subsetLogitsW { try writeSubset(w, batch: batch, from: lg) }
+        softmaxRows(lg.pointer, rows: B, cols: V, stride: lg.stride)     // in place: P = softmax(logits)
+        try BLAS.gemm(lg, phi, into: pp)                                  // Φp_f = P Φ       (B × d)
+        guard lg.allFinite, pp.allFinite else { throw FeatureError.badInput(nonFiniteMessage("p or Φp", batch)) }
+        for (r, i) in batch.enumerated() {
+            try f.write(row: i, fb.pointer + r * fb.stride)
+            try phipW.write(row: i, pp.pointer + r * pp.stride)
+            if let pW { try pW.write(row: i, lg.pointer + r * lg.stride) }
+        }
+        if let w = subsetProbsW { try writeSubset(w, batch: batch, from: lg) }
+        if let classIDs = plan.classIDs {
+            for (r, i) in batch.enumerated() {
+                var best = 0, bestScore = -Float.infinity
+                for (c, cids) in classIDs.enumerated() {
+                    var s: Float = 0
+                    for id in cids { s += lg[r, id] }
+                    if s > bestScore { bestScore = s; best = c }
+                }
+                if best == labels[i] { zeroShotCorrect += 1 }
+            }
+        }
+    }
+
+    /// The subset's columns of each row of `m` (logits or p_f) into `w`.
+    func writeSubset(_ w: NPY.RowWriter, batch: [Int], from m: Matrix<Float>) throws {
+        let ids = plan.subset!.tokenIDs
+        for (r, i) in batch.enumerated() {
+            for (j, id) in ids.enumerated() { row[j] = m[r, id] }
+            try row.withUnsafeBufferPointer { try w.write(row: i, $0.baseAddress!) }
+        }
+    }
+
+    /// Writes labels.npy and puts every family file in place.
+    func finish(labels: [Int]) throws {
+        try NPY.write(int64: labels.map { Int64($0) }, to: plan.directory.appendingPathComponent("labels.npy"))
+        WorkCount.add(.labelsWrite)
+        for w in writers.values { try w.finish() }
+    }
+
+    func cancel() { for w in writers.values { w.cancel() } }
+
+    /// Writes and returns the folder's manifest (last, so a folder with a manifest is complete).
+    func writeManifest(provenance: Provenance, classNames: [String], truncated: Int, realTokens: Int,
+                       seconds: Double) throws -> ExtractionManifest {
+        let n = f.header.shape[0], options = plan.options
         func checksum(_ name: String) throws -> String {
-            try Digest.checksum(file: directory.appendingPathComponent(name + ".npy"))
+            try Digest.checksum(file: plan.directory.appendingPathComponent(name + ".npy"))
         }
         var files: [String: ExtractionManifest.FileInfo] = ["labels": .init(shape: [n], dtype: "<i8",
                                                                             checksum: try checksum("labels"))]
-        for (name, w) in writers { files[name] = .init(shape: w.header.shape, dtype: w.header.descr, checksum: try checksum(name)) }
-        let manifest = ExtractionManifest(
+        for (name, w) in writers {
+            files[name] = .init(shape: w.header.shape, dtype: w.header.descr, checksum: try checksum(name))
+        }
+        var manifest = ExtractionManifest(
             lmprobeVersion: lmprobeVersion, provenance: provenance, prompt: options.prompt.template, n: n, d: d,
-            vocabSize: V, classNames: classNames, files: files, wordSubset: subset, classWords: options.classWords,
-            zeroShotAccuracy: classIDs == nil ? nil : Double(zeroShotCorrect) / Double(n), truncated: truncated,
+            vocabSize: V, classNames: classNames, files: files, wordSubset: plan.subset, classWords: options.classWords,
+            zeroShotAccuracy: plan.classIDs == nil ? nil : Double(zeroShotCorrect) / Double(n), truncated: truncated,
             realTokens: realTokens, seconds: seconds, sentencesPerSecond: Double(n) / seconds,
             tokensPerSecond: Double(realTokens) / seconds, pooling: options.pooling, layer: options.layer,
             readout: ExtractionManifest.describe(pooling: options.pooling, layer: options.layer))
-        try manifest.write(to: directory.appendingPathComponent("manifest.json"))
+        manifest.extractionVersion = FeatureExtractor.extractionVersion
+        try manifest.write(to: plan.directory.appendingPathComponent("manifest.json"))
         return manifest
     }
 }
@@ -334,9 +460,11 @@ extension ExtractionManifest {
         do { try AtomicFile.write(JSONCoding.encoder().encode(self), to: url) } catch {
             throw FeatureError.file(path: url.path, message: "cannot write (\(ioErrorText(error)))")
         }
+        WorkCount.add(.manifestWrite)
     }
 
     public static func read(from url: URL) throws -> ExtractionManifest {
+        WorkCount.add(.manifestRead)
         let data: Data
         do { data = try readFileData(url) } catch {
             throw FeatureError.file(path: url.path, message: "cannot read (\(ioErrorText(error)))")

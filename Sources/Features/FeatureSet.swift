@@ -20,6 +20,22 @@ public enum FeatureFamily: String, CaseIterable, Codable, Sendable {
 /// An extract folder's files other than a feature family with its labels (that is `LabelledFeatures.load(folder:
 /// feature:)`, the one feature-folder loader).
 public enum FeatureFolder {
+    /// `labels.npy` of a folder (checked against the checksum `manifest` records for it, when given).
+    public static func labels(_ directory: URL, manifest: ExtractionManifest? = nil) throws -> [Int] {
+        WorkCount.add(.labelsRead)
+        let url = directory.appendingPathComponent("labels.npy")
+        try LabelledFeatures.Checksums(features: nil, labels: manifest?.files["labels"]?.checksum)
+            .verify(features: "", labels: url.path)
+        return try NPY.readIntegers(url)
+    }
+
+    /// A folder whose several families are read: its labels read once, and its manifest once (or the one the caller
+    /// already holds — e.g. the one extraction just wrote).
+    public static func open(_ directory: URL, manifest known: ExtractionManifest? = nil) throws -> OpenedFeatureFolder {
+        let manifest = try known ?? manifest(directory)
+        return OpenedFeatureFolder(directory: directory, labels: try labels(directory, manifest: manifest), manifest: manifest)
+    }
+
     /// Rows of `name`.npy from every folder, stacked; nil when some folder lacks the file.
     public static func stacked(_ name: String, in dirs: [URL]) throws -> Matrix<Float>? {
         var parts: [Matrix<Float>] = []
@@ -45,5 +61,21 @@ public enum FeatureFolder {
 
     public static func manifest(_ directory: URL) throws -> ExtractionManifest {
         try ExtractionManifest.read(from: directory.appendingPathComponent("manifest.json"))
+    }
+}
+
+/// A feature folder opened by `FeatureFolder.open`: labels and manifest in memory, each family read on demand.
+public struct OpenedFeatureFolder {
+    public let directory: URL
+    public let labels: [Int]
+    public let manifest: ExtractionManifest
+
+    /// `family`.npy with the folder's labels, through THE feature-folder loader (`LabelledFeatures`: the file's
+    /// precision, checksum, shape and finiteness checked), without reading labels.npy again.
+    public func features(_ family: FeatureFamily) throws -> LabelledFeatures {
+        try LabelledFeatures.load(directory.appendingPathComponent(family.rawValue + ".npy").path,
+                                  labels: directory.appendingPathComponent("labels.npy").path,
+                                  classNames: manifest.classNames,
+                                  checksums: .init(manifest: manifest, feature: family, labels: false), labelValues: labels)
     }
 }

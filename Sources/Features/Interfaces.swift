@@ -13,10 +13,11 @@ public protocol ContextEncoder: AnyObject {
     /// f(s) at the last position of each of `batch` sequences of exactly `length` tokens.
     /// - tokens: (batch, length) row-major token ids. Returns (batch × d).
     func lastPositionFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int) throws -> Matrix<Float>
-    /// A hidden state per sequence (batch × d): `layer` nil = f(s), else the residual stream after block `layer`
-    /// (0 = embeddings); at the last position or, with `meanOverPositions`, averaged over all `length` positions.
-    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int, layer: Int?,
-                          meanOverPositions: Bool) throws -> Matrix<Float>
+    /// Hidden states per sequence (batch × d each), every readout from ONE forward pass: readout i is `layer` nil =
+    /// f(s), else the residual stream after block `layer` (0 = embeddings); at the last position or, with
+    /// `meanOverPositions`, averaged over all `length` positions.
+    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int,
+                          readouts: [(layer: Int?, meanOverPositions: Bool)]) throws -> [Matrix<Float>]
     /// Number of blocks L (valid layers are 0...L).
     var blockCount: Int { get }
 }

@@ -173,9 +173,10 @@ public struct LabelledFeatures {
     }
 
     /// One features file and its labels file (`classNames`: the names of the label values, when known;
-    /// `checksums`: what their folder's manifest recorded, verified before the values are used).
+    /// `checksums`: what their folder's manifest recorded, verified before the values are used; `labelValues`: the
+    /// labels file's values when the caller has already read and checked them).
     public static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil,
-                            checksums: Checksums = Checksums()) throws -> LabelledFeatures {
+                            checksums: Checksums = Checksums(), labelValues: [Int]? = nil) throws -> LabelledFeatures {
         guard FileManager.default.fileExists(atPath: featuresPath) else {
             throw FeatureError.file(path: featuresPath, message: "no such feature file (was it extracted?)")
         }
@@ -191,7 +192,7 @@ public struct LabelledFeatures {
         }
         let features: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
                                                           : .float(try NPY.readMatrix(url, as: Float.self))
-        let labels = try NPY.readIntegers(URL(fileURLWithPath: labelsPath))
+        let labels = try labelValues ?? NPY.readIntegers(URL(fileURLWithPath: labelsPath))
         guard labels.count == features.rows else {
             throw FeatureError.badInput("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
         }

@@ -418,34 +418,44 @@ public final class GPT {
     /// Embeds `a.tokens` and runs the first `count` blocks on every position; returns the residual stream after
     /// them ((N,C): `a.encoded` when count = 0, else that layer's `res3`).
     func forwardBlocks(_ a: Activations, count: Int) -> UnsafePointer<Float> {
+        var res = embed(a)
+        for l in 0..<count { res = forwardBlock(a, layer: l, input: res) }
+        return res
+    }
+
+    /// Token + position embeddings of `a.tokens` into `a.encoded` (N,C): the residual stream before block 0.
+    func embed(_ a: Activations) -> UnsafePointer<Float> {
+        let p = parameters.pointer, o = layout
+        encoderForward(out: a.encoded, tokens: a.tokens, wte: p + o.wte, wpe: p + o.wpe, B: a.B, T: a.T, C: config.dim)
+        return UnsafePointer(a.encoded)
+    }
+
+    /// Block `l` on every position: `res` (N,C), the residual stream before it → the stream after it (that layer's
+    /// `res3`; in inference mode every layer shares one `res3`, so the result is overwritten by the next block).
+    func forwardBlock(_ a: Activations, layer l: Int, input res: UnsafePointer<Float>) -> UnsafePointer<Float> {
         let c = config, C = c.dim, B = a.B, T = a.T, N = a.N, h = c.heads
         let p = parameters.pointer, o = layout
-        encoderForward(out: a.encoded, tokens: a.tokens, wte: p + o.wte, wpe: p + o.wpe, B: B, T: T, C: C)
-        var res = UnsafePointer(a.encoded)
-        for l in 0..<count {
-            let k = l * a.layerFactor
-            let ln1 = a.ln1 + k * a.sNC, ln1m = a.ln1Mean + k * a.sN, ln1r = a.ln1Rstd + k * a.sN
-            let qkv = a.qkv + k * a.sN3C, atty = a.atty + k * a.sNC, att = a.att + k * a.sAtt
-            let res2 = a.res2 + k * a.sNC, ln2 = a.ln2 + k * a.sNC
-            let ln2m = a.ln2Mean + k * a.sN, ln2r = a.ln2Rstd + k * a.sN
-            let fch = a.fch + k * a.sN4C, fchg = a.fchGelu + k * a.sN4C, res3 = a.res3 + k * a.sNC
-            layernormForward(out: ln1, mean: ln1m, rstd: ln1r, inp: res, weight: p + o.ln1w + l * C,
-                             bias: p + o.ln1b + l * C, N: N, C: C)
-            matmulForward(out: qkv, inp: ln1, weight: p + o.qkvw + l * 3 * C * C, bias: p + o.qkvb + l * 3 * C,
-                          N: N, C: C, OC: 3 * C)
-            attentionForward(out: atty, att: att, qkv: qkv, B: B, T: T, C: C, heads: h)
-            matmulForward(out: res2, inp: atty, weight: p + o.attprojw + l * C * C, bias: p + o.attprojb + l * C,
-                          residual: res, N: N, C: C, OC: C)
-            layernormForward(out: ln2, mean: ln2m, rstd: ln2r, inp: res2, weight: p + o.ln2w + l * C,
-                             bias: p + o.ln2b + l * C, N: N, C: C)
-            matmulForward(out: fch, inp: ln2, weight: p + o.fcw + l * 4 * C * C, bias: p + o.fcb + l * 4 * C,
-                          N: N, C: C, OC: 4 * C)
-            geluForward(out: fchg, inp: fch, count: N * 4 * C)
-            matmulForward(out: res3, inp: fchg, weight: p + o.fcprojw + l * 4 * C * C, bias: p + o.fcprojb + l * C,
-                          residual: res2, N: N, C: 4 * C, OC: C)
-            res = UnsafePointer(res3)
-        }
-        return res
+        let k = l * a.layerFactor
+        let ln1 = a.ln1 + k * a.sNC, ln1m = a.ln1Mean + k * a.sN, ln1r = a.ln1Rstd + k * a.sN
+        let qkv = a.qkv + k * a.sN3C, atty = a.atty + k * a.sNC, att = a.att + k * a.sAtt
+        let res2 = a.res2 + k * a.sNC, ln2 = a.ln2 + k * a.sNC
+        let ln2m = a.ln2Mean + k * a.sN, ln2r = a.ln2Rstd + k * a.sN
+        let fch = a.fch + k * a.sN4C, fchg = a.fchGelu + k * a.sN4C, res3 = a.res3 + k * a.sNC
+        layernormForward(out: ln1, mean: ln1m, rstd: ln1r, inp: res, weight: p + o.ln1w + l * C,
+                         bias: p + o.ln1b + l * C, N: N, C: C)
+        matmulForward(out: qkv, inp: ln1, weight: p + o.qkvw + l * 3 * C * C, bias: p + o.qkvb + l * 3 * C,
+                      N: N, C: C, OC: 3 * C)
+        attentionForward(out: atty, att: att, qkv: qkv, B: B, T: T, C: C, heads: h)
+        matmulForward(out: res2, inp: atty, weight: p + o.attprojw + l * C * C, bias: p + o.attprojb + l * C,
+                      residual: res, N: N, C: C, OC: C)
+        layernormForward(out: ln2, mean: ln2m, rstd: ln2r, inp: res2, weight: p + o.ln2w + l * C,
+                         bias: p + o.ln2b + l * C, N: N, C: C)
+        matmulForward(out: fch, inp: ln2, weight: p + o.fcw + l * 4 * C * C, bias: p + o.fcb + l * 4 * C,
+                      N: N, C: C, OC: 4 * C)
+        geluForward(out: fchg, inp: fch, count: N * 4 * C)
+        matmulForward(out: res3, inp: fchg, weight: p + o.fcprojw + l * 4 * C * C, bias: p + o.fcprojb + l * C,
+                      residual: res2, N: N, C: 4 * C, OC: C)
+        return UnsafePointer(res3)
     }
 
     /// Inference only: f(s) at one position per sequence, `positions[b]` of sequence b, in `a.lnf` rows 0..<B.
@@ -454,9 +464,15 @@ public final class GPT {
     /// costs 4d² instead of 24d² multiply-adds per other token (≈ 20 % of a 4-layer forward saved).
     /// Same arithmetic as `forward` row by row (up to summation order inside the GEMMs).
     func forwardAtPositions(_ a: Activations, positions: UnsafePointer<Int>) {
+        lastBlockAtPositions(a, input: forwardBlocks(a, count: config.layers - 1), positions: positions)
+    }
+
+    /// The last block and the final LayerNorm at `positions` only (see `forwardAtPositions`), from `res` (N,C), the
+    /// residual stream before the last block; f(s) lands in `a.lnf` rows 0..<B. Reads `res` but never writes it
+    /// (nor `a.encoded` or `a.res3`), so a full pass of the last block can follow from the same `res`.
+    func lastBlockAtPositions(_ a: Activations, input res: UnsafePointer<Float>, positions: UnsafePointer<Int>) {
         let c = config, C = c.dim, B = a.B, T = a.T, N = a.N, h = c.heads, L = c.layers
         let p = parameters.pointer, o = layout, l = L - 1, C3 = 3 * C
-        let res = forwardBlocks(a, count: L - 1)
         // Keys and values at every position: qkv[:, C..<3C] = ln1(res)·W[C..<3C]ᵀ + b[C..<3C].
         layernormForward(out: a.ln1, mean: a.ln1Mean, rstd: a.ln1Rstd, inp: res, weight: p + o.ln1w + l * C,
                          bias: p + o.ln1b + l * C, N: N, C: C)
@@ -790,6 +806,65 @@ extension GPT {
             }
         } else {
             for b in 0..<B { (o + b &* C).update(from: h + (b &* T &+ T &- 1) &* C, count: C) }
+        }
+        return out
+    }
+
+    /// Several readouts of `sequenceFeatures` from ONE forward pass: readout i is what
+    /// `sequenceFeatures(tokens:batch:length:layer: readouts[i].layer, meanOverPositions: readouts[i].meanOverPositions)`
+    /// returns, bit for bit (the same kernels on the same buffers in the same order; a test asserts it). The
+    /// blocks run once on every position up to the deepest block asked for; the paper's f(s) (layer nil, last
+    /// position) takes the last-block shortcut (`lastBlockAtPositions`) from the stream before the last block,
+    /// before the full last block runs for any readout that needs it.
+    public func sequenceFeatures(tokens: UnsafePointer<Int32>, batch B: Int, length T: Int,
+                                 readouts: [(layer: Int?, meanOverPositions: Bool)]) throws -> [Matrix<Float>] {
+        let L = config.layers, C = config.dim
+        for r in readouts {
+            if let k = r.layer, k < 0 || k > L {
+                throw ModelError.badInput("layer \(k) is outside 0...\(L) (0 = embeddings, \(L) = after the last block)")
+            }
+        }
+        guard B >= 1, T >= 1 else { throw ModelError.badInput("batch shape \(B)×\(T) invalid for context \(config.context)") }
+        let a = try prepare(inputs: UnsafeBufferPointer(start: tokens, count: B * T), targets: nil, B: B, T: T,
+                            training: false)
+        let out = readouts.map { _ in Matrix<Float>(rows: B, cols: C) }
+        // Copies the readouts of hidden state `h` (N,C) — layer `k`, or f(s) when k is nil — into `out`.
+        func read(_ h: UnsafePointer<Float>, layer k: Int?) {
+            for (i, r) in readouts.enumerated() where r.layer == k && (k != nil || r.meanOverPositions) {
+                let o = out[i].pointer
+                if r.meanOverPositions {
+                    // out[b, :] = (1/T)·1ᵀ·h[b·T ..< (b+1)·T, :]   (1×T)·(T×C) per sequence
+                    for b in 0..<B {
+                        BLAS.sgemm(transA: false, transB: false, m: 1, n: C, k: T, alpha: 1 / Float(T), a: a.ones, lda: T,
+                                   b: h + b &* T &* C, ldb: C, beta: 0, c: o + b &* C, ldc: C)
+                    }
+                } else {
+                    for b in 0..<B { (o + b &* C).update(from: h + (b &* T &+ T &- 1) &* C, count: C) }
+                }
+            }
+        }
+        let lastF = readouts.indices.filter { readouts[$0].layer == nil && !readouts[$0].meanOverPositions }
+        let meanF = readouts.contains { $0.layer == nil && $0.meanOverPositions }
+        // Blocks run on every position: up to the deepest readout, and the L − 1 before f(s)'s shortcut.
+        let fullBlocks = max(meanF ? L : readouts.compactMap(\.layer).max() ?? 0, lastF.isEmpty ? 0 : L - 1)
+        var res = embed(a)
+        read(res, layer: 0)
+        for l in 0..<L {
+            if l == L - 1, !lastF.isEmpty {
+                let positions = [Int](repeating: T - 1, count: B)
+                positions.withUnsafeBufferPointer { lastBlockAtPositions(a, input: res, positions: $0.baseAddress!) }
+                for i in lastF { out[i].pointer.update(from: a.lnf, count: B * C) }
+            }
+            guard l < fullBlocks else { break }
+            res = forwardBlock(a, layer: l, input: res)
+            read(res, layer: l + 1)
+        }
+        if meanF {
+            let p = parameters.pointer, o = layout
+            layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: res, weight: p + o.lnfw,
+                             bias: p + o.lnfb, N: a.N, C: C)
+            scaleOutput(a.lnf, rows: a.N)
+            read(UnsafePointer(a.lnf), layer: nil)
         }
         return out
     }

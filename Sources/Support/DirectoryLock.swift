@@ -11,8 +11,8 @@ public final class DirectoryLock {
     private var fd: Int32
 
     /// Takes the lock on `directory` (creating the folder if needed), or throws a one-line error naming the folder
-    /// and the pid holding it.
-    public init(directory: URL, purpose: String) throws {
+    /// and the pid holding it. With `wait`, blocks until the holder releases it instead (a shared cache entry).
+    public init(directory: URL, purpose: String, wait: Bool = false) throws {
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw SupportError("\(directory.path): cannot create folder (\(ioErrorText(error)))")
         }
@@ -21,7 +21,9 @@ public final class DirectoryLock {
         guard fd >= 0 else {
             throw SupportError("\(url.path): cannot open the folder's lock file (\(String(cString: strerror(errno))))")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        var locked = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0
+        while !locked && wait && errno == EINTR { locked = flock(fd, LOCK_EX) == 0 }
+        guard locked else {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, 31, 0)
             let holder = n > 0 ? String(decoding: buf[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"

@@ -114,31 +114,27 @@ struct AnalyzeTransfer: ParsableCommand {
                 ckpt, checkpointSHA256: sha, tokenDirectory: tokens.map { URL(fileURLWithPath: $0) },
                 maxWindows: maxWindows, cache: cacheURL, validationDigests: &validationDigests)
             let ce = loss.crossEntropy, source = loss.description + (lossReused ? ", reused" : "")
-            // Features of one extraction setting, content-addressed under the cache, with a progress line over
-            // every split's sentences. Returns the folder and whether it was reused.
-            func features(_ o: ExtractionOptions, title: String) throws -> (dir: URL, reused: Bool) {
-                let key = FeatureCache.key(checkpointSHA256: sha, splits: t.splits, options: o)
-                let dir = cacheURL.appendingPathComponent("features/\(sha.prefix(12))-\(t.name)-\(key.prefix(16))")
-                let bar = ProgressLine(title, total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
-                var offset = 0, lastSplit = ""
-                let reused = try FeatureCache.features(
-                    model: model, splits: t.splits, options: o, directory: dir,
-                    progress: { split, done, _ in
-                        if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
-                        lastSplit = split
-                        bar.update(offset + done)
-                    })
-                return (dir, reused)
-            }
-            let (dir, reused) = try features(opts, title: "extract \(label)")
-            var probes: [String: TransferCheck.ProbeOutcome] = [:]
-            for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
+            // f(s)'s families and, with --f-mean, f_mean(s): one pass over every split (`FeatureCache.entries`),
+            // content-addressed under CACHE/features, with a progress line over every split's sentences.
+            var requests = [FeatureCache.Request(label: [String(sha.prefix(12)), t.name], options: opts)]
             if fMean {
                 var mean = opts
                 mean.pooling = .mean; mean.words = []; mean.writeFullDistribution = false
-                probes["f_mean"] = try TransferRun.probe(directory: try features(mean, title: "extract \(label) f_mean").dir,
-                                                         family: .f)
+                requests.append(FeatureCache.Request(label: [String(sha.prefix(12)), t.name], options: mean))
             }
+            let bar = ProgressLine("extract \(label)", total: t.splits.reduce(0) { $0 + $1.data.count }, unit: "sent")
+            var offset = 0, lastSplit = ""
+            let entries = try FeatureCache.entries(
+                model: model, splits: t.splits, requests: requests, cache: cacheURL.appendingPathComponent("features"),
+                progress: { split, done, _ in
+                    if split != lastSplit, !lastSplit.isEmpty { offset += t.splits.first { $0.name == lastSplit }?.data.count ?? 0 }
+                    lastSplit = split
+                    bar.update(offset + done)
+                })
+            let (dir, reused) = (entries[0].directory, entries[0].reused)
+            var probes: [String: TransferCheck.ProbeOutcome] = [:]
+            for fam in families { probes[fam.rawValue] = try TransferRun.probe(directory: dir, family: fam) }
+            if fMean { probes["f_mean"] = try TransferRun.probe(directory: entries[1].directory, family: .f) }
             eprint(String(format: "%@ (step %d): val CE %.4f (%@), features %@, f accuracy %.1f%%", label, file.step, ce,
                           source, reused ? "reused" : "extracted", 100 * (probes["f"]?.accuracy ?? .nan)))
             rows.append(.init(label: label, step: file.step, validationLoss: ce, probes: probes,

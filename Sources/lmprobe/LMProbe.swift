@@ -1,11 +1,12 @@
 import ArgumentParser
+import Features
 import Foundation
 import Support
 
 /// The lmprobe command line: one subcommand per pipeline stage, parsing and printing only.
 @main
 struct LMProbe: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = lmprobeVersion
 
     static let configuration = CommandConfiguration(
         commandName: "lmprobe",

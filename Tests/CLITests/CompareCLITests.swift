@@ -104,6 +104,34 @@ final class CompareCLITests: XCTestCase {
 
     /// A tokenizer without any of the task's words (a small vocabulary): the subset families are skipped for that
     /// model with a note, and every other family is still compared (instead of the whole comparison failing).
+    /// Issue 27: two `compare` runs sharing a cold `--cache` both succeed (the second waits for each cache entry the
+    /// first is writing and reuses it) and report the same numbers.
+    func testTwoCompareRunsSharingAColdCacheBothSucceed() throws {
+        let p = try TinyPipeline.fixture().path
+        let tasks = try tasksFile(p)
+        let cache = p + "/shared-cache-\(UUID().uuidString)"
+        let outs = [p + "/cmpA-\(UUID().uuidString)", p + "/cmpB-\(UUID().uuidString)"]
+        final class Results: @unchecked Sendable { var value: [(status: Int32, stdout: String, stderr: String)?] = [nil, nil] }
+        let results = Results(), lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let args = ["compare", "--checkpoint", "tiny=" + p + "/run", "--tasks-file", tasks, "--out", outs[i],
+                        "--cache", cache, "--no-bow", "--threads", "1"]
+            let r = try? runToCompletion(configuredProcess(lmprobeBinary, args))
+            lock.lock(); results.value[i] = r; lock.unlock()
+        }
+        for r in results.value {
+            let r = try XCTUnwrap(r)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let reports = try outs.map { out -> [[String: Any]] in
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            return try XCTUnwrap(json["results"] as? [[String: Any]])
+        }
+        XCTAssertEqual(reports[0].map { $0["accuracy"] as? Double }, reports[1].map { $0["accuracy"] as? Double })
+        XCTAssertFalse(reports[0].isEmpty)
+    }
+
     func testCompareSkipsSubsetFamiliesWhenNoWordIsASingleToken() throws {
         let p = try TinyPipeline.fixture().path
         let spec = """

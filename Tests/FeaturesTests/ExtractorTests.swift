@@ -52,9 +52,14 @@ final class PrefixModel: ContextEncoder {
     }
     /// Layer k's state is the final one scaled by k + 2 (so a wrong layer or pooling shows in the values).
     var blockCount: Int { 3 }
-    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int, layer: Int?,
-                          meanOverPositions: Bool) throws -> Matrix<Float> {
+    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int,
+                          readouts: [(layer: Int?, meanOverPositions: Bool)]) throws -> [Matrix<Float>] {
         calls.append((batch, length))
+        return readouts.map { sequenceFeatures(tokens: tokens, batch: batch, length: length, layer: $0.layer,
+                                               meanOverPositions: $0.meanOverPositions) }
+    }
+    func sequenceFeatures(tokens: UnsafePointer<Int32>, batch: Int, length: Int, layer: Int?,
+                          meanOverPositions: Bool) -> Matrix<Float> {
         let scale = Float(layer.map { $0 + 2 } ?? 1)
         let out = Matrix<Float>(rows: batch, cols: E.cols)
         for b in 0..<batch {
