@@ -16,7 +16,8 @@
 #   4. ce: for each seed, CE with the same --steps S as that seed's Quad: equal tokens (S × batch × context).
 #   5. compare: per seed, `lmprobe compare` CE_s vs Quad_s on SST-2, SST-5 (fixed splits) and RT, BBC with
 #      K-fold CV over all examples (--seeds FOLDS --cv); paired tests (McNemar mid-p, paired bootstrap) per cell.
-#   6. summary: mean ± std over seeds of every cell, and every seed's paired test (summarize.py → OUT/SUMMARY.md).
+#   6. summary: mean ± std over seeds of every cell, and every seed's paired test (summarize.py → OUT/SUMMARY.md);
+#      with two seeds or more, a paired t-test over seeds per cell (seed_tests.py → OUT/SEED_TESTS.{md,json}).
 #
 # Environment: REF (default runs/paper/ce), TOK (default runs/paper/tok), RUN (default runs/matched),
 #   SEEDS (default "1 2 3"), STEPS0 (default 1200), MAX_STEPS (default 19200), TOLERANCE (default 0.10),
@@ -110,8 +111,10 @@ compare)
             --out "$OUT/compare-s$s" --cache "$RUN/features"
     done ;;
 summary)
-    stamp "summary: mean ± std over seeds, every seed's paired test"
-    python3 experiments/matched/summarize.py "$OUT" $SEEDS ;;
+    stamp "summary: mean ± std over seeds, every seed's paired test, the paired t-test over seeds"
+    python3 experiments/matched/summarize.py "$OUT" $SEEDS
+    # A t-test over seeds needs at least two of them.
+    if [ "$(echo $SEEDS | wc -w)" -ge 2 ]; then python3 experiments/matched/seed_tests.py "$OUT" $SEEDS; fi ;;
 *) echo "unknown phase '$phase' (plugin quad ce compare summary)" >&2; exit 2 ;;
 esac
 done

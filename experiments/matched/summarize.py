@@ -14,11 +14,10 @@ import statistics
 import sys
 
 
-def main():
-    if len(sys.argv) < 3:
-        sys.exit("usage: summarize.py OUT SEED [SEED ...]")
-    out, seeds = sys.argv[1], sys.argv[2:]
-    cells = {}   # (task, prompt, feature) -> seed -> {"CE": accuracy, "Quad": accuracy, "p": mid-p}
+def collect(out, seeds):
+    """(task, prompt, feature) -> seed -> {"CE": accuracy, "Quad": accuracy, "p": McNemar mid-p} from each seed's
+    OUT/compare-sS/report.json; exits with a one-line message naming a missing report."""
+    cells = {}
     for s in seeds:
         path = os.path.join(out, f"compare-s{s}", "report.json")
         if not os.path.exists(path):
@@ -41,6 +40,14 @@ def main():
                 continue
             key = (t["task"], t.get("prompt") or "", feature)
             cells.setdefault(key, {}).setdefault(s, {})["p"] = t["comparison"]["mc_nemar_mid_p"]
+    return cells
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: summarize.py OUT SEED [SEED ...]")
+    out, seeds = sys.argv[1], sys.argv[2:]
+    cells = collect(out, seeds)
     lines = ["# Matched-compute CE vs Quad: summary over seeds " + ", ".join(seeds), ""]
     lines += ["Quad runs (steps reached, relative gap to the plug-in value f = G⁻¹Φᵀp_REF(s)):", ""]
     for s in seeds:
