@@ -30,7 +30,7 @@ struct Export: ParsableCommand {
 
     @Option(help: "Checkpoint file, run folder or Hugging Face GPT-2 folder.") var checkpoint: String
     @Option(help: "Output folder (must not exist, or be empty).") var out: String
-    @Option(help: "hf (Hugging Face GPT-2 folder) or lmprobe (weights-only checkpoint).") var format: Format = .hf
+    @Option(help: "Output format: hf (Hugging Face GPT-2 folder) or lmprobe (weights-only checkpoint). Not a dataset format, as --format is in extract and compare.") var format: Format = .hf
     @Flag(help: "Store the weights as float16 (half the size; logits then agree to float16 rounding; refused for weights beyond 65504).") var float16 = false
     @Option(help: "Tokenizer folder (default: the one recorded in the checkpoint).") var tokenizer: String?
 

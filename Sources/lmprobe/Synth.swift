@@ -35,7 +35,7 @@ struct SynthGenerate: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Output folder: OUT/hmm and OUT/tokens are created (must not exist yet).") var out: String
     @Option(parsing: .unconditional, help: "Hidden states K (1...4096).") var states = 64
-    @Option(parsing: .unconditional, help: "Vocabulary V (2...65535; the token files have V + 1 ids; id V is an end-of-text token that never occurs).")
+    @Option(parsing: .unconditional, help: "Vocabulary size V, a count (2...65535; the token files have V + 1 ids; id V is an end-of-text token that never occurs). Not the word list that extract/compare take as --words.")
     var words = 1024
     @Option(parsing: .unconditional, help: "Dirichlet concentration of the emission rows (> 0).") var emissionConcentration = 0.05
     @Option(parsing: .unconditional, help: "Dirichlet concentration of the transition rows (> 0).") var transitionConcentration = 0.1
@@ -90,8 +90,8 @@ struct SynthTask: ParsableCommand {
     @Option(parsing: .unconditional, help: "Prompt: word ids appended to every context, space-separated (e.g. \"5 17\").") var prompt: String?
     @Option(parsing: .unconditional, help: "Control task: the hidden state this many words before the last one (0..<length).") var lag = 30
     @Option(parsing: .unconditional, help: "κ = B (≥ 0; 0: 3 / std of vᵀp*).") var kappa = 0.0
-    @Option(parsing: .unconditional, help: "Training contexts (≥ 2).") var train = 2000
-    @Option(parsing: .unconditional, help: "Test contexts (≥ 1).") var test = 2000
+    @Option(parsing: .unconditional, help: "Number of training contexts (≥ 2; a count, not the feature files probe takes as --train).") var train = 2000
+    @Option(parsing: .unconditional, help: "Number of test contexts (≥ 1; a count, not the feature files probe takes as --test).") var test = 2000
     @Option(parsing: .unconditional, help: "Seed.") var seed: UInt64 = 1
 
     /// The task's name: --name, else the output folder's name; it names files of `synth measure`, so it must be
