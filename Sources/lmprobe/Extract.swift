@@ -34,7 +34,9 @@ struct Extract: ParsableCommand {
     @Option(help: "dtype of p.npy.") var pDtype: ProbabilityDType = .float32
     @Flag(help: "Do not write the n × V p.npy.") var noP = false
     @Option(help: "Maximum tokens per forward batch.") var maxBatchTokens = 8192
-    @Option(help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
+    // .unconditional: a value such as "-1/3" is taken as the value (and refused by range in validate()), not
+    // mistaken for an option ("Missing value for '--shard'").
+    @Option(parsing: .unconditional, help: "Extract only shard k of n (k/n, 0 ≤ k < n) of each split: contiguous rows, recorded in the manifest.")
     var shard: String?
     @Option(help: "f.npy at the last token, or the mean over all tokens of the input (prompt tokens included). Anything but the default (last, no --layer) writes only f.npy and labels.npy.")
     var pool: Pooling = .last

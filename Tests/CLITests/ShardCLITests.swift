@@ -98,6 +98,11 @@ final class ShardCLITests: XCTestCase {
                                   "--out", p + "/nope"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--shard must be k/n with 0 ≤ k < n (got '3/3')"), bad.stderr)
+        // A negative shard is a value refused by range, not a missing value.
+        let negative = try runLMProbe(["extract", "--checkpoint", p + "/run", "--dataset", p + "/data.tsv", "--shard", "-1/3",
+                                       "--out", p + "/nope"])
+        XCTAssertEqual(negative.status, 64, negative.stderr)
+        XCTAssertTrue(negative.stderr.contains("got '-1/3'"), negative.stderr)
     }
 
     /// Shards 0…2 of the fixture in `out` (each with its statistics file).
