@@ -40,7 +40,8 @@ public struct KernelSelfTest {
     public enum Size: String, Codable, Sendable, CaseIterable {
         /// Small shapes: seconds in a debug build (tests, `doctor --quick`).
         case quick
-        /// Shapes above OpenBLAS's threading thresholds, odd sizes that exercise the kernels' edge code.
+        /// Products above OpenBLAS's threading threshold (m·n·k > 64³), odd sizes that exercise the kernels' edge code,
+        /// LAPACK at n ≈ 100–200 (several blocks of the blocked algorithms).
         case full
     }
 
@@ -136,7 +137,7 @@ struct SelfTestRunner {
 
 extension SelfTestRunner {
     mutating func blas<T: BLASScalar>(_: T.Type) {
-        let shapes = full ? [(257, 193, 131), (67, 45, 93), (1, 300, 257), (300, 1, 200), (129, 130, 1)]
+        let shapes = full ? [(131, 97, 77), (67, 45, 93), (1, 300, 257), (300, 1, 200), (129, 130, 1)]
                           : [(37, 29, 41), (1, 20, 33)]
         for (m, n, k) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -146,7 +147,7 @@ extension SelfTestRunner {
         gemm(T.self, transA: false, transB: true, m: 33, n: 35, k: 16, alpha: 1, beta: 0)
         let (gm, gn) = full ? (300, 211) : (40, 27)
         for trans in [false, true] { gemv(T.self, trans: trans, m: gm, n: gn, incx: trans ? 1 : 2) }
-        let (sn, sk) = full ? (256, 320) : (30, 41)
+        let (sn, sk) = full ? (128, 160) : (30, 41)
         for trans in [false, true] { syrk(T.self, trans: trans, n: sn, k: sk, beta: 0); syrk(T.self, trans: trans, n: sn, k: sk, beta: 0.5) }
         level1(T.self, n: full ? 100_003 : 1_001)
     }
@@ -301,12 +302,12 @@ func frobenius(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoo
 
 extension SelfTestRunner {
     mutating func lapack<T: BLASScalar>(_: T.Type) {
-        let n = full ? 200 : 24
+        let n = full ? 120 : 24
         posv(T.self, n: n, nrhs: 3)
         syevd(T.self, n: n)
         tridiagonalize(T.self, n: n)
-        gelsd(T.self, m: full ? 300 : 30, n: full ? 150 : 14, nrhs: 2)
-        gesdd(T.self, m: full ? 250 : 26, n: full ? 150 : 15)
+        gelsd(T.self, m: full ? 200 : 30, n: full ? 90 : 14, nrhs: 2)
+        gesdd(T.self, m: full ? 160 : 26, n: full ? 100 : 15)
         gesdd(T.self, m: full ? 90 : 12, n: full ? 160 : 20)
     }
 
@@ -368,7 +369,7 @@ extension SelfTestRunner {
 
     /// The probes' Double band reduction (`dsytrd_sy2sb` + the blocked orgqr): A = qᵀ·B·q.
     mutating func bandReduce() {
-        let n = full ? 300 : 40, kd = full ? 32 : 6, name = "dsytrd_sy2sb+orgqr n\(n) kd\(kd)"
+        let n = full ? 160 : 40, kd = full ? 16 : 6, name = "dsytrd_sy2sb+orgqr n\(n) kd\(kd)"
         let a: [Double] = symmetric(Double.self, n: n, shift: 0)
         guard let result = try? LAPACK.bandReduce(Matrix(rows: n, cols: n, values: a), bandwidth: kd) else {
             residual(name, [.infinity], tolerance: 1); return
