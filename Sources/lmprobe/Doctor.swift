@@ -70,7 +70,7 @@ struct Doctor: ParsableCommand {
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
             .flatMap { Double($0.split(separator: " ").first ?? "") }
         return DoctorReport(cpuModel: OpenBLASKernels.cpuModel(cpuinfo: cpuinfo), cores: Threads.available,
-                            openBLAS: OpenBLASKernels.configuration,
+                            openblasConfig: OpenBLASKernels.configuration,
                             environmentCoretype: environment["OPENBLAS_CORETYPE"],
                             environmentL2Size: environment["OPENBLAS_L2_SIZE"], loadAverage: load,
                             sgemmN: sgemmN, size: quick ? "quick" : "full", kernels: rows)
@@ -168,7 +168,7 @@ struct KernelRow: Codable {
 struct DoctorReport: Encodable {
     let cpuModel: String?
     let cores: Int
-    let openBLAS: String
+    let openblasConfig: String
     let environmentCoretype: String?
     let environmentL2Size: String?
     let loadAverage: Double?
@@ -187,7 +187,7 @@ struct DoctorReport: Encodable {
     var loaded: Bool { (loadAverage ?? 0) >= 0.5 }
 
     enum CodingKeys: String, CodingKey {
-        case cpuModel, cores, openBLAS, environmentCoretype, environmentL2Size, loadAverage, sgemmN, size, kernels,
+        case cpuModel, cores, openblasConfig, environmentCoretype, environmentL2Size, loadAverage, sgemmN, size, kernels,
              best, setting, loaded
     }
 
@@ -195,7 +195,7 @@ struct DoctorReport: Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(cpuModel, forKey: .cpuModel)
         try c.encode(cores, forKey: .cores)
-        try c.encode(openBLAS, forKey: .openBLAS)
+        try c.encode(openblasConfig, forKey: .openblasConfig)
         try c.encode(environmentCoretype, forKey: .environmentCoretype)
         try c.encode(environmentL2Size, forKey: .environmentL2Size)
         try c.encode(loadAverage, forKey: .loadAverage)
@@ -208,7 +208,7 @@ struct DoctorReport: Encodable {
     }
 
     var table: String {
-        var lines = ["CPU: \(cpuModel ?? "unknown") (\(cores) cores)   \(openBLAS)"]
+        var lines = ["CPU: \(cpuModel ?? "unknown") (\(cores) cores)   \(openblasConfig)"]
         lines.append("environment: OPENBLAS_CORETYPE=\(environmentCoretype ?? "(unset: OpenBLAS autodetects)")"
                      + "  OPENBLAS_L2_SIZE=\(environmentL2Size ?? "(unset)")")
         let loadText = loadAverage.map { String(format: "%.2f", $0) } ?? "unknown"
