@@ -21,8 +21,9 @@ public struct OpenBLASKernel: Sendable, Equatable {
 
 public enum OpenBLASKernels {
     /// The x86-64 kernels worth trying, oldest first: the SSE generations, AMD's FMA4 cores, AVX, AVX2 (Haswell, Zen)
-    /// and AVX-512 (SkylakeX, Cooperlake). Every name here is accepted by Debian's OpenBLAS 0.3.21 (checked with
-    /// `openblas_get_corename` under each setting); a name OpenBLAS does not know is silently replaced by the
+    /// and AVX-512 (SkylakeX, Cooperlake). Every name here is known to Debian's OpenBLAS 0.3.21 (checked with
+    /// `openblas_get_corename` under each setting on an AVX2 CPU; `Cooperlake` is honoured only on a CPU with
+    /// AVX512-BF16, OpenBLAS itself falling back elsewhere); a name OpenBLAS does not know is silently replaced by the
     /// autodetected kernel, which `lmprobe doctor` reports.
     public static let catalog: [OpenBLASKernel] = [
         OpenBLASKernel(name: "Prescott", requiredFlags: ["sse2", "pni"]),
