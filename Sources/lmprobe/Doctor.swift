@@ -49,7 +49,7 @@ struct Doctor: ParsableCommand {
                                                                                 minSeconds: quick ? 0.05 : 0.3)))
         }
         return ChildResult(coreInEffect: OpenBLASKernels.coreInEffect, checks: test.checks.count, passed: test.passed,
-                           firstFailure: test.firstFailure, sgemm: speeds)
+                           worstRatio: test.worstRatio, firstFailure: test.firstFailure, sgemm: speeds)
     }
 
     func diagnose() -> DoctorReport {
@@ -115,6 +115,7 @@ struct Doctor: ParsableCommand {
             row.coreInEffect = child.coreInEffect
             row.selfTestPassed = child.passed
             row.checks = child.checks
+            row.worstRatio = child.worstRatio.isFinite ? child.worstRatio : nil
             row.firstFailure = child.firstFailure
             row.sgemm = child.sgemm
             if let coretype, child.coreInEffect.lowercased() != coretype.lowercased() {
@@ -137,6 +138,8 @@ struct ChildResult: Codable {
     let coreInEffect: String
     let checks: Int
     let passed: Bool
+    /// The largest error / tolerance over all checks.
+    let worstRatio: Double
     let firstFailure: String?
     let sgemm: [ThreadSpeed]
 }
@@ -149,6 +152,8 @@ struct KernelRow: Codable {
     var coreInEffect: String?
     var selfTestPassed: Bool?
     var checks: Int?
+    /// The largest error / tolerance over all checks (< 1 for a pass).
+    var worstRatio: Double?
     var firstFailure: String?
     var sgemm: [ThreadSpeed] = []
     var error: String?
@@ -215,7 +220,7 @@ struct DoctorReport: Encodable {
         lines.append("load average (1 min): \(loadText)" + (loaded ? " — LOADED machine: GFLOP/s below are below idle" : ""))
         lines.append("")
         let threadCounts = Array(Set(kernels.flatMap { $0.sgemm.map(\.threads) })).sorted()
-        var header = "kernel".padding(14) + "runs here".padding(11) + "self-test".padding(14)
+        var header = "kernel".padding(14) + "runs here".padding(11) + "self-test (checks, worst error/tol)".padding(38)
         header += threadCounts.map { "sgemm \(sgemmN) \($0)T".padding(16) }.joined()
         lines.append(header)
         for r in kernels {
@@ -224,7 +229,8 @@ struct DoctorReport: Encodable {
             if !r.runsOnCPU {
                 line += "— needs " + r.missingFlags.joined(separator: ", ")
             } else if let passed = r.selfTestPassed {
-                line += (passed ? "pass (\(r.checks ?? 0))" : "FAIL").padding(14)
+                let worst = r.worstRatio.map { String(format: "%.3f", $0) } ?? "—"
+                line += ((passed ? "pass" : "FAIL") + " (\(r.checks ?? 0), \(worst))").padding(38)
                 for t in threadCounts {
                     line += (r.sgemm.first { $0.threads == t }.map { String(format: "%.1f GFLOP/s", $0.gflops) } ?? "—").padding(16)
                 }
