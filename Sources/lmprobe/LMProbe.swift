@@ -17,7 +17,7 @@ struct LMProbe: ParsableCommand {
         """,
         version: version,
         subcommands: [Tokenize.self, Pretrain.self, Extract.self, Probe.self, Compare.self, Analyze.self, Synth.self,
-                      Export.self, Bench.self]
+                      Export.self, Bench.self, Doctor.self]
     )
 }
 
