@@ -107,8 +107,7 @@ enum WidePath: String, ExpressibleByArgument, CaseIterable {
 extension BenchProbe {
     /// The wide mode: the fixture, then each path asked for, one JSON object (or line) per path.
     func runWide(_ url: URL) throws {
-        let labels = (0..<n).map { $0 % classes }
-        try writeWideFixture(url, labels: labels)
+        let labels = try writeWideFixture(url)
         var settings = ProbeSettings()
         if let a = alphas?.values { settings.alphas = a }
         if fixedGrid { settings.alphaExtension = nil }
@@ -138,25 +137,38 @@ extension BenchProbe {
         }
     }
 
-    /// Writes the fixture (class means plus unit Gaussian noise, as the in-memory mode's features, rounded to
-    /// float16) a block of rows at a time, unless `url` already holds a float16 --n × --d array.
-    func writeWideFixture(_ url: URL, labels: [Int]) throws {
-        if let h = try? NPY.readHeader(url), h.descr == "<f2", h.shape == [n, d] { return }
-        try SystemMemory.require([[256, d, 4], [classes, d, 4]], for: "the wide fixture's row blocks")
+    /// Writes the fixture unless `url` already holds a float16 --n × --d array, and returns the labels: 12 latent
+    /// factors Z (which set the labels, with noise) mixed into every column, X = 2 + ZM + ½·noise, written a block
+    /// of rows at a time. Unlike class means plus noise (separable at this width, so the LOO curve is flat and λ
+    /// rounding's choice), the factors' eigenvalues stand above the noise bulk and λ is interior.
+    func writeWideFixture(_ url: URL) throws -> [Int] {
+        let k = 12
+        try SystemMemory.require([[256, d, 4], [k, d, 4], [n, k, 4]], for: "the wide fixture's row blocks")
         var rng = SeededRandom(seed: seed)
-        let means = Matrix<Float>(rows: classes, cols: d)
-        rng.fillNormal(means.pointer, count: means.count, std: 0.1)
+        let mix = Matrix<Float>(rows: k, cols: d), z = Matrix<Float>(rows: n, cols: k)
+        rng.fillNormal(mix.pointer, count: mix.count, std: 1)
+        rng.fillNormal(z.pointer, count: z.count, std: 1)
+        let rule = Matrix<Float>(rows: k, cols: classes)
+        rng.fillNormal(rule.pointer, count: rule.count, std: 1)
+        let votes = try BLAS.matmul(z, rule)
+        let labels = (0..<n).map { i -> Int in
+            let v = (0..<classes).map { Double(votes[i, $0]) + 1.5 * rng.normal() }
+            return v.indices.max { v[$0] < v[$1] }!
+        }
+        if let h = try? NPY.readHeader(url), h.descr == "<f2", h.shape == [n, d] { return labels }
         let writer = try NPY.StreamWriter(url: url, descr: "<f2", shape: [n, d])
         let block = Matrix<Float>(rows: min(256, n), cols: d)
         var lo = 0
         while lo < n {
             let count = min(256, n - lo), x = block.rows(0..<count)
-            rng.fillNormal(x.pointer, count: count * d, std: 1)
-            for i in 0..<count { Float.axpy(d, 1, means.pointer + labels[lo + i] * d, 1, x.pointer + i * d, 1) }
+            rng.fillNormal(x.pointer, count: count * d, std: 0.5)
+            for t in 0..<(count * d) { x.pointer[t] += 2 }
+            try BLAS.gemm(z.rows(lo..<(lo + count)), mix, beta: 1, into: x)
             try writer.append(x)
             lo += count
         }
         try writer.finish()
+        return labels
     }
 
     struct WideFigures: Encodable {
