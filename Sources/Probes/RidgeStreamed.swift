@@ -61,34 +61,35 @@ extension RidgeClassifier {
     }
 
     /// μ and (with `standardize`) σ of every column, summed row by row as `CentredFeatures.statistics` does (the
-    /// same values bit for bit); the first non-finite value is an error naming its row and column.
+    /// same values bit for bit: Float32 windows for `<f2`/`<f4` files, Float64 for `<f8`); the first non-finite
+    /// value is an error naming its row and column.
     static func streamedStatistics(_ reader: NPY.WindowReader, standardize: Bool, block: Int) throws
         -> (mean: [Double], scale: [Double]?) {
+        reader.header.descr == "<f8"
+            ? try streamedStatistics(reader, standardize: standardize, block: block, as: Double.self)
+            : try streamedStatistics(reader, standardize: standardize, block: block, as: Float.self)
+    }
+
+    static func streamedStatistics<T: BLASScalar>(_ reader: NPY.WindowReader, standardize: Bool, block: Int,
+                                                  as _: T.Type) throws -> (mean: [Double], scale: [Double]?) {
         let n = reader.rows, d = reader.cols
         var mean = [Double](repeating: 0, count: d)
         var scale: [Double]? = standardize ? [Double](repeating: 0, count: d) : nil
-        let window = Matrix<Float>(rows: n, cols: block)
+        let window = Matrix<T>(rows: n, cols: block)
         var lo = 0
         while lo < d {
             let width = min(block, d - lo)
             let x = window.columns(0..<width)
             try reader.read(rows: 0..<n, cols: lo..<(lo + width), into: x)
-            let bad = firstNonFinite(x)
-            if let (i, j) = bad { throw ProbeError.invalidArgument("\(reader.url.path): \(ProbeError.nonFinite(row: i, column: lo + j))") }
+            do { try checkFinite(x) } catch ProbeError.nonFinite(let i, let j) {
+                throw ProbeError.invalidArgument("\(reader.url.path): \(ProbeError.nonFinite(row: i, column: lo + j))")
+            }
             let (m, s) = CentredFeatures.statistics(x, standardize: standardize)
             for j in 0..<width { mean[lo + j] = m[j] }
             if let s { for j in 0..<width { scale![lo + j] = s[j] } }
             lo += width
         }
         return (mean, scale)
-    }
-
-    static func firstNonFinite(_ x: Matrix<Float>) -> (Int, Int)? {
-        for i in 0..<x.rows {
-            let row = x.pointer + i &* x.stride
-            for j in 0..<x.cols where !row[j].isFinite { return (i, j) }
-        }
-        return nil
     }
 
     /// Decision values X·W + 1bᵀ of the rows of `reader`, streamed a block of rows at a time (as `linearScores`).

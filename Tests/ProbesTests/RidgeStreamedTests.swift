@@ -91,6 +91,20 @@ final class RidgeStreamedTests: XCTestCase {
         XCTAssertEqual(try streamed.predict(x), try dense.predict(x))
     }
 
+    func testStreamedFloat64FitMatchesInMemoryFloat64Fit() throws {
+        let (train, labels) = try writeFixture("train64.npy", n: 90, d: 400, classes: 2, descr: "<f8", seed: 11)
+        let x = try NPY.readMatrix(train, as: Double.self)
+        let dense = try RidgeClassifier.fit(x: x, labels: labels, classes: 2, standardize: true)
+        let streamed = try RidgeClassifier.fit(streaming: train, labels: labels, classes: 2, standardize: true,
+                                               blockColumns: 96)
+        XCTAssertEqual(dense.gridSearch?.extensions, 0, "the fixture should choose λ inside the default grid")
+        XCTAssertEqual(streamed.alpha, dense.alpha)
+        XCTAssertEqual(streamed.featureMean, dense.featureMean)           // Float64 values, not rounded to Float32
+        XCTAssertEqual(streamed.featureScale, dense.featureScale)
+        for (a, b) in zip(streamed.looMeanSquaredError, dense.looMeanSquaredError) { XCTAssertEqual(a, b, accuracy: 1e-9 * b) }
+        XCTAssertLessThan(maxRelativeDifference(streamed.coefficients, dense.coefficients), 1e-8)
+    }
+
     func testProbeRunnerStreamsWideRidgeWithTheSameLambdaAndTestAccuracy() throws {
         let (train, labels) = try writeFixture("train.npy", n: 200, d: 900, classes: 2, descr: "<f2", seed: 5)
         let (test, testLabels) = try writeFixture("test.npy", n: 80, d: 900, classes: 2, descr: "<f2", seed: 6)
