@@ -113,6 +113,19 @@ public struct FittedProbe {
         }
     }
 
+    /// Scores the features in `url` (a 2-D `.npy`) once, streamed a block of rows at a time (ridge only): the
+    /// test rows of a streamed fit.
+    public func evaluate(streaming url: URL, labels: [Int]) throws -> ProbeEvaluation {
+        guard case .ridge(let m) = model else {
+            throw ProbeError.invalidArgument("\(url.path): only a ridge probe scores features streamed from a file")
+        }
+        let truth = try classIndices(labels)
+        let scores = try m.decisionFunction(streaming: url)
+        guard scores.rows == truth.count else { throw ProbeError.lengthMismatch(features: scores.rows, labels: truth.count) }
+        let metrics = try ClassificationMetrics(predicted: classesFromScores(scores), truth: truth, classes: classes)
+        return ProbeEvaluation(metrics: metrics, loss: Self.squaredError(scores, truth))
+    }
+
     /// Mean over all n·K′ entries of (score − target)², targets ±1 one-vs-rest (one column for two classes).
     static func squaredError(_ scores: Matrix<Double>, _ truth: [Int]) -> Double {
         var sse = 0.0
@@ -143,14 +156,7 @@ public enum ProbeRunner {
     public static func fit<T: BLASScalar>(_ x: Matrix<T>, labels: [Int], classValues given: [Int]? = nil,
                                           settings: ProbeSettings) throws -> FittedProbe {
         try settings.check()
-        let classValues = given ?? Array(Set(labels)).sorted()
-        guard !labels.isEmpty else { throw ProbeError.empty("no training labels") }
-        guard classValues.count >= 2 else { throw ProbeError.singleClass(label: classValues.first ?? labels[0]) }
-        let index = Dictionary(uniqueKeysWithValues: classValues.enumerated().map { ($1, $0) })
-        let y = try labels.enumerated().map { i, l in
-            guard let k = index[l] else { throw ProbeError.labelOutOfRange(index: i, label: l, classes: classValues.count) }
-            return k
-        }
+        let (classValues, y) = try classIndices(labels, given)
         let s = settings
         switch s.method {
         case .ridge:
@@ -165,6 +171,44 @@ public enum ProbeRunner {
                                                  extension: s.cExtension, scoring: s.cvScoring)
             return FittedProbe(model: .logistic(m), settings: s, classValues: classValues)
         }
+    }
+
+    /// Class values (given, or the distinct labels ascending) and each label's class index.
+    static func classIndices(_ labels: [Int], _ given: [Int]?) throws -> (values: [Int], indices: [Int]) {
+        let classValues = given ?? Array(Set(labels)).sorted()
+        guard !labels.isEmpty else { throw ProbeError.empty("no training labels") }
+        guard classValues.count >= 2 else { throw ProbeError.singleClass(label: classValues.first ?? labels[0]) }
+        let index = Dictionary(uniqueKeysWithValues: classValues.enumerated().map { ($1, $0) })
+        let y = try labels.enumerated().map { i, l in
+            guard let k = index[l] else { throw ProbeError.labelOutOfRange(index: i, label: l, classes: classValues.count) }
+            return k
+        }
+        return (classValues, y)
+    }
+
+    /// Whether the features file with this header is fitted streamed (`fit(streaming:…)`) rather than loaded: a
+    /// ridge probe on wide features (n ≤ d, the dual route) — the full-vocabulary probe on p_f, whose Float32
+    /// copy alone would be n·V·4 bytes.
+    public static func streams(_ header: NPY.Header, settings: ProbeSettings) -> Bool {
+        settings.method == .ridge && header.shape.count == 2 && header.shape[0] <= header.shape[1]
+            && ["<f2", "<f4", "<f8"].contains(header.descr)
+    }
+
+    /// The ridge probe of `fit(_:…)` on the features in `url`, streamed from the file in column blocks
+    /// (`RidgeClassifier.fit(streaming:…)`): the same λ, LOO scores and predictions as loading the file, without
+    /// holding X. Only where `streams` says so.
+    public static func fit(streaming url: URL, labels: [Int], classValues given: [Int]? = nil,
+                           settings: ProbeSettings) throws -> FittedProbe {
+        try settings.check()
+        guard streams(try NPY.readHeader(url), settings: settings) else {
+            throw ProbeError.invalidArgument("\(url.path): only a ridge probe on a 2-D float file with no more rows than columns is fitted streamed")
+        }
+        let (classValues, y) = try classIndices(labels, given)
+        let s = settings
+        let m = try RidgeClassifier.fit(streaming: url, labels: y, classes: classValues.count, alphas: s.alphas,
+                                        select: s.select, standardize: s.standardize, decomposition: s.decomposition,
+                                        extension: s.alphaExtension)
+        return FittedProbe(model: .ridge(m), settings: s, classValues: classValues)
     }
 
     /// Ridge from merged sufficient statistics (a streaming pass over their sources; see `RidgeStatistics.fit`).

@@ -45,13 +45,18 @@ public func logspace(_ lo: Double, _ hi: Double, _ count: Int) -> [Double] {
 func validateTraining<T: BLASScalar>(_ x: Matrix<T>, _ labels: [Int], classes: Int) throws {
     guard x.rows > 0 else { throw ProbeError.empty("no training rows") }
     guard x.cols > 0 else { throw ProbeError.empty("features have no columns") }
-    guard labels.count == x.rows else { throw ProbeError.lengthMismatch(features: x.rows, labels: labels.count) }
+    try validateLabels(labels, rows: x.rows, classes: classes)
+    try checkFinite(x)
+}
+
+/// The label half of `validateTraining` (for features streamed from a file, whose finiteness is checked as read).
+func validateLabels(_ labels: [Int], rows: Int, classes: Int) throws {
+    guard labels.count == rows else { throw ProbeError.lengthMismatch(features: rows, labels: labels.count) }
     guard classes >= 2 else { throw ProbeError.invalidArgument("a probe needs classes ≥ 2 (got \(classes))") }
     for (i, l) in labels.enumerated() where l < 0 || l >= classes {
         throw ProbeError.labelOutOfRange(index: i, label: l, classes: classes)
     }
     if labels.allSatisfy({ $0 == labels[0] }) { throw ProbeError.singleClass(label: labels[0]) }
-    try checkFinite(x)
 }
 
 @_specialize(where T == Float)

@@ -113,7 +113,8 @@ public enum RidgeClassifier {
         let scoreGrid: ([Double], inout LeaveOneOutSelection) throws -> Matrix<Double>?
     }
 
-    /// Gram mode (n ≤ d): S = X_cX_cᵀ decomposed once (`gramFactors`), LOO by `gramLeaveOneOut`.
+    /// Gram mode (n ≤ d) on in-memory features: the Gram of `centred` (Float32 or Float64, see `float32Gram`), its
+    /// Float64 fallback from the same standardised features, scored by `gramScorer`.
     static func gramModeScorer<T: BLASScalar>(_ x: Matrix<T>, centred: CentredFeatures, targets: RidgeTargets,
                                               labels: [Int], select: RidgeSelection, standardize: Bool,
                                               decomposition: RidgeDecomposition, clock: PhaseClock) throws -> PrimalScorer {
@@ -123,20 +124,32 @@ public enum RidgeClassifier {
             try BLAS.syrk(trans: false, xc, into: gram)
             return gram
         }
-        let gram = try centred.xc32.map(float32Gram) ?? float64Gram(centred.xc)
+        return try gramScorer(float32: centred.xc32 != nil, targets: targets, labels: labels, select: select,
+                              decomposition: decomposition, clock: clock) { precise in
+            if !precise, let xc32 = centred.xc32 { return try float32Gram(xc32) }
+            return try float64Gram(centred.xc32 == nil ? centred.xc : CentredFeatures(x, standardize: standardize, float32: false).xc)
+        }
+    }
+
+    /// THE gram-mode scorer (in-memory and streamed features alike): S = X_cX_cᵀ from `gram` (its argument: whether
+    /// the Float64 Gram is wanted) decomposed once (`gramFactors`), LOO by `gramLeaveOneOut`.
+    static func gramScorer(float32: Bool, targets: RidgeTargets, labels: [Int], select: RidgeSelection,
+                           decomposition: RidgeDecomposition, clock: PhaseClock,
+                           gram: @escaping (_ precise: Bool) throws -> Matrix<Double>) throws -> PrimalScorer {
+        let first = try gram(!float32)
         clock.lap("gram")
-        var factors = try gramFactors(gram, targets: targets, decomposition: decomposition, clock: clock)
+        var factors = try gramFactors(first, targets: targets, decomposition: decomposition, clock: clock)
         // The Float32 Gram's rounding (≈ √d·u·‖x_i‖‖x_j‖ per entry) can exceed a small λ when the features are
         // close to rank-deficient — a Quad model's p_f ≈ an affine map of its d logits, 8,192 columns of rank
         // ≈ d — and S + λI is then numerically indefinite (issue 14: pivot −832 at λ = 10⁻³). Such a fit is
         // redone once on the Float64 Gram of the same standardised features; only a failure there is an error.
-        var precise = centred.xc32 == nil
+        var precise = !float32
         return PrimalScorer(basis: nil) { alphas, selection in
             do {
                 return try gramLeaveOneOut(factors, targets: targets, alphas: alphas, selection: &selection, clock: clock)
             } catch ProbeError.numerical(_) where !precise {
                 precise = true
-                let gram64 = try float64Gram(CentredFeatures(x, standardize: standardize, float32: false).xc)
+                let gram64 = try gram(true)
                 clock.lap("gram-float64")
                 factors = try gramFactors(gram64, targets: targets, decomposition: decomposition, clock: clock)
                 selection = LeaveOneOutSelection(targets: targets, labels: labels, select: select, count: alphas.count)
@@ -251,18 +264,25 @@ public enum RidgeClassifier {
     static func rawCoefficients(_ weights: Matrix<Double>, mode: String, decomposition: RidgeDecomposition,
                                 basis: Matrix<Double>?, centred: CentredFeatures, targets: RidgeTargets) throws
         -> (w: Matrix<Double>, b: [Double]) {
-        let d = centred.mean.count, kk = targets.kk
         let w: Matrix<Double>
         switch (mode, decomposition, basis) {
         case ("cov", .eigen, let v?): w = try BLAS.matmul(v, weights)                 // V·D·ZᵀY_c
         case ("cov", _, let q?): w = try BLAS.matmul(q, weights, transA: true)        // qᵀ(B + λI)⁻¹q X_cᵀY_c
         default: w = try centred.xc32.map { transposedProduct($0, weights) } ?? BLAS.matmul(centred.xc, weights, transA: true)  // X_cᵀc
         }
-        if let s = centred.scale {
+        return rawScale(w, mean: centred.mean, scale: centred.scale, targets: targets)
+    }
+
+    /// W (d × K′, in the standardised centred space; overwritten) mapped to raw features (W/σ), and the intercepts
+    /// b = ȳ − Wᵀμ.
+    static func rawScale(_ w: Matrix<Double>, mean: [Double], scale: [Double]?, targets: RidgeTargets)
+        -> (w: Matrix<Double>, b: [Double]) {
+        let d = mean.count, kk = targets.kk
+        if let s = scale {
             for j in 0..<d { for k in 0..<kk { w.pointer[j &* kk &+ k] /= s[j] } }
         }
         var b = targets.yMean
-        for k in 0..<kk { for j in 0..<d { b[k] -= centred.mean[j] * w.pointer[j &* kk &+ k] } }
+        for k in 0..<kk { for j in 0..<d { b[k] -= mean[j] * w.pointer[j &* kk &+ k] } }
         return (w, b)
     }
 

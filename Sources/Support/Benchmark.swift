@@ -23,6 +23,17 @@ public enum Benchmark {
             + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
     }
 
+    /// The process's peak resident set so far in bytes (getrusage's ru_maxrss, which Linux reports in KiB).
+    public static func peakResidentBytes() -> Int {
+        var u = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        #else
+        getrusage(RUSAGE_SELF, &u)
+        #endif
+        return Int(u.ru_maxrss) * 1024
+    }
+
     /// Runs `body` once to warm up, then repeatedly until `minSeconds` have passed (at least `minRepeats` times);
     /// returns the fastest single run in seconds.
     public static func bestTime(minSeconds: Double = 0.5, minRepeats: Int = 3, _ body: () throws -> Void) rethrows -> Double {
