@@ -13,25 +13,25 @@ public enum Benchmark {
     /// CPU seconds (user + system) used so far by this process, all threads: on a loaded machine, the CPU time of
     /// a step divided by the cores it keeps busy estimates its wall time on an idle one.
     public static func cpuSeconds() -> Double {
-        var u = rusage()
-        #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
-        #else
-        getrusage(RUSAGE_SELF, &u)
-        #endif
+        let u = usage()
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) * 1e-6
             + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) * 1e-6
     }
 
     /// The process's peak resident set so far in bytes (getrusage's ru_maxrss, which Linux reports in KiB).
     public static func peakResidentBytes() -> Int {
+        Int(usage().ru_maxrss) * 1024
+    }
+
+    /// getrusage(RUSAGE_SELF).
+    static func usage() -> rusage {
         var u = rusage()
         #if canImport(Glibc)
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         #else
         getrusage(RUSAGE_SELF, &u)
         #endif
-        return Int(u.ru_maxrss) * 1024
+        return u
     }
 
     /// Runs `body` once to warm up, then repeatedly until `minSeconds` have passed (at least `minRepeats` times);
