@@ -23,6 +23,18 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tsv, csv, jsonl
     /// A feature folder's `manifest.json` → ExtractionManifest.read.
     case manifest
+    /// A Hugging Face folder, `config.json` ✂ `model.safetensors` → ModelLoader.checkpoint (see FolderTargets.swift;
+    /// ✂ is `fileSeparator`).
+    case hffolder
+    /// A ridge statistics file (`probe --stats-out`) → RidgeStatistics(contentsOf:), merged with itself.
+    case stats
+    /// A synthetic HMM folder → HiddenMarkovModel.load; a synthetic task folder → SyntheticTask.load.
+    case hmm, synthtask
+    /// One extract folder (manifest, f.npy, labels.npy) / up to four shard folders → LabelledFeatures.load.
+    case features, shards
+    /// A compact input expanded into a safetensors file with up to 2^20 tensors (`LargeSafeTensors`) →
+    /// ModelLoader.checkpoint: headers far larger than `-max_len`.
+    case stheader
 
     /// Runs one input. A refusal (the reader's one-line error) is the expected outcome for most inputs; returns
     /// it, or nil when the main reader accepted the input.
@@ -79,6 +91,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .manifest:
                 let url = try write(data, "manifest.json", in: dir)
                 return outcome { _ = try ExtractionManifest.read(from: url) }
+            case .hffolder: return outcome(try runHuggingFaceFolder(data, dir))
+            case .stats: return outcome(try runStatistics(data, dir))
+            case .hmm: return outcome(try runHMM(data, dir))
+            case .synthtask: return outcome(try runSyntheticTask(data, dir))
+            case .features: return outcome(try runFeatureFolders(data, dir, maxFolders: 1))
+            case .shards: return outcome(try runFeatureFolders(data, dir, maxFolders: 4))
+            case .stheader:
+                let url = try write(LargeSafeTensors.expand(data), "c.safetensors", in: dir)
+                return outcome { _ = try ModelLoader.checkpoint(url.path) }
             }
         } catch {
             fatalError("fuzz harness: cannot write to the scratch folder \(dir.path): \(error)")
