@@ -40,7 +40,11 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertNotNil(refusal)
         XCTAssertFalse(refusal?.contains("\n") ?? false, "one line: \(refusal ?? "")")
         var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
         getrusage(RUSAGE_SELF, &usage)
+        #endif
         XCTAssertLessThan(usage.ru_maxrss, 1_000_000, "peak RSS \(usage.ru_maxrss) KB")
     }
 }
