@@ -103,11 +103,12 @@ extension FuzzTarget {
 
 /// Expands a compact fuzz input into a safetensors file with a large header: up to 2^20 + 255 tensors, which no
 /// input under libFuzzer's `-max_len` could spell out. Layout of the input:
-///   byte 0: log2 of the tensor count (mod 21); byte 1: added to the count; byte 2: bytes per tensor (s);
+///   byte 0: log2 of the tensor count (mod 13 below 0xE0, else mod 21); byte 1: added to the count; byte 2: bytes
+///   per tensor (s);
 ///   then, separated by `FuzzTarget.fileSeparator`: the JSON value of every tensor (each "@" becomes that tensor's
 ///   byte range "i·s,(i+1)·s", so contiguous tensors are easy to state), the `__metadata__` JSON value (omitted when
 ///   empty), and the first data bytes (the data section is count·s bytes, at most 16 MiB, zero after these).
-/// Tensor i is named "t<i>". 0x14 0x00 0x00 + `{"dtype":"F32","shape":[0],"data_offsets":[@]}` is issue 27's
+/// Tensor i is named "t<i>". 0xE6 0x00 0x00 + `{"dtype":"F32","shape":[0],"data_offsets":[@]}` is issue 27's
 /// header of 1 M zero-size tensors (58 MB).
 enum LargeSafeTensors {
     static let maxData = 16 << 20
@@ -116,7 +117,8 @@ enum LargeSafeTensors {
 
     static func expand(_ d: Data) -> Data {
         let bytes = [UInt8](d.prefix(3)) + [UInt8](repeating: 0, count: max(0, 3 - d.count))
-        let count = (1 << Int(bytes[0] % 21)) + Int(bytes[1])
+        // Most inputs stay small (fast executions); byte 0 ≥ 0xE0 reaches the large headers.
+        let count = (1 << Int(bytes[0] < 0xE0 ? bytes[0] % 13 : bytes[0] % 21)) + Int(bytes[1])
         let s = Int(bytes[2])
         let parts = FuzzTarget.parts(Data(d.dropFirst(3)))
         let template = parts[0], metadata = parts.count > 1 ? parts[1] : Data(), prefixData = parts.count > 2 ? parts[2] : Data()

@@ -32,7 +32,7 @@ final class FuzzRegressionTests: XCTestCase {
     /// 1 GB (parsing them all took 3.9 GB). The compact stheader input 2^20 × the zero-size entry, expanded; kept
     /// out of Cases/ so the replay loop does not parse it a second time.
     func testHeaderOfAMillionZeroSizeTensorsIsRefusedWithoutGigabytes() throws {
-        let data = Data([20, 0, 0]) + Data(#"{"dtype":"F32","shape":[0],"data_offsets":[@]}"#.utf8)
+        let data = Data([0xE6, 0, 0]) + Data(#"{"dtype":"F32","shape":[0],"data_offsets":[@]}"#.utf8)
         let expanded = LargeSafeTensors.expand(data)
         XCTAssertGreaterThan(expanded.count, 50_000_000, "the case should expand to issue 27's 58 MB header")
         let refusal = data.withUnsafeBytes { FuzzTarget.stheader.run($0) }
