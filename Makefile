@@ -113,8 +113,11 @@ demo: data build
 # executions from the committed cases (Tests/FuzzTargetsTests/Cases/<target>, replayed by `make test`) plus the
 # corpus it grows in .build/fuzz/corpus/<target>. A single allocation above 512 MB, 2 GB of RSS, a leak or a
 # 10-second input counts as a crash; crashing inputs land in .build/fuzz/crashes/<target>/ — commit each as a
-# regression case under Tests/FuzzTargetsTests/Cases/<target>/ once fixed.
-FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest hfconfig hftokenizer
+# regression case under Tests/FuzzTargetsTests/Cases/<target>/ once fixed. Folder readers (hffolder, hmm, synthtask,
+# features, shards) take one input holding all their files, split at a "--8<--" line; stheader expands a compact input
+# into a safetensors header of up to 2^20 tensors, past what -max_len lets an input spell (Sources/FuzzTargets).
+# One target: make fuzz FUZZ_TARGETS=stats FUZZ_RUNS=1000000.
+FUZZ_TARGETS ?= npy safetensors tokenizer tokens tsv csv jsonl manifest hfconfig hftokenizer hffolder stats hmm synthtask features shards stheader
 FUZZ_RUNS ?= 1000000
 FUZZ_FLAGS ?= -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1
 FUZZ_BIN := .build/fuzz/release/lmprobe-fuzz

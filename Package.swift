@@ -75,7 +75,7 @@ let package = Package(
         ], swiftSettings: swift5),
 
         // Fuzz targets for every file reader, and the driver: libFuzzer with `make fuzz`, a replayer otherwise.
-        .target(name: "FuzzTargets", dependencies: ["Linalg", "Text", "Model", "Features"], swiftSettings: swift5),
+        .target(name: "FuzzTargets", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Synthetic"], swiftSettings: swift5),
         .executableTarget(name: "lmprobe-fuzz", dependencies: ["FuzzTargets"], swiftSettings: swift5),
 
         // Tests: one target per module, plus whole-command CLI tests.

@@ -27,6 +27,18 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case hfconfig
     /// A Hugging Face `tokenizer.json` alone in its folder → BPETokenizer(directory:), then encode/decode a sample.
     case hftokenizer
+    /// A Hugging Face folder, `config.json` ✂ `model.safetensors` → ModelLoader.checkpoint (see FolderTargets.swift;
+    /// ✂ is `fileSeparator`).
+    case hffolder
+    /// A ridge statistics file (`probe --stats-out`) → RidgeStatistics(contentsOf:), merged with itself.
+    case stats
+    /// A synthetic HMM folder → HiddenMarkovModel.load; a synthetic task folder → SyntheticTask.load.
+    case hmm, synthtask
+    /// One extract folder (manifest, f.npy, labels.npy) / up to four shard folders → LabelledFeatures.load.
+    case features, shards
+    /// A compact input expanded into a safetensors file with up to 2^20 tensors (`LargeSafeTensors`) →
+    /// ModelLoader.checkpoint: headers far larger than `-max_len`.
+    case stheader
 
     /// Runs one input. A refusal (the reader's one-line error) is the expected outcome for most inputs; returns
     /// it, or nil when the main reader accepted the input.
@@ -92,6 +104,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     let tok = try BPETokenizer(directory: dir)
                     _ = tok.decode(tok.encode("Hello, world! It's 3 o'clock — naïve café.<|endoftext|>"))
                 }
+            case .hffolder: return outcome(try runHuggingFaceFolder(data, dir))
+            case .stats: return outcome(try runStatistics(data, dir))
+            case .hmm: return outcome(try runHMM(data, dir))
+            case .synthtask: return outcome(try runSyntheticTask(data, dir))
+            case .features: return outcome(try runFeatureFolders(data, dir, maxFolders: 1))
+            case .shards: return outcome(try runFeatureFolders(data, dir, maxFolders: 4))
+            case .stheader:
+                let url = try write(LargeSafeTensors.expand(data), "c.safetensors", in: dir)
+                return outcome { _ = try ModelLoader.checkpoint(url.path) }
             }
         } catch {
             fatalError("fuzz harness: cannot write to the scratch folder \(dir.path): \(error)")

@@ -259,8 +259,9 @@ public final class HiddenMarkovModel {
     /// Reads a folder written by `save`, checking every shape against hmm.json and every row sum.
     public static func load(from directory: URL) throws -> HiddenMarkovModel {
         let hURL = directory.appendingPathComponent("hmm.json")
-        guard let data = FileManager.default.contents(atPath: hURL.path) else {
-            throw SyntheticError.file(path: hURL.path, message: "cannot read (run `lmprobe synth generate` first?)")
+        let data: Data
+        do { data = try readFileData(hURL) } catch {
+            throw SyntheticError.file(path: hURL.path, message: "cannot read (\(ioErrorText(error)); run `lmprobe synth generate` first?)")
         }
         let h: Header
         do { h = try JSONCoding.decoder().decode(Header.self, from: data) } catch {

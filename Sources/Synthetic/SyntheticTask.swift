@@ -224,8 +224,9 @@ public enum SyntheticTask {
     /// Reads a task folder: the spec, both splits and the direction.
     public static func load(_ directory: URL) throws -> (spec: SyntheticTaskSpec, train: LabelledDataset, test: LabelledDataset, direction: [Double]?) {
         let url = directory.appendingPathComponent("task.json")
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw SyntheticError.file(path: url.path, message: "cannot read (run `lmprobe synth task` first?)")
+        let data: Data
+        do { data = try readFileData(url) } catch {
+            throw SyntheticError.file(path: url.path, message: "cannot read (\(ioErrorText(error)); run `lmprobe synth task` first?)")
         }
         let dec = JSONCoding.decoder()
         let spec: SyntheticTaskSpec

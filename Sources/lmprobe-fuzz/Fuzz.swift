@@ -3,8 +3,7 @@ import Foundation
 
 // Built two ways (see the Makefile's `fuzz` target):
 // * with `-D FUZZING -sanitize=fuzzer,address`: libFuzzer's main drives `LLVMFuzzerTestOneInput`, the target chosen
-//   by the environment variable LMPROBE_FUZZ_TARGET (npy, safetensors, tokenizer, tokens, tsv, csv, jsonl, manifest,
-//   hfconfig, hftokenizer);
+//   by the environment variable LMPROBE_FUZZ_TARGET (one of FuzzTarget.allCases: npy, safetensors, …, stheader);
 // * normally: `lmprobe-fuzz TARGET FILE...` replays inputs (e.g. a crash file) through the same target.
 
 #if FUZZING

@@ -26,4 +26,25 @@ final class FuzzRegressionTests: XCTestCase {
         FuzzTarget.cleanUp()
         XCTAssertGreaterThan(ran, 0, "no committed fuzz cases found under \(cases.path)")
     }
+
+    /// A safetensors header of 1 M zero-size tensors (58 MB, within the header byte limit; issue 27) is refused by
+    /// the tensor-count bound, not after parsing a million entries: the process's peak resident memory stays under
+    /// 1 GB (parsing them all took 3.9 GB). The compact stheader input 2^20 × the zero-size entry, expanded; kept
+    /// out of Cases/ so the replay loop does not parse it a second time.
+    func testHeaderOfAMillionZeroSizeTensorsIsRefusedWithoutGigabytes() throws {
+        let data = Data([0xE6, 0, 0]) + Data(#"{"dtype":"F32","shape":[0],"data_offsets":[@]}"#.utf8)
+        let expanded = LargeSafeTensors.expand(data)
+        XCTAssertGreaterThan(expanded.count, 50_000_000, "the case should expand to issue 27's 58 MB header")
+        let refusal = data.withUnsafeBytes { FuzzTarget.stheader.run($0) }
+        FuzzTarget.cleanUp()
+        XCTAssertNotNil(refusal)
+        XCTAssertFalse(refusal?.contains("\n") ?? false, "one line: \(refusal ?? "")")
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        XCTAssertLessThan(usage.ru_maxrss, 1_000_000, "peak RSS \(usage.ru_maxrss) KB")
+    }
 }
