@@ -149,7 +149,7 @@ public final class ComparisonRunner {
     func report(_ loaded: [Contender], _ outcomes: [TaskOutcome], _ results: [ProbeResult],
                 seconds: Double) throws -> ComparisonReport {
         let modelOutcomes = loaded.map { m in
-            ModelOutcome(name: m.spec.name, checkpoint: m.model.url.path, sha256: m.model.sha256, config: m.checkpoint.config.description,
+            ModelOutcome(name: m.spec.name, checkpoint: reportPath(m.model.url.path), sha256: m.model.sha256, config: m.checkpoint.config.description,
                          step: m.checkpoint.recordedStep, validationCrossEntropy: m.checkpoint.validation.last?.crossEntropy,
                          validationLoss: m.checkpoint.validation.last?.loss)
         }

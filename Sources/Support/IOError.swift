@@ -17,6 +17,15 @@ public struct FileError: Error, CustomStringConvertible, LocalizedError {
     public var errorDescription: String? { description }
 }
 
+/// A path as a report records it: relative to the current folder when it lies inside it (so a report written from a
+/// repository checkout names repository-relative paths, valid on another machine), else absolute.
+public func reportPath(_ path: String) -> String {
+    let full = URL(fileURLWithPath: path).standardizedFileURL.path
+    let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL.path
+    let prefix = cwd.hasSuffix("/") ? cwd : cwd + "/"
+    return full.hasPrefix(prefix) ? String(full.dropFirst(prefix.count)) : full
+}
+
 /// One line for an error from Foundation or the C library, for messages of the form "PATH: cannot read (…)".
 ///
 /// Foundation's own texts on Linux are either raw (`Error Domain=NSCocoaErrorDomain Code=516 … UserInfo={…}`),

@@ -236,7 +236,7 @@ extension SyntheticDegrade {
                         "logistic_Cs": options.logisticCs.map { String(format: "%g", $0) }.joined(separator: ","),
                         "threads": "\(Threads.count)"]
         let report = SyntheticReport(settings: settings,
-                                     hmm: .init(directory: hmmDirectory.path, config: hmm.config, entropyRate: h.rate,
+                                     hmm: .init(directory: reportPath(hmmDirectory.path), config: hmm.config, entropyRate: h.rate,
                                                 entropyRateStandardError: h.standardError),
                                      tasks: summaries, checkpoints: [], degraded: points)
         try ReportWriter.writeJSON(report, to: staging.url.appendingPathComponent("report.json"))

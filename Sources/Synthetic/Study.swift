@@ -69,7 +69,7 @@ public enum SyntheticStudy {
                                                              pretrainingEpsilon: eps.epsilon))
                 }
                 let p = SyntheticCheckpointPoint(run: run.name, objective: ckpt.config.objective.rawValue,
-                                                 model: ckpt.config.description, step: ckpt.step, checkpoint: file.url.path,
+                                                 model: ckpt.config.description, step: ckpt.step, checkpoint: reportPath(file.url.path),
                                                  epsilon: eps, tasks: tp)
                 try ReportWriter.writeJSON(CachedPoint(key: key, point: p), to: cacheURL)
                 points.append(p)
@@ -90,7 +90,7 @@ public enum SyntheticStudy {
                         "logistic_Cs": options.logisticCs.map { String(format: "%g", $0) }.joined(separator: ","),
                         "threads": "\(Threads.count)"]
         let report = SyntheticReport(settings: settings,
-                                     hmm: .init(directory: hmmDirectory.path, config: hmm.config, entropyRate: h.rate,
+                                     hmm: .init(directory: reportPath(hmmDirectory.path), config: hmm.config, entropyRate: h.rate,
                                                 entropyRateStandardError: h.standardError),
                                      tasks: summaries, checkpoints: points)
         try ReportWriter.writeJSON(report, to: out.appendingPathComponent("report.json"))

@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Foundation
+import Support
 import Model
 import Text
 import Report
@@ -45,13 +46,13 @@ struct AnalyzePlugIn: ParsableCommand {
         let tokens = try TokenDataset(directory: URL(fileURLWithPath: dir))
         let plug = try PlugInQuadLoss.compute(reference: ref.model, data: tokens, batch: batch, maxWindows: maxWindows)
         var quadLoss: SplitLoss? = nil
-        var settings = ["checkpoint": url.path, "data": dir, "batch": "\(batch)",
+        var settings = ["checkpoint": reportPath(url.path), "data": dir, "batch": "\(batch)",
                         "max_windows": maxWindows.map(String.init) ?? "all"]
         if let q = quad {
             let (qm, qurl, _) = try ModelLoader.checkpoint(q)
             try PlugInQuadLoss.checkComparable(reference: ref.model, quad: qm.model, quadPath: "--quad " + qurl.path)
             quadLoss = try qm.model.splitLoss(data: tokens, batch: batch, maxWindows: maxWindows)
-            settings["quad"] = qurl.path
+            settings["quad"] = reportPath(qurl.path)
         }
         let markdown = plug.markdown(quad: quadLoss)
         let outURL = URL(fileURLWithPath: out)

@@ -171,3 +171,13 @@ final class AtomicWriterTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
 }
+
+/// Reports name paths relative to the folder they were written from (a repository checkout), else absolute.
+final class ReportPathTests: XCTestCase {
+    func testPathsInsideTheCurrentFolderAreRelativeOthersAbsolute() {
+        let cwd = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(reportPath(cwd + "/runs/x/final.safetensors"), "runs/x/final.safetensors")
+        XCTAssertEqual(reportPath("runs/./x/../y"), "runs/y")
+        XCTAssertEqual(reportPath("/nonexistent-root/a"), "/nonexistent-root/a")
+    }
+}
