@@ -95,7 +95,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "SyntheticTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Report", "Synthetic"],
                     swiftSettings: swift5),
-        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], resources: [.copy("Cases")],
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["Support", "FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),
         .testTarget(name: "CLITests", dependencies: ["Support", "Linalg", "Text", "Model", "Probes", "Analysis"], swiftSettings: swift5 + mpiDefine),
     ]

@@ -158,8 +158,7 @@ struct SynthMeasure: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(parsing: .unconditional, help: "Held-out windows for ε (2...2^24; each adds the model's context length of contexts).") var windows = 320
     @Option(parsing: .unconditional, help: "Measure at most this many checkpoints per run (≥ 1), spread over it.") var maxCheckpoints: Int?
-    @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
-    @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
+    @OptionGroup var probe: SynthProbeOptions
     @Flag(help: "Print the report as JSON.") var json = false
 
     /// `--lm NAME=RUN` or `--lm RUN` (NAME: the run folder's name). NAME names folders and files inside --out.
@@ -183,14 +182,12 @@ struct SynthMeasure: ParsableCommand {
         }
         guard windows >= 2, windows <= 1 << 24 else { throw ValidationError("--windows must be at least 2 and at most 2^24 (got \(windows))") }
         if let m = maxCheckpoints, m < 1 { throw ValidationError("--max-checkpoints must be at least 1 (got \(m))") }
-        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
-        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
     }
 
     func run() throws {
         global.apply()
         var options = SyntheticMeasureOptions()
-        options.windows = windows; options.folds = folds; options.maxIterations = maxIterations
+        options.windows = windows; options.folds = probe.folds; options.maxIterations = probe.maxIterations
         let r = try SyntheticStudy.measure(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
                                            runs: runs, out: URL(fileURLWithPath: out), options: options,
                                            maxCheckpoints: maxCheckpoints, log: { eprint($0) })
@@ -225,27 +222,36 @@ struct SynthDegrade: ParsableCommand {
     @Option(help: "Output folder (replaced as a whole if it holds an earlier report).") var out: String
     @OptionGroup(title: "Target ε grid") var grid: Grid
     @Option(parsing: .unconditional, help: "Seed of the noise draws.") var seed: UInt64 = 0xE951_1011
-    @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
-    @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
+    @OptionGroup var probe: SynthProbeOptions
 
     func validate() throws {
         guard grid.epsilonFrom > 0, grid.epsilonFrom.isFinite, grid.epsilonTo.isFinite, grid.epsilonTo >= grid.epsilonFrom else {
             throw ValidationError("--epsilon-from must be positive and at most --epsilon-to (got \(grid.epsilonFrom), \(grid.epsilonTo))")
         }
         guard grid.perDecade >= 1, grid.perDecade <= 100 else { throw ValidationError("--per-decade must be in 1...100 (got \(grid.perDecade))") }
-        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
-        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
     }
 
     func run() throws {
         global.apply()
         var options = SyntheticMeasureOptions()
-        options.folds = folds; options.maxIterations = maxIterations; options.seed = seed
+        options.folds = probe.folds; options.maxIterations = probe.maxIterations; options.seed = seed
         let modes = grid.degradation.isEmpty ? SyntheticDegradation.allCases : grid.degradation
         let targets = SyntheticDegrade.grid(from: grid.epsilonFrom, to: grid.epsilonTo, perDecade: grid.perDecade)
         let r = try SyntheticDegrade.study(hmmDirectory: URL(fileURLWithPath: hmm), taskDirectories: task.map { URL(fileURLWithPath: $0) },
                                            out: URL(fileURLWithPath: out), modes: modes, targets: targets, options: options,
                                            log: { eprint($0) })
         print(r.markdown())
+    }
+}
+
+/// The logistic probe settings `synth measure` and `synth degrade` share (their committed studies' values), checked
+/// once here.
+struct SynthProbeOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Logistic-regression CV folds (≥ 2).") var folds = 3
+    @Option(parsing: .unconditional, help: "L-BFGS iteration cap per logistic fit (≥ 1).") var maxIterations = 300
+
+    func validate() throws {
+        guard folds >= 2 else { throw ValidationError("--folds must be at least 2 (got \(folds))") }
+        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))") }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FuzzTargets
+import Support
 
 /// Every input committed under Cases/<target>/ — the crashes `make fuzz` found, the seed inputs and issue 16's
 /// reproductions — goes through its fuzz target again; a regression crashes this test process (and fails
@@ -39,12 +40,7 @@ final class FuzzRegressionTests: XCTestCase {
         FuzzTarget.cleanUp()
         XCTAssertNotNil(refusal)
         XCTAssertFalse(refusal?.contains("\n") ?? false, "one line: \(refusal ?? "")")
-        var usage = rusage()
-        #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        XCTAssertLessThan(usage.ru_maxrss, 1_000_000, "peak RSS \(usage.ru_maxrss) KB")
+        let peak = Benchmark.peakResidentBytes()
+        XCTAssertLessThan(peak, 1_000_000 * 1024, "peak RSS \(peak / 1024) KB")
     }
 }
