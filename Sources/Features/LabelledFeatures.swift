@@ -125,7 +125,8 @@ public struct LabelledFeatures {
             try load($0.featuresPath, labels: $0.labelsPath,
                      classNames: labelsOption == nil ? $0.identity?.classNames : nil, checksums: $0.checksums)
         }
-        guard parts.count > 1 else { return parts[0] }
+        guard let first = parts.first else { throw FeatureError.badInput("\(role): no feature files in \(paths.joined(separator: ", "))") }
+        guard parts.count > 1 else { return first }
         let d = parts[0].features.cols
         for p in parts where p.features.cols != d {
             throw FeatureError.badInput("\(p.featuresPath): \(p.features.cols) columns, but \(parts[0].featuresPath) has \(d)")

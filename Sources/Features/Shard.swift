@@ -42,6 +42,26 @@ public struct Shard: Codable, Sendable, Equatable {
         rowEnd = bound(index + 1)
         splitRows = rows
     }
+
+    /// A shard read from a file (a manifest, a shard tag) is the one `init(index:count:of:)` makes: 0 ≤ k < n ≤ N
+    /// and the rows ⌊k·N/n⌋ ..< ⌊(k+1)·N/n⌋. Anything else (n = 0, k ≥ n, rows of another shard) is refused, so
+    /// no reader downstream sees an impossible shard.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let index = try c.decode(Int.self, forKey: .index), count = try c.decode(Int.self, forKey: .count)
+        let rows = try c.decode(Int.self, forKey: .splitRows)
+        let start = try c.decode(Int.self, forKey: .rowStart), end = try c.decode(Int.self, forKey: .rowEnd)
+        let s: Shard
+        do { s = try Shard(index: index, count: count, of: rows) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .count, in: c, debugDescription:
+                "shard \(index)/\(count) of a \(rows)-row split is impossible (need 0 ≤ k < n ≤ rows)")
+        }
+        guard s.rowStart == start, s.rowEnd == end else {
+            throw DecodingError.dataCorruptedError(forKey: .rowStart, in: c, debugDescription:
+                "rows \(start)..<\(end) are not shard \(index)/\(count)'s rows \(s.rowStart)..<\(s.rowEnd) of \(rows)")
+        }
+        self = s
+    }
 }
 
 /// What must agree across the shard folders of one split before their rows may be concatenated or their

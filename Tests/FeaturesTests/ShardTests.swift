@@ -1,4 +1,6 @@
 import Features
+import Foundation
+import Support
 import XCTest
 
 /// `Shard` (the partition of a split) and `ShardIdentity.order` (which shard folders may be put together).
@@ -57,6 +59,21 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(try ShardIdentity.order([("whole", whole)]), [0])
         XCTAssertThrowsError(try ShardIdentity.order([("whole", whole), parts[0]])) {
             XCTAssertTrue("\($0)".contains("whole: not a shard"), "\($0)")
+        }
+    }
+    func testOnlyShardsThatPartitionTheSplitAreReadFromFiles() throws {
+        let good = try Shard(index: 1, count: 3, of: 10)
+        let text = String(decoding: try JSONCoding.encoder(pretty: false).encode(good), as: UTF8.self)
+        XCTAssertEqual(try JSONCoding.decoder().decode(Shard.self, from: Data(text.utf8)), good)
+        let impossible = [
+            #"{"index": 0, "count": 0, "row_start": 0, "row_end": 2, "split_rows": 4}"#,
+            #"{"index": 3, "count": 3, "row_start": 0, "row_end": 2, "split_rows": 10}"#,
+            #"{"index": -1, "count": 3, "row_start": 0, "row_end": 2, "split_rows": 10}"#,
+            #"{"index": 0, "count": 5, "row_start": 0, "row_end": 1, "split_rows": 4}"#,
+            #"{"index": 1, "count": 3, "row_start": 0, "row_end": 6, "split_rows": 10}"#,
+        ]
+        for json in impossible {
+            XCTAssertThrowsError(try JSONCoding.decoder().decode(Shard.self, from: Data(json.utf8)), json)
         }
     }
 }
