@@ -47,7 +47,7 @@ public enum SyntheticStudy {
             }
             for file in files {
                 let sha = try Digest.sha256(file: file.url)
-                let key = Digest.sha256([sha, names.joined(separator: ","), "\(options.windows)", "\(options.seed)",
+                let key = Digest.sha256(["f*-v1", sha, names.joined(separator: ","), "\(options.windows)", "\(options.seed)",
                                          tasks.map { $0.spec.seed.description }.joined(separator: ","),
                                          options.logisticCs.map { "\($0)" }.joined(separator: ","), "\(options.folds)",
                                          "\(options.maxIterations)"].joined(separator: "|"))
