@@ -19,6 +19,11 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
     public let tokens: Int
     /// The reference model's own cross-entropy on the same tokens.
     public let referenceCrossEntropy: Double
+    /// The Quad loss of the best context-free f for this Φ on the same positions: c = G⁻¹Φᵀû (û the empirical
+    /// next-word distribution of the scored positions) scores −cᵀΦᵀû + ½cᵀGc = −½ûᵀP_Φû, P_Φ = ΦG⁻¹Φᵀ.
+    /// `loss` − this is the context-dependent part of the reachable loss; a Quad model at or above this value
+    /// has learned nothing a constant would not give. Nil in reports written before it existed.
+    public var contextFreeLoss: Double? = nil
 
     /// `reference` supplies both f_CE(s) and the frozen Φ (its output embeddings).
     public static func compute(reference: GPT, data: TokenDataset, batch: Int = 8, maxWindows: Int? = nil) throws
@@ -44,6 +49,7 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         let gInverse = try BLAS.matmul(vs, v, transB: true)             // V diag(1/ℓ) Vᵀ
         var inputs = [Int32](repeating: 0, count: batch * T), targets = inputs
         var batchMeans: [(Double, Int)] = [], ceSum = 0.0
+        var counts = [Int](repeating: 0, count: reference.config.vocabSize)   // next-word counts of the scored positions
         var s = 0
         while s < starts.count {
             let b = min(batch, starts.count - s)
@@ -63,6 +69,7 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
             targets.withUnsafeBufferPointer { tb in
                 for r in 0..<(b &* T) {
                     let w = Int(tb[r])
+                    counts[w] += 1
                     let pr = pp + r &* plug.stride, mr = mp + r &* mean.stride, fr = fp + r &* f.stride
                     let phw = php + w &* phiD.stride
                     var fPhi = 0.0, fMean = 0.0, logit = 0.0
@@ -82,8 +89,25 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         let m = batchMeans.map { $0.0 * Double($0.1) }.reduce(0, +) / Double(starts.count)
         let k = Double(batchMeans.count)
         let varBatch = batchMeans.count < 2 ? 0 : batchMeans.map { ($0.0 - m) * ($0.0 - m) }.reduce(0, +) / (k - 1)
-        return PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
-                              tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+        var result = PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
+                                    tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+        result.contextFreeLoss = try contextFree(phi: phiD, gInverse: gInverse, counts: counts).loss
+        return result
+    }
+
+    /// The best constant f for Φ (V × d) on positions whose next words have `counts`: c = G⁻¹Φᵀû and its Quad
+    /// loss −½ûᵀΦG⁻¹Φᵀû = −½(Φᵀû)ᵀc (closed form; û = counts / their total).
+    public static func contextFree(phi: Matrix<Double>, gInverse: Matrix<Double>, counts: [Int]) throws
+        -> (constant: [Double], loss: Double) {
+        let n = Double(counts.reduce(0, +)), d = phi.cols
+        guard n > 0, counts.count == phi.rows else {
+            throw AnalysisError.invalidArgument("context-free Quad loss: \(counts.count) word counts (total \(Int(n))) for a Φ of \(phi.rows) rows")
+        }
+        let uHat = try Matrix<Double>(rows: 1, cols: counts.count, values: counts.map { Double($0) / n })
+        let r = try BLAS.matmul(uHat, phi)                                  // (Φᵀû)ᵀ   (1 × d)
+        let c = try BLAS.matmul(r, gInverse)                               // cᵀ = (Φᵀû)ᵀG⁻¹
+        let constant = (0..<d).map { c[0, $0] }
+        return (constant, -0.5 * (0..<d).reduce(0.0) { $0 + r[0, $1] * constant[$1] })
     }
 
     /// Throws unless `quad` is a Quad model whose Φ is exactly the reference's (the plug-in value applies only then).
