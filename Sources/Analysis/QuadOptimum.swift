@@ -1,13 +1,14 @@
 import Foundation
 import Linalg
-import Support
 
-/// The Quad objective's optimum for one checkpoint's output matrix Φ (V′ × d here; the paper writes it d × V).
+/// The Quad objective's optimum for one checkpoint's output matrix Φ (V′ × d here; the paper writes it d × V): the
+/// one home of f* = G⁻¹Φᵀp, its conditioning check and the context-free reference (`synth measure`'s f* probes and
+/// ε_quad, `analyze plug-in`).
 ///
 /// Quad's loss ℓ(f) = E_s[−f(s)ᵀΦᵀp*(s) + ½‖Φf(s)‖²] is minimised context by context at
 /// f*(s) = G⁻¹Φᵀp*(s), G = ΦᵀΦ (d × d), and its excess over that optimum is ε_quad(f) = E ½(f − f*)ᵀG(f − f*)
-/// = E ½‖Φ(f − f*)‖². p* covers the HMM's V words; the model's extra rows (the end-of-text id) have p* = 0, so
-/// Φᵀp* uses the first V rows while G uses all V′ (the loss the model trains on).
+/// = E ½‖Φ(f − f*)‖². p* may cover fewer words V than Φ has rows (an HMM's words; the model's end-of-text row has
+/// p* = 0), so Φᵀp* uses the first V rows while G uses all V′ (the loss the model trains on).
 ///
 /// Guaranteed: `init` refuses, in one line, a Φ whose G is singular to working precision (condition number above
 /// 1/(V′·ε_double)); f*, ε_quad and the context-free values are then not defined, and solving anyway would print
@@ -23,7 +24,7 @@ public struct QuadOptimum {
     /// `phi`: the model's V′ × d output matrix (V′ ≥ `words`).
     public init(phi modelPhi: Matrix<Float>, words V: Int) throws {
         guard modelPhi.rows >= V else {
-            throw SyntheticError.badArgument("Φ has \(modelPhi.rows) rows, fewer than the HMM's \(V) words")
+            throw AnalysisError.invalidArgument("Φ has \(modelPhi.rows) rows, fewer than the HMM's \(V) words")
         }
         let all = modelPhi.converted(to: Double.self)
         let d = all.cols
@@ -33,7 +34,7 @@ public struct QuadOptimum {
         let lo = eig.first ?? 0, hi = eig.last ?? 0
         conditionNumber = lo > 0 ? hi / lo : .infinity
         guard hi > 0, lo > hi * Double(max(all.rows, d)) * Double.ulpOfOne else {
-            throw SyntheticError.badArgument(String(format: "Φ (%d × %d) is singular to working precision (ΦᵀΦ has eigenvalues %.3g … %.3g): f* = (ΦᵀΦ)⁻¹Φᵀp* and ε_quad are undefined for this checkpoint; measure checkpoints whose Φ has full column rank", all.rows, d, lo, hi))
+            throw AnalysisError.invalidArgument(String(format: "Φ (%d × %d) is singular to working precision (ΦᵀΦ has eigenvalues %.3g … %.3g): f* = (ΦᵀΦ)⁻¹Φᵀp* and ε_quad are undefined for this checkpoint; measure checkpoints whose Φ has full column rank", all.rows, d, lo, hi))
         }
         gram = g
         phi = all.rows(0..<V)
@@ -43,7 +44,12 @@ public struct QuadOptimum {
     public func fStar(_ pStar: Matrix<Double>) throws -> Matrix<Double> {
         let r = Matrix<Double>(rows: pStar.rows, cols: phi.cols)
         try BLAS.gemm(pStar, phi, into: r)                               // R = P*Φ   (n × d)
-        return try LAPACK.posv(gram, r.transposed()).transposed()        // F* = (G⁻¹Rᵀ)ᵀ
+        return try solve(r)
+    }
+
+    /// RG⁻¹ for rows r = (Φᵀp)ᵀ already formed (n × d): f = G⁻¹Φᵀp per row.
+    public func solve(_ r: Matrix<Double>) throws -> Matrix<Double> {
+        try LAPACK.posv(gram, r.transposed()).transposed()               // (G⁻¹Rᵀ)ᵀ
     }
 
     /// ½(f − f*)ᵀG(f − f*) per row: the Quad excess of each context (n values).
