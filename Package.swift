@@ -93,7 +93,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "ExperimentsTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Experiments"],
                     swiftSettings: swift5),
-        .testTarget(name: "SyntheticTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Report", "Synthetic"],
+        .testTarget(name: "SyntheticTests", dependencies: ["Support", "Linalg", "Text", "Model", "Features", "Probes", "Report", "Analysis", "Synthetic"],
                     swiftSettings: swift5),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["Support", "FuzzTargets"], resources: [.copy("Cases")],
                     swiftSettings: swift5),

@@ -19,6 +19,11 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
     public let tokens: Int
     /// The reference model's own cross-entropy on the same tokens.
     public let referenceCrossEntropy: Double
+    /// The Quad loss of the best context-free f for this Φ on the same positions: c = G⁻¹Φᵀû (û the empirical
+    /// next-word distribution of the scored positions) scores −cᵀΦᵀû + ½cᵀGc = −½ûᵀP_Φû, P_Φ = ΦG⁻¹Φᵀ.
+    /// `loss` − this is the context-dependent part of the reachable loss; a Quad model at or above this value
+    /// has learned nothing a constant would not give. Nil in reports written before it existed.
+    public var contextFreeLoss: Double? = nil
 
     /// `reference` supplies both f_CE(s) and the frozen Φ (its output embeddings).
     public static func compute(reference: GPT, data: TokenDataset, batch: Int = 8, maxWindows: Int? = nil) throws
@@ -31,19 +36,11 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         let starts = try data.tilingStarts(.val, length: T, maxWindows: maxWindows)
         let batch = min(batch, starts.count)   // never allocate for more windows than there are
         let phi = reference.phi.copy()                                   // V × d
-        let phiD = phi.converted(to: Double.self)
-        // G⁻¹ through the eigendecomposition (G is d × d, symmetric positive definite when Φ has rank d).
-        let g = Matrix<Double>(rows: d, cols: d)
-        try BLAS.syrk(trans: true, phiD, into: g)
-        let (ell, v) = try LAPACK.syevd(g)
-        guard let smallest = ell.first, smallest > 1e-12 * (ell.last ?? 0) else {
-            throw AnalysisError.invalidArgument("Φ has rank < d (ΦᵀΦ is singular): the plug-in Quad optimum is not unique")
-        }
-        let vs = v.copy()
-        for i in 0..<d { for k in 0..<d { vs[i, k] /= ell[k] } }
-        let gInverse = try BLAS.matmul(vs, v, transB: true)             // V diag(1/ℓ) Vᵀ
+        let optimum = try QuadOptimum(phi: phi, words: phi.rows)         // G = ΦᵀΦ, refused when singular
+        let phiD = optimum.phi
         var inputs = [Int32](repeating: 0, count: batch * T), targets = inputs
         var batchMeans: [(Double, Int)] = [], ceSum = 0.0
+        var counts = [Int](repeating: 0, count: reference.config.vocabSize)   // next-word counts of the scored positions
         var s = 0
         while s < starts.count {
             let b = min(batch, starts.count - s)
@@ -56,13 +53,14 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
             let f = try reference.contextEmbeddings(tokens: Array(inputs[0..<(b * T)]), batch: b, length: T)
             let stats = try SoftmaxStatistics.compute(f: f, phi: phi)        // Φᵀp_CE (b·T × d), log Z
             let mean = stats.conditionalMean.converted(to: Double.self)
-            let plug = try BLAS.matmul(mean, gInverse)                       // f = G⁻¹Φᵀp_CE, row-wise
+            let plug = try optimum.solve(mean)                               // f = G⁻¹Φᵀp_CE, row-wise
             // Per position: ℓ = −f·φ_w + ½ f·(Φᵀp) for the plug-in f, and the reference's CE log Z − f_CE·φ_w.
             var sum = 0.0
             let pp = plug.pointer, mp = mean.pointer, fp = f.pointer, php = phiD.pointer
             targets.withUnsafeBufferPointer { tb in
                 for r in 0..<(b &* T) {
                     let w = Int(tb[r])
+                    counts[w] += 1
                     let pr = pp + r &* plug.stride, mr = mp + r &* mean.stride, fr = fp + r &* f.stride
                     let phw = php + w &* phiD.stride
                     var fPhi = 0.0, fMean = 0.0, logit = 0.0
@@ -82,8 +80,24 @@ public struct PlugInQuadLoss: Codable, Equatable, Sendable {
         let m = batchMeans.map { $0.0 * Double($0.1) }.reduce(0, +) / Double(starts.count)
         let k = Double(batchMeans.count)
         let varBatch = batchMeans.count < 2 ? 0 : batchMeans.map { ($0.0 - m) * ($0.0 - m) }.reduce(0, +) / (k - 1)
-        return PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
-                              tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+        var result = PlugInQuadLoss(loss: m, standardError: (varBatch / k).squareRoot(), windows: starts.count,
+                                    tokens: tokens, referenceCrossEntropy: ceSum / Double(tokens))
+        result.contextFreeLoss = try contextFree(optimum, counts: counts).loss
+        return result
+    }
+
+    /// The best constant f for `optimum`'s Φ (V × d) on positions whose next words have `counts`: c = G⁻¹Φᵀû and its Quad
+    /// loss −½ûᵀΦG⁻¹Φᵀû = −½(Φᵀû)ᵀc (closed form; û = counts / their total).
+    public static func contextFree(_ optimum: QuadOptimum, counts: [Int]) throws -> (constant: [Double], loss: Double) {
+        let phi = optimum.phi, n = Double(counts.reduce(0, +)), d = phi.cols
+        guard n > 0, counts.count == phi.rows else {
+            throw AnalysisError.invalidArgument("context-free Quad loss: \(counts.count) word counts (total \(Int(n))) for a Φ of \(phi.rows) rows")
+        }
+        let uHat = try Matrix<Double>(rows: 1, cols: counts.count, values: counts.map { Double($0) / n })
+        let r = try BLAS.matmul(uHat, phi)                                  // (Φᵀû)ᵀ   (1 × d)
+        let c = try optimum.solve(r)                                       // cᵀ = (Φᵀû)ᵀG⁻¹
+        let constant = (0..<d).map { c[0, $0] }
+        return (constant, -0.5 * (0..<d).reduce(0.0) { $0 + r[0, $1] * constant[$1] })
     }
 
     /// Throws unless `quad` is a Quad model whose Φ is exactly the reference's (the plug-in value applies only then).

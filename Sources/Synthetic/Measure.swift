@@ -13,24 +13,38 @@ public struct EpsilonEstimate: Codable, Equatable, Sendable {
     /// length (the pretraining distribution of contexts), with the standard error over windows.
     public var epsilon: Double
     public var epsilonStandardError: Double
-    /// ε_quad = E_s ½‖Φ(f − f*)‖², f* = (ΦᵀΦ)⁻¹Φᵀp* (the Quad objective's exact excess), for Quad models.
+    /// ε_quad = E_s ½‖Φ(f − f*)‖², f* = (ΦᵀΦ)⁻¹Φᵀp* (the Quad objective's exact excess), for Quad models
+    /// (`QuadOptimum`).
     public var epsilonQuad: Double?
     public var epsilonQuadStandardError: Double?
     /// ℓ_xent(p*) on the same contexts (E H(p*)); the model's cross-entropy is floor + ε.
     public var floor: Double
     public var windows: Int
     public var positions: Int
+    /// Quad models: ε_quad^cf = ε_quad(c) = ½E‖P_Φ(p* − p̄)‖², the excess of the best context-free f for this Φ,
+    /// c = (ΦᵀΦ)⁻¹Φᵀp̄ (p̄ = E p* over the same contexts, P_Φ = Φ(ΦᵀΦ)⁻¹Φᵀ). ε_quad / ε_quad^cf is the share of
+    /// the context-dependent part of Quad's reachable loss still missing: 1 means f has learned nothing a constant
+    /// would not give. See `QuadOptimum.ContextFree`.
+    public var epsilonQuadContextFree: Double? = nil
+    /// The context-free CE level on the same contexts: E KL(p* ‖ p̄) = H(p̄) − floor, the ε of the best constant
+    /// prediction p̄ (a model with ε above it has learned nothing from the context).
+    public var contextFreeKL: Double? = nil
+    /// The Φ-free context-free Quad value ½E‖p* − u‖², u = πᵀE the HMM's unigram distribution: an upper bound on
+    /// every Φ's ε_quad^cf (P_Φ is a projection, and p̄ minimises E‖p* − q‖² over constants q), the same for every
+    /// checkpoint of one context length.
+    public var unigramSquare: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case epsilon, floor, windows, positions
         case epsilonStandardError, epsilonQuad
-        case epsilonQuadStandardError
+        case epsilonQuadStandardError, epsilonQuadContextFree
+        case contextFreeKL, unigramSquare
     }
 }
 
 /// One probe on one feature family of a task's test split.
 public struct SyntheticProbe: Codable, Equatable, Sendable {
-    /// "p_f", "Φp_f", "f" or "p*".
+    /// "p_f", "Φp_f", "f", "f*" (the Quad optimum for the checkpoint's Φ, `SyntheticMeasure.fStarProbes`) or "p*".
     public var feature: String
     /// "logistic" (loss = mean test log-loss, nats) or "ridge" (loss = mean squared error on ±1 targets).
     public var method: String
@@ -163,17 +177,13 @@ public enum SyntheticMeasure {
         guard Vp >= V else { throw SyntheticError.badArgument("the model's vocabulary (\(Vp)) is smaller than the HMM's \(V) words") }
         guard windows >= 2, windows <= 1 << 24 else { throw SyntheticError.badArgument("--windows must be in 2...\(1 << 24)") }
         let chunk = max(1, min(windows, 4096 / T))
-        try SystemMemory.require([[chunk, T, V, 16], [chunk, T, Vp, 4], [chunk, T, hmm.states, 8], [chunk, T, d, 4]],
+        try SystemMemory.require([[chunk, T, V, 16], [chunk, T, Vp, 4], [chunk, T, hmm.states, 8], [chunk, T, d, 44]],
                                  for: "ε over \(chunk) windows × \(T) positions at a time (p* and the model's logits over V = \(V) words)")
         let phi = model.phi                                              // Φ: V′ × d
-        let quad = model.config.objective == .quad
-        var gram: Matrix<Double>? = nil, phiD: Matrix<Double>? = nil
-        if quad {
-            let pd = phi.converted(to: Double.self)
-            let g = Matrix<Double>(rows: d, cols: d)
-            try BLAS.gemm(transA: true, pd, pd, into: g)                 // G = ΦᵀΦ   (d × d)
-            gram = g; phiD = pd.rows(0..<V)
-        }
+        let quad = model.config.objective == .quad ? try QuadOptimum(phi: phi, words: V) : nil
+        var contextFree = quad.map { QuadOptimum.ContextFree($0) }
+        let u = SyntheticDegrade.unigram(hmm)
+        var pSum = [Double](repeating: 0, count: V), uSquare = 0.0
         var klWindow: [Double] = [], quadWindow: [Double] = [], hWindow: [Double] = []
         var done = 0, chunkIndex: UInt64 = 0
         while done < windows {
@@ -197,33 +207,37 @@ public enum SyntheticMeasure {
                     }
                 }
             }
-            var qx: [Double] = []
-            if quad, let g = gram, let pd = phiD {
-                let r = Matrix<Double>(rows: B * T, cols: d)
-                try BLAS.gemm(pStar, pd, into: r)                        // R = P*Φ   ((B·T) × d)
-                let fStar = try LAPACK.posv(g, r.transposed())           // F*ᵀ = G⁻¹Rᵀ   (d × B·T)
-                let delta = f.converted(to: Double.self)
-                for i in 0..<(B * T) { for j in 0..<d { delta[i, j] -= fStar[j, i] } }
-                let dg = Matrix<Double>(rows: B * T, cols: d)
-                try BLAS.gemm(delta, g, into: dg)                        // ΔG
-                qx = (0..<(B * T)).map { i in
-                    var s = 0.0
-                    for j in 0..<d { s += delta[i, j] * dg[i, j] }
-                    return 0.5 * s
+            for r in 0..<(B * T) {
+                for w in 0..<V {
+                    let p = pStar[r, w]
+                    pSum[w] += p; uSquare += 0.5 * (p - u[w]) * (p - u[w])
                 }
+            }
+            var qx: [Double] = []
+            if let q = quad {
+                let fStar = try q.fStar(pStar)                           // F* = P*ΦG⁻¹   ((B·T) × d)
+                qx = try q.excess(f: f.converted(to: Double.self), fStar: fStar)
+                try contextFree!.add(fStar)
             }
             for b in 0..<B {
                 let range = (b * T)..<((b + 1) * T)
                 klWindow.append(kl[range].reduce(0, +) / Double(T))
                 hWindow.append(h[range].reduce(0, +) / Double(T))
-                if quad { quadWindow.append(qx[range].reduce(0, +) / Double(T)) }
+                if quad != nil { quadWindow.append(qx[range].reduce(0, +) / Double(T)) }
             }
             done += B
         }
         let (e, se) = meanAndStandardError(klWindow)
-        let q = quad ? meanAndStandardError(quadWindow) : nil
-        return EpsilonEstimate(epsilon: e, epsilonStandardError: se, epsilonQuad: q?.mean, epsilonQuadStandardError: q?.standardError,
-                               floor: meanAndStandardError(hWindow).mean, windows: windows, positions: windows * T)
+        let q = quad != nil ? meanAndStandardError(quadWindow) : nil
+        let floor = meanAndStandardError(hWindow).mean, n = Double(windows * T)
+        let pBar = pSum.map { $0 / n }
+        var estimate = EpsilonEstimate(epsilon: e, epsilonStandardError: se, epsilonQuad: q?.mean,
+                                       epsilonQuadStandardError: q?.standardError, floor: floor, windows: windows,
+                                       positions: windows * T)
+        estimate.epsilonQuadContextFree = contextFree?.excess
+        estimate.contextFreeKL = max(0, Divergence.entropy(pBar, count: V) - floor)
+        estimate.unigramSquare = uSquare / n
+        return estimate
     }
 
     /// KL(p*_i ‖ softmax(z_i)) for every row of `logits` (n × V′) against `pStar` (n × V).
@@ -270,8 +284,18 @@ public enum SyntheticMeasure {
                    testLabels: task.test.labels, options: options)
     }
 
+    /// The f* probe ceiling for one checkpoint: probes on f*(s) = (ΦᵀΦ)⁻¹Φᵀp*(s), the Quad optimum for the
+    /// checkpoint's Φ, on the task's contexts ("f*" rows). On a `--direction phi` task drawn from this Φ
+    /// (v = Φλ) the task's score is vᵀp* = λᵀ(ΦᵀΦ)f*, so a linear probe on f* can reach the p* ceiling; a fitted
+    /// f* probe well below the p* probe there would contradict that (or show the fitting limits the ceiling).
+    public static func fStarProbes(model: GPT, task: LoadedSyntheticTask, options: SyntheticMeasureOptions) throws -> [SyntheticProbe] {
+        let optimum = try QuadOptimum(phi: model.phi, words: task.pStarTrain.cols)
+        return try probes(feature: "f*", train: optimum.fStar(task.pStarTrain), trainLabels: task.train.labels,
+                          test: optimum.fStar(task.pStarTest), testLabels: task.test.labels, options: options)
+    }
+
     /// Extracts f, Φp_f, p_f of the task's splits with `model` into `featureDirectory/{train,test}` (the Features
-    /// stage, token-id input), then measures ε_task, the direction's loss, the bound and every probe.
+    /// stage, token-id input), then measures ε_task, the direction's loss, the bound and every probe (f* included).
     public static func taskPoint(model: GPT, checkpointURL: URL, checkpointSHA256: String, task: LoadedSyntheticTask,
                                  featureDirectory: URL, options: SyntheticMeasureOptions,
                                  pretrainingEpsilon: Double? = nil) throws -> SyntheticTaskPoint {
@@ -315,6 +339,7 @@ public enum SyntheticMeasure {
             point.probes += try probes(feature: name, train: loaded["train"]![fam]!, trainLabels: task.train.labels,
                                        test: loaded["test"]![fam]!, testLabels: task.test.labels, options: options)
         }
+        point.probes += try fStarProbes(model: model, task: task, options: options)
         return point
     }
 }

@@ -47,7 +47,7 @@ public enum SyntheticStudy {
             }
             for file in files {
                 let sha = try Digest.sha256(file: file.url)
-                let key = Digest.sha256([sha, names.joined(separator: ","), "\(options.windows)", "\(options.seed)",
+                let key = Digest.sha256(["f*-v1", sha, names.joined(separator: ","), "\(options.windows)", "\(options.seed)",
                                          tasks.map { $0.spec.seed.description }.joined(separator: ","),
                                          options.logisticCs.map { "\($0)" }.joined(separator: ","), "\(options.folds)",
                                          "\(options.maxIterations)"].joined(separator: "|"))
@@ -74,7 +74,7 @@ public enum SyntheticStudy {
                 try ReportWriter.writeJSON(CachedPoint(key: key, point: p), to: cacheURL)
                 points.append(p)
                 var line = String(format: "%@ %@ (step %d): ε %.4f ± %.4f", run.name, file.label, ckpt.step, eps.epsilon, eps.epsilonStandardError)
-                if let q = eps.epsilonQuad { line += String(format: ", ε_quad %.4f", q) }
+                if let q = eps.epsilonQuad { line += String(format: ", ε_quad %.4g (context-free %.4g)", q, eps.epsilonQuadContextFree ?? .nan) }
                 for x in tp {
                     line += String(format: "; %@: ε_task %.4f", x.task, x.epsilonTask)
                     if let b = x.bound, let d = x.directionLoss { line += String(format: ", ℓ(p_f,κv) %.4f ≤ bound %.4f", d, b) }

@@ -89,6 +89,28 @@ public struct SyntheticReport: Codable, Sendable {
         return String(format: "%.\(digits)f", x)
     }
 
+    /// Three significant digits (ε_quad and its references span decades).
+    static func g(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "–" }
+        return String(format: "%.3g", x)
+    }
+
+    /// The context-free references of the measured windows, once per context length (every checkpoint of one
+    /// length sees the same windows): E KL(p* ‖ p̄) (CE) and ½E‖p* − u‖² (Quad, Φ-free). Empty without them.
+    func contextFreeLines() -> String {
+        var seen: Set<Int> = []
+        var s = ""
+        for c in checkpoints {
+            let e = c.epsilon, T = e.positions / max(e.windows, 1)
+            guard let kl = e.contextFreeKL, let sq = e.unigramSquare, seen.insert(T).inserted else { continue }
+            s += "Context-free references on the \(e.windows) held-out windows of \(T) words: the best constant prediction p̄ = E p* "
+            s += "has ε = E KL(p* ‖ p̄) = \(Self.f(kl)) (a model above it has learned nothing from the context); "
+            s += "½E‖p* − u‖² = \(Self.g(sq)) (u = πᵀE the unigram distribution): the context-free Quad excess without Φ, "
+            s += "an upper bound on ε_quad^cf for every Φ.\n\n"
+        }
+        return s
+    }
+
     static func acc(_ p: SyntheticProbe?) -> String {
         guard let p else { return "–" }
         return String(format: "%.1f [%.1f, %.1f]", 100 * p.accuracy, 100 * p.accuracyLower, 100 * p.accuracyUpper)
@@ -103,8 +125,12 @@ public struct SyntheticReport: Codable, Sendable {
         s += "ε = E_s KL(p*(·|s) ‖ p_f(s)) on held-out stationary windows (every position; ± standard error over windows); "
         s += "ε_task on the task's test contexts; bound = τ + B·√(2·ε_task) (γ = 1: measured on the task's own contexts); "
         s += "bound (ε/γ) = τ + B·√(2ε/γ), the theorem read literally with the pretraining ε and γ = min_k P(prompt | z = k)/T. "
+        s += "ε_quad^cf = ½E‖P_Φ(p* − p̄)‖² is the Quad excess of the best context-free f for the checkpoint's Φ (ε_quad/ε_quad^cf = 1: "
+        s += "nothing learned beyond a constant). f* = (ΦᵀΦ)⁻¹Φᵀp* is the Quad optimum for the checkpoint's Φ: its probe is the f* probe ceiling, "
+        s += "beside the p* ceiling of each task. "
         s += "ℓ(p_f, κv) is the task's own direction applied to p_f without fitting. Probe losses: logistic test log-loss (nats), "
         s += "C by \(settings["folds"] ?? "3")-fold CV log-loss over {\(settings["logistic_Cs"] ?? "")}, at most \(settings["max_iterations"] ?? "–") L-BFGS iterations; accuracies in % with 95 % Wilson intervals.\n\n"
+        s += contextFreeLines()
         for t in tasks {
             let spec = t.spec
             s += "## Task `\(spec.name)` (\(spec.kind.rawValue)"
@@ -122,7 +148,8 @@ public struct SyntheticReport: Codable, Sendable {
                 s += "Loss of no features (label entropy) \(Self.f(spec.tau)). "
             }
             let lp = t.pStar.first { $0.method == "logistic" }, rp = t.pStar.first { $0.method == "ridge" }
-            s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp))."
+            s += "Probes on p*: logistic loss (τ by fitting) \(Self.f(lp?.loss)), accuracy \(Self.acc(lp)); ridge accuracy \(Self.acc(rp)). "
+            s += "The f* probe ceiling (the Quad optimum for each checkpoint's Φ) is in the table's f* columns."
             if let b = t.bayes {
                 s += String(format: " Bayes-optimal from the words (forward–backward posterior of the hidden state): accuracy %.1f [%.1f, %.1f] %%, expected %.1f %%, loss %.4f.",
                             100 * b.accuracy, 100 * b.accuracyLower, 100 * b.accuracyUpper, 100 * b.expectedAccuracy, b.loss)
@@ -137,15 +164,17 @@ public struct SyntheticReport: Codable, Sendable {
 
     func checkpointTable(_ spec: SyntheticTaskSpec) -> String {
         var s = ""
-        s += "| run | objective | step | ε | ε_quad | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | acc p_f | acc Φp_f | acc f | ridge acc p_f | ridge acc f |\n"
-        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        s += "| run | objective | step | ε | ε_quad | ε_quad^cf | ε_quad/ε_quad^cf | ε_task | bound | bound (ε/γ) | ℓ(p_f, κv) | logistic p_f | Φp_f | f | f* | acc p_f | acc Φp_f | acc f | acc f* | ridge acc p_f | ridge acc f |\n"
+        s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for c in checkpoints {
             guard let p = c.tasks.first(where: { $0.task == spec.name }) else { continue }
             s += "| \(c.run) | \(c.objective) | \(c.step) | \(Self.f(c.epsilon.epsilon)) ± \(Self.f(c.epsilon.epsilonStandardError)) | "
-            s += "\(Self.f(c.epsilon.epsilonQuad)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
+            let e = c.epsilon
+            let ratio = e.epsilonQuad.flatMap { q in e.epsilonQuadContextFree.map { q / $0 } }
+            s += "\(Self.g(e.epsilonQuad)) | \(Self.g(e.epsilonQuadContextFree)) | \(Self.f(ratio, 3)) | \(Self.f(p.epsilonTask)) | \(Self.f(p.bound)) | \(Self.f(p.boundTheorem, 2)) | \(Self.f(p.directionLoss)) | "
             s += "\(Self.f(p.probe("p_f", "logistic")?.loss)) | \(Self.f(p.probe("Φp_f", "logistic")?.loss)) | "
-            s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
-            s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | "
+            s += "\(Self.f(p.probe("f", "logistic")?.loss)) | \(Self.f(p.probe("f*", "logistic")?.loss)) | \(Self.acc(p.probe("p_f", "logistic"))) | "
+            s += "\(Self.acc(p.probe("Φp_f", "logistic"))) | \(Self.acc(p.probe("f", "logistic"))) | \(Self.acc(p.probe("f*", "logistic"))) | "
             s += "\(Self.acc(p.probe("p_f", "ridge"))) | \(Self.acc(p.probe("f", "ridge"))) |\n"
         }
         let sl = slopes.filter { $0.task == spec.name }

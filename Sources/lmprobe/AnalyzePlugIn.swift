@@ -12,7 +12,7 @@ struct AnalyzePlugIn: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plug-in",
         abstract: "Quad loss of the plug-in f = G⁻¹Φᵀp_CE(s) from a reference CE model, on the whole validation split.",
-        discussion: "Writes OUT/plug-in.json and OUT/plug-in.md. With --quad, also scores that Quad model on the same windows and says whether it is within 10 % of the plug-in value.")
+        discussion: "Writes OUT/plug-in.json and OUT/plug-in.md, with the Quad loss of the best constant f for Φ (−½ûᵀP_Φû, û the next-word frequencies of the scored positions) beside the plug-in value. With --quad, also scores that Quad model on the same windows, says whether it is within 10 % of the plug-in value, and how much of the way from the best constant to the plug-in value it got.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Reference CE checkpoint or run folder: supplies p_CE(s) and the frozen Φ.") var checkpoint: String

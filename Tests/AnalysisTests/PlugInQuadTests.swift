@@ -67,4 +67,41 @@ final class PlugInQuadTests: XCTestCase {
         XCTAssertEqual(r.referenceCrossEntropy, try model.splitLoss(data: data).crossEntropy, accuracy: 1e-4)
         XCTAssertTrue(r.markdown().contains("Plug-in Quad loss"))
     }
+
+    /// The context-free reference −½ûᵀP_Φû equals the Quad loss of c = G⁻¹Φᵀû evaluated directly on every scored
+    /// position (−cᵀφ_w + ½cᵀGc), and any other constant scores worse.
+    func testContextFreeLossIsTheLossOfTheBestConstantF() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-plugin-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let V = 12, d = 6, T = 5
+        try tokens(dir, vocab: V, count: 3 * T + 2)
+        let data = try TokenDataset(directory: dir)
+        let model = try GPT(config: GPTConfig(layers: 1, dim: d, heads: 2, context: T, vocabSize: V), seed: 5)
+        let r = try PlugInQuadLoss.compute(reference: model, data: data, batch: 2)
+        var targets: [Int] = []
+        for k in 0..<3 {
+            var x = [Int32](repeating: 0, count: T), y = x
+            x.withUnsafeMutableBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                data.fillBatch(.val, starts: [k * T], length: T, inputs: xp.baseAddress!, targets: yp.baseAddress!)
+            } }
+            targets += y.map(Int.init)
+        }
+        let phi = model.phi.converted(to: Double.self)
+        let g = try BLAS.matmul(phi, phi, transA: true)
+        let uHat = (0..<V).map { w in Double(targets.filter { $0 == w }.count) / Double(targets.count) }
+        let phiTu = (0..<d).map { j in (0..<V).reduce(0.0) { $0 + phi[$1, j] * uHat[$1] } }
+        let c = try LAPACK.posv(g, try Matrix<Double>(rows: d, cols: 1, values: phiTu))
+        func lossOf(_ f: [Double]) -> Double {
+            var fgf = 0.0
+            for i in 0..<d { for j in 0..<d { fgf += f[i] * g[i, j] * f[j] } }
+            return targets.reduce(0.0) { acc, w in acc - (0..<d).reduce(0.0) { $0 + f[$1] * phi[w, $1] } + 0.5 * fgf }
+                / Double(targets.count)
+        }
+        let best = (0..<d).map { c[$0, 0] }
+        XCTAssertEqual(try XCTUnwrap(r.contextFreeLoss), lossOf(best), accuracy: 1e-10)
+        XCTAssertLessThan(lossOf(best), 0)
+        var rng = SeededRandom(seed: 2)
+        for _ in 0..<5 { XCTAssertGreaterThan(lossOf(best.map { $0 + 0.05 * rng.normal() }), lossOf(best)) }
+        XCTAssertTrue(r.markdown().contains("best context-free f for this Φ"))
+    }
 }

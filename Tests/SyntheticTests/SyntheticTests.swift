@@ -225,7 +225,7 @@ final class SyntheticTests: XCTestCase {
             XCTAssertGreaterThan(p.epsilonTask, 0)
             XCTAssertLessThanOrEqual(p.directionLoss!, p.bound! + 1e-9)
             XCTAssertNil(p.gamma, "no pretraining ε given")
-            XCTAssertEqual(Set(p.probes.map(\.feature)), ["p_f", "Φp_f", "f"])
+            XCTAssertEqual(Set(p.probes.map(\.feature)), ["p_f", "Φp_f", "f", "f*"], "f* (the Quad optimum for this Φ) is probed like the others")
             for pr in p.probes { XCTAssertLessThanOrEqual(pr.accuracyLower, pr.accuracy); XCTAssertGreaterThanOrEqual(pr.accuracyUpper, pr.accuracy) }
         }
     }
