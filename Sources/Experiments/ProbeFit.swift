@@ -55,11 +55,11 @@ public enum ProbeRoute {
 }
 
 extension LabelledFeatures {
-    /// A probe error as one line naming the file it concerns.
+    /// A probe error as one line naming the file it concerns (once: a streamed fit's errors already name it).
     public func describe(_ e: ProbeError) -> String {
         switch e {
         case .lengthMismatch, .singleClass, .labelOutOfRange: return "\(labelsPath): \(e)"
-        default: return "\(featuresPath): \(e)"
+        default: return "\(e)".hasPrefix(featuresPath + ":") ? "\(e)" : "\(featuresPath): \(e)"
         }
     }
 }
