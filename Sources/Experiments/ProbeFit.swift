@@ -59,7 +59,10 @@ extension LabelledFeatures {
     public func describe(_ e: ProbeError) -> String {
         switch e {
         case .lengthMismatch, .singleClass, .labelOutOfRange: return "\(labelsPath): \(e)"
-        default: return "\(e)".hasPrefix(featuresPath + ":") ? "\(e)" : "\(featuresPath): \(e)"
+        default:
+            let message = "\(e)"
+            let named = [featuresPath, URL(fileURLWithPath: featuresPath).path].contains { message.hasPrefix($0 + ":") }
+            return named ? message : "\(featuresPath): \(message)"
         }
     }
 }

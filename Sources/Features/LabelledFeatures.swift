@@ -21,12 +21,13 @@ public enum AnyFeatures {
     /// Whether the values are left in their file (see `inFile`).
     public var isInFile: Bool { if case .inFile = self { return true } else { return false } }
 
-    /// The features in memory: `self`, or the file read in its precision and checked finite.
-    public func loaded() throws -> AnyFeatures {
+    /// The features in memory: `self`, or the file read in its precision and checked finite (a non-finite value
+    /// named with `path`, default the file's).
+    public func loaded(naming path: String? = nil) throws -> AnyFeatures {
         guard case .inFile(let url, let header) = self else { return self }
         let m: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
                                                    : .float(try NPY.readMatrix(url, as: Float.self))
-        try m.checkFinite(path: url.path)
+        try m.checkFinite(path: path ?? url.path)
         return m
     }
 
@@ -234,7 +235,7 @@ public struct LabelledFeatures {
             throw FeatureError.badInput("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(header.shape[0]) rows")
         }
         let inFile = AnyFeatures.inFile(url, header)
-        let features = try keepInFile?(url, header) == true ? inFile : try inFile.loaded()
+        let features = try keepInFile?(url, header) == true ? inFile : try inFile.loaded(naming: featuresPath)
         return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
                                 classNames: classNames)
     }
