@@ -45,6 +45,14 @@ public final class ComparisonRunner {
     struct FolderPair {
         let train: OpenedFeatureFolder
         let test: OpenedFeatureFolder
+
+        /// The rows of `family` for probes fitted with each of `settings`, each split left in its file where
+        /// `ProbeRoute` says the probes stream it.
+        func features(_ family: FeatureFamily, for settings: [ProbeSettings]) throws
+            -> (train: LabelledFeatures, test: LabelledFeatures) {
+            let x = try train.features(family, keepInFile: ProbeRoute.train(settings))
+            return (x, try test.features(family, keepInFile: ProbeRoute.test(settings, train: x.features)))
+        }
     }
 
     /// Every readout of one model × task × prompt, from one cache request (one extraction pass per split).
@@ -301,8 +309,10 @@ public final class ComparisonRunner {
         let L = layers.count - 1
         var best: (loo: Double, result: ProbeResult)? = nil
         for (k, pair) in layers.enumerated() {
-            let o = try FamilyProbe.run(train: try pair.train.features(.f), test: try pair.test.features(.f),
-                                        classes: classes, family: .f, method: .ridge, settings: settings)
+            let rows = try pair.features(.f, for: [FamilyProbe.probeSettings(settings, family: .f, method: .ridge, classes: classes,
+                                                                             trainingRows: pair.train.labels.count)])
+            let o = try FamilyProbe.run(train: rows.train, test: rows.test, classes: classes, family: .f, method: .ridge,
+                                        settings: settings)
             let model = o.probe.ridge!, metrics = o.metrics
             let loo = model.looAccuracy[model.chosenIndex]
             log(String(format: "%@ · %@ · %@ · layer %d: LOO %.1f%%, test %.1f%%", m.spec.name, task.name,
@@ -326,14 +336,18 @@ public final class ComparisonRunner {
         let families = only.map { [$0] }
             ?? (settings.probeProtocol == .paper ? settings.families.filter { $0 != .subsetProbs } : settings.families)
         for family in families where !skip.contains(family) {
-            let train = try pair.train.features(family), test = try pair.test.features(family)
-            for method in settings.methods {
-                if method == .logistic && settings.logisticSkips.contains(family) { continue }
+            let methods = settings.methods.filter { !($0 == .logistic && settings.logisticSkips.contains(family)) }
+            let (train, test) = try pair.features(family, for: methods.map {
+                FamilyProbe.probeSettings(settings, family: family, method: $0, classes: classes,
+                                          trainingRows: pair.train.labels.count)
+            })
+            for method in methods {
                 let t0 = Benchmark.now()
                 let o = try FamilyProbe.run(train: train, test: test, classes: classes, family: family, method: method,
                                             settings: settings)
-                log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s)", m.spec.name, task.name, prompt ?? "no prompt",
-                           displayName ?? family.displayName, method.rawValue, 100 * o.metrics.accuracy, Benchmark.now() - t0)
+                log(String(format: "%@ · %@ · %@ · %@ %@: %.1f%% (%.1f s%@)", m.spec.name, task.name, prompt ?? "no prompt",
+                           displayName ?? family.displayName, method.rawValue, 100 * o.metrics.accuracy, Benchmark.now() - t0,
+                           o.probe.streamed ? ", streamed from the file" : "")
                     + (o.gridNote.map { " — " + $0 } ?? ""))
                 out.append(ProbeResult(task: task.name, prompt: prompt, model: m.spec.name,
                                        feature: "\(displayName ?? family.displayName) · \(method.rawValue)", metrics: o.metrics,

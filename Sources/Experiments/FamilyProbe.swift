@@ -62,12 +62,17 @@ public enum FamilyProbe {
                        loss: evaluation.loss, probe: probe)
     }
 
-    /// The same on an extraction folder pair (`train/FAMILY.npy`, `test/FAMILY.npy` and their labels).
+    /// The same on an extraction folder pair (`train/FAMILY.npy`, `test/FAMILY.npy` and their labels; the classes,
+    /// when not given, are read from the labels files), each split left in its file where `ProbeRoute` says.
     public static func run(directory: URL, family: FeatureFamily, method: Method, classes: Int? = nil,
                            settings: ComparisonSettings) throws -> Outcome {
-        let train = try LabelledFeatures.load(folder: directory.appendingPathComponent("train"), feature: family)
-        let test = try LabelledFeatures.load(folder: directory.appendingPathComponent("test"), feature: family)
-        let k = classes ?? max(train.labels.max() ?? 0, test.labels.max() ?? 0) + 1
+        let trainDir = directory.appendingPathComponent("train"), testDir = directory.appendingPathComponent("test")
+        let trainLabels = try FeatureFolder.labels(trainDir)
+        let k = try classes ?? max(trainLabels.max() ?? 0, FeatureFolder.labels(testDir).max() ?? 0) + 1
+        let s = probeSettings(settings, family: family, method: method, classes: k, trainingRows: trainLabels.count)
+        let train = try LabelledFeatures.load(folder: trainDir, feature: family, keepInFile: ProbeRoute.train([s]))
+        let test = try LabelledFeatures.load(folder: testDir, feature: family,
+                                             keepInFile: ProbeRoute.test([s], train: train.features))
         return try run(train: train, test: test, classes: k, family: family, method: method, settings: settings)
     }
 }

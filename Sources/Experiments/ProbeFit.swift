@@ -4,12 +4,18 @@ import Linalg
 import Probes
 import Support
 
-/// The probe runner on features kept in their file's precision.
+/// The probe runner on features kept in their file's precision, or left in their file: those a ridge probe fits
+/// and scores streamed (`ProbeRunner.streams`, `scoresStreamed`); any other fit reads them first.
 extension AnyFeatures {
     public func fitProbe(labels: [Int], classValues: [Int]? = nil, settings: ProbeSettings) throws -> FittedProbe {
         switch self {
         case .float(let x): return try ProbeRunner.fit(x, labels: labels, classValues: classValues, settings: settings)
         case .double(let x): return try ProbeRunner.fit(x, labels: labels, classValues: classValues, settings: settings)
+        case .inFile(let url, let header):
+            if ProbeRunner.streams(header, settings: settings) {
+                return try ProbeRunner.fit(streaming: url, labels: labels, classValues: classValues, settings: settings)
+            }
+            return try loaded().fitProbe(labels: labels, classValues: classValues, settings: settings)
         }
     }
 
@@ -17,16 +23,46 @@ extension AnyFeatures {
         switch self {
         case .float(let x): return try probe.evaluate(x, labels: labels)
         case .double(let x): return try probe.evaluate(x, labels: labels)
+        case .inFile(let url, let header):
+            if ProbeRunner.scoresStreamed(header, settings: probe.settings) {
+                return try probe.evaluate(streaming: url, labels: labels)
+            }
+            return try loaded().evaluate(probe, labels: labels)
         }
     }
 }
 
+/// Which route the probe path takes on a features file, asked of the loader (`KeepInFile`) before it reads
+/// anything: training rows stay in their file when every fit to run on them streams (`ProbeRunner.streams`);
+/// otherwise they are read, once the in-memory fits are known to fit in memory (`ProbeRunner.requireInMemory`).
+/// Test rows stay in their file when the training rows did and every probe scores them streamed.
+public enum ProbeRoute {
+    /// For the training rows of fits with each of `settings`.
+    public static func train(_ settings: [ProbeSettings]) -> KeepInFile {
+        { url, header in
+            let inMemory = settings.filter { !ProbeRunner.streams(header, settings: $0) }
+            do {
+                for s in inMemory { try ProbeRunner.requireInMemory(header, settings: s, name: url.path) }
+            } catch { throw FeatureError.badInput("\(error)") }
+            return inMemory.isEmpty && !settings.isEmpty
+        }
+    }
+
+    /// For the test rows of probes fitted with each of `settings` on `train`.
+    public static func test(_ settings: [ProbeSettings], train: AnyFeatures) -> KeepInFile {
+        { _, header in train.isInFile && settings.allSatisfy { ProbeRunner.scoresStreamed(header, settings: $0) } }
+    }
+}
+
 extension LabelledFeatures {
-    /// A probe error as one line naming the file it concerns.
+    /// A probe error as one line naming the file it concerns (once: a streamed fit's errors already name it).
     public func describe(_ e: ProbeError) -> String {
         switch e {
         case .lengthMismatch, .singleClass, .labelOutOfRange: return "\(labelsPath): \(e)"
-        default: return "\(featuresPath): \(e)"
+        default:
+            let message = "\(e)"
+            let named = [featuresPath, URL(fileURLWithPath: featuresPath).path].contains { message.hasPrefix($0 + ":") }
+            return named ? message : "\(featuresPath): \(message)"
         }
     }
 }
@@ -78,13 +114,15 @@ public enum FeatureProbe {
     }
 
     static func runOnFeatures(_ r: FeatureProbeRequest) throws -> FeatureProbeOutcome {
-        let train = try LabelledFeatures.load(r.train, labels: r.trainLabels, feature: r.feature, role: "--train")
+        let train = try LabelledFeatures.load(r.train, labels: r.trainLabels, feature: r.feature, role: "--train",
+                                              keepInFile: ProbeRoute.train([r.settings]))
         let probe: FittedProbe
         do { probe = try train.features.fitProbe(labels: train.labels, settings: r.settings) } catch let e as ProbeError {
             throw FeatureError.badInput(train.describe(e))
         }
         let names = train.classNames.flatMap { n in probe.classValues.allSatisfy { $0 >= 0 && $0 < n.count } ? n : nil }
-        let test = try evaluate(probe, r, width: train.features.cols, trainName: train.featuresPath)
+        let test = try evaluate(probe, r, width: train.features.cols, trainName: train.featuresPath,
+                                keepInFile: ProbeRoute.test([r.settings], train: train.features))
         return FeatureProbeOutcome(probe: probe, trainName: train.featuresPath, nTrain: train.labels.count,
                                    d: train.features.cols, classNames: names.map { n in probe.classValues.map { n[$0] } },
                                    fromStatistics: nil, test: test?.0, nTest: test?.1)
@@ -104,10 +142,11 @@ public enum FeatureProbe {
     }
 
     /// The --test rows scored once (nil without --test).
-    static func evaluate(_ probe: FittedProbe, _ r: FeatureProbeRequest, width: Int, trainName: String) throws
-        -> (ProbeEvaluation, Int)? {
+    static func evaluate(_ probe: FittedProbe, _ r: FeatureProbeRequest, width: Int, trainName: String,
+                         keepInFile: KeepInFile? = nil) throws -> (ProbeEvaluation, Int)? {
         guard !r.test.isEmpty else { return nil }
-        let t = try LabelledFeatures.load(r.test, labels: r.testLabels, feature: r.feature, role: "--test")
+        let t = try LabelledFeatures.load(r.test, labels: r.testLabels, feature: r.feature, role: "--test",
+                                          keepInFile: keepInFile)
         guard t.features.cols == width else {
             throw FeatureError.badInput("\(t.featuresPath): test features have \(t.features.cols) columns but the training features (\(trainName)) have \(width)")
         }

@@ -71,11 +71,13 @@ public struct OpenedFeatureFolder {
     public let manifest: ExtractionManifest
 
     /// `family`.npy with the folder's labels, through THE feature-folder loader (`LabelledFeatures`: the file's
-    /// precision, checksum, shape and finiteness checked), without reading labels.npy again.
-    public func features(_ family: FeatureFamily) throws -> LabelledFeatures {
+    /// precision, checksum, shape and finiteness checked), without reading labels.npy again (`keepInFile`: see
+    /// `LabelledFeatures.load`).
+    public func features(_ family: FeatureFamily, keepInFile: KeepInFile? = nil) throws -> LabelledFeatures {
         try LabelledFeatures.load(directory.appendingPathComponent(family.rawValue + ".npy").path,
                                   labels: directory.appendingPathComponent("labels.npy").path,
                                   classNames: manifest.classNames,
-                                  checksums: .init(manifest: manifest, feature: family, labels: false), labelValues: labels)
+                                  checksums: .init(manifest: manifest, feature: family, labels: false), labelValues: labels,
+                                  keepInFile: keepInFile)
     }
 }

@@ -2,32 +2,61 @@ import Foundation
 import Linalg
 import Support
 
-/// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory.
+/// Features kept in their file's precision (Float32/16 files as Float, float64 as Double) to spare memory — or
+/// left in their file (`inFile`), for a fit that streams them (the full-vocabulary ridge probe): then no value is
+/// in memory, and whatever reads them (`NPY.WindowReader` in the streamed ridge fit and scorer) checks each value
+/// as it reads it.
 public enum AnyFeatures {
     case float(Matrix<Float>)
     case double(Matrix<Double>)
+    /// A 2-D non-empty `.npy` whose header (and checksum, when recorded) the loader has checked; not read.
+    case inFile(URL, NPY.Header)
 
-    public var rows: Int { switch self { case .float(let m): return m.rows; case .double(let m): return m.rows } }
-    public var cols: Int { switch self { case .float(let m): return m.cols; case .double(let m): return m.cols } }
+    public var rows: Int {
+        switch self { case .float(let m): return m.rows; case .double(let m): return m.rows; case .inFile(_, let h): return h.shape[0] }
+    }
+    public var cols: Int {
+        switch self { case .float(let m): return m.cols; case .double(let m): return m.cols; case .inFile(_, let h): return h.shape[1] }
+    }
+    /// Whether the values are left in their file (see `inFile`).
+    public var isInFile: Bool { if case .inFile = self { return true } else { return false } }
 
-    /// The features in precision `T` (shared when they already are, else converted).
-    public func matrix<T: BLASScalar>(as _: T.Type = T.self) -> Matrix<T> {
-        switch self {
+    /// The features in memory: `self`, or the file read in its precision and checked finite (a non-finite value
+    /// named with `path`, default the file's).
+    public func loaded(naming path: String? = nil) throws -> AnyFeatures {
+        guard case .inFile(let url, let header) = self else { return self }
+        let m: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
+                                                   : .float(try NPY.readMatrix(url, as: Float.self))
+        try m.checkFinite(path: path ?? url.path)
+        return m
+    }
+
+    /// The features in precision `T` (shared when they already are, else converted; read when in their file).
+    public func matrix<T: BLASScalar>(as _: T.Type = T.self) throws -> Matrix<T> {
+        switch try loaded() {
         case .float(let m): return m as? Matrix<T> ?? m.converted(to: T.self)
         case .double(let m): return m as? Matrix<T> ?? m.converted(to: T.self)
+        case .inFile: preconditionFailure("loaded() reads the file")
         }
     }
 
+    /// Refuses a NaN or inf in memory, naming `path`, row and column (features left in their file are checked by
+    /// their reader, value by value, as they are read).
     public func checkFinite(path: String) throws {
         func first<T: BLASScalar>(_ m: Matrix<T>) -> (Int, Int)? {
             for i in 0..<m.rows { for j in 0..<m.cols where !m[i, j].isFinite { return (i, j) } }
             return nil
         }
         let bad: (Int, Int)?
-        switch self { case .float(let m): bad = first(m); case .double(let m): bad = first(m) }
+        switch self { case .float(let m): bad = first(m); case .double(let m): bad = first(m); case .inFile: bad = nil }
         if let (i, j) = bad { throw FeatureError.badInput("\(path): non-finite feature value (NaN or inf) at row \(i), column \(j)") }
     }
 }
+
+/// Whether the loader leaves a features file in its file (`AnyFeatures.inFile`) rather than reading it: asked with
+/// the file and its checked header (2-D, non-empty). The probe path owns the answer (`ProbeRoute` in Experiments);
+/// it may throw (a fit that would not fit in memory).
+public typealias KeepInFile = (URL, NPY.Header) throws -> Bool
 
 /// THE feature-folder loader: a features file and its labels file, loaded in the file's precision and checked
 /// (2-D, non-empty, as many labels as rows, every value finite). `probe`, `compare`, `analyze transfer` and
@@ -118,12 +147,15 @@ public struct LabelledFeatures {
         } catch { throw FeatureError.badInput("\(role): \(error)") }
     }
 
-    /// Features and labels of `paths` (see `sources`), shards concatenated in dataset order.
-    public static func load(_ paths: [String], labels labelsOption: String?, feature: FeatureFamily, role: String) throws
-        -> LabelledFeatures {
-        let parts = try sources(paths, labels: labelsOption, feature: feature, role: role).map {
+    /// Features and labels of `paths` (see `sources`), shards concatenated in dataset order. `keepInFile` is asked
+    /// of a single features file only: shards are concatenated in memory.
+    public static func load(_ paths: [String], labels labelsOption: String?, feature: FeatureFamily, role: String,
+                            keepInFile: KeepInFile? = nil) throws -> LabelledFeatures {
+        let found = try sources(paths, labels: labelsOption, feature: feature, role: role)
+        let parts = try found.map {
             try load($0.featuresPath, labels: $0.labelsPath,
-                     classNames: labelsOption == nil ? $0.identity?.classNames : nil, checksums: $0.checksums)
+                     classNames: labelsOption == nil ? $0.identity?.classNames : nil, checksums: $0.checksums,
+                     keepInFile: found.count == 1 ? keepInFile : nil)
         }
         guard let first = parts.first else { throw FeatureError.badInput("\(role): no feature files in \(paths.joined(separator: ", "))") }
         guard parts.count > 1 else { return first }
@@ -144,7 +176,11 @@ public struct LabelledFeatures {
             for p in parts {
                 for i in 0..<p.features.rows {
                     for j in 0..<d {
-                        switch p.features { case .float(let x): m[r, j] = Double(x[i, j]); case .double(let x): m[r, j] = x[i, j] }
+                        switch p.features {
+                        case .float(let x): m[r, j] = Double(x[i, j])
+                        case .double(let x): m[r, j] = x[i, j]
+                        case .inFile: preconditionFailure("shards are loaded in memory")
+                        }
                     }
                     r += 1
                 }
@@ -165,19 +201,22 @@ public struct LabelledFeatures {
     }
 
     /// `FAMILY.npy` and `labels.npy` of one extract folder, with the class names of its manifest when present.
-    public static func load(folder: URL, feature: FeatureFamily) throws -> LabelledFeatures {
+    public static func load(folder: URL, feature: FeatureFamily, keepInFile: KeepInFile? = nil) throws -> LabelledFeatures {
         let manifestURL = folder.appendingPathComponent("manifest.json")
         let manifest = FileManager.default.fileExists(atPath: manifestURL.path) ? try FeatureFolder.manifest(folder) : nil
         return try load(folder.appendingPathComponent(feature.rawValue + ".npy").path,
                         labels: folder.appendingPathComponent("labels.npy").path, classNames: manifest?.classNames,
-                        checksums: manifest.map { Checksums(manifest: $0, feature: feature) } ?? Checksums())
+                        checksums: manifest.map { Checksums(manifest: $0, feature: feature) } ?? Checksums(),
+                        keepInFile: keepInFile)
     }
 
     /// One features file and its labels file (`classNames`: the names of the label values, when known;
     /// `checksums`: what their folder's manifest recorded, verified before the values are used; `labelValues`: the
-    /// labels file's values when the caller has already read and checked them).
+    /// labels file's values when the caller has already read and checked them; `keepInFile`: asked whether to leave
+    /// the values in the file, `AnyFeatures.inFile`, instead of reading them — nil: read them).
     public static func load(_ featuresPath: String, labels labelsPath: String, classNames: [String]? = nil,
-                            checksums: Checksums = Checksums(), labelValues: [Int]? = nil) throws -> LabelledFeatures {
+                            checksums: Checksums = Checksums(), labelValues: [Int]? = nil,
+                            keepInFile: KeepInFile? = nil) throws -> LabelledFeatures {
         guard FileManager.default.fileExists(atPath: featuresPath) else {
             throw FeatureError.file(path: featuresPath, message: "no such feature file (was it extracted?)")
         }
@@ -191,13 +230,12 @@ public struct LabelledFeatures {
         guard header.shape[0] > 0, header.shape[1] > 0 else {
             throw FeatureError.badInput("\(featuresPath): empty feature array (shape \(header.shape))")
         }
-        let features: AnyFeatures = header.descr == "<f8" ? .double(try NPY.readMatrix(url, as: Double.self))
-                                                          : .float(try NPY.readMatrix(url, as: Float.self))
         let labels = try labelValues ?? NPY.readIntegers(URL(fileURLWithPath: labelsPath))
-        guard labels.count == features.rows else {
-            throw FeatureError.badInput("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(features.rows) rows")
+        guard labels.count == header.shape[0] else {
+            throw FeatureError.badInput("\(labelsPath): \(labels.count) labels but \(featuresPath) has \(header.shape[0]) rows")
         }
-        try features.checkFinite(path: featuresPath)
+        let inFile = AnyFeatures.inFile(url, header)
+        let features = try keepInFile?(url, header) == true ? inFile : try inFile.loaded(naming: featuresPath)
         return LabelledFeatures(featuresPath: featuresPath, labelsPath: labelsPath, features: features, labels: labels,
                                 classNames: classNames)
     }

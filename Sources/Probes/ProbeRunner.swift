@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Support
 
 /// THE probe settings, with THE defaults: `lmprobe probe`, `compare`, `analyze transfer` and `synth measure` all
 /// start from `ProbeSettings()` and fit through `ProbeRunner`, so one question (this folder, this probe) has one
@@ -51,6 +52,8 @@ public struct FittedProbe {
     public let settings: ProbeSettings
     /// classValues[k] is the label value of class index k (ascending).
     public let classValues: [Int]
+    /// Whether the fit streamed its features from their file (`ProbeRunner.fit(streaming:…)`) instead of holding them.
+    public var streamed = false
     public var classes: Int { classValues.count }
 
     public var ridge: RidgeModel? { if case .ridge(let m) = model { return m } else { return nil } }
@@ -188,10 +191,32 @@ public enum ProbeRunner {
 
     /// Whether the features file with this header is fitted streamed (`fit(streaming:…)`) rather than loaded: a
     /// ridge probe on wide features (n ≤ d, the dual route) — the full-vocabulary probe on p_f, whose Float32
-    /// copy alone would be n·V·4 bytes.
+    /// copy alone would be n·V·4 bytes. THE route rule: `probe`, `compare` and every caller of the probe path that
+    /// reads a features file ask it (through `ProbeRoute` in Experiments). Either route gives the same λ, LOO curve,
+    /// accuracy and predictions (to the rounding of the Float32 Gram summed in another order); the streamed one is
+    /// never the larger in memory, so no option chooses it by hand.
     public static func streams(_ header: NPY.Header, settings: ProbeSettings) -> Bool {
-        settings.method == .ridge && header.shape.count == 2 && header.shape[0] <= header.shape[1]
-            && ["<f2", "<f4", "<f8"].contains(header.descr)
+        scoresStreamed(header, settings: settings) && header.shape[0] <= header.shape[1]
+    }
+
+    /// Whether a probe fitted with `settings` scores a features file with this header streamed a block of rows at a
+    /// time (`FittedProbe.evaluate(streaming:…)`): a ridge probe, a 2-D float file.
+    public static func scoresStreamed(_ header: NPY.Header, settings: ProbeSettings) -> Bool {
+        settings.method == .ridge && header.shape.count == 2 && ["<f2", "<f4", "<f8"].contains(header.descr)
+    }
+
+    /// Refuses, before anything is read, an in-memory fit of `settings` on the file with this header (`name` in
+    /// the message) that cannot fit in memory (`SystemMemory.require`). Its footprint, a lower bound on the peak:
+    /// X as loaded (Float32; Float64 for `<f8`), its centred copy (Float32 in ridge's gram mode on Float32
+    /// features, else Float64) and three m × m Float64 matrices (the Gram or covariance and its factors,
+    /// m = min(n, d)). The streamed route's peak is instead n² Gram + one column block (`RidgeClassifier.fit(streaming:…)`).
+    public static func requireInMemory(_ header: NPY.Header, settings: ProbeSettings, name: String) throws {
+        guard header.shape.count == 2 else { return }
+        let n = header.shape[0], d = header.shape[1], m = min(n, d)
+        let loaded = header.descr == "<f8" ? 8 : 4
+        let centred = settings.method == .ridge && n <= d && loaded == 4 ? 4 : 8
+        try SystemMemory.require([[n, d, loaded], [n, d, centred], [3, m, m, 8]],
+                                 for: "the in-memory \(settings.method.rawValue) fit of \(name) (n = \(n), d = \(d))")
     }
 
     /// The ridge probe of `fit(_:…)` on the features in `url`, streamed from the file in column blocks
@@ -208,7 +233,7 @@ public enum ProbeRunner {
         let m = try RidgeClassifier.fit(streaming: url, labels: y, classes: classValues.count, alphas: s.alphas,
                                         select: s.select, standardize: s.standardize, decomposition: s.decomposition,
                                         extension: s.alphaExtension)
-        return FittedProbe(model: .ridge(m), settings: s, classValues: classValues)
+        return FittedProbe(model: .ridge(m), settings: s, classValues: classValues, streamed: true)
     }
 
     /// Ridge from merged sufficient statistics (a streaming pass over their sources; see `RidgeStatistics.fit`).

@@ -15,6 +15,8 @@ struct Compare: ParsableCommand {
         Default tasks: sst2, sst5 (from --sst-dir, when present), rt (Rotten Tomatoes) and bbc (BBC News) from
         --data-dir (`make data`); also sst2-detok and sst5-detok (PTB tokenisation undone). Extracted features
         are cached in --cache by checkpoint hash, dataset, prompt and words, so re-runs reuse them.
+        Ridge on a wide family (n ≤ d: p_f) is fitted streamed from its cached file, never loaded whole (the log \
+        line says "streamed from the file"); with logistic also asked for that family, it is read into memory.
         """)
 
     @OptionGroup var global: GlobalOptions

@@ -19,6 +19,9 @@ struct Probe: ParsableCommand {
         Statistics: `--train … --stats-out FILE` writes the ridge sufficient statistics (n, means, centred XᵀX, label
         sums; Float64) without fitting; `--stats A B …` merges statistics files and fits ridge with exact-LOO λ,
         streaming the recorded features once more for the per-row leverages (X is never held in memory).
+        Memory: ridge on one wide features file (n ≤ d, e.g. p_f at V = 50,257) is fitted streamed from the file — \
+        the n × n Gram accumulated from column blocks, X never held; the output's `route` says which way a fit went. \
+        Anything else is read into memory after a check that it fits.
         Defaults — THE probe defaults, shared by probe, compare, analyze transfer and synth measure (Probes' DocC \
         overview says why): features standardised; ridge λ over logspace(-3, 6, 19) by exact leave-one-out squared \
         error; logistic C over logspace(-6, 4, 11) by 5-fold stratified CV accuracy, L-BFGS to tolerance 1e-6 within \
@@ -79,7 +82,8 @@ struct Probe: ParsableCommand {
             rows += [("alpha (λ)", fmt(m.alpha)),
                      ("LOO \(m.selection == .squaredError ? "mean sq. error" : "accuracy")", fmt(m.looScore)),
                      ("LOO accuracy", fmt(m.looAccuracy[m.chosenIndex])),
-                     ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)")]
+                     ("eigen mode", m.mode == "cov" ? "XᵀX (n > d)" : "XXᵀ (n ≤ d)"),
+                     ("route", ProbeSummary.route(o).replacingOccurrences(of: "-", with: " "))]
             if let note = m.gridSearch?.note, !note.isEmpty { rows.append(("λ grid", note)) }
         }
         if let m = o.probe.logistic {
@@ -196,6 +200,8 @@ struct ProbeSummary: Encodable {
     var looAccuracy: [Double]?
     var mode: String?
     var decomposition: String?
+    /// "streamed" (X read in column blocks from its file, never held), "in-memory" or "statistics".
+    var route: String?
     // logistic
     var multiclass: String?
     var perClassC: [Double]?
@@ -227,6 +233,7 @@ struct ProbeSummary: Encodable {
             alpha = m.alpha; alphas = m.alphas; select = settings.select.rawValue
             looMse = m.looMeanSquaredError; looAccuracy = m.looAccuracy
             cvScore = m.looScore; mode = m.mode; decomposition = m.decomposition.rawValue
+            route = Self.route(o)
             alphasSearched = m.gridSearch?.searched ?? m.alphas
         }
         if let m = o.probe.logistic {
@@ -247,6 +254,13 @@ struct ProbeSummary: Encodable {
             testPerClassAccuracy = metrics.perClassAccuracy
             testConfusion = metrics.confusion
         }
+    }
+}
+
+extension ProbeSummary {
+    /// How the ridge probe read its training rows (`ProbeRunner.streams` decides; `--stats` fits from statistics).
+    static func route(_ o: FeatureProbeOutcome) -> String {
+        o.fromStatistics != nil ? "statistics" : (o.probe.streamed ? "streamed" : "in-memory")
     }
 }
 

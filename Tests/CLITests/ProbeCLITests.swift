@@ -247,4 +247,31 @@ final class ProbeCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("fifo.npy: not a regular file"), r.stderr)
         }
     }
+
+    /// Ridge on a wide features file (n ≤ d) is fitted streamed and says so (`route`), with the λ and accuracies of
+    /// the library's in-memory fit of the same file; a narrow file is fitted in memory; a NaN in a wide file is
+    /// named by file, row and column.
+    func testProbeOnWideFeaturesTakesTheStreamedRouteWithTheInMemoryAnswer() throws {
+        var rng = SeededRandom(seed: 21)
+        let n = 30, d = 64
+        let labels = (0..<n).map { $0 % 2 }
+        let x = Matrix<Float>(rows: n, cols: d) { i, j in Float(rng.normal()) + (j < 4 && labels[i] == 1 ? 1.5 : 0) }
+        try NPY.write(x, to: path("wide.npy"))
+        try writeLabels(labels, "wide-y.npy")
+        let wide = try runJSON(["probe", "--train", path("wide.npy").path, "--train-labels", path("wide-y.npy").path,
+                                "--test", path("wide.npy").path, "--test-labels", path("wide-y.npy").path])
+        XCTAssertEqual(wide["route"] as? String, "streamed")
+        let model = try RidgeClassifier.fit(x: x, labels: labels, classes: 2, standardize: true)
+        XCTAssertEqual(wide["alpha"] as? Double, model.alpha)
+        XCTAssertEqual(wide["train_accuracy"] as? Double, model.trainAccuracy)
+        XCTAssertEqual(wide["test_accuracy"] as? Double, model.trainAccuracy, "the test rows are the training rows")
+        let narrow = try runJSON(["probe", "--train", path("X.npy").path, "--train-labels", path("y.npy").path])
+        XCTAssertEqual(narrow["route"] as? String, "in-memory")
+        x[7, 50] = .nan
+        try NPY.write(x, to: path("wide-nan.npy"))
+        let r = try runLMProbe(["probe", "--train", path("wide-nan.npy").path, "--train-labels", path("wide-y.npy").path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("wide-nan.npy") && r.stderr.contains("row 7, column 50"), r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: path("wide-nan.npy").path).count, 2, "the file named once: \(r.stderr)")
+    }
 }

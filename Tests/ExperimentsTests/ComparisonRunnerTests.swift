@@ -54,4 +54,37 @@ final class ComparisonRunnerTests: XCTestCase {
         XCTAssertEqual(cold.tasks.first?.trainCount, 44)
         XCTAssertEqual(cold.tasks.first?.testCount, 16)
     }
+
+    /// `compare` end to end: the p_f family of a tiny model (V ≈ 300 words ≫ n = 44 training sentences) is fitted
+    /// streamed from its cached file, and f(s) (d = 16 < n) in memory — read from the runner's log of each probe.
+    func testCompareFitsTheWideNextWordDistributionFamilyStreamedAndNarrowFeaturesInMemory() throws {
+        let dir = try TinyModelFixture.folder()
+        let cache = TinyModelFixture.freshCache()
+        defer { try? FileManager.default.removeItem(at: cache) }
+        var settings = ComparisonSettings()
+        settings.leakageCheck = false
+        settings.bagOfWords = false
+        settings.meanPooled = false
+        settings.prompts = .without
+        settings.families = [.f, .p]
+        let lines = LockedLines()
+        let runner = try ComparisonRunner(models: [ComparisonModel(name: "tiny", checkpoint: dir.appendingPathComponent("model.safetensors").path)],
+                                          tasks: [TinyModelFixture.task(dir)], settings: settings, cacheDirectory: cache,
+                                          log: { lines.append($0) })
+        let report = try runner.run()
+        XCTAssertEqual(report.results.filter { $0.feature.hasSuffix("· ridge") }.count, 2, "\(report.results.map(\.feature))")
+        let probeLines = lines.all.filter { $0.contains(" ridge: ") }
+        let p = try XCTUnwrap(probeLines.first { $0.contains("p_f(s) ridge") }, "\(lines.all)")
+        let f = try XCTUnwrap(probeLines.first { $0.contains("f(s) ridge") && !$0.contains("p_f(s)") }, "\(lines.all)")
+        XCTAssertTrue(p.contains("streamed from the file"), p)
+        XCTAssertFalse(f.contains("streamed from the file"), f)
+    }
+}
+
+/// Log lines collected from the runner (which may log from any thread).
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }
