@@ -19,7 +19,7 @@
 # threads, the best verified), peers-blas.json, one folder per kernel pass with the raw JSON lines, and summary.md
 # (experiments/bench/summarize.py --run DIR: best / median per row, peers, ratios, MFU against the ceiling of the
 # kernel used with the best verified ceiling beside it, the machine block) for the README to quote.
-# --quick: tiny sizes, 1 round unless --rounds, no waiting for the load: a smoke test of the whole chain (~2 min).
+# --quick: tiny sizes, 1 round unless --rounds, no waiting for the load: a smoke test of the whole chain (about a minute).
 # The full run takes hours (mostly waiting for the load to settle between figures): run it alone on the machine.
 # Needs `make build` (the release binary) and `make bench-peers` (.venv-bench: torch, transformers, scikit-learn);
 # the GPT-2 small random model is written once to runs/gpt2-random (needs `make gpt2-tokenizer`).

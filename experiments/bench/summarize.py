@@ -142,8 +142,8 @@ class Pass:
         av, bv = [r["result"]["seconds"] for r in a], [total(r["result"]) for r in b]
         pb = {r["round"]: total(r["result"]) for r in b}
         ratios = [pb[r["round"]] / r["result"]["seconds"] for r in a if r["round"] in pb]
-        ours = best_median(av, False, 1, " s")
-        peer = f"sklearn RidgeClassifierCV: {best_median(bv, False, 1, ' s')}" if bv else "—"
+        ours = best_median(av, False, 2, " s")
+        peer = f"sklearn RidgeClassifierCV: {best_median(bv, False, 2, ' s')}" if bv else "—"
         if "peak_resident_bytes" in a[0]["result"]:
             ours += f", peak RSS {max(r['result']['peak_resident_bytes'] for r in a) / 1e9:.2f} GB"
         if b and b[0]["result"].get("peak_resident_bytes"):
