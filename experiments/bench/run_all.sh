@@ -20,7 +20,9 @@
 # (experiments/bench/summarize.py --run DIR: best / median per row, peers, ratios, MFU against the ceiling of the
 # kernel used with the best verified ceiling beside it, the machine block) for the README to quote.
 # --quick: tiny sizes, 1 round unless --rounds, no waiting for the load: a smoke test of the whole chain (about a minute).
-# The full run takes hours (mostly waiting for the load to settle between figures): run it alone on the machine.
+# The full run takes hours — an estimate from issue 29's idle rates: ~25 min per GPT-2 extraction round (lmprobe and
+# both peers on 8,741 sequences; SENTENCES= fewer), ~45 min per pass for the other rows and the waits for the load
+# to settle, so ~2 h per kernel pass at 3 rounds: run it alone on the machine.
 # Needs `make build` (the release binary) and `make bench-peers` (.venv-bench: torch, transformers, scikit-learn);
 # the GPT-2 small random model is written once to runs/gpt2-random (needs `make gpt2-tokenizer`).
 set -eu
@@ -50,7 +52,7 @@ if [ "$QUICK" = 1 ]; then
     GPT2=Tests/ModelTests/Fixtures/hf-gpt2-tiny
     unset SETTLE
 else
-    ROUNDS=${ROUNDS:-3}; STEPS=8; SENTENCES=8741; SHAPE=""
+    ROUNDS=${ROUNDS:-3}; STEPS=8; SENTENCES=${SENTENCES:-8741}; SHAPE=""
     PROBE_N=6920; PROBE_D=8192; WIDE_N=6920; WIDE_D=50257
     GPT2=${GPT2:-runs/gpt2-random}
     SETTLE=0.5; export SETTLE
