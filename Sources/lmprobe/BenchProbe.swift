@@ -28,6 +28,9 @@ struct BenchProbe: ParsableCommand {
         guard n >= 2, d >= 1 else { throw ValidationError("--n must be ≥ 2 and --d ≥ 1") }
         guard classes >= 2, classes <= n else { throw ValidationError("--classes must be in 2...n (got \(classes))") }
         try alphas?.checkPositive("--alphas")
+        if wide.wideLabels != nil && wide.wideFixture == nil {
+            throw ValidationError("--wide-labels names where --wide-fixture's labels go: give --wide-fixture too")
+        }
         if wide.wideFixture != nil {
             guard method == .ridge else { throw ValidationError("--wide-fixture times the ridge probe only (not --method \(method.rawValue))") }
             guard n <= d else { throw ValidationError("--wide-fixture is the dual route: --n (\(n)) must be ≤ --d (\(d))") }
@@ -98,6 +101,8 @@ struct WideOptions: ParsableArguments {
     var wideFixture: String?
     @Option(help: "With --wide-fixture: the path(s) to time; both runs streamed first, then in memory, in one process (the second peak is then the process's).")
     var widePath: WidePath = .both
+    @Option(help: ArgumentHelp("With --wide-fixture: also write the fixture's labels here (int64 .npy), so that a peer (experiments/bench/peer_ridge.py --npy … --labels …) fits the same problem.", valueName: "labels.npy"))
+    var wideLabels: String?
 }
 
 enum WidePath: String, ExpressibleByArgument, CaseIterable {
@@ -108,6 +113,7 @@ extension BenchProbe {
     /// The wide mode: the fixture, then each path asked for, one JSON object (or line) per path.
     func runWide(_ url: URL) throws {
         let labels = try writeWideFixture(url)
+        if let path = wide.wideLabels { try NPY.write(int64: labels.map { Int64($0) }, to: URL(fileURLWithPath: path)) }
         var settings = ProbeSettings()
         if let a = alphas?.values { settings.alphas = a }
         if fixedGrid { settings.alphaExtension = nil }

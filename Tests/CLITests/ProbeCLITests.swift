@@ -164,6 +164,27 @@ final class ProbeCLITests: XCTestCase {
         XCTAssertGreaterThan(r["seconds"] as? Double ?? -1, 0)
     }
 
+    func testBenchProbeWideLabelsAreTheLabelsItsFitUsed() throws {
+        let x = path("wide.npy"), y = path("wide-labels.npy")
+        let r = try runJSON(["bench", "probe", "--n", "30", "--d", "80", "--classes", "3", "--wide-fixture", x.path,
+                             "--wide-labels", y.path, "--wide-path", "streamed"])
+        XCTAssertEqual(r["path"] as? String, "streamed")
+        let labels = try NPY.readIntegers(y)
+        XCTAssertEqual(labels.count, 30)
+        XCTAssertTrue(Set(labels).isSubset(of: [0, 1, 2]), "\(labels)")
+        // A peer fitting the fixture with these labels solves the benchmark's problem: the same λ and train accuracy.
+        let refit = try XCTUnwrap(ProbeRunner.fit(streaming: x, labels: labels, settings: ProbeSettings()).ridge)
+        XCTAssertEqual(refit.alpha, try XCTUnwrap(r["alpha"] as? Double), accuracy: 1e-12 * refit.alpha)
+        XCTAssertEqual(refit.trainAccuracy, try XCTUnwrap(r["train_accuracy"] as? Double), accuracy: 1e-12)   // a JSON round trip
+    }
+
+    func testBenchProbeWideLabelsWithoutAFixtureIsAUsageError() throws {
+        let r = try runLMProbe(["bench", "probe", "--wide-labels", path("l.npy").path])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--wide-fixture"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("l.npy").path))
+    }
+
     // MARK: Cross-option rules and the statistics files
 
     func testCrossOptionMisusesAreUsageErrorsOfTheProbeCommand() throws {
