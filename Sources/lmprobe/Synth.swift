@@ -23,8 +23,9 @@ struct Synth: ParsableCommand {
         synth task     → a labelled token-id dataset (train.ids, test.ids, task.json) that `extract` reads;
         synth measure  → exact ε, τ, the bound τ + B√(2ε) and probes for every checkpoint of pretraining runs;
         synth degrade  → the same for p* degraded to chosen ε (mixed toward the unigram, or log-space noise), no training.
+        synth rate     → the gap to τ against ε over seeds (one measure report per seed): slopes, bound, charts.
         """,
-        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self, SynthDegrade.self])
+        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self, SynthDegrade.self, SynthRate.self])
 }
 
 struct SynthGenerate: ParsableCommand {
