@@ -38,56 +38,36 @@ PHASES=${*:-data tasks train measure rate}
 mkdir -p "$RUN" "$OUT"
 [ -f "$OUT/timings.tsv" ] || printf 'stage\tseconds\tloadavg_1m_at_start\tutc_start\n' > "$OUT/timings.tsv"
 
-say() { echo "[$(date -u +%H:%M:%S)] $*"; }
-# clock NAME command…: runs the command, appends its wall time and the 1-minute load average at its start.
-clock() {
-    name=$1; shift
-    load=$(cut -d' ' -f1 /proc/loadavg); t0=$(date +%s.%N); start=$(date -u +%H:%M:%S)
-    "$@"
-    awk -v n="$name" -v a="$t0" -v b="$(date +%s.%N)" -v l="$load" -v s="$start" \
-        'BEGIN { printf "%s\t%.1f\t%s\t%s\n", n, b - a, l, s }' >> "$OUT/timings.tsv"
-}
-# CHECKPOINTS log-spaced steps from 10 up to (not including) STEPS, comma-separated; the final step is always kept.
-checkpoint_steps() {
-    awk -v n="$CHECKPOINTS" -v s="$STEPS" 'BEGIN { a = log(10); b = log(s); last = 0; out = "";
-        for (i = 0; i < n - 1; i++) { x = int(exp(a + (b - a) * i / (n - 1)) + 0.5);
-            if (x > last && x < s) { out = out (out == "" ? "" : ",") x; last = x } } print out }'
-}
-# train RUNDIR args…: a new run, or the interrupted one resumed, or nothing when it has finished.
-train() {
-    dir=$1; shift
-    if [ -f "$dir/final.safetensors" ]; then echo "   reusing $dir"; return; fi
-    if [ -f "$dir/latest" ]; then clock "resume $(basename "$dir")" $BIN pretrain --data "$RUN/lang/tokens" --out "$dir" --resume $THREADS_OPT
-    else clock "pretrain $(basename "$dir")" $BIN pretrain --data "$RUN/lang/tokens" --out "$dir" "$@" $THREADS_OPT; fi
-}
+TIMINGS="$OUT/timings.tsv"
+. experiments/synthetic/lib.sh
 
 for phase in $PHASES; do
 case $phase in
 data)
-    say "data: HMM K=$STATES V=$WORDS, Dirichlet($EMISSION) emissions, class mass $CLASS_MASS, $TOKENS tokens"
+    stamp "data: HMM K=$STATES V=$WORDS, Dirichlet($EMISSION) emissions, class mass $CLASS_MASS, $TOKENS tokens"
     if [ ! -f "$RUN/lang/tokens/tokens.json" ]; then
         rm -rf "$RUN/lang"
-        clock generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
+        timed generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
             --emission-concentration "$EMISSION" --transition-concentration "$TRANSITION" --class-mass "$CLASS_MASS" \
             --seed 0 --train-tokens "$TOKENS" --val-tokens 200000 $THREADS_OPT | tee "$OUT/generate.txt"
     fi ;;
 tasks)
-    say "tasks: sign-B1 (y = 1[vᵀp* > b], κ = B = 1) and bernoulli (y ~ σ(κ(vᵀp* − b)), κ automatic)"
+    stamp "tasks: sign-B1 (y = 1[vᵀp* > b], κ = B = 1) and bernoulli (y ~ σ(κ(vᵀp* − b)), κ automatic)"
     common="--hmm $RUN/lang/hmm --length $LENGTH --train $NTRAIN --test $NTEST"
     [ -f "$RUN/tasks/sign-B1/task.json" ] || $BIN synth task $common --out "$RUN/tasks/sign-B1" --label sign --kappa 1 --seed 2
     [ -f "$RUN/tasks/bernoulli/task.json" ] || $BIN synth task $common --out "$RUN/tasks/bernoulli" --seed 1 ;;
 train)
     model="--layers $LAYERS --dim $DIM --heads $(( DIM >= 64 ? DIM / 32 : 1 )) --context $CONTEXT --batch $BATCH --lr $LR"
     model="$model --steps $STEPS --warmup $(( STEPS / 100 + 1 )) --eval-every $(( STEPS / 10 + 1 )) --log-every $(( STEPS / 10 + 1 ))"
-    keep="--keep-checkpoints --checkpoint-every $STEPS --checkpoint-at $(checkpoint_steps)"
+    keep="--keep-checkpoints --checkpoint-every $STEPS --checkpoint-at $(logsteps)"
     for s in $SEEDS; do for o in $OBJECTIVES; do
         case $o in
-        ce) say "train: CE d=$DIM seed $s"; train "$RUN/runs/ce-s$s" $model $keep --seed "$s" ;;
+        ce) stamp "train: CE d=$DIM seed $s"; pretrain "$RUN/runs/ce-s$s" $model $keep --seed "$s" ;;
         quad)
-            say "train: Φ source for Quad (CE, seed 99)"
-            train "$RUN/runs/phi" $model --untied-phi --seed 99 --checkpoint-every "$STEPS"
-            say "train: Quad d=$DIM seed $s (Φ frozen from the Φ source)"
-            train "$RUN/runs/quad-s$s" $model $keep --objective quad --untied-phi \
+            stamp "train: Φ source for Quad (CE, seed 99)"
+            pretrain "$RUN/runs/phi" $model --untied-phi --seed 99 --checkpoint-every "$STEPS"
+            stamp "train: Quad d=$DIM seed $s (Φ frozen from the Φ source)"
+            pretrain "$RUN/runs/quad-s$s" $model $keep --objective quad --untied-phi \
                 --phi-from "$RUN/runs/phi/final.safetensors" --freeze-phi --seed "$s" ;;
         *) echo "unknown objective '$o' (ce quad)" >&2; exit 2 ;;
         esac
@@ -96,8 +76,8 @@ measure)
     for s in $SEEDS; do
         lms=""
         for o in $OBJECTIVES; do lms="$lms --lm $o=$RUN/runs/$o-s$s"; done
-        say "measure: seed $s (ε, τ, bound, probes at every kept checkpoint)"
-        clock "measure s$s" $BIN synth measure --hmm "$RUN/lang/hmm" --task "$RUN/tasks/sign-B1" --task "$RUN/tasks/bernoulli" \
+        stamp "measure: seed $s (ε, τ, bound, probes at every kept checkpoint)"
+        timed "measure s$s" $BIN synth measure --hmm "$RUN/lang/hmm" --task "$RUN/tasks/sign-B1" --task "$RUN/tasks/bernoulli" \
             $lms --out "$RUN/measure/s$s" --windows "$WINDOWS" $THREADS_OPT > /dev/null
         mkdir -p "$OUT/measure/s$s"
         cp "$RUN/measure/s$s/report.json" "$RUN/measure/s$s/report.md" "$OUT/measure/s$s/"
@@ -105,9 +85,9 @@ measure)
 rate)
     inputs=""
     for s in $SEEDS; do inputs="$inputs --measure s$s=$OUT/measure/s$s"; done
-    say "rate: gap to τ against ε over seeds → $OUT"
+    stamp "rate: gap to τ against ε over seeds → $OUT"
     $BIN synth rate $inputs --out "$OUT" > /dev/null
-    say "results in $OUT (report.md, report.json, TASK-OBJECTIVE.svg, measure/SEED, timings.tsv)" ;;
+    stamp "results in $OUT (report.md, report.json, TASK-OBJECTIVE.svg, measure/SEED, timings.tsv)" ;;
 *) echo "unknown phase '$phase' (data tasks train measure rate)" >&2; exit 2 ;;
 esac
 done
