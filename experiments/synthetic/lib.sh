@@ -1,5 +1,8 @@
 # Shell helpers of the synthetic experiments (run.sh, rate.sh source this after setting BIN, RUN, TIMINGS, THREADS_OPT,
-# STEPS and CHECKPOINTS; the repository root is the current folder).
+# STATES, WORDS, EMISSION, TRANSITION, TOKENS, STEPS and CHECKPOINTS; the repository root is the current folder).
+
+mkdir -p "$(dirname "$TIMINGS")"
+[ -f "$TIMINGS" ] || printf 'stage\tseconds\tloadavg_1m_at_start\tutc_start\n' > "$TIMINGS"
 
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 # timed NAME command…: runs the command and appends its wall time and the load average at its start to $TIMINGS.
@@ -21,4 +24,14 @@ pretrain() {  # pretrain OUTDIR args…  (on $RUN/lang/tokens; resumes when a ru
     if [ -f "$out/final.safetensors" ]; then echo "   reusing $out"; return; fi
     if [ -f "$out/latest" ]; then timed "resume $(basename "$out")" $BIN pretrain --data "$RUN/lang/tokens" --out "$out" --resume $THREADS_OPT
     else timed "pretrain $(basename "$out")" $BIN pretrain --data "$RUN/lang/tokens" --out "$out" "$@" $THREADS_OPT; fi
+}
+# language LOG [synth generate flags…]: the HMM (seed 0) and its corpus in $RUN/lang, kept when complete; the
+# generator's output is also written to LOG.
+language() {
+    log=$1; shift
+    [ -f "$RUN/lang/tokens/tokens.json" ] && return
+    rm -rf "$RUN/lang"
+    timed generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
+        --emission-concentration "$EMISSION" --transition-concentration "$TRANSITION" --seed 0 \
+        --train-tokens "$TOKENS" --val-tokens 200000 "$@" $THREADS_OPT | tee "$log"
 }

@@ -36,7 +36,6 @@ NTRAIN=${NTRAIN:-2000}; NTEST=${NTEST:-2000}; LENGTH=${LENGTH:-32}; WINDOWS=${WI
 THREADS_OPT=${THREADS:+--threads $THREADS}
 PHASES=${*:-data tasks train measure rate}
 mkdir -p "$RUN" "$OUT"
-[ -f "$OUT/timings.tsv" ] || printf 'stage\tseconds\tloadavg_1m_at_start\tutc_start\n' > "$OUT/timings.tsv"
 
 TIMINGS="$OUT/timings.tsv"
 . experiments/synthetic/lib.sh
@@ -45,12 +44,7 @@ for phase in $PHASES; do
 case $phase in
 data)
     stamp "data: HMM K=$STATES V=$WORDS, Dirichlet($EMISSION) emissions, class mass $CLASS_MASS, $TOKENS tokens"
-    if [ ! -f "$RUN/lang/tokens/tokens.json" ]; then
-        rm -rf "$RUN/lang"
-        timed generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
-            --emission-concentration "$EMISSION" --transition-concentration "$TRANSITION" --class-mass "$CLASS_MASS" \
-            --seed 0 --train-tokens "$TOKENS" --val-tokens 200000 $THREADS_OPT | tee "$OUT/generate.txt"
-    fi ;;
+    language "$OUT/generate.txt" --class-mass "$CLASS_MASS" ;;
 tasks)
     stamp "tasks: sign-B1 (y = 1[vᵀp* > b], κ = B = 1) and bernoulli (y ~ σ(κ(vᵀp* − b)), κ automatic)"
     common="--hmm $RUN/lang/hmm --length $LENGTH --train $NTRAIN --test $NTEST"

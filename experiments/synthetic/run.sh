@@ -29,7 +29,6 @@ NTRAIN=${NTRAIN:-2000}; NTEST=${NTEST:-2000}; LENGTH=${LENGTH:-48}; LAG=${LAG:-3
 THREADS_OPT=${THREADS:+--threads $THREADS}
 PHASES=${*:-data tasks train measure}
 mkdir -p "$RUN" "$RESULTS"
-[ -f "$RESULTS/timings.tsv" ] || printf 'stage\tseconds\tloadavg_1m_at_start\tutc_start\n' > "$RESULTS/timings.tsv"
 
 TIMINGS="$RESULTS/timings.tsv"
 . experiments/synthetic/lib.sh
@@ -38,12 +37,7 @@ for phase in $PHASES; do
 case $phase in
 data)
     stamp "data: HMM K=$STATES V=$WORDS, Dirichlet($EMISSION) emissions, Dirichlet($TRANSITION) transitions, $TOKENS tokens"
-    if [ ! -f "$RUN/lang/tokens/tokens.json" ]; then
-        rm -rf "$RUN/lang"
-        timed generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
-            --emission-concentration "$EMISSION" --transition-concentration "$TRANSITION" --seed 0 \
-            --train-tokens "$TOKENS" --val-tokens 200000 $THREADS_OPT | tee "$RESULTS/generate.txt"
-    fi ;;
+    language "$RESULTS/generate.txt" ;;
 tasks)
     stamp "tasks: natural (Bernoulli labels, κ auto), natural-sign-B1 (the reference: sign, B = 1), control (parity, lag $LAG)"
     common="--hmm $RUN/lang/hmm --length $LENGTH --train $NTRAIN --test $NTEST"
