@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Support
 import Synthetic
 
 /// `lmprobe synth rate`: the probe-loss gap to τ against ε over seeds, from one `synth measure` report per seed.
@@ -22,20 +21,11 @@ struct SynthRate: ParsableCommand {
     @Option(help: "Output folder (report.json, report.md and the charts are replaced).") var out: String
 
     /// `--measure NAME=DIR` or `--measure DIR` (NAME: the folder's name).
-    var inputs: [(name: String, url: URL)] {
-        measure.map { s in
-            if let eq = s.firstIndex(of: "="), eq != s.startIndex {
-                return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
-            }
-            let url = URL(fileURLWithPath: s)
-            return (url.standardizedFileURL.lastPathComponent, url)
-        }
-    }
+    var inputs: [(name: String, url: URL)] { namedPaths(measure) }
 
     func validate() throws {
         guard !measure.isEmpty else { throw ValidationError("give at least one --measure report (one per seed)") }
-        let names = inputs.map(\.name)
-        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+        if let dup = firstRepeated(inputs.map(\.name)) {
             throw ValidationError("two --measure reports are named '\(dup)'; give each its own NAME=DIR")
         }
     }
