@@ -3,8 +3,9 @@
 #   IMDb reviews → BPE tokenizer (V = 4096) → GPT (L=4, d=256, cross-entropy, 5 minutes) →
 #   features of Rotten Tomatoes sentences with and without " This movie is" → ridge probes of every feature
 #   family, zero-shot class words, TF-IDF bag-of-words baseline → runs/demo/report/report.md (+ JSON, SVG);
-#   then a synthetic HMM language with known p*: exact ε, the bound τ + B√(2ε) and probe losses for a few
-#   checkpoints of a small GPT → runs/demo/synthetic/report/report.md (+ natural.svg); each phase's time: experiments/bench/RESULTS.md.
+#   then a synthetic HMM language with known p*: exact ε, the bound τ + B√(2ε) and probe losses at a few checkpoints
+#   of three small GPTs (seeds 0–2), and the gap to τ against ε over the seeds on log–log axes
+#   → runs/demo/synthetic/rate/report.md (+ sign-B1-ce.svg, bernoulli-ce.svg); each phase's time: experiments/bench/RESULTS.md.
 # Stages whose outputs exist are reused, so a second run only re-prints the report (delete runs/demo to redo).
 set -eu
 cd "$(dirname "$0")/.."

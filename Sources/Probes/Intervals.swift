@@ -49,6 +49,65 @@ public enum Intervals {
         return (lo + hi) / 2
     }
 
+    /// Student-t upper quantile t with P(|T| > t) = 1 − level for ν degrees of freedom, by bisection on the
+    /// tail P(T > t) = ½·I_{ν/(ν+t²)}(ν/2, ½) (regularised incomplete beta; exact to 1e-10).
+    public static func studentTQuantile(level: Double, degreesOfFreedom nu: Int) throws -> Double {
+        guard level > 0, level < 1 else { throw ProbeError.invalidArgument("confidence level must be in (0, 1), got \(level)") }
+        guard nu >= 1 else { throw ProbeError.invalidArgument("a t quantile needs at least 1 degree of freedom (got \(nu))") }
+        let tail = (1 - level) / 2, v = Double(nu)
+        var lo = 0.0, hi = 1.0
+        while 0.5 * regularisedBeta(v / (v + hi * hi), v / 2, 0.5) > tail { hi *= 2 }
+        for _ in 0..<200 {
+            let mid = (lo + hi) / 2
+            if 0.5 * regularisedBeta(v / (v + mid * mid), v / 2, 0.5) > tail { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
+    /// The t interval of the mean of `values` (n ≥ 2, finite): mean ± t_{ν = n−1}·s/√n.
+    public static func tMean(_ values: [Double], level: Double = Intervals.level) throws -> ConfidenceInterval {
+        guard values.count >= 2 else { throw ProbeError.empty("a t interval needs at least two values (got \(values.count))") }
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw ProbeError.invalidArgument("t interval: non-finite value \(values[i]) at index \(i)")
+        }
+        let score = ResampledScore(values)
+        let half = try studentTQuantile(level: level, degreesOfFreedom: values.count - 1) * score.standardDeviation
+            / Double(values.count).squareRoot()
+        return ConfidenceInterval(lower: score.mean - half, upper: score.mean + half, level: level,
+                                  method: "t (\(values.count - 1) degrees of freedom)")
+    }
+
+    /// I_x(a, b), the regularised incomplete beta function, by its continued fraction (Lentz; Numerical Recipes
+    /// betacf), using the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) where the fraction converges slowly.
+    static func regularisedBeta(_ x: Double, _ a: Double, _ b: Double) -> Double {
+        if x <= 0 { return 0 }
+        if x >= 1 { return 1 }
+        if x > (a + 1) / (a + b + 2) { return 1 - regularisedBeta(1 - x, b, a) }
+        let logBeta: Double = Foundation.lgamma(a) + Foundation.lgamma(b) - Foundation.lgamma(a + b)
+        let logPowers: Double = a * Foundation.log(x) + b * Foundation.log(1 - x)
+        let front = Foundation.exp(logPowers - logBeta)
+        let tiny = 1e-300
+        var c = 1.0, d = 1 - (a + b) * x / (a + 1)
+        if abs(d) < tiny { d = tiny }
+        d = 1 / d
+        var h = d
+        for m in 1...400 {
+            let m2 = Double(2 * m), mm = Double(m)
+            var num = mm * (b - mm) * x / ((a + m2 - 1) * (a + m2))
+            d = 1 + num * d; if abs(d) < tiny { d = tiny }
+            c = 1 + num / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d; h *= d * c
+            num = -(a + mm) * (a + b + mm) * x / ((a + m2) * (a + m2 + 1))
+            d = 1 + num * d; if abs(d) < tiny { d = tiny }
+            c = 1 + num / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let delta = d * c
+            h *= delta
+            if abs(delta - 1) < 1e-15 { break }
+        }
+        return front * h / a
+    }
+
     /// Wilson score interval for `successes` of `trials` (throws when trials ≤ 0 or successes outside 0…trials).
     public static func wilson(successes k: Int, trials n: Int, level: Double = Intervals.level) throws -> ConfidenceInterval {
         guard n > 0 else { throw ProbeError.empty("a Wilson interval needs at least one trial") }

@@ -126,11 +126,43 @@ public enum SVGChart {
         }
     }
 
+    /// Tick positions on a log10 axis spanning [lo, hi] (in log10 units): whole decades when the span holds at
+    /// least one, else round values of log10 (labelled by 10^t either way).
+    static func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        guard lo.isFinite, hi.isFinite, hi > lo else { return [lo] }
+        let first = ceil(lo - 1e-9), last = floor(hi + 1e-9)
+        guard last >= first else { return ticks(lo, hi) }
+        let step = max(1, ceil((last - first) / 6))
+        return stride(from: first, through: last, by: step).map { $0 }
+    }
+
     /// Line chart with markers: one series per feature family, points sorted by x. `styles` (one per series)
     /// overrides the default (series i: colour i, solid line, markers) — e.g. markers only for a scatter.
+    /// `logAxes`: both axes log10 (points with x ≤ 0 or y ≤ 0 are dropped; ticks labelled with the values, e.g. 1e-3).
     public static func lines(title: String, xLabel: String, yLabel: String,
                              series: [(name: String, points: [(x: Double, y: Double)])], percent: Bool = true,
-                             styles: [LineStyle]? = nil) -> String {
+                             styles: [LineStyle]? = nil, logAxes: Bool = false) -> String {
+        if logAxes {
+            let logged = series.map { ser in
+                (name: ser.name, points: ser.points.filter { $0.x > 0 && $0.y > 0 }.map { (x: log10($0.x), y: log10($0.y)) })
+            }
+            let value = { (t: Double) in String(format: "%.3g", pow(10, t)) }
+            return lines(title: title, xLabel: xLabel, yLabel: yLabel, series: logged, styles: styles,
+                         axes: Axes(ticks: logTicks, xText: value, yText: value))
+        }
+        return lines(title: title, xLabel: xLabel, yLabel: yLabel + (percent ? " (%)" : ""), series: series, styles: styles,
+                     axes: Axes(ticks: { ticks($0, $1) }, xText: { label($0, percent: false) }, yText: { label($0, percent: percent) }))
+    }
+
+    /// How `lines` places and writes ticks: positions over a plotted range, and the text of an x and a y value.
+    struct Axes {
+        var ticks: (Double, Double) -> [Double]
+        var xText: (Double) -> String
+        var yText: (Double) -> String
+    }
+
+    static func lines(title: String, xLabel: String, yLabel: String,
+                      series: [(name: String, points: [(x: Double, y: Double)])], styles: [LineStyle]?, axes: Axes) -> String {
         let pts = series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
         var xlo = pts.map { $0.x }.min() ?? 0, xhi = pts.map { $0.x }.max() ?? 1
         var ylo = pts.map { $0.y }.min() ?? 0, yhi = pts.map { $0.y }.max() ?? 1
@@ -144,18 +176,18 @@ public enum SVGChart {
         func px(_ v: Double) -> Double { left + plotW * (v - xlo) / (xhi - xlo) }
         func py(_ v: Double) -> Double { top + plotH * (1 - (v - ylo) / (yhi - ylo)) }
         var s = header(width: width, height: height, title: title)
-        for t in ticks(ylo, yhi) {
+        for t in axes.ticks(ylo, yhi) {
             s += "<line x1=\"\(num(left))\" x2=\"\(num(left + plotW))\" y1=\"\(num(py(t)))\" y2=\"\(num(py(t)))\" stroke=\"#ddd\"/>"
-            s += "<text x=\"\(num(left - 6))\" y=\"\(num(py(t) + 4))\" text-anchor=\"end\">\(label(t, percent: percent))</text>\n"
+            s += "<text x=\"\(num(left - 6))\" y=\"\(num(py(t) + 4))\" text-anchor=\"end\">\(axes.yText(t))</text>\n"
         }
-        for t in ticks(xlo, xhi) {
+        for t in axes.ticks(xlo, xhi) {
             s += "<line x1=\"\(num(px(t)))\" x2=\"\(num(px(t)))\" y1=\"\(num(top + plotH))\" y2=\"\(num(top + plotH + 4))\" stroke=\"black\"/>"
-            s += "<text x=\"\(num(px(t)))\" y=\"\(num(top + plotH + 16))\" text-anchor=\"middle\">\(label(t, percent: false))</text>\n"
+            s += "<text x=\"\(num(px(t)))\" y=\"\(num(top + plotH + 16))\" text-anchor=\"middle\">\(axes.xText(t))</text>\n"
         }
         s += "<rect x=\"\(num(left))\" y=\"\(num(top))\" width=\"\(num(plotW))\" height=\"\(num(plotH))\" fill=\"none\" stroke=\"black\"/>\n"
         s += "<text x=\"\(num(left + plotW / 2))\" y=\"\(num(top + plotH + 38))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(16,\(num(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">"
-        s += "\(escape(yLabel + (percent ? " (%)" : "")))</text>\n"
+        s += "\(escape(yLabel))</text>\n"
         let style = { (i: Int) -> LineStyle in
             if let st = styles, i < st.count { return st[i] }
             return LineStyle(colour: i)
@@ -170,7 +202,7 @@ public enum SVGChart {
             }
             for q in p where st.markers {
                 s += "<circle cx=\"\(num(px(q.x)))\" cy=\"\(num(py(q.y)))\" r=\"3.5\" fill=\"\(colour)\">"
-                s += "<title>\(escape("\(ser.name): x = \(label(q.x, percent: false)), y = \(label(q.y, percent: percent))"))</title></circle>\n"
+                s += "<title>\(escape("\(ser.name): x = \(axes.xText(q.x)), y = \(axes.yText(q.y))"))</title></circle>\n"
             }
         }
         s += legend(series.map { $0.name }, x: left + plotW + 16, y: top + 10,

@@ -23,8 +23,9 @@ struct Synth: ParsableCommand {
         synth task     → a labelled token-id dataset (train.ids, test.ids, task.json) that `extract` reads;
         synth measure  → exact ε, τ, the bound τ + B√(2ε) and probes for every checkpoint of pretraining runs;
         synth degrade  → the same for p* degraded to chosen ε (mixed toward the unigram, or log-space noise), no training.
+        synth rate     → the gap to τ against ε over seeds (one measure report per seed): slopes, bound, charts.
         """,
-        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self, SynthDegrade.self])
+        subcommands: [SynthGenerate.self, SynthTask.self, SynthMeasure.self, SynthDegrade.self, SynthRate.self])
 }
 
 struct SynthGenerate: ParsableCommand {
@@ -162,22 +163,13 @@ struct SynthMeasure: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     /// `--lm NAME=RUN` or `--lm RUN` (NAME: the run folder's name). NAME names folders and files inside --out.
-    var runs: [(name: String, url: URL)] {
-        lm.map { s in
-            if let eq = s.firstIndex(of: "="), eq != s.startIndex {
-                return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
-            }
-            let url = URL(fileURLWithPath: s)
-            return (url.standardizedFileURL.lastPathComponent, url)
-        }
-    }
+    var runs: [(name: String, url: URL)] { namedPaths(lm) }
 
     func validate() throws {
         for r in runs {
             do { try PathName.check(r.name, role: "--lm NAME") } catch { throw ValidationError("\(error) (give --lm NAME=RUN)") }
         }
-        let names = runs.map(\.name)
-        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+        if let dup = firstRepeated(runs.map(\.name)) {
             throw ValidationError("two --lm runs are named '\(dup)'; give each its own NAME=RUN")
         }
         guard windows >= 2, windows <= 1 << 24 else { throw ValidationError("--windows must be at least 2 and at most 2^24 (got \(windows))") }
@@ -243,6 +235,20 @@ struct SynthDegrade: ParsableCommand {
         print(r.markdown())
     }
 }
+
+/// `NAME=PATH` or `PATH` values (NAME: the path's last component), as `synth measure --lm` and `synth rate --measure` take them.
+func namedPaths(_ values: [String]) -> [(name: String, url: URL)] {
+    values.map { s in
+        if let eq = s.firstIndex(of: "="), eq != s.startIndex {
+            return (String(s[..<eq]), URL(fileURLWithPath: String(s[s.index(after: eq)...])))
+        }
+        let url = URL(fileURLWithPath: s)
+        return (url.standardizedFileURL.lastPathComponent, url)
+    }
+}
+
+/// The first name given more than once, if any.
+func firstRepeated(_ names: [String]) -> String? { names.first { n in names.filter { $0 == n }.count > 1 } }
 
 /// The logistic probe settings `synth measure` and `synth degrade` share (their committed studies' values), checked
 /// once here.

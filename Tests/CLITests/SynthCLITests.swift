@@ -64,6 +64,19 @@ final class SynthCLITests: XCTestCase {
                             "--out", report, "--windows", "4", "--folds", "2", "--threads", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr.components(separatedBy: ": cached").count - 1, 2, r.stderr)
+
+        // synth rate: the report given as two seeds aggregates into report.md/json and one chart per natural task and
+        // objective, written only inside --out; two seeds of one name are a usage error.
+        let rate = root.appendingPathComponent("rate")
+        let before = tree(root).subtracting(tree(rate))
+        r = try runLMProbe(["synth", "rate", "--measure", "s0=" + report, "--measure", "s1=" + report + "/report.json",
+                            "--out", rate.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("| probe | ε_task |"), r.stdout)
+        XCTAssertEqual(tree(rate), ["report.json", "report.md", "task-ce.svg"])
+        XCTAssertEqual(tree(root).subtracting(tree(rate).map { "rate/" + $0 }).subtracting(["rate"]), before)
+        r = try runLMProbe(["synth", "rate", "--measure", "a=" + report, "--measure", "a=" + report, "--out", rate.path])
+        XCTAssertEqual(r.status, 64, r.stderr)
     }
 
     /// Every file below `root`, as relative paths (to see what a command wrote anywhere under it).

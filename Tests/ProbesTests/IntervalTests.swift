@@ -229,3 +229,16 @@ final class ResampledScoreTests: XCTestCase {
         XCTAssertEqual(ResampledScore([0.5]).standardDeviation, 0)
     }
 }
+
+final class StudentTIntervalTests: XCTestCase {
+    /// Two-sided 95 % t quantiles (scipy.stats.t.ppf(0.975, ν)) and a t interval of a mean.
+    func testStudentTQuantilesMatchTables() throws {
+        for (nu, t) in [(1, 12.706204736174698), (2, 4.302652729749464), (4, 2.7764451051977934), (30, 2.0422724563012373)] {
+            XCTAssertEqual(try Intervals.studentTQuantile(level: 0.95, degreesOfFreedom: nu), t, accuracy: 1e-8, "ν = \(nu)")
+        }
+        let i = try Intervals.tMean([1, 2, 3])
+        XCTAssertEqual(i.lower, 2 - 4.302652729749464 / 3.0.squareRoot(), accuracy: 1e-8)
+        XCTAssertEqual(i.upper, 2 + 4.302652729749464 / 3.0.squareRoot(), accuracy: 1e-8)
+        XCTAssertThrowsError(try Intervals.tMean([1]))
+    }
+}

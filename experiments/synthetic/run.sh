@@ -29,40 +29,15 @@ NTRAIN=${NTRAIN:-2000}; NTEST=${NTEST:-2000}; LENGTH=${LENGTH:-48}; LAG=${LAG:-3
 THREADS_OPT=${THREADS:+--threads $THREADS}
 PHASES=${*:-data tasks train measure}
 mkdir -p "$RUN" "$RESULTS"
-[ -f "$RESULTS/timings.tsv" ] || printf 'stage\tseconds\tloadavg_1m_at_start\tutc_start\n' > "$RESULTS/timings.tsv"
 
-stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
-# timed NAME command…: runs the command and appends its wall time and the load average at its start.
-timed() {
-    name=$1; shift
-    load=$(cut -d' ' -f1 /proc/loadavg); t0=$(date +%s.%N); start=$(date -u +%H:%M:%S)
-    "$@"
-    awk -v n="$name" -v a="$t0" -v b="$(date +%s.%N)" -v l="$load" -v s="$start" \
-        'BEGIN { printf "%s\t%.1f\t%s\t%s\n", n, b - a, l, s }' >> "$RESULTS/timings.tsv"
-}
-# CHECKPOINTS log-spaced steps from 10 to STEPS (distinct, comma-separated).
-logsteps() {
-    awk -v n="$CHECKPOINTS" -v s="$STEPS" 'BEGIN { a = log(10); b = log(s); last = 0; out = "";
-        for (i = 0; i < n; i++) { x = int(exp(a + (b - a) * i / (n - 1)) + 0.5);
-            if (x > last) { out = out (out == "" ? "" : ",") x; last = x } } print out }'
-}
-pretrain() {  # pretrain OUTDIR args…  (resumes when a run was interrupted)
-    out=$1; shift
-    if [ -f "$out/final.safetensors" ]; then echo "   reusing $out"; return; fi
-    if [ -f "$out/latest" ]; then timed "resume $(basename "$out")" $BIN pretrain --data "$RUN/lang/tokens" --out "$out" --resume $THREADS_OPT
-    else timed "pretrain $(basename "$out")" $BIN pretrain --data "$RUN/lang/tokens" --out "$out" "$@" $THREADS_OPT; fi
-}
+TIMINGS="$RESULTS/timings.tsv"
+. experiments/synthetic/lib.sh
 
 for phase in $PHASES; do
 case $phase in
 data)
     stamp "data: HMM K=$STATES V=$WORDS, Dirichlet($EMISSION) emissions, Dirichlet($TRANSITION) transitions, $TOKENS tokens"
-    if [ ! -f "$RUN/lang/tokens/tokens.json" ]; then
-        rm -rf "$RUN/lang"
-        timed generate $BIN synth generate --out "$RUN/lang" --states "$STATES" --words "$WORDS" \
-            --emission-concentration "$EMISSION" --transition-concentration "$TRANSITION" --seed 0 \
-            --train-tokens "$TOKENS" --val-tokens 200000 $THREADS_OPT | tee "$RESULTS/generate.txt"
-    fi ;;
+    language "$RESULTS/generate.txt" ;;
 tasks)
     stamp "tasks: natural (Bernoulli labels, κ auto), natural-sign-B1 (the reference: sign, B = 1), control (parity, lag $LAG)"
     common="--hmm $RUN/lang/hmm --length $LENGTH --train $NTRAIN --test $NTEST"
