@@ -24,18 +24,24 @@ final class PlugInQuadTests: XCTestCase {
         """.utf8).write(to: dir.appendingPathComponent("tokens.json"))
     }
 
+    /// The fixture both tests use: 3 windows of T = 5 tokens over V = 12 words, a d = 6 GPT and its plug-in loss
+    /// (the token folder is removed when the test ends).
+    func tinyPlugIn() throws -> (data: TokenDataset, model: GPT, r: PlugInQuadLoss, V: Int, d: Int, T: Int) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-plugin-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let V = 12, d = 6, T = 5
+        try tokens(dir, vocab: V, count: 3 * T + 2)
+        let data = try TokenDataset(directory: dir)
+        let model = try GPT(config: GPTConfig(layers: 1, dim: d, heads: 2, context: T, vocabSize: V), seed: 5)
+        return (data, model, try PlugInQuadLoss.compute(reference: model, data: data, batch: 2), V, d, T)
+    }
+
     /// Against a naive Float64 computation of f = G⁻¹Φᵀp_CE and ℓ = −fᵀφ_w + ½fᵀΦᵀp_CE on every window; the
     /// reference's CE on the same tokens equals its whole-split loss; the optimum is below the Quad loss of any
     /// other f in expectation under p_CE (checked for f = 0, whose loss is 0: the plug-in's own expected loss
     /// −½ gᵀG⁻¹g is ≤ 0).
     func testMatchesNaiveComputation() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-plugin-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let V = 12, d = 6, T = 5
-        try tokens(dir, vocab: V, count: 3 * T + 2)
-        let data = try TokenDataset(directory: dir)
-        let model = try GPT(config: GPTConfig(layers: 1, dim: d, heads: 2, context: T, vocabSize: V), seed: 5)
-        let r = try PlugInQuadLoss.compute(reference: model, data: data, batch: 2)
+        let (data, model, r, V, d, T) = try tinyPlugIn()
         XCTAssertEqual(r.windows, 3)
         let phi = model.phi
         var g = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
@@ -71,13 +77,7 @@ final class PlugInQuadTests: XCTestCase {
     /// The context-free reference −½ûᵀP_Φû equals the Quad loss of c = G⁻¹Φᵀû evaluated directly on every scored
     /// position (−cᵀφ_w + ½cᵀGc), and any other constant scores worse.
     func testContextFreeLossIsTheLossOfTheBestConstantF() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmprobe-plugin-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let V = 12, d = 6, T = 5
-        try tokens(dir, vocab: V, count: 3 * T + 2)
-        let data = try TokenDataset(directory: dir)
-        let model = try GPT(config: GPTConfig(layers: 1, dim: d, heads: 2, context: T, vocabSize: V), seed: 5)
-        let r = try PlugInQuadLoss.compute(reference: model, data: data, batch: 2)
+        let (data, model, r, V, d, T) = try tinyPlugIn()
         var targets: [Int] = []
         for k in 0..<3 {
             var x = [Int32](repeating: 0, count: T), y = x
